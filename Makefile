@@ -1,0 +1,49 @@
+# lvsd — build, test, demo.
+#
+#   make demo    build lvsd and show it on the examples
+#   make test    install the lab's packages (root) and run every test
+#   make bench   benchmarks
+#   make lint    gofmt, go vet, staticcheck
+
+GO        ?= go
+BIN       := bin/lvsd
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS   := -s -w -X github.com/lvsd/lvsd/internal/buildinfo.Version=$(VERSION) -X github.com/lvsd/lvsd/internal/buildinfo.Commit=$(COMMIT)
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: build test unit integration demo bench lint deps clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lvsd
+
+deps:
+	@bash .ci/install-deps.sh
+
+# The full suite: unit tests everywhere, integration tests (namespaces and
+# the IPVS VM lab) when run as root. Under CI=true nothing is skipped.
+test: deps build
+	$(GO) vet ./...
+	$(GO) vet -tags vm ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+integration: deps
+	$(GO) test -count=1 -timeout 40m -v ./integration/...
+
+demo: build
+	@bash examples/demo.sh $(BIN)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags vm ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+clean:
+	rm -rf bin

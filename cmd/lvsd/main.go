@@ -1,0 +1,15 @@
+// Command lvsd makes Linux Virtual Server directors highly available:
+// VRRP elects the master, the master holds the virtual IPs, and every
+// director keeps the kernel's IPVS table equal to the cluster file and the
+// health of the real servers. See README.md.
+package main
+
+import (
+	"os"
+
+	"github.com/lvsd/lvsd/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(cli.OSEnv(), os.Args[1:]))
+}

@@ -1,0 +1,209 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is a validated cluster file resolved for one node. Nothing in it
+// refers to HCL: the rest of lvsd sees only these types.
+type Config struct {
+	// File is the path the configuration was read from.
+	File string
+	// Cluster is the cluster's name (status, logs, metrics).
+	Cluster string
+	// Node is the node this configuration was resolved for.
+	Node string
+	// Nodes are the declared directors, in file order. It may be empty:
+	// then every instance uses its priorities map or the default 100.
+	Nodes []Node
+
+	VRRPInstances  []VRRPInstance
+	SyncGroups     []SyncGroup
+	VirtualServers []VirtualServer
+	IPVS           IPVS
+	Status         Status
+}
+
+// Node is one declared director.
+type Node struct {
+	Name     string
+	Priority uint8 // default priority of every instance on this node
+}
+
+// VRRPInstance is one virtual router as this node runs it.
+type VRRPInstance struct {
+	Name      string
+	Interface string
+	VRID      uint8
+	Version   int // 2 (RFC 3768) or 3 (RFC 5798)
+	// AdvertInterval is whole seconds for v2 and a multiple of 10ms for v3.
+	AdvertInterval time.Duration
+	Preempt        bool
+	PreemptDelay   time.Duration
+	// Priority is this node's priority: priorities[node], else
+	// node.priority, else 100.
+	Priority uint8
+	// NodePriorities is the resolved priority of every declared node.
+	NodePriorities map[string]uint8
+	// UnicastPeers is empty for multicast. It lists every director's
+	// address; the daemon ignores the ones that are its own.
+	UnicastPeers    []netip.Addr
+	VirtualIPs      []netip.Prefix // all of one family
+	TrackInterfaces []string
+	Accept          bool
+	// AuthPass is the VRRPv2 simple-text password (RFC 2338 auth type 1),
+	// for peering with routers that require it; "" means no authentication.
+	AuthPass string
+	GARP     GARP
+	Notify   Notify
+}
+
+// IPv6 reports whether the instance's virtual IPs (and so its adverts) are IPv6.
+func (v *VRRPInstance) IPv6() bool {
+	return len(v.VirtualIPs) > 0 && v.VirtualIPs[0].Addr().Is6()
+}
+
+// GARP says how the master announces its virtual IPs.
+type GARP struct {
+	Repeat   int           // packets per burst
+	Interval time.Duration // gap between packets of a burst
+	Delay    time.Duration // second burst after this long; 0 = none
+	Refresh  time.Duration // periodic burst while master; 0 = off
+}
+
+// Notify holds the commands run on transitions; a nil or empty slice runs nothing.
+type Notify struct {
+	Master []string
+	Backup []string
+	Fault  []string
+	Stop   []string
+}
+
+// SyncGroup is a set of instances that change state together.
+type SyncGroup struct {
+	Name      string
+	Instances []string
+}
+
+// Protocol is a virtual service's transport protocol.
+type Protocol string
+
+const (
+	TCP  Protocol = "tcp"
+	UDP  Protocol = "udp"
+	SCTP Protocol = "sctp"
+)
+
+// Method is how IPVS forwards to a real server.
+type Method string
+
+const (
+	NAT Method = "nat"
+	DR  Method = "dr"
+	TUN Method = "tun"
+)
+
+// OnFailure is what happens to a real server that fails its checks.
+type OnFailure string
+
+const (
+	Remove    OnFailure = "remove"
+	Quiescent OnFailure = "quiescent"
+)
+
+// Schedulers lists the IPVS schedulers lvsd accepts, as ipvsadm names them.
+var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
+
+// VirtualServer is one IPVS service and its real servers.
+type VirtualServer struct {
+	Name string
+	// Address is the VIP and port; it is invalid when FWMark is set.
+	Address netip.AddrPort
+	// FWMark selects packets by firewall mark instead of address; 0 = unused.
+	FWMark uint32
+	// IPv6 is the family of an fwmark service (from its real servers);
+	// for an address service it equals Address.Addr().Is6().
+	IPv6        bool
+	Protocol    Protocol
+	Scheduler   string
+	Method      Method
+	Persistence time.Duration // 0 = off
+	// PersistenceNetmask groups clients for persistence: a prefix length
+	// (32 or 128 = one client per address).
+	PersistenceNetmask int
+	OnFailure          OnFailure
+	Quorum             int
+	// SorryServer is added when fewer than Quorum real servers are
+	// healthy; invalid when not configured.
+	SorryServer netip.AddrPort
+	RealServers []RealServer
+}
+
+// RealServer is one destination of a virtual server.
+type RealServer struct {
+	// Address of the real server. A port left out in the file is the
+	// virtual server's port (as ipvsadm does); it is 0 for an fwmark or
+	// port-0 service, where the client's destination port is kept.
+	Address        netip.AddrPort
+	Weight         int // 0..65535
+	UpperThreshold uint32
+	LowerThreshold uint32
+	// Check is the server's own check or the service default; nil when
+	// the server is not checked (it is then always healthy).
+	Check *HealthCheck
+}
+
+// CheckType names a health-check kind.
+type CheckType string
+
+const (
+	CheckTCP   CheckType = "tcp"
+	CheckHTTP  CheckType = "http"
+	CheckHTTPS CheckType = "https"
+	CheckExec  CheckType = "exec"
+)
+
+// HealthCheck is one check with its defaults applied.
+type HealthCheck struct {
+	Type          CheckType
+	Path          string // http/https, default "/"
+	Host          string // Host header and SNI; "" = the server's address
+	ExpectStatus  []int  // empty = any 2xx
+	BodyContains  string
+	TLSSkipVerify bool
+	Port          uint16 // 0 = the real server's port
+	Interval      time.Duration
+	Timeout       time.Duration
+	Rise          int
+	Fall          int
+	Command       []string // exec; {{ip}} and {{port}} are substituted
+}
+
+// IPVS holds the kernel-wide settings.
+type IPVS struct {
+	// Timeouts of 0 leave the kernel's value.
+	TimeoutTCP    time.Duration
+	TimeoutTCPFin time.Duration
+	TimeoutUDP    time.Duration
+	// ExpireNodestConn and ExpireQuiescentTemplate are resolved: an unset
+	// value defaults as SPEC §3 says.
+	ExpireNodestConn        bool
+	ExpireQuiescentTemplate bool
+	ReconcileInterval       time.Duration
+	CleanupOnExit           bool
+	SyncDaemon              *SyncDaemon // nil = none
+}
+
+// SyncDaemon configures IPVS connection synchronisation.
+type SyncDaemon struct {
+	Interface    string
+	VRRPInstance string
+	SyncID       uint8
+}
+
+// Status configures the control socket and metrics listener.
+type Status struct {
+	Socket        string
+	MetricsListen string // "" = off
+}

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for name := range commands {
+		t.Run(name, func(t *testing.T) {
+			out, _, code := run(t, name, "-h")
+			if code != 0 {
+				t.Fatalf("lvsd %s -h: exit %d", name, code)
+			}
+			if !strings.Contains(out, "Usage: lvsd "+name) || !strings.Contains(out, "Example:\n  lvsd "+name) {
+				t.Errorf("lvsd %s -h lacks usage or example:\n%s", name, out)
+			}
+		})
+	}
+	out, _, code := run(t, "-h")
+	if code != 0 || !strings.Contains(out, "Commands:") {
+		t.Errorf("lvsd -h: exit %d\n%s", code, out)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	_, errOut, code := run(t, "frobnicate")
+	if code != exitStart || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := run(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "lvsd ") || !strings.Contains(out, "go1.") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "cluster.hcl")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestValidateReportsPositionAndSnippet(t *testing.T) {
+	p := writeFile(t, "cluster = \"x\"\n\nvrrp_instance \"VI_1\" {\n  interface = \"eth0\"\n  vrid = 300\n  virtual_ips = [\"192.0.2.1/32\"]\n}\n")
+	_, errOut, code := run(t, "validate", "-c", p)
+	if code != exitConfig {
+		t.Fatalf("exit %d, want %d\n%s", code, exitConfig, errOut)
+	}
+	if !strings.Contains(errOut, p+":5:10: ") {
+		t.Errorf("stderr lacks %s:5:10:\n%s", p, errOut)
+	}
+	if !strings.Contains(errOut, "vrid = 300") {
+		t.Errorf("stderr lacks the source snippet:\n%s", errOut)
+	}
+}
+
+func TestValidateUndeclaredNode(t *testing.T) {
+	p := writeFile(t, "cluster = \"x\"\nnode \"a\" {\n  priority = 100\n}\n")
+	_, errOut, code := run(t, "validate", "-c", p, "--node", "b")
+	if code != exitConfig || !strings.Contains(errOut, `"b"`) {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+func TestPlanDefaultsToTheOnlyNode(t *testing.T) {
+	p := writeFile(t, `cluster = "x"
+node "solo" {
+  priority = 120
+}
+vrrp_instance "VI_1" {
+  interface   = "eth0"
+  vrid        = 9
+  virtual_ips = ["192.0.2.1/32"]
+}
+virtual_server "s" {
+  address = "192.0.2.1:443"
+  real_server "192.0.2.10" {}
+}
+`)
+	out, errOut, code := run(t, "plan", "-c", p)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	want := "-A -t 192.0.2.1:443 -s wlc\n" +
+		"-a -t 192.0.2.1:443 -r 192.0.2.10:443 -g -w 1\n" +
+		"vrrp_instance VI_1 interface eth0 vrid 9 version 3 priority 120 advert_interval 1s multicast virtual_ips 192.0.2.1/32\n"
+	if out != want {
+		t.Errorf("plan output:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+func TestMissingConfigFlag(t *testing.T) {
+	_, errOut, code := run(t, "plan")
+	if code != exitConfig || !strings.Contains(errOut, "LVSD_CONFIG") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}

@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/buildinfo"
+	"github.com/lvsd/lvsd/internal/plan"
+)
+
+func runVersion(env Env, args []string) int {
+	fs := newFlags(env, "version")
+	if ok, code := parse(env, fs, args); !ok {
+		return code
+	}
+	fmt.Fprintln(env.Stdout, buildinfo.String())
+	return exitOK
+}
+
+// readConfig reads and parses the cluster file, printing diagnostics.
+func readConfig(env Env, file string) (*config.File, bool) {
+	if file == "" {
+		fmt.Fprintln(env.Stderr, "lvsd: no config file: pass -c FILE or set LVSD_CONFIG")
+		return nil, false
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "lvsd: %v\n", err)
+		return nil, false
+	}
+	f, diags := config.Parse(file, src)
+	if diags.HasErrors() {
+		diags.Format(env.Stderr, map[string][]byte{file: src})
+		return nil, false
+	}
+	return f, true
+}
+
+func runValidate(env Env, args []string) int {
+	fs := newFlags(env, "validate")
+	file, node := configFlags(env, fs)
+	if ok, code := parse(env, fs, args); !ok {
+		return code
+	}
+	f, ok := readConfig(env, *file)
+	if !ok {
+		return exitConfig
+	}
+	nodes := f.NodeNames()
+	if *node != "" {
+		nodes = []string{*node}
+	}
+	if len(nodes) == 0 {
+		// No node blocks: priorities fall back to 100, nothing is per node.
+		nodes = []string{""}
+	}
+	seen := make(map[string]bool)
+	var failed bool
+	var cfg *config.Config
+	for _, n := range nodes {
+		c, diags := f.Resolve(n)
+		var fresh config.Diagnostics
+		for _, d := range diags {
+			if key := d.Error(); !seen[key] {
+				seen[key] = true
+				fresh = append(fresh, d)
+			}
+		}
+		fresh.Format(env.Stderr, f.Source())
+		if diags.HasErrors() {
+			failed = true
+			continue
+		}
+		cfg = c
+	}
+	if failed {
+		return exitConfig
+	}
+	fmt.Fprintf(env.Stdout, "%s: valid: cluster %q, %s, %d VRRP instance(s), %d virtual server(s)\n",
+		*file, cfg.Cluster, nodeSummary(f.NodeNames()), len(cfg.VRRPInstances), len(cfg.VirtualServers))
+	return exitOK
+}
+
+func nodeSummary(nodes []string) string {
+	switch len(nodes) {
+	case 0:
+		return "no node blocks"
+	case 1:
+		return "node " + nodes[0]
+	}
+	s := "nodes "
+	for i, n := range nodes {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}
+
+func runPlan(env Env, args []string) int {
+	fs := newFlags(env, "plan")
+	file, node := configFlags(env, fs)
+	if ok, code := parse(env, fs, args); !ok {
+		return code
+	}
+	f, ok := readConfig(env, *file)
+	if !ok {
+		return exitConfig
+	}
+	name := *node
+	if name == "" {
+		host, _ := env.Hostname()
+		name = config.DefaultNode(f, host)
+	}
+	cfg, diags := f.Resolve(name)
+	if diags.HasErrors() {
+		diags.Format(env.Stderr, f.Source())
+		return exitConfig
+	}
+	if err := plan.Write(env.Stdout, cfg); err != nil {
+		fmt.Fprintf(env.Stderr, "lvsd: %v\n", err)
+		return exitStart
+	}
+	return exitOK
+}

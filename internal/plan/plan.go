@@ -1,0 +1,164 @@
+// Package plan turns a validated configuration plus the health of its real
+// servers into the IPVS table a director should have. The result is pure
+// data: the IPVS programmer diffs it against the kernel, `lvsd plan` prints
+// it, and the status document reports it.
+package plan
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/ipvs"
+)
+
+// Health reports whether a real server of a virtual server is healthy.
+type Health func(service string, server netip.AddrPort) bool
+
+// AllHealthy is the Health of `lvsd plan`: every real server up.
+func AllHealthy(string, netip.AddrPort) bool { return true }
+
+// ServiceState is what the plan decided for one virtual server, beyond
+// its rules: the facts the status document reports.
+type ServiceState struct {
+	Healthy     int  // real servers passing their checks
+	QuorumMet   bool // Healthy >= quorum
+	SorryActive bool // the sorry server is in the table
+}
+
+// Services returns the desired IPVS table for cfg, in config order.
+func Services(cfg *config.Config, health Health) []ipvs.Service {
+	out := make([]ipvs.Service, 0, len(cfg.VirtualServers))
+	for i := range cfg.VirtualServers {
+		svc, _ := Service(&cfg.VirtualServers[i], health)
+		out = append(out, svc)
+	}
+	return out
+}
+
+// Service returns the desired IPVS service for one virtual server.
+//
+// An unhealthy real server is left out (on_failure = "remove") or kept
+// with weight 0 (on_failure = "quiescent"). When fewer than quorum real
+// servers are healthy and a sorry server is configured, the sorry server
+// takes the whole service, as keepalived does: the remaining healthy
+// servers are treated as failed, so clients see one consistent answer
+// rather than a mix of a degraded pool and the sorry page.
+func Service(vs *config.VirtualServer, health Health) (ipvs.Service, ServiceState) {
+	svc := ipvs.Service{
+		ServiceKey: Key(vs),
+		Scheduler:  vs.Scheduler,
+		Netmask:    vs.PersistenceNetmask,
+	}
+	if svc.Netmask == 0 {
+		svc.Netmask = 32
+		if svc.Family() == 10 {
+			svc.Netmask = 128
+		}
+	}
+	if vs.Persistence > 0 {
+		svc.Flags |= ipvs.FlagPersistent
+		svc.Timeout = vs.Persistence
+	}
+	fwd := Forward(vs.Method)
+
+	var st ServiceState
+	up := make([]bool, len(vs.RealServers))
+	for i, rs := range vs.RealServers {
+		up[i] = rs.Check == nil || health(vs.Name, rs.Address)
+		if up[i] {
+			st.Healthy++
+		}
+	}
+	st.QuorumMet = st.Healthy >= vs.Quorum
+	st.SorryActive = !st.QuorumMet && vs.SorryServer.IsValid()
+
+	for i, rs := range vs.RealServers {
+		d := ipvs.Destination{
+			Addr:           rs.Address,
+			Forward:        fwd,
+			Weight:         rs.Weight,
+			UpperThreshold: rs.UpperThreshold,
+			LowerThreshold: rs.LowerThreshold,
+		}
+		if !up[i] || st.SorryActive {
+			if vs.OnFailure == config.Quiescent {
+				d.Weight = 0
+			} else {
+				continue
+			}
+		}
+		svc.Destinations = append(svc.Destinations, d)
+	}
+	if st.SorryActive {
+		svc.Destinations = append(svc.Destinations, ipvs.Destination{
+			Addr: vs.SorryServer, Forward: fwd, Weight: 1,
+		})
+	}
+	return svc, st
+}
+
+// Key returns the kernel's identity of a virtual server.
+func Key(vs *config.VirtualServer) ipvs.ServiceKey {
+	if vs.FWMark != 0 {
+		return ipvs.ServiceKey{FWMark: vs.FWMark, IPv6: vs.IPv6}
+	}
+	return ipvs.ServiceKey{Protocol: Protocol(vs.Protocol), Addr: vs.Address}
+}
+
+// Protocol maps a config protocol to its IPPROTO number.
+func Protocol(p config.Protocol) ipvs.Protocol {
+	switch p {
+	case config.UDP:
+		return ipvs.UDP
+	case config.SCTP:
+		return ipvs.SCTP
+	}
+	return ipvs.TCP
+}
+
+// Forward maps a config method to the kernel's forwarding method.
+func Forward(m config.Method) ipvs.Forward {
+	switch m {
+	case config.NAT:
+		return ipvs.Masquerade
+	case config.TUN:
+		return ipvs.Tunnel
+	}
+	return ipvs.Route
+}
+
+// Write prints what this node would program with every real server
+// healthy: the IPVS rules exactly as `ipvsadm-save -n` prints them, then
+// one line per VRRP instance.
+func Write(w io.Writer, cfg *config.Config) error {
+	if err := ipvs.WriteSave(w, Services(cfg, AllHealthy)); err != nil {
+		return err
+	}
+	for i := range cfg.VRRPInstances {
+		if _, err := fmt.Fprintln(w, InstanceLine(&cfg.VRRPInstances[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InstanceLine summarises a VRRP instance as this node runs it.
+func InstanceLine(v *config.VRRPInstance) string {
+	vips := make([]string, len(v.VirtualIPs))
+	for i, p := range v.VirtualIPs {
+		vips[i] = p.String()
+	}
+	mode := "multicast"
+	if len(v.UnicastPeers) > 0 {
+		peers := make([]string, len(v.UnicastPeers))
+		for i, p := range v.UnicastPeers {
+			peers[i] = p.String()
+		}
+		mode = "unicast " + strings.Join(peers, ",")
+	}
+	return fmt.Sprintf("vrrp_instance %s interface %s vrid %d version %d priority %d advert_interval %s %s virtual_ips %s",
+		v.Name, v.Interface, v.VRID, v.Version, v.Priority, v.AdvertInterval, mode, strings.Join(vips, ","))
+}
