@@ -39,25 +39,31 @@ type command struct {
 	run     func(env Env, args []string) int
 }
 
-var commands = map[string]command{
-	"validate": {
-		summary: "check a cluster file for every declared node (or one)",
-		usage:   "validate -c FILE [--node NAME]",
-		example: "lvsd validate -c /etc/lvsd/web.hcl",
-		run:     runValidate,
-	},
-	"plan": {
-		summary: "print the IPVS rules (ipvsadm-save -n syntax) and VRRP instances this node would run",
-		usage:   "plan -c FILE [--node NAME]",
-		example: "lvsd plan -c /etc/lvsd/web.hcl --node director-a",
-		run:     runPlan,
-	},
-	"version": {
-		summary: "print version, commit and Go version",
-		usage:   "version",
-		example: "lvsd version",
-		run:     runVersion,
-	},
+// commands is filled in init: the run functions refer back to it for
+// their usage text, which a plain initializer would make a cycle.
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"validate": {
+			summary: "check a cluster file for every declared node (or one)",
+			usage:   "validate -c FILE [--node NAME]",
+			example: "lvsd validate -c /etc/lvsd/web.hcl",
+			run:     runValidate,
+		},
+		"plan": {
+			summary: "print the IPVS rules (ipvsadm-save -n syntax) and VRRP instances this node would run",
+			usage:   "plan -c FILE [--node NAME]",
+			example: "lvsd plan -c /etc/lvsd/web.hcl --node director-a",
+			run:     runPlan,
+		},
+		"version": {
+			summary: "print version, commit and Go version",
+			usage:   "version",
+			example: "lvsd version",
+			run:     runVersion,
+		},
+	}
 }
 
 // Main runs the command named by args[0] and returns the exit status.

@@ -1,0 +1,916 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Defaults that SPEC §3 fixes. Defaults of the schema's docs must say the same.
+const (
+	defaultPriority          = 100
+	defaultVersion           = 3
+	defaultAdvertInterval    = time.Second
+	defaultGARPRepeat        = 5
+	defaultGARPDelay         = 5 * time.Second
+	defaultCheckInterval     = 5 * time.Second
+	defaultCheckTimeout      = 2 * time.Second
+	defaultCheckRise         = 2
+	defaultCheckFall         = 3
+	defaultCheckPath         = "/"
+	defaultReconcileInterval = 10 * time.Second
+	defaultSocket            = "/run/lvsd/lvsd.sock"
+	defaultMetricsListen     = "127.0.0.1:9469"
+
+	maxPreemptDelay = 1000 * time.Second
+	// RFC 3768 §5.3.7: the v2 advert interval is an 8-bit count of seconds.
+	maxV2Interval = 255 * time.Second
+	// RFC 5798 §5.2.7: the v3 interval is 12 bits of centiseconds.
+	v3IntervalStep = 10 * time.Millisecond
+	maxV3Interval  = 4095 * v3IntervalStep
+	// RFC 3768 §5.3.6 and §5.3.10: the simple password fills 8 octets.
+	maxAuthPass = 8
+	// Linux IFNAMSIZ is 16 with the terminating NUL.
+	maxIfName = 15
+)
+
+// builder turns decoded blocks into domain values and runs the semantic
+// checks. It is run once by Parse, which keeps its diagnostics, and again by
+// Resolve, so each resolved Config shares no memory with another.
+type builder struct {
+	diags Diagnostics
+}
+
+func (b *builder) errorf(rng hcl.Range, format string, args ...any) {
+	b.diags = append(b.diags, diagAt(rng, format, args...))
+}
+
+// instInfo keeps what cross-instance checks need.
+type instInfo struct {
+	blk *block
+	// prioRng is where each node's priority for this instance comes from.
+	prioRng map[string]hcl.Range
+}
+
+func (b *builder) build(root *block) *Config {
+	cfg := &Config{}
+	if v := root.get("cluster"); v != nil {
+		if strings.TrimSpace(v.str) == "" {
+			b.errorf(v.rng, "cluster must not be empty")
+		}
+		cfg.Cluster = v.str
+	}
+
+	nodeRng := map[string]hcl.Range{} // node name -> its priority's range (or label)
+	nodeLine := map[string]int{}
+	for _, nb := range root.blocks["node"] {
+		if line, dup := nodeLine[nb.label]; dup {
+			b.errorf(nb.labelRng, "duplicate node %q (the first is at line %d)", nb.label, line)
+			continue
+		}
+		nodeLine[nb.label] = nb.labelRng.Start.Line
+		n := Node{Name: nb.label, Priority: defaultPriority}
+		nodeRng[nb.label] = nb.labelRng
+		if v := nb.get("priority"); v != nil {
+			n.Priority = uint8(v.num)
+			nodeRng[nb.label] = v.rng
+		}
+		cfg.Nodes = append(cfg.Nodes, n)
+	}
+
+	insts := map[string]*instInfo{}
+	type vridKey struct {
+		ifname string
+		ipv6   bool
+		vrid   uint8
+	}
+	vrids := map[vridKey]string{}
+	vipOwner := map[netip.Addr]string{}
+	for _, ib := range root.blocks["vrrp_instance"] {
+		if first, dup := insts[ib.label]; dup {
+			b.errorf(ib.labelRng, "duplicate vrrp_instance %q (the first is at line %d)", ib.label, first.blk.labelRng.Start.Line)
+			continue
+		}
+		info := &instInfo{blk: ib, prioRng: map[string]hcl.Range{}}
+		insts[ib.label] = info
+		vi, famOK := b.instance(ib, cfg.Nodes, nodeRng, info)
+		if famOK && ib.ok("interface") && ib.ok("vrid") {
+			k := vridKey{vi.Interface, vi.IPv6(), vi.VRID}
+			if other, dup := vrids[k]; dup {
+				b.errorf(ib.get("vrid").rng, "vrid %d is already used on %s by vrrp_instance %q", vi.VRID, vi.Interface, other)
+			} else {
+				vrids[k] = vi.Name
+			}
+		}
+		if v := ib.get("virtual_ips"); v != nil && famOK {
+			for i, p := range vi.VirtualIPs {
+				if other, dup := vipOwner[p.Addr()]; dup && other != vi.Name {
+					b.errorf(v.list[i].rng, "virtual IP %s is also in vrrp_instance %q", p.Addr(), other)
+				} else {
+					vipOwner[p.Addr()] = vi.Name
+				}
+			}
+		}
+		b.owner255(vi, cfg.Nodes, info)
+		cfg.VRRPInstances = append(cfg.VRRPInstances, vi)
+	}
+
+	groupOf := map[string]string{}
+	groupLine := map[string]int{}
+	for _, gb := range root.blocks["vrrp_sync_group"] {
+		if line, dup := groupLine[gb.label]; dup {
+			b.errorf(gb.labelRng, "duplicate vrrp_sync_group %q (the first is at line %d)", gb.label, line)
+			continue
+		}
+		groupLine[gb.label] = gb.labelRng.Start.Line
+		g := SyncGroup{Name: gb.label}
+		if v := gb.get("instances"); v != nil {
+			if len(v.list) == 0 {
+				b.errorf(v.rng, "instances of vrrp_sync_group %q must not be empty", gb.label)
+			}
+			for _, it := range v.list {
+				switch other, in := groupOf[it.str]; {
+				case insts[it.str] == nil:
+					b.errorf(it.rng, "vrrp_sync_group %q names %q, which is not a vrrp_instance%s", gb.label, it.str, didYouMean(it.str, mapKeys(insts)))
+				case in && other == gb.label:
+					b.errorf(it.rng, "vrrp_sync_group %q lists %q twice", gb.label, it.str)
+				case in:
+					b.errorf(it.rng, "vrrp_instance %q is already in vrrp_sync_group %q", it.str, other)
+				default:
+					groupOf[it.str] = gb.label
+				}
+				g.Instances = append(g.Instances, it.str)
+			}
+		}
+		cfg.SyncGroups = append(cfg.SyncGroups, g)
+	}
+
+	vsLine := map[string]int{}
+	// The kernel knows a service by protocol and address, or by firewall
+	// mark and family: two blocks with one key would fight over it.
+	type serviceKey struct {
+		proto Protocol
+		addr  netip.AddrPort
+		mark  uint32
+		ipv6  bool
+	}
+	services := map[serviceKey]string{}
+	for _, vb := range root.blocks["virtual_server"] {
+		if line, dup := vsLine[vb.label]; dup {
+			b.errorf(vb.labelRng, "duplicate virtual_server %q (the first is at line %d)", vb.label, line)
+			continue
+		}
+		vsLine[vb.label] = vb.labelRng.Start.Line
+		vs := b.virtualServer(vb)
+		var k serviceKey
+		var rng hcl.Range
+		switch {
+		case vs.Address.IsValid() && vb.ok("protocol"):
+			k, rng = serviceKey{proto: vs.Protocol, addr: vs.Address}, vb.get("address").rng
+		case vs.FWMark != 0:
+			k, rng = serviceKey{mark: vs.FWMark, ipv6: vs.IPv6}, vb.get("fwmark").rng
+		}
+		if rng.Start.Line > 0 {
+			if other, dup := services[k]; dup {
+				b.errorf(rng, "virtual_server %q is the same IPVS service as %q", vs.Name, other)
+			} else {
+				services[k] = vs.Name
+			}
+		}
+		cfg.VirtualServers = append(cfg.VirtualServers, vs)
+	}
+
+	var ipvsBlk, statusBlk *block
+	if bs := root.blocks["ipvs"]; len(bs) > 0 {
+		ipvsBlk = bs[0]
+	}
+	if bs := root.blocks["status"]; len(bs) > 0 {
+		statusBlk = bs[0]
+	}
+	cfg.IPVS = b.ipvs(ipvsBlk, cfg.VirtualServers, insts)
+	cfg.Status = b.status(statusBlk)
+	return cfg
+}
+
+// instance builds one vrrp_instance. famOK reports whether its virtual IPs
+// were valid, so that family-dependent checks can run.
+func (b *builder) instance(ib *block, nodes []Node, nodeRng map[string]hcl.Range, info *instInfo) (VRRPInstance, bool) {
+	vi := VRRPInstance{
+		Name:           ib.label,
+		Version:        defaultVersion,
+		AdvertInterval: defaultAdvertInterval,
+		Preempt:        true,
+		Accept:         true,
+		NodePriorities: map[string]uint8{},
+		GARP:           GARP{Repeat: defaultGARPRepeat, Delay: defaultGARPDelay},
+	}
+	if v := ib.get("interface"); v != nil {
+		b.ifName(v.str, v.rng, "interface")
+		vi.Interface = v.str
+	}
+	if v := ib.get("vrid"); v != nil {
+		vi.VRID = uint8(v.num)
+	}
+	if v := ib.get("version"); v != nil {
+		vi.Version = int(v.num)
+	}
+	if v := ib.get("advert_interval"); v != nil {
+		vi.AdvertInterval = v.dur
+		if ib.ok("version") {
+			b.advertInterval(vi.Version, v)
+		}
+	}
+	if v := ib.get("preempt"); v != nil {
+		vi.Preempt = v.b
+	}
+	if v := ib.get("preempt_delay"); v != nil {
+		if v.dur > maxPreemptDelay {
+			b.errorf(v.rng, "preempt_delay must be at most %s, got %s", maxPreemptDelay, v.str)
+		}
+		vi.PreemptDelay = v.dur
+	}
+
+	// Priorities: priorities[node] over node.priority over the default.
+	for _, n := range nodes {
+		vi.NodePriorities[n.Name] = n.Priority
+		info.prioRng[n.Name] = nodeRng[n.Name]
+	}
+	declared := make([]string, len(nodes))
+	for i, n := range nodes {
+		declared[i] = n.Name
+	}
+	if v := ib.get("priorities"); v != nil {
+		for _, e := range v.entries {
+			if _, ok := vi.NodePriorities[e.key]; !ok {
+				b.errorf(e.keyRng, "priorities names node %q, which is not declared%s", e.key, declaredList(declared))
+				continue
+			}
+			vi.NodePriorities[e.key] = uint8(e.num)
+			info.prioRng[e.key] = e.rng
+		}
+	}
+
+	famOK := false
+	if v := ib.get("virtual_ips"); v != nil {
+		famOK = b.virtualIPs(&vi, v)
+	}
+	if famOK && vi.IPv6() && vi.Version == 2 && ib.ok("version") {
+		rng := ib.where()
+		if vv := ib.get("version"); vv != nil {
+			rng = vv.rng
+		}
+		b.errorf(rng, "VRRP version 2 is IPv4 only (RFC 3768); IPv6 virtual IPs need version = 3")
+	}
+	if v := ib.get("unicast_peers"); v != nil {
+		seen := map[netip.Addr]bool{}
+		for _, it := range v.list {
+			a, ok := b.addr(it.str, it.rng, "unicast peer")
+			if !ok {
+				continue
+			}
+			if famOK && a.Is6() != vi.IPv6() {
+				b.errorf(it.rng, "unicast peer %s is %s but the virtual IPs are %s", a, family(a.Is6()), family(vi.IPv6()))
+				continue
+			}
+			if seen[a] {
+				b.errorf(it.rng, "unicast peer %s is listed twice", a)
+				continue
+			}
+			seen[a] = true
+			vi.UnicastPeers = append(vi.UnicastPeers, a)
+		}
+	}
+	if v := ib.get("track_interfaces"); v != nil {
+		for _, it := range v.list {
+			b.ifName(it.str, it.rng, "tracked interface")
+			vi.TrackInterfaces = append(vi.TrackInterfaces, it.str)
+		}
+	}
+	if v := ib.get("accept"); v != nil {
+		vi.Accept = v.b
+	}
+	if v := ib.get("auth_pass"); v != nil {
+		switch {
+		case vi.Version != 2 && ib.ok("version"):
+			b.errorf(v.rng, "auth_pass needs version = 2 (VRRPv3 has no authentication, RFC 5798 §9)")
+		case len(v.str) > maxAuthPass:
+			b.errorf(v.rng, "auth_pass must be at most %d bytes, got %d", maxAuthPass, len(v.str))
+		}
+		vi.AuthPass = v.str
+	}
+	if gs := ib.blocks["garp"]; len(gs) > 0 {
+		g := gs[0]
+		if v := g.get("repeat"); v != nil {
+			vi.GARP.Repeat = int(v.num)
+		}
+		if v := g.get("interval"); v != nil {
+			vi.GARP.Interval = v.dur
+		}
+		if v := g.get("delay"); v != nil {
+			vi.GARP.Delay = v.dur
+		}
+		if v := g.get("refresh"); v != nil {
+			vi.GARP.Refresh = v.dur
+		}
+	}
+	if ns := ib.blocks["notify"]; len(ns) > 0 {
+		n := ns[0]
+		vi.Notify.Master = b.argv(n, "master")
+		vi.Notify.Backup = b.argv(n, "backup")
+		vi.Notify.Fault = b.argv(n, "fault")
+		vi.Notify.Stop = b.argv(n, "stop")
+	}
+	return vi, famOK
+}
+
+func (b *builder) advertInterval(version int, v *value) {
+	d := v.dur
+	switch version {
+	case 2:
+		if d < time.Second || d%time.Second != 0 {
+			b.errorf(v.rng, "advert_interval %s: VRRP version 2 needs whole seconds (1s..255s)", v.str)
+		} else if d > maxV2Interval {
+			b.errorf(v.rng, "advert_interval %s: VRRP version 2 allows at most 255s", v.str)
+		}
+	case 3:
+		if d < v3IntervalStep || d > maxV3Interval || d%v3IntervalStep != 0 {
+			b.errorf(v.rng, "advert_interval %s: VRRP version 3 needs 10ms..40.95s in steps of 10ms", v.str)
+		}
+	}
+}
+
+func (b *builder) virtualIPs(vi *VRRPInstance, v *value) bool {
+	if len(v.list) == 0 {
+		b.errorf(v.rng, "virtual_ips must not be empty")
+		return false
+	}
+	good := true
+	seen := map[netip.Addr]bool{}
+	for _, it := range v.list {
+		p, ok := b.prefix(it.str, it.rng)
+		if !ok {
+			good = false
+			continue
+		}
+		if len(vi.VirtualIPs) > 0 && p.Addr().Is6() != vi.IPv6() {
+			b.errorf(it.rng, "virtual IP %s is %s but the first one is %s: an instance's virtual IPs are all of one family", p, family(p.Addr().Is6()), family(vi.IPv6()))
+			good = false
+			continue
+		}
+		if seen[p.Addr()] {
+			b.errorf(it.rng, "virtual IP %s is listed twice", p.Addr())
+			good = false
+			continue
+		}
+		seen[p.Addr()] = true
+		vi.VirtualIPs = append(vi.VirtualIPs, p)
+	}
+	return good && len(vi.VirtualIPs) > 0
+}
+
+// owner255 checks that at most one node has priority 255 in an instance:
+// 255 means "owns the addresses" (RFC 5798 §5.2.4) and two owners would
+// both be master.
+func (b *builder) owner255(vi VRRPInstance, nodes []Node, info *instInfo) {
+	first := ""
+	for _, n := range nodes {
+		if vi.NodePriorities[n.Name] != 255 {
+			continue
+		}
+		if first == "" {
+			first = n.Name
+			continue
+		}
+		b.errorf(info.prioRng[n.Name], "priority 255 on both %q and %q in vrrp_instance %q: only one node may own the addresses", first, n.Name, vi.Name)
+	}
+}
+
+func (b *builder) argv(blk *block, name string) []string {
+	v := blk.get(name)
+	if v == nil {
+		return nil
+	}
+	var out []string
+	for _, it := range v.list {
+		out = append(out, it.str)
+	}
+	if len(out) > 0 && out[0] == "" {
+		b.errorf(v.list[0].rng, "%s: the command (first element) must not be empty", name)
+	}
+	return out
+}
+
+func (b *builder) virtualServer(vb *block) VirtualServer {
+	vs := VirtualServer{
+		Name:      vb.label,
+		Protocol:  TCP,
+		Scheduler: "wlc",
+		Method:    DR,
+		OnFailure: Remove,
+		Quorum:    1,
+	}
+	addrV, markV := vb.get("address"), vb.get("fwmark")
+	famKnown := false
+	switch {
+	case addrV != nil && markV != nil:
+		b.errorf(markV.nameRng, "virtual_server %q sets both address and fwmark; set only one", vb.label)
+	case addrV == nil && markV == nil && vb.ok("address") && vb.ok("fwmark"):
+		b.errorf(vb.labelRng, "virtual_server %q needs address or fwmark", vb.label)
+	}
+	if addrV != nil {
+		if ap, ok := b.addrPort(addrV.str, addrV.rng, "address", true); ok {
+			vs.Address = ap
+			vs.IPv6 = ap.Addr().Is6()
+			famKnown = true
+		}
+	}
+	if markV != nil && addrV == nil {
+		vs.FWMark = uint32(markV.num)
+	}
+	if v := vb.get("protocol"); v != nil {
+		if b.enum(v, "protocol", []string{"tcp", "udp", "sctp"}) {
+			vs.Protocol = Protocol(v.str)
+		}
+	}
+	if v := vb.get("scheduler"); v != nil {
+		if b.enum(v, "scheduler", Schedulers) {
+			vs.Scheduler = v.str
+		}
+	}
+	methodOK := vb.ok("method")
+	if v := vb.get("method"); v != nil {
+		methodOK = b.enum(v, "method", []string{"nat", "dr", "tun"})
+		if methodOK {
+			vs.Method = Method(v.str)
+		}
+	}
+	if v := vb.get("on_failure"); v != nil {
+		if b.enum(v, "on_failure", []string{"remove", "quiescent"}) {
+			vs.OnFailure = OnFailure(v.str)
+		}
+	}
+	if v := vb.get("persistence"); v != nil {
+		if v.dur%time.Second != 0 {
+			b.errorf(v.rng, "persistence must be whole seconds, got %s", v.str)
+		}
+		vs.Persistence = v.dur
+	}
+	if v := vb.get("quorum"); v != nil {
+		vs.Quorum = int(v.num)
+	}
+	if addrV != nil && famKnown && vs.Address.Port() == 0 && vs.Persistence == 0 && vb.ok("persistence") {
+		b.errorf(addrV.rng, "port 0 (all ports) needs persistence > 0, as in ipvsadm")
+	}
+
+	var defCheck *HealthCheck
+	if hs := vb.blocks["health_check"]; len(hs) > 0 {
+		defCheck = b.healthCheck(hs[0])
+	}
+
+	seen := map[netip.AddrPort]int{}
+	for _, rb := range vb.blocks["real_server"] {
+		rs, ok := b.realServer(rb, &vs, famKnown, methodOK)
+		if !ok {
+			continue
+		}
+		if !famKnown && vs.FWMark != 0 {
+			// An fwmark service takes its family from its first real server.
+			vs.IPv6 = rs.Address.Addr().Is6()
+			famKnown = true
+		}
+		if line, dup := seen[rs.Address]; dup {
+			b.errorf(rb.labelRng, "real server %s is listed twice in virtual_server %q (the first is at line %d)", rs.Address, vs.Name, line)
+			continue
+		}
+		seen[rs.Address] = rb.labelRng.Start.Line
+		rs.Check = defCheck
+		if hs := rb.blocks["health_check"]; len(hs) > 0 {
+			rs.Check = b.healthCheck(hs[0])
+		}
+		if rs.Check != nil && rs.Check.Type != CheckExec && rs.Check.Port == 0 && rs.Address.Port() == 0 {
+			b.errorf(rb.labelRng, "real server %s has no port for its %s check: set port in the health_check", rs.Address.Addr(), rs.Check.Type)
+		}
+		vs.RealServers = append(vs.RealServers, *rs)
+	}
+
+	if v := vb.get("sorry_server"); v != nil {
+		if ap, ok := b.addrPort(v.str, v.rng, "sorry_server", false); ok {
+			switch {
+			case famKnown && ap.Addr().Is6() != vs.IPv6:
+				b.errorf(v.rng, "sorry_server %s is %s but the service is %s", ap.Addr(), family(ap.Addr().Is6()), family(vs.IPv6))
+			default:
+				if !famKnown {
+					vs.IPv6 = ap.Addr().Is6()
+					famKnown = true
+				}
+				if ap.Port() == 0 {
+					ap = netip.AddrPortFrom(ap.Addr(), vs.Address.Port())
+				}
+				vs.SorryServer = ap
+			}
+		}
+	}
+
+	vs.PersistenceNetmask = 32
+	if vs.IPv6 {
+		vs.PersistenceNetmask = 128
+	}
+	if v := vb.get("persistence_netmask"); v != nil {
+		switch {
+		case vs.Persistence == 0 && vb.ok("persistence"):
+			b.errorf(v.nameRng, "persistence_netmask needs persistence > 0")
+		case famKnown || vs.FWMark != 0:
+			if bits, ok := b.netmask(v, vs.IPv6); ok {
+				vs.PersistenceNetmask = bits
+			}
+		}
+	}
+	return vs
+}
+
+func (b *builder) realServer(rb *block, vs *VirtualServer, famKnown, methodOK bool) (*RealServer, bool) {
+	ap, ok := b.addrPort(rb.label, rb.labelRng, "real server", false)
+	if !ok {
+		return nil, false
+	}
+	if famKnown && ap.Addr().Is6() != vs.IPv6 {
+		b.errorf(rb.labelRng, "real server %s is %s but the service is %s", ap.Addr(), family(ap.Addr().Is6()), family(vs.IPv6))
+		return nil, false
+	}
+	// ipvsadm gives a destination without a port the service's port;
+	// fwmark services have none, so the client's port is kept.
+	if !hasPort(rb.label) {
+		ap = netip.AddrPortFrom(ap.Addr(), vs.Address.Port())
+	}
+	if methodOK && (vs.Method == DR || vs.Method == TUN) && vs.FWMark == 0 &&
+		vs.Address.IsValid() && vs.Address.Port() != 0 && ap.Port() != 0 && ap.Port() != vs.Address.Port() {
+		b.errorf(rb.labelRng, "real server port %d differs from the service port %d: method %s cannot map ports (use nat, or the same port)", ap.Port(), vs.Address.Port(), vs.Method)
+	}
+	rs := &RealServer{Address: ap, Weight: 1}
+	if v := rb.get("weight"); v != nil {
+		rs.Weight = int(v.num)
+	}
+	if v := rb.get("upper_threshold"); v != nil {
+		rs.UpperThreshold = uint32(v.num)
+	}
+	if v := rb.get("lower_threshold"); v != nil {
+		rs.LowerThreshold = uint32(v.num)
+		if rs.UpperThreshold > 0 && rs.LowerThreshold > rs.UpperThreshold {
+			b.errorf(v.rng, "lower_threshold %d is above upper_threshold %d", rs.LowerThreshold, rs.UpperThreshold)
+		}
+	}
+	return rs, true
+}
+
+func (b *builder) healthCheck(hb *block) *HealthCheck {
+	hc := &HealthCheck{
+		Type:     CheckType(hb.label),
+		Interval: defaultCheckInterval,
+		Timeout:  defaultCheckTimeout,
+		Rise:     defaultCheckRise,
+		Fall:     defaultCheckFall,
+	}
+	if hc.Type == CheckHTTP || hc.Type == CheckHTTPS {
+		hc.Path = defaultCheckPath
+	}
+	iv, tv := hb.get("interval"), hb.get("timeout")
+	if iv != nil {
+		hc.Interval = iv.dur
+		if iv.dur == 0 {
+			b.errorf(iv.rng, "interval must be more than 0s")
+		}
+	}
+	if tv != nil {
+		hc.Timeout = tv.dur
+		if tv.dur == 0 {
+			b.errorf(tv.rng, "timeout must be more than 0s")
+		}
+	}
+	if hb.ok("interval") && hb.ok("timeout") && hc.Interval > 0 && hc.Timeout > 0 && hc.Timeout >= hc.Interval {
+		switch {
+		case tv != nil:
+			b.errorf(tv.rng, "timeout %s must be less than interval %s", hc.Timeout, hc.Interval)
+		default:
+			b.errorf(iv.rng, "interval %s must be more than the timeout (%s, the default)", hc.Interval, hc.Timeout)
+		}
+	}
+	if v := hb.get("rise"); v != nil {
+		hc.Rise = int(v.num)
+	}
+	if v := hb.get("fall"); v != nil {
+		hc.Fall = int(v.num)
+	}
+	if v := hb.get("port"); v != nil {
+		hc.Port = uint16(v.num)
+	}
+	if v := hb.get("path"); v != nil {
+		if !strings.HasPrefix(v.str, "/") {
+			b.errorf(v.rng, "path must start with /, got %q", v.str)
+		}
+		hc.Path = v.str
+	}
+	if v := hb.get("host"); v != nil {
+		hc.Host = v.str
+	}
+	if v := hb.get("expect_status"); v != nil {
+		for _, it := range v.list {
+			hc.ExpectStatus = append(hc.ExpectStatus, int(it.num))
+		}
+	}
+	if v := hb.get("body_contains"); v != nil {
+		hc.BodyContains = v.str
+	}
+	if v := hb.get("tls_skip_verify"); v != nil {
+		hc.TLSSkipVerify = v.b
+	}
+	if hc.Type == CheckExec {
+		v := hb.get("command")
+		switch {
+		case v == nil && hb.ok("command"):
+			b.errorf(hb.labelRng, "an exec health check needs command = [\"/path/to/check\", ...]")
+		case v != nil && len(v.list) == 0:
+			b.errorf(v.rng, "command must not be empty")
+		case v != nil && v.list[0].str == "":
+			b.errorf(v.list[0].rng, "command: the program (first element) must not be empty")
+		}
+		if v != nil {
+			for _, it := range v.list {
+				hc.Command = append(hc.Command, it.str)
+			}
+		}
+	}
+	return hc
+}
+
+func (b *builder) ipvs(ib *block, services []VirtualServer, insts map[string]*instInfo) IPVS {
+	out := IPVS{
+		ReconcileInterval: defaultReconcileInterval,
+		CleanupOnExit:     true,
+	}
+	for _, vs := range services {
+		switch vs.OnFailure {
+		case Remove:
+			out.ExpireNodestConn = true
+		case Quiescent:
+			out.ExpireQuiescentTemplate = true
+		}
+	}
+	if ib == nil {
+		return out
+	}
+	if v := ib.get("expire_nodest_conn"); v != nil {
+		out.ExpireNodestConn = v.b
+	}
+	if v := ib.get("expire_quiescent_template"); v != nil {
+		out.ExpireQuiescentTemplate = v.b
+	}
+	if v := ib.get("reconcile_interval"); v != nil {
+		if v.dur < time.Second {
+			b.errorf(v.rng, "reconcile_interval must be at least 1s, got %s", v.str)
+		}
+		out.ReconcileInterval = v.dur
+	}
+	if v := ib.get("cleanup_on_exit"); v != nil {
+		out.CleanupOnExit = v.b
+	}
+	if ts := ib.blocks["timeouts"]; len(ts) > 0 {
+		t := ts[0]
+		out.TimeoutTCP = b.seconds(t, "tcp")
+		out.TimeoutTCPFin = b.seconds(t, "tcp_fin")
+		out.TimeoutUDP = b.seconds(t, "udp")
+	}
+	if ss := ib.blocks["sync_daemon"]; len(ss) > 0 {
+		s := ss[0]
+		sd := &SyncDaemon{}
+		if v := s.get("interface"); v != nil {
+			b.ifName(v.str, v.rng, "interface")
+			sd.Interface = v.str
+		}
+		if v := s.get("vrrp_instance"); v != nil {
+			if insts[v.str] == nil {
+				b.errorf(v.rng, "sync_daemon names %q, which is not a vrrp_instance%s", v.str, didYouMean(v.str, mapKeys(insts)))
+			}
+			sd.VRRPInstance = v.str
+		}
+		if v := s.get("sync_id"); v != nil {
+			sd.SyncID = uint8(v.num)
+		}
+		out.SyncDaemon = sd
+	}
+	return out
+}
+
+// seconds reads an IPVS timeout: the kernel keeps them in whole seconds.
+func (b *builder) seconds(blk *block, name string) time.Duration {
+	v := blk.get(name)
+	if v == nil {
+		return 0
+	}
+	if v.dur%time.Second != 0 {
+		b.errorf(v.rng, "%s must be whole seconds, got %s", name, v.str)
+	}
+	return v.dur
+}
+
+func (b *builder) status(sb *block) Status {
+	out := Status{Socket: defaultSocket, MetricsListen: defaultMetricsListen}
+	if sb == nil {
+		return out
+	}
+	if v := sb.get("socket"); v != nil {
+		if !path.IsAbs(v.str) {
+			b.errorf(v.rng, "socket must be an absolute path, got %q", v.str)
+		}
+		out.Socket = v.str
+	}
+	if v := sb.get("metrics_listen"); v != nil {
+		if v.str != "" {
+			_, port, err := net.SplitHostPort(v.str)
+			if err == nil {
+				_, err = strconv.ParseUint(port, 10, 16)
+			}
+			if err != nil {
+				b.errorf(v.rng, "metrics_listen must be HOST:PORT (or \"\" for off), got %q", v.str)
+			}
+		}
+		out.MetricsListen = v.str
+	}
+	return out
+}
+
+// --- value helpers
+
+func (b *builder) enum(v *value, name string, allowed []string) bool {
+	if contains(allowed, v.str) {
+		return true
+	}
+	b.errorf(v.rng, "unknown %s %q (want one of %s)", name, v.str, strings.Join(allowed, ", "))
+	return false
+}
+
+func (b *builder) ifName(s string, rng hcl.Range, what string) {
+	if s == "" || len(s) > maxIfName || strings.ContainsAny(s, "/ \t\n:") || s == "." || s == ".." {
+		b.errorf(rng, "invalid %s name %q (1..15 bytes, no '/', ':' or spaces)", what, s)
+	}
+}
+
+func (b *builder) addr(s string, rng hcl.Range, what string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		b.errorf(rng, "invalid %s address %q", what, s)
+		return netip.Addr{}, false
+	}
+	return b.checkAddr(a, s, rng, what)
+}
+
+func (b *builder) checkAddr(a netip.Addr, s string, rng hcl.Range, what string) (netip.Addr, bool) {
+	switch {
+	case a.Zone() != "":
+		b.errorf(rng, "%s %q: leave out the zone, the interface is known", what, s)
+		return netip.Addr{}, false
+	case a.Is4In6():
+		b.errorf(rng, "%s %q: write an IPv4 address as IPv4", what, s)
+		return netip.Addr{}, false
+	case a.IsUnspecified() || a.IsMulticast():
+		b.errorf(rng, "%s %q is not a unicast address", what, s)
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// prefix parses a virtual IP: CIDR, or a bare address as a host prefix.
+func (b *builder) prefix(s string, rng hcl.Range) (netip.Prefix, bool) {
+	var p netip.Prefix
+	if strings.Contains(s, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
+			b.errorf(rng, "invalid virtual IP %q (want ADDRESS/PREFIX such as \"10.0.0.1/32\")", s)
+			return netip.Prefix{}, false
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			b.errorf(rng, "invalid virtual IP %q (want ADDRESS/PREFIX such as \"10.0.0.1/32\")", s)
+			return netip.Prefix{}, false
+		}
+		if a.Zone() == "" {
+			p = netip.PrefixFrom(a, a.BitLen())
+		} else {
+			p = netip.PrefixFrom(a.WithZone(""), a.BitLen())
+			if _, ok := b.checkAddr(a, s, rng, "virtual IP"); !ok {
+				return netip.Prefix{}, false
+			}
+		}
+	}
+	if _, ok := b.checkAddr(p.Addr(), s, rng, "virtual IP"); !ok {
+		return netip.Prefix{}, false
+	}
+	return p, true
+}
+
+// hasPort reports whether an ADDR[:PORT] string carries a port.
+func hasPort(s string) bool {
+	if strings.HasPrefix(s, "[") {
+		return true
+	}
+	return strings.Count(s, ":") == 1
+}
+
+// addrPort parses ADDR:PORT, [ADDR6]:PORT or, unless needPort, a bare
+// address (returned with port 0).
+func (b *builder) addrPort(s string, rng hcl.Range, what string, needPort bool) (netip.AddrPort, bool) {
+	if !hasPort(s) {
+		if needPort {
+			b.errorf(rng, "invalid %s %q (want ADDR:PORT or [ADDR6]:PORT)", what, s)
+			return netip.AddrPort{}, false
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			b.errorf(rng, "invalid %s %q (want ADDR[:PORT] or [ADDR6][:PORT])", what, s)
+			return netip.AddrPort{}, false
+		}
+		a, ok := b.checkAddr(a, s, rng, what)
+		return netip.AddrPortFrom(a, 0), ok
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		want := "ADDR:PORT or [ADDR6]:PORT"
+		if !needPort {
+			want = "ADDR[:PORT] or [ADDR6][:PORT]"
+		}
+		b.errorf(rng, "invalid %s %q (want %s)", what, s, want)
+		return netip.AddrPort{}, false
+	}
+	a, ok := b.checkAddr(ap.Addr(), s, rng, what)
+	return netip.AddrPortFrom(a, ap.Port()), ok
+}
+
+// netmask parses persistence_netmask into a prefix length.
+func (b *builder) netmask(v *value, ipv6 bool) (int, bool) {
+	s := v.str
+	if ipv6 {
+		n, err := strconv.Atoi(strings.TrimPrefix(s, "/"))
+		if err != nil || n < 1 || n > 128 {
+			b.errorf(v.rng, "persistence_netmask of an IPv6 service must be a prefix length 1..128 such as \"64\", got %q", s)
+			return 0, false
+		}
+		return n, true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		b.errorf(v.rng, "persistence_netmask of an IPv4 service must be a dotted mask such as \"255.255.255.0\", got %q", s)
+		return 0, false
+	}
+	m := a.As4()
+	ones, bits := net.IPMask(m[:]).Size()
+	if bits == 0 {
+		b.errorf(v.rng, "persistence_netmask %q is not a contiguous mask", s)
+		return 0, false
+	}
+	if ones == 0 {
+		b.errorf(v.rng, "persistence_netmask %q would put every client in one group", s)
+		return 0, false
+	}
+	return ones, true
+}
+
+func family(v6 bool) string {
+	if v6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+func declaredList(names []string) string {
+	if len(names) == 0 {
+		return " (no node is declared)"
+	}
+	return " (declared: " + strings.Join(names, ", ") + ")"
+}
+
+func didYouMean(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD || (d == bestD && n < best) {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,437 @@
+package config
+
+import (
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// The decoder turns the HCL syntax tree into blocks of typed values, driven
+// by schema. It checks names, types and numeric ranges; the meaning of the
+// values is checked by the builder.
+
+// value is one decoded attribute. Which fields are set depends on the kind.
+type value struct {
+	nameRng hcl.Range // the attribute's name
+	rng     hcl.Range // its value expression
+	str     string
+	num     int64
+	b       bool
+	dur     time.Duration
+	list    []item  // kStringList, kIntList
+	entries []entry // kPriorityMap
+}
+
+type item struct {
+	rng hcl.Range
+	str string
+	num int64
+}
+
+type entry struct {
+	key    string
+	keyRng hcl.Range
+	num    int64
+	rng    hcl.Range
+}
+
+// block is one decoded block.
+type block struct {
+	spec     *blockSpec
+	typeRng  hcl.Range
+	label    string
+	labelRng hcl.Range
+	attrs    map[string]*value
+	// bad holds attributes that were present but invalid, or required and
+	// missing: checks that involve them are skipped, so one mistake gives
+	// one diagnostic.
+	bad    map[string]bool
+	blocks map[string][]*block
+	// used records the attributes the builder read; a test checks that
+	// nothing the decoder accepts is ignored.
+	used map[string]bool
+}
+
+// get returns the attribute if it was set and valid.
+func (b *block) get(name string) *value {
+	b.used[name] = true
+	return b.attrs[name]
+}
+
+// ok reports whether the attribute is usable: set and valid, or unset
+// (and then defaulted).
+func (b *block) ok(name string) bool { return !b.bad[name] }
+
+// where is the most precise range naming the block: its label, else its type.
+func (b *block) where() hcl.Range {
+	if b.label != "" || b.labelRng.Start.Line > 0 {
+		return b.labelRng
+	}
+	return b.typeRng
+}
+
+type decoder struct {
+	diags Diagnostics
+}
+
+func (d *decoder) errorf(rng hcl.Range, format string, args ...any) {
+	d.diags = append(d.diags, diagAt(rng, format, args...))
+}
+
+// decodeBody decodes body into a new block described by spec.
+func (d *decoder) decodeBody(body *hclsyntax.Body, spec *blockSpec, b *block) {
+	b.spec = spec
+	b.attrs = map[string]*value{}
+	b.bad = map[string]bool{}
+	b.blocks = map[string][]*block{}
+	b.used = map[string]bool{}
+
+	attrs := make([]*hclsyntax.Attribute, 0, len(body.Attributes))
+	for _, a := range body.Attributes {
+		attrs = append(attrs, a)
+	}
+	sort.Slice(attrs, func(i, j int) bool { return attrs[i].NameRange.Start.Byte < attrs[j].NameRange.Start.Byte })
+
+	for _, a := range attrs {
+		as := spec.attr(a.Name)
+		if as == nil {
+			d.unknownAttr(spec, a)
+			continue
+		}
+		if len(as.Checks) > 0 && !contains(as.Checks, b.label) {
+			d.errorf(a.NameRange, "%s does not apply to a %s health check (only %s)", a.Name, b.label, strings.Join(as.Checks, ", "))
+			b.bad[a.Name] = true
+			continue
+		}
+		v, ok := d.decodeAttr(as, a)
+		if !ok {
+			b.bad[a.Name] = true
+			continue
+		}
+		b.attrs[a.Name] = v
+	}
+
+	for _, hb := range body.Blocks {
+		bs := spec.block(hb.Type)
+		if bs == nil {
+			d.unknownBlock(spec, hb)
+			continue
+		}
+		child := &block{typeRng: hb.TypeRange}
+		if !d.labels(bs, hb, child) {
+			continue
+		}
+		if !bs.Multi && len(b.blocks[bs.Name]) > 0 {
+			first := b.blocks[bs.Name][0]
+			d.errorf(hb.TypeRange, "duplicate %s block (the first is at line %d)", bs.Name, first.typeRng.Start.Line)
+			continue
+		}
+		d.decodeBody(hb.Body, bs, child)
+		b.blocks[bs.Name] = append(b.blocks[bs.Name], child)
+	}
+
+	for _, as := range spec.Attrs {
+		if as.Required && b.attrs[as.Name] == nil && !b.bad[as.Name] {
+			b.bad[as.Name] = true
+			if spec.Name == "" {
+				// The top level has no token of its own: point at the start.
+				d.errorf(body.SrcRange, "missing required attribute %q", as.Name)
+				last := d.diags[len(d.diags)-1]
+				last.Line, last.Column, last.EndLine, last.EndColumn = 1, 1, 1, 1
+				continue
+			}
+			d.errorf(b.where(), "%s: missing required attribute %q", describe(b), as.Name)
+		}
+	}
+}
+
+// describe names a block as it is written: vrrp_instance "VI_1".
+func describe(b *block) string {
+	if b.spec.Label != "" {
+		return fmt.Sprintf("%s %q", b.spec.Name, b.label)
+	}
+	return b.spec.Name
+}
+
+func (d *decoder) labels(bs *blockSpec, hb *hclsyntax.Block, child *block) bool {
+	switch {
+	case bs.Label == "" && len(hb.Labels) > 0:
+		d.errorf(hb.LabelRanges[0], "a %s block takes no label", bs.Name)
+		return false
+	case bs.Label != "" && len(hb.Labels) == 0:
+		d.errorf(hb.TypeRange, "a %s block needs a label: %s %q {", bs.Name, bs.Name, bs.Label)
+		return false
+	case bs.Label != "" && len(hb.Labels) > 1:
+		d.errorf(hb.LabelRanges[1], "a %s block takes one label, not %d", bs.Name, len(hb.Labels))
+		return false
+	}
+	if bs.Label == "" {
+		return true
+	}
+	child.label, child.labelRng = hb.Labels[0], hb.LabelRanges[0]
+	if bs.LabelValues != nil && !contains(bs.LabelValues, child.label) {
+		d.errorf(child.labelRng, "unknown %s type %q (want %s)", bs.Name, child.label, strings.Join(bs.LabelValues, ", "))
+		return false
+	}
+	if strings.TrimSpace(child.label) == "" {
+		d.errorf(child.labelRng, "empty %s label", bs.Name)
+		return false
+	}
+	return true
+}
+
+func (d *decoder) unknownAttr(spec *blockSpec, a *hclsyntax.Attribute) {
+	where := "here"
+	if spec.Name != "" {
+		where = "in a " + spec.Name + " block"
+	}
+	if spec.block(a.Name) != nil {
+		d.errorf(a.NameRange, "%s is a block, not an attribute: write %s { ... }", a.Name, a.Name)
+		return
+	}
+	msg := fmt.Sprintf("unsupported attribute %q %s", a.Name, where)
+	if s := suggest(a.Name, spec); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	d.errorf(a.NameRange, "%s", msg)
+}
+
+func (d *decoder) unknownBlock(spec *blockSpec, hb *hclsyntax.Block) {
+	where := "here"
+	if spec.Name != "" {
+		where = "in a " + spec.Name + " block"
+	}
+	if spec.attr(hb.Type) != nil {
+		d.errorf(hb.TypeRange, "%s is an attribute, not a block: write %s = ...", hb.Type, hb.Type)
+		return
+	}
+	msg := fmt.Sprintf("unsupported block type %q %s", hb.Type, where)
+	if s := suggest(hb.Type, spec); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	d.errorf(hb.TypeRange, "%s", msg)
+}
+
+// suggest returns the schema name closest to a misspelt one, if close.
+func suggest(name string, spec *blockSpec) string {
+	best, bestD := "", 3
+	try := func(n string) {
+		if dist := editDistance(name, n); dist < bestD {
+			best, bestD = n, dist
+		}
+	}
+	for _, a := range spec.Attrs {
+		try(a.Name)
+	}
+	for _, b := range spec.Blocks {
+		try(b.Name)
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// decodeAttr evaluates an attribute without variables or functions (the
+// file is plain data) and checks its type and range.
+func (d *decoder) decodeAttr(as *attrSpec, a *hclsyntax.Attribute) (*value, bool) {
+	v := &value{nameRng: a.NameRange, rng: a.Expr.Range()}
+	if as.Kind == kPriorityMap {
+		return v, d.decodeMap(as, a.Expr, v)
+	}
+	cv, hd := a.Expr.Value(nil)
+	if hd.HasErrors() {
+		d.diags = append(d.diags, fromHCL(hd)...)
+		return nil, false
+	}
+	switch as.Kind {
+	case kStringList, kIntList:
+		if cv.IsNull() || !(cv.Type().IsTupleType() || cv.Type().IsListType()) {
+			d.errorf(v.rng, "%s must be a list, got %s", as.Name, typeName(cv))
+			return nil, false
+		}
+		elemKind := kString
+		if as.Kind == kIntList {
+			elemKind = kInt
+		}
+		var exprs []hclsyntax.Expression
+		if t, ok := a.Expr.(*hclsyntax.TupleConsExpr); ok {
+			exprs = t.Exprs
+		}
+		i := 0
+		good := true
+		for it := cv.ElementIterator(); it.Next(); i++ {
+			_, ev := it.Element()
+			rng := v.rng
+			if i < len(exprs) {
+				rng = exprs[i].Range()
+			}
+			s, n, ok := d.scalar(as, elemKind, ev, rng, fmt.Sprintf("element %d of %s", i+1, as.Name))
+			if !ok {
+				good = false
+				continue
+			}
+			v.list = append(v.list, item{rng: rng, str: s, num: n})
+		}
+		return v, good
+	case kBool:
+		if cv.IsNull() || cv.Type() != cty.Bool || !cv.IsKnown() {
+			d.errorf(v.rng, "%s must be true or false, got %s", as.Name, typeName(cv))
+			return nil, false
+		}
+		v.b = cv.True()
+		return v, true
+	}
+	s, n, ok := d.scalar(as, as.Kind, cv, v.rng, as.Name)
+	if !ok {
+		return nil, false
+	}
+	v.str, v.num = s, n
+	if as.Kind == kDuration {
+		dur, err := time.ParseDuration(s)
+		if err != nil {
+			d.errorf(v.rng, "%s: invalid duration %q (write a Go duration such as \"1s\" or \"100ms\")", as.Name, s)
+			return nil, false
+		}
+		if dur < 0 {
+			d.errorf(v.rng, "%s must not be negative, got %s", as.Name, s)
+			return nil, false
+		}
+		v.dur = dur
+	}
+	return v, true
+}
+
+// scalar checks one string, duration or number.
+func (d *decoder) scalar(as *attrSpec, k kind, cv cty.Value, rng hcl.Range, what string) (string, int64, bool) {
+	switch k {
+	case kString, kDuration:
+		if cv.IsNull() || cv.Type() != cty.String || !cv.IsKnown() {
+			want := "a string"
+			if k == kDuration {
+				want = "a duration string such as \"1s\""
+			}
+			d.errorf(rng, "%s must be %s, got %s", what, want, typeName(cv))
+			return "", 0, false
+		}
+		return cv.AsString(), 0, true
+	case kInt:
+		if cv.IsNull() || cv.Type() != cty.Number || !cv.IsKnown() {
+			d.errorf(rng, "%s must be a number, got %s", what, typeName(cv))
+			return "", 0, false
+		}
+		bf := cv.AsBigFloat()
+		if !bf.IsInt() {
+			d.errorf(rng, "%s must be a whole number, got %s", what, bf.Text('g', -1))
+			return "", 0, false
+		}
+		bi, _ := bf.Int(nil)
+		if as.bounded() && (bi.Cmp(big.NewInt(as.Min)) < 0 || bi.Cmp(big.NewInt(as.Max)) > 0) {
+			d.errorf(rng, "%s must be between %d and %d, got %s", what, as.Min, as.Max, bi.String())
+			return "", 0, false
+		}
+		if !bi.IsInt64() {
+			d.errorf(rng, "%s is out of range: %s", what, bi.String())
+			return "", 0, false
+		}
+		return "", bi.Int64(), true
+	}
+	return "", 0, false
+}
+
+func (d *decoder) decodeMap(as *attrSpec, expr hclsyntax.Expression, v *value) bool {
+	obj, ok := expr.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		d.errorf(v.rng, "%s must be a map such as { \"node-a\" = 150 }", as.Name)
+		return false
+	}
+	good := true
+	seen := map[string]bool{}
+	for _, it := range obj.Items {
+		kv, hd := it.KeyExpr.Value(nil)
+		if hd.HasErrors() {
+			d.diags = append(d.diags, fromHCL(hd)...)
+			good = false
+			continue
+		}
+		krng := it.KeyExpr.Range()
+		if kv.IsNull() || kv.Type() != cty.String || !kv.IsKnown() {
+			d.errorf(krng, "keys of %s must be node names, got %s", as.Name, typeName(kv))
+			good = false
+			continue
+		}
+		key := kv.AsString()
+		if seen[key] {
+			d.errorf(krng, "%s names %q twice", as.Name, key)
+			good = false
+			continue
+		}
+		seen[key] = true
+		vv, hd := it.ValueExpr.Value(nil)
+		if hd.HasErrors() {
+			d.diags = append(d.diags, fromHCL(hd)...)
+			good = false
+			continue
+		}
+		vrng := it.ValueExpr.Range()
+		_, n, ok := d.scalar(as, kInt, vv, vrng, fmt.Sprintf("%s[%q]", as.Name, key))
+		if !ok {
+			good = false
+			continue
+		}
+		v.entries = append(v.entries, entry{key: key, keyRng: krng, num: n, rng: vrng})
+	}
+	return good
+}
+
+func typeName(v cty.Value) string {
+	if v.IsNull() {
+		return "null"
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		return "a string"
+	case t == cty.Number:
+		return "a number"
+	case t == cty.Bool:
+		return "a bool"
+	case t.IsTupleType() || t.IsListType():
+		return "a list"
+	case t.IsObjectType() || t.IsMapType():
+		return "a map"
+	}
+	return t.FriendlyName()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,247 @@
+package config
+
+// The schema below is the one description of the config language: the
+// decoder accepts exactly these blocks and attributes, with these types and
+// ranges, and WriteReference documents them from the same table, so the
+// reference cannot drift from what lvsd accepts.
+
+// kind is the type of an attribute's value.
+type kind int
+
+const (
+	kString kind = iota
+	kInt
+	kBool
+	kDuration
+	kStringList
+	kIntList
+	kPriorityMap // { "node" = 1..255 }
+)
+
+func (k kind) String() string {
+	switch k {
+	case kString:
+		return "string"
+	case kInt:
+		return "number"
+	case kBool:
+		return "bool"
+	case kDuration:
+		return "duration"
+	case kStringList:
+		return "list(string)"
+	case kIntList:
+		return "list(number)"
+	case kPriorityMap:
+		return "map(number)"
+	}
+	return "?"
+}
+
+// attrSpec describes one attribute.
+type attrSpec struct {
+	Name     string
+	Kind     kind
+	Required bool
+	// Min and Max bound a number (or each number of a list) when Max > Min.
+	Min, Max int64
+	Default  string // as documented; the builder applies it
+	Doc      string
+	// Checks limits a health_check attribute to these check types; empty
+	// means every type.
+	Checks []string
+}
+
+func (a *attrSpec) bounded() bool { return a.Max > a.Min }
+
+// blockSpec describes one block type.
+type blockSpec struct {
+	Name string
+	// Label names the block's one label in the docs ("NAME"); "" means
+	// the block takes no label.
+	Label string
+	// LabelValues, when set, are the only labels allowed.
+	LabelValues []string
+	// Multi allows the block more than once in its parent.
+	Multi  bool
+	Doc    string
+	Attrs  []*attrSpec
+	Blocks []*blockSpec
+}
+
+func (b *blockSpec) attr(name string) *attrSpec {
+	for _, a := range b.Attrs {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+func (b *blockSpec) block(name string) *blockSpec {
+	for _, c := range b.Blocks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+const (
+	maxUint16 = 1<<16 - 1
+	maxUint32 = 1<<32 - 1
+)
+
+var healthCheckSpec = &blockSpec{
+	Name:        "health_check",
+	Label:       "TYPE",
+	LabelValues: []string{"tcp", "http", "https", "exec"},
+	Doc: "A health check; the label is its type: `tcp` (connect), `http`, `https` or `exec` (a command, exit 0 = healthy). " +
+		"In a `virtual_server` it is the default of every real server; in a `real_server` it replaces that default.",
+	Attrs: []*attrSpec{
+		{Name: "interval", Kind: kDuration, Default: "5s", Doc: "time between two checks"},
+		{Name: "timeout", Kind: kDuration, Default: "2s", Doc: "a check not done by then has failed; must be less than `interval`"},
+		{Name: "rise", Kind: kInt, Min: 1, Max: 1000, Default: "2", Doc: "passes in a row to become healthy"},
+		{Name: "fall", Kind: kInt, Min: 1, Max: 1000, Default: "3", Doc: "failures in a row to become unhealthy"},
+		{Name: "port", Kind: kInt, Min: 0, Max: maxUint16, Default: "0", Doc: "port to check; 0 = the real server's port", Checks: []string{"tcp", "http", "https"}},
+		{Name: "path", Kind: kString, Default: `"/"`, Doc: "request path", Checks: []string{"http", "https"}},
+		{Name: "host", Kind: kString, Default: "the server's address", Doc: "Host header and TLS server name", Checks: []string{"http", "https"}},
+		{Name: "expect_status", Kind: kIntList, Min: 100, Max: 599, Default: "any 2xx", Doc: "status codes that pass", Checks: []string{"http", "https"}},
+		{Name: "body_contains", Kind: kString, Default: `""`, Doc: "text the response body must contain; \"\" = no body check", Checks: []string{"http", "https"}},
+		{Name: "tls_skip_verify", Kind: kBool, Default: "false", Doc: "accept any server certificate", Checks: []string{"https"}},
+		{Name: "command", Kind: kStringList, Default: "required", Doc: "argv run without a shell; `{{ip}}` and `{{port}}` are replaced by the real server's", Checks: []string{"exec"}},
+	},
+}
+
+// schema is the whole file.
+var schema = &blockSpec{
+	Name: "",
+	Doc:  "The top level of a cluster file.",
+	Attrs: []*attrSpec{
+		{Name: "cluster", Kind: kString, Required: true, Doc: "name of the cluster, shown in status, logs and metrics"},
+	},
+	Blocks: []*blockSpec{
+		{
+			Name: "node", Label: "NAME", Multi: true,
+			Doc: "One director; `lvsd --node NAME` picks which one this host is. Names are unique.",
+			Attrs: []*attrSpec{
+				{Name: "priority", Kind: kInt, Min: 1, Max: 255, Default: "100", Doc: "VRRP priority of this node in every instance without a `priorities` entry for it"},
+			},
+		},
+		{
+			Name: "vrrp_instance", Label: "NAME", Multi: true,
+			Doc: "One VRRP virtual router (RFC 5798 v3 or RFC 3768 v2). Names are unique; a VRID is unique per interface and address family.",
+			Attrs: []*attrSpec{
+				{Name: "interface", Kind: kString, Required: true, Doc: "interface the adverts are sent on and the virtual IPs are added to"},
+				{Name: "vrid", Kind: kInt, Required: true, Min: 1, Max: 255, Doc: "virtual router ID"},
+				{Name: "version", Kind: kInt, Min: 2, Max: 3, Default: "3", Doc: "VRRP version: 2 (RFC 3768, IPv4 only) or 3 (RFC 5798)"},
+				{Name: "advert_interval", Kind: kDuration, Default: "1s", Doc: "advertisement interval; v2: whole seconds 1s..255s, v3: 10ms..40.95s in 10ms steps"},
+				{Name: "preempt", Kind: kBool, Default: "true", Doc: "a higher-priority backup takes over from a lower-priority master"},
+				{Name: "preempt_delay", Kind: kDuration, Default: "0s", Doc: "wait this long (0s..1000s) after start-up before preempting"},
+				{Name: "priorities", Kind: kPriorityMap, Min: 1, Max: 255, Default: "{}", Doc: "per-node priority (1..255), over the node's `priority`; keys are declared node names"},
+				{Name: "unicast_peers", Kind: kStringList, Default: "[]", Doc: "every director's address for unicast adverts (own address ignored); empty = multicast 224.0.0.18 / ff02::12"},
+				{Name: "virtual_ips", Kind: kStringList, Required: true, Doc: "addresses in CIDR form (a bare address is a host prefix), all of one family, not in any other instance"},
+				{Name: "track_interfaces", Kind: kStringList, Default: "[]", Doc: "if any of these interfaces is down the instance goes to FAULT"},
+				{Name: "accept", Kind: kBool, Default: "true", Doc: "RFC 5798 Accept_Mode: the master accepts packets for the virtual IPs"},
+				{Name: "auth_pass", Kind: kString, Default: `""`, Doc: "VRRPv2 simple password (at most 8 bytes), for peers that require it; version 2 only"},
+			},
+			Blocks: []*blockSpec{
+				{
+					Name: "garp",
+					Doc:  "Gratuitous ARP / unsolicited neighbour advertisements sent on becoming master.",
+					Attrs: []*attrSpec{
+						{Name: "repeat", Kind: kInt, Min: 1, Max: 100, Default: "5", Doc: "packets per burst"},
+						{Name: "interval", Kind: kDuration, Default: "0s", Doc: "gap between the packets of a burst"},
+						{Name: "delay", Kind: kDuration, Default: "5s", Doc: "a second burst follows this long after the first; 0s = none"},
+						{Name: "refresh", Kind: kDuration, Default: "0s", Doc: "repeat a burst this often while master; 0s = off"},
+					},
+				},
+				{
+					Name: "notify",
+					Doc:  "Commands (argv lists, run without a shell, with a timeout) run after a state change; an empty list runs nothing.",
+					Attrs: []*attrSpec{
+						{Name: "master", Kind: kStringList, Default: "[]", Doc: "run on becoming MASTER"},
+						{Name: "backup", Kind: kStringList, Default: "[]", Doc: "run on becoming BACKUP"},
+						{Name: "fault", Kind: kStringList, Default: "[]", Doc: "run on entering FAULT"},
+						{Name: "stop", Kind: kStringList, Default: "[]", Doc: "run when the instance stops"},
+					},
+				},
+			},
+		},
+		{
+			Name: "vrrp_sync_group", Label: "NAME", Multi: true,
+			Doc: "Instances that change state together. Names are unique; an instance is in at most one group.",
+			Attrs: []*attrSpec{
+				{Name: "instances", Kind: kStringList, Required: true, Doc: "names of the `vrrp_instance`s in the group"},
+			},
+		},
+		{
+			Name: "virtual_server", Label: "NAME", Multi: true,
+			Doc: "One IPVS service and its real servers. Names are unique; exactly one of `address` and `fwmark` is set.",
+			Attrs: []*attrSpec{
+				{Name: "address", Kind: kString, Default: "none", Doc: "VIP:PORT or [VIP6]:PORT; port 0 (all ports) needs `persistence`"},
+				{Name: "fwmark", Kind: kInt, Min: 1, Max: maxUint32, Default: "none", Doc: "firewall mark selecting the packets, instead of `address`; the family is that of the real servers"},
+				{Name: "protocol", Kind: kString, Default: `"tcp"`, Doc: "`tcp`, `udp` or `sctp`"},
+				{Name: "scheduler", Kind: kString, Default: `"wlc"`, Doc: "IPVS scheduler: rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf twos"},
+				{Name: "method", Kind: kString, Default: `"dr"`, Doc: "forwarding method: `nat`, `dr` or `tun`; dr and tun cannot map ports"},
+				{Name: "persistence", Kind: kDuration, Default: "0s", Doc: "whole seconds; > 0 sends a client to the same real server for this long (ipvsadm -p)"},
+				{Name: "persistence_netmask", Kind: kString, Default: "one client address", Doc: "groups clients for persistence: a contiguous dotted mask for IPv4, a prefix length (\"64\" or \"/64\") for IPv6; needs `persistence`"},
+				{Name: "on_failure", Kind: kString, Default: `"remove"`, Doc: "what happens to a failed real server: `remove` or `quiescent` (weight 0)"},
+				{Name: "quorum", Kind: kInt, Min: 0, Max: maxUint16, Default: "1", Doc: "with fewer healthy real servers than this, `sorry_server` is added"},
+				{Name: "sorry_server", Kind: kString, Default: "none", Doc: "ADDR[:PORT] of the same family as the service; a port left out is the service's"},
+			},
+			Blocks: []*blockSpec{
+				healthCheckSpec,
+				{
+					Name: "real_server", Label: "ADDR[:PORT]", Multi: true,
+					Doc: "One destination; listed once per service, of the service's family. A port left out is the service's port " +
+						"(0 for fwmark services, which keep the client's port).",
+					Attrs: []*attrSpec{
+						{Name: "weight", Kind: kInt, Min: 0, Max: maxUint16, Default: "1", Doc: "scheduling weight; 0 takes no new connections"},
+						{Name: "upper_threshold", Kind: kInt, Min: 0, Max: maxUint32, Default: "0", Doc: "no new connections above this many; 0 = no limit (ipvsadm -x)"},
+						{Name: "lower_threshold", Kind: kInt, Min: 0, Max: maxUint32, Default: "0", Doc: "take connections again below this many; 0 = none (ipvsadm -y); at most `upper_threshold`"},
+					},
+					Blocks: []*blockSpec{healthCheckSpec},
+				},
+			},
+		},
+		{
+			Name: "ipvs",
+			Doc:  "Kernel-wide IPVS settings.",
+			Attrs: []*attrSpec{
+				{Name: "expire_nodest_conn", Kind: kBool, Default: "true if any service has on_failure = \"remove\"", Doc: "drop connections to a removed real server at once"},
+				{Name: "expire_quiescent_template", Kind: kBool, Default: "true if any service has on_failure = \"quiescent\"", Doc: "expire persistence templates of a weight-0 real server"},
+				{Name: "reconcile_interval", Kind: kDuration, Default: "10s", Doc: "re-read the kernel table this often and repair any drift"},
+				{Name: "cleanup_on_exit", Kind: kBool, Default: "true", Doc: "remove lvsd's services when it stops"},
+			},
+			Blocks: []*blockSpec{
+				{
+					Name: "timeouts",
+					Doc:  "IPVS connection timeouts (ipvsadm --set), whole seconds; unset or 0s leaves the kernel's value.",
+					Attrs: []*attrSpec{
+						{Name: "tcp", Kind: kDuration, Default: "kernel's", Doc: "established TCP connections"},
+						{Name: "tcp_fin", Kind: kDuration, Default: "kernel's", Doc: "TCP connections after a FIN"},
+						{Name: "udp", Kind: kDuration, Default: "kernel's", Doc: "UDP"},
+					},
+				},
+				{
+					Name: "sync_daemon",
+					Doc:  "IPVS connection synchronisation; the daemon is master or backup as the named instance is.",
+					Attrs: []*attrSpec{
+						{Name: "interface", Kind: kString, Required: true, Doc: "interface the sync messages use"},
+						{Name: "vrrp_instance", Kind: kString, Required: true, Doc: "the `vrrp_instance` whose state the daemon follows"},
+						{Name: "sync_id", Kind: kInt, Min: 0, Max: 255, Default: "0", Doc: "sync ID, the same on every director"},
+					},
+				},
+			},
+		},
+		{
+			Name: "status",
+			Doc:  "Control socket and metrics.",
+			Attrs: []*attrSpec{
+				{Name: "socket", Kind: kString, Default: `"/run/lvsd/lvsd.sock"`, Doc: "absolute path of the control socket (mode 0600)"},
+				{Name: "metrics_listen", Kind: kString, Default: `"127.0.0.1:9469"`, Doc: "HOST:PORT of the Prometheus /metrics listener; \"\" = off"},
+			},
+		},
+	},
+}

@@ -1,0 +1,4 @@
+# want: 4:1: duplicate ipvs block
+cluster = "c"
+ipvs {}
+ipvs {}

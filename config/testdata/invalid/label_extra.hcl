@@ -1,0 +1,3 @@
+# want: 3:10: a node block takes one label, not 2
+cluster = "c"
+node "a" "b" {}

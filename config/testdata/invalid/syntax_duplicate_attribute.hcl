@@ -1,0 +1,3 @@
+# want: 3:1: attribute redefined
+cluster = "c"
+cluster = "d"

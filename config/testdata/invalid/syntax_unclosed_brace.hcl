@@ -1,0 +1,4 @@
+# want: 3:10: unclosed configuration block
+cluster = "c"
+node "a" {
+  priority = 1

@@ -1,0 +1,3 @@
+# want: 3:1: unsupported attribute "clustr" here; did you mean "cluster"
+cluster = "c"
+clustr = "d"

@@ -1,0 +1,132 @@
+# Every block and attribute of the language, with values that are not the defaults.
+cluster = "web"
+
+node "director-a" {
+  priority = 150
+}
+node "director-b" {
+  priority = 100
+}
+
+vrrp_instance "VI_EXT" {
+  interface        = "eth0"
+  vrid             = 51
+  version          = 3
+  advert_interval  = "100ms"
+  preempt          = false
+  preempt_delay    = "30s"
+  priorities       = { "director-b" = 200 }
+  unicast_peers    = ["10.10.10.11", "10.10.10.12"]
+  virtual_ips      = ["10.10.10.100/32", "10.10.10.101"]
+  track_interfaces = ["eth1"]
+  accept           = false
+
+  garp {
+    repeat   = 3
+    interval = "10ms"
+    delay    = "2s"
+    refresh  = "60s"
+  }
+
+  notify {
+    master = ["/usr/local/bin/lvs-notify", "master"]
+    backup = ["/usr/local/bin/lvs-notify", "backup"]
+    fault  = ["/usr/local/bin/lvs-notify", "fault"]
+    stop   = []
+  }
+}
+
+vrrp_instance "VI_INT" {
+  interface   = "eth1"
+  vrid        = 52
+  version     = 2
+  auth_pass   = "secret"
+  advert_interval = "2s"
+  virtual_ips = ["192.168.1.1/24"]
+}
+
+vrrp_instance "VI_V6" {
+  interface   = "eth0"
+  vrid        = 51
+  virtual_ips = ["2001:db8::100/64"]
+}
+
+vrrp_sync_group "G1" {
+  instances = ["VI_EXT", "VI_INT"]
+}
+
+virtual_server "web" {
+  address      = "10.10.10.100:80"
+  protocol     = "tcp"
+  scheduler    = "wrr"
+  method       = "nat"
+  persistence  = "300s"
+  persistence_netmask = "255.255.255.0"
+  on_failure   = "quiescent"
+  quorum       = 2
+  sorry_server = "10.10.10.50"
+
+  health_check "http" {
+    path          = "/healthz"
+    host          = "www.example.com"
+    expect_status = [200, 204]
+    body_contains = "ok"
+    port          = 8080
+    interval      = "2s"
+    timeout       = "1s"
+    rise          = 1
+    fall          = 2
+  }
+
+  real_server "10.10.10.12:8080" {
+    weight          = 3
+    upper_threshold = 100
+    lower_threshold = 50
+  }
+  real_server "10.10.10.13" {
+    weight = 0
+    health_check "https" {
+      tls_skip_verify = true
+    }
+  }
+  real_server "10.10.10.14:80" {
+    health_check "exec" {
+      command = ["/usr/local/bin/check", "{{ip}}", "{{port}}"]
+    }
+  }
+}
+
+virtual_server "dns6" {
+  fwmark    = 7
+  protocol  = "udp"
+  scheduler = "rr"
+  persistence = "60s"
+  persistence_netmask = "/64"
+
+  real_server "[2001:db8::12]:53" {
+    health_check "tcp" {}
+  }
+  real_server "2001:db8::13" {}
+}
+
+ipvs {
+  timeouts {
+    tcp     = "900s"
+    tcp_fin = "120s"
+    udp     = "300s"
+  }
+  expire_nodest_conn        = false
+  expire_quiescent_template = false
+  reconcile_interval        = "30s"
+  cleanup_on_exit           = false
+  sync_daemon {
+    interface     = "eth1"
+    vrrp_instance = "VI_INT"
+    sync_id       = 9
+  }
+}
+
+status {
+  socket         = "/run/lvsd/web.sock"
+  metrics_listen = ""
+}
