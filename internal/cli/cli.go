@@ -57,6 +57,18 @@ func init() {
 			example: "lvsd plan -c /etc/lvsd/web.hcl --node director-a",
 			run:     runPlan,
 		},
+		"status": {
+			summary: "show the running daemon's VRRP states, real servers and counters",
+			usage:   "status [--json] [--socket PATH]",
+			example: "lvsd status --json",
+			run:     runStatus,
+		},
+		"reload": {
+			summary: "make the running daemon reload its config; prints why if it is rejected",
+			usage:   "reload [--socket PATH]",
+			example: "lvsd reload",
+			run:     runReload,
+		},
 		"version": {
 			summary: "print version, commit and Go version",
 			usage:   "version",
