@@ -1,0 +1,518 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/ipvs"
+)
+
+// Kernel is what the reconciler needs of the kernel's IPVS; *ipvs.Client
+// satisfies it. Its methods are called from one goroutine at a time.
+type Kernel interface {
+	Services() ([]ipvs.Service, error)
+	Apply([]ipvs.Op) ([]ipvs.OpResult, error)
+	SetTimeouts(ipvs.Timeouts) error
+	SyncDaemons() ([]ipvs.SyncDaemon, error)
+	StartSyncDaemon(ipvs.SyncDaemon) error
+	StopSyncDaemon(ipvs.SyncState) error
+}
+
+// Metrics receives what the reconciler measures; *status.Metrics
+// satisfies it. It is called from the goroutine doing the kernel work.
+type Metrics interface {
+	// ObserveReconcile records how long one round (dump if any, diff and
+	// apply) took.
+	ObserveReconcile(d time.Duration)
+	// IPVSOps counts n operations of one kind that the kernel
+	// acknowledged ("add_service", "delete_destination", ...).
+	IPVSOps(op string, n int)
+}
+
+// DefaultInterval is the reconcile interval when the configuration leaves
+// it unset (SPEC §3 default).
+const DefaultInterval = 10 * time.Second
+
+// maxErrorLogs bounds the lines logged for the failed operations of one
+// round: a kernel that refuses a whole table (a scheduler module missing)
+// must not write thousands of lines every interval.
+const maxErrorLogs = 20
+
+// Option configures a Reconciler.
+type Option func(*Reconciler)
+
+// WithConfig applies the ipvs {} settings: the reconcile interval, the
+// connection timeouts and the sync daemon.
+func WithConfig(cfg config.IPVS) Option {
+	return func(r *Reconciler) { r.configure(cfg) }
+}
+
+// WithLogger sets the logger; the default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(r *Reconciler) { r.log = l }
+}
+
+// WithMetrics sets where the reconciler reports durations and operations.
+func WithMetrics(m Metrics) Option {
+	return func(r *Reconciler) { r.metrics = m }
+}
+
+// Snapshot is the kernel's table as the reconciler last knew it: the last
+// dump, advanced by the operations acknowledged since. Counters (active and
+// inactive connections, bytes) are those of the last dump.
+type Snapshot struct {
+	Services []ipvs.Service
+	// ReadAt is when the table was last dumped; zero before the first dump.
+	ReadAt time.Time
+}
+
+// Reconciler keeps the kernel's IPVS table equal to the desired one. It is
+// safe for concurrent use; New starts nothing, Run does the work.
+type Reconciler struct {
+	k       Kernel
+	log     *slog.Logger
+	metrics Metrics
+
+	// sem serialises the kernel work of Run, Cleanup and StopSync. It is a
+	// channel so that Cleanup and StopSync can give up when their context
+	// ends.
+	sem       chan struct{}
+	wake      chan struct{}
+	first     chan struct{} // closed after Run's first round
+	firstOnce sync.Once
+	running   atomic.Bool
+
+	mu          sync.Mutex // guards the fields below
+	desired     []ipvs.Service
+	desiredKeys map[ipvs.ServiceKey]bool
+	owned       map[ipvs.ServiceKey]bool
+	interval    time.Duration
+	timeouts    ipvs.Timeouts
+	setTimeouts bool // timeouts are to be written
+	syncCfg     *config.SyncDaemon
+	syncRole    SyncRole
+	syncKnown   bool // SetSyncRole was called: lvsd manages the daemons
+	syncDirty   bool // role or settings changed since the last convergence
+	syncDropped bool // the config no longer has a sync_daemon: stop lvsd's
+	snapshot    Snapshot
+	gen, seen   uint64 // inputs changed (gen) and taken by a round (seen)
+
+	// Held under sem. actual is never modified in place: a round replaces
+	// it, so the snapshot can share it.
+	actual      []ipvs.Service
+	actualValid bool
+}
+
+// New returns a Reconciler for the kernel k. It starts nothing and touches
+// no kernel state until Run.
+func New(k Kernel, opts ...Option) *Reconciler {
+	r := &Reconciler{
+		k:           k,
+		log:         slog.Default(),
+		sem:         make(chan struct{}, 1),
+		wake:        make(chan struct{}, 1),
+		first:       make(chan struct{}),
+		desiredKeys: map[ipvs.ServiceKey]bool{},
+		owned:       map[ipvs.ServiceKey]bool{},
+		interval:    DefaultInterval,
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// configure takes the settings of cfg; r.mu is held or r is not shared yet.
+func (r *Reconciler) configure(cfg config.IPVS) {
+	r.interval = cfg.ReconcileInterval
+	if r.interval <= 0 {
+		r.interval = DefaultInterval
+	}
+	t := ipvs.Timeouts{TCP: cfg.TimeoutTCP, TCPFin: cfg.TimeoutTCPFin, UDP: cfg.TimeoutUDP}
+	if t != r.timeouts {
+		r.timeouts = t
+		r.setTimeouts = t != (ipvs.Timeouts{})
+	}
+	var sd *config.SyncDaemon
+	if cfg.SyncDaemon != nil {
+		c := *cfg.SyncDaemon
+		sd = &c
+	}
+	if !equalSync(sd, r.syncCfg) {
+		// A sync_daemon block removed by a reload takes its daemons
+		// with it.
+		r.syncDropped = sd == nil
+		r.syncCfg = sd
+		r.syncDirty = true
+	}
+}
+
+func equalSync(a, b *config.SyncDaemon) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Interface == b.Interface && a.SyncID == b.SyncID
+}
+
+// Reconfigure applies the ipvs {} settings of a reloaded configuration:
+// a new interval takes effect after the current one, new timeouts and sync
+// daemon settings on the next round, which it starts.
+func (r *Reconciler) Reconfigure(cfg config.IPVS) {
+	r.mu.Lock()
+	r.configure(cfg)
+	r.gen++
+	r.mu.Unlock()
+	r.poke()
+}
+
+// SetDesired replaces the desired table (plan.Services with the current
+// health) and wakes Run. Every service in it becomes lvsd's. The services
+// are copied.
+func (r *Reconciler) SetDesired(services []ipvs.Service) {
+	desired := cloneServices(services)
+	keys := make(map[ipvs.ServiceKey]bool, len(desired))
+	for i := range desired {
+		keys[desired[i].ServiceKey.Normalize()] = true
+	}
+	r.mu.Lock()
+	r.desired = desired
+	r.desiredKeys = keys
+	for k := range keys {
+		r.owned[k] = true
+	}
+	r.gen++
+	r.mu.Unlock()
+	r.poke()
+}
+
+// poke wakes Run without blocking; a wake-up already pending absorbs it,
+// which is what coalesces bursts. The caller has counted its change in
+// r.gen.
+func (r *Reconciler) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Reconciled is closed when Run has finished its first round, whether or
+// not every operation succeeded: the moment to tell systemd READY.
+func (r *Reconciler) Reconciled() <-chan struct{} { return r.first }
+
+// Snapshot returns a copy of the table as last known.
+func (r *Reconciler) Snapshot() Snapshot {
+	r.mu.Lock()
+	s := r.snapshot
+	r.mu.Unlock()
+	s.Services = cloneServices(s.Services)
+	return s
+}
+
+// Owned reports whether lvsd considers the service its own.
+func (r *Reconciler) Owned(k ipvs.ServiceKey) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.owned[k.Normalize()]
+}
+
+// Run reconciles at once, then on every SetDesired, SetSyncRole and
+// Reconfigure, and every reconcile interval, until ctx ends; it returns
+// nil then. Failures are logged and retried; Run never stops on them. Only
+// one Run may run at a time.
+func (r *Reconciler) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("reconcile: already running")
+	}
+	defer r.running.Store(false)
+
+	// The first round runs at once and takes whatever was set before Run.
+	if !r.lockedRound(ctx, true) {
+		return nil
+	}
+	r.firstOnce.Do(func() { close(r.first) })
+	interval := r.currentInterval()
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	for {
+		fresh := false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+			fresh = true
+		case <-r.wake:
+			if !r.changed() {
+				continue // a wake-up the last round already served
+			}
+		}
+		if !r.lockedRound(ctx, fresh) {
+			return nil
+		}
+		if next := r.currentInterval(); fresh || next != interval {
+			interval = next
+			timer.Reset(interval)
+		}
+	}
+}
+
+// lockedRound runs one round under r.sem; it returns false when ctx ended
+// while waiting for it.
+func (r *Reconciler) lockedRound(ctx context.Context, fresh bool) bool {
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	r.round(fresh)
+	<-r.sem
+	return true
+}
+
+// changed reports whether SetDesired, SetSyncRole or Reconfigure was
+// called since the last round took its inputs.
+func (r *Reconciler) changed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen != r.seen
+}
+
+func (r *Reconciler) currentInterval() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.interval
+}
+
+// round is one pass of the loop; fresh rounds dump the table and look at
+// the sync daemons. r.sem is held.
+func (r *Reconciler) round(fresh bool) {
+	r.applyTimeouts()
+
+	start := time.Now()
+	r.mu.Lock()
+	r.seen = r.gen
+	desired := r.desired // replaced by SetDesired, never modified
+	owned := maps.Clone(r.owned)
+	r.mu.Unlock()
+
+	fromModel := !fresh && r.actualValid
+	err := r.pass(desired, owned, !fromModel)
+	if err != nil && fromModel {
+		// The remembered table was wrong: read the kernel's and redo.
+		r.log.Info("IPVS kernel refused a change to the remembered table; re-reading it", "err", err)
+		err = r.pass(desired, owned, true)
+	}
+	if err != nil {
+		r.log.Warn("IPVS reconcile incomplete; retrying on the next round", "err", err)
+	}
+	if r.metrics != nil {
+		r.metrics.ObserveReconcile(time.Since(start))
+	}
+
+	r.mu.Lock()
+	converge := r.syncKnown && (r.syncDirty || fresh)
+	r.syncDirty = false
+	r.mu.Unlock()
+	if converge {
+		if err := r.convergeSync(); err != nil {
+			r.log.Warn("IPVS sync daemon not in its role; retrying on the next interval", "err", err)
+		}
+	}
+}
+
+// applyTimeouts writes the connection timeouts when they are pending.
+func (r *Reconciler) applyTimeouts() {
+	r.mu.Lock()
+	t, pending := r.timeouts, r.setTimeouts
+	r.mu.Unlock()
+	if !pending {
+		return
+	}
+	if err := r.k.SetTimeouts(t); err != nil {
+		r.log.Warn("setting IPVS timeouts; retrying on the next round", "err", err)
+		return
+	}
+	r.mu.Lock()
+	if r.timeouts == t {
+		r.setTimeouts = false
+	}
+	r.mu.Unlock()
+}
+
+// pass diffs desired against the kernel's table (a fresh dump, or the
+// remembered one) and applies the differences. It returns an error when
+// the table could not be read or an operation failed; r.sem is held.
+func (r *Reconciler) pass(desired []ipvs.Service, owned map[ipvs.ServiceKey]bool, dump bool) error {
+	if dump {
+		actual, err := r.k.Services()
+		if err != nil {
+			r.actualValid = false
+			return fmt.Errorf("reading the IPVS table: %w", err)
+		}
+		r.actual, r.actualValid = actual, true
+		r.mu.Lock()
+		r.snapshot = Snapshot{Services: actual, ReadAt: time.Now()}
+		r.mu.Unlock()
+	}
+
+	ops := ipvs.Diff(desired, r.actual, func(k ipvs.ServiceKey) bool { return owned[k] })
+	var err error
+	if len(ops) > 0 {
+		results, aerr := r.k.Apply(ops)
+		r.actual = advance(r.actual, results)
+		// The failed operations are logged one by one by report; the
+		// error only sums them up, since aerr joins every one of them.
+		switch failed := r.report(ops, results, !dump); {
+		case failed > 0:
+			r.actualValid = false
+			err = fmt.Errorf("%d of %d IPVS operations failed", failed, len(ops))
+		case aerr != nil:
+			r.actualValid = false
+			err = fmt.Errorf("applying IPVS operations: %w", aerr)
+		}
+	}
+
+	r.mu.Lock()
+	r.snapshot.Services = r.actual
+	r.prune()
+	r.mu.Unlock()
+	return err
+}
+
+// report counts the acknowledged operations for the metrics and logs the
+// failed ones; it returns how many failed (an op without a result failed).
+// quiet logs failures at debug level: they are expected when the
+// remembered table was stale, and the round is repeated from a dump.
+func (r *Reconciler) report(ops []ipvs.Op, results []ipvs.OpResult, quiet bool) int {
+	done := map[ipvs.OpKind]int{}
+	failed, logged := 0, 0
+	for i := range ops {
+		var err error
+		if i < len(results) {
+			err = results[i].Err
+		} else {
+			err = errors.New("no answer from the kernel")
+		}
+		if err == nil {
+			done[ops[i].Kind]++
+			r.log.Debug("IPVS operation applied", opAttrs(ops[i])...)
+			continue
+		}
+		failed++
+		switch {
+		case quiet:
+			r.log.Debug("IPVS operation failed", append(opAttrs(ops[i]), "err", err)...)
+		case logged < maxErrorLogs:
+			logged++
+			r.log.Warn("IPVS operation failed", append(opAttrs(ops[i]), "err", err)...)
+		}
+	}
+	if !quiet && failed > logged {
+		r.log.Warn("more IPVS operations failed", "count", failed-logged)
+	}
+	if r.metrics != nil {
+		for _, k := range slices.Sorted(maps.Keys(done)) {
+			r.metrics.IPVSOps(k.String(), done[k])
+		}
+	}
+	return failed
+}
+
+// opAttrs are the stable log keys of an operation.
+func opAttrs(op ipvs.Op) []any {
+	attrs := []any{"op", op.Kind.String(), "service", op.Service.ServiceKey.String()}
+	switch op.Kind {
+	case ipvs.AddDest, ipvs.UpdateDest, ipvs.DelDest:
+		attrs = append(attrs, "server", op.Dest.Addr.String())
+	}
+	return attrs
+}
+
+// prune forgets owned services that are neither desired nor in the
+// kernel any more: their deletion is done, and a service with the same key
+// added later by hand is not lvsd's. r.mu and r.sem are held and r.actual
+// is the kernel's table as far as lvsd knows.
+func (r *Reconciler) prune() {
+	present := make(map[ipvs.ServiceKey]bool, len(r.actual))
+	for i := range r.actual {
+		present[r.actual[i].ServiceKey.Normalize()] = true
+	}
+	for k := range r.owned {
+		if !r.desiredKeys[k] && !present[k] {
+			delete(r.owned, k)
+		}
+	}
+}
+
+// Cleanup removes every service lvsd owns from the kernel (cleanup_on_exit)
+// and leaves the others. It waits for a round in progress; when ctx ends
+// first it returns ctx's error. A service already gone is not an error.
+func (r *Reconciler) Cleanup(ctx context.Context) error {
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("cleaning up IPVS: %w", ctx.Err())
+	}
+	defer func() { <-r.sem }()
+
+	actual, err := r.k.Services()
+	if err != nil {
+		return fmt.Errorf("cleaning up IPVS: %w", err)
+	}
+	r.mu.Lock()
+	var ops []ipvs.Op
+	for i := range actual {
+		k := actual[i].ServiceKey.Normalize()
+		if r.owned[k] {
+			ops = append(ops, ipvs.Op{Kind: ipvs.DelService, Service: ipvs.Service{ServiceKey: k}})
+		}
+	}
+	r.mu.Unlock()
+	r.actual, r.actualValid = actual, false
+	if len(ops) == 0 {
+		return nil
+	}
+	results, aerr := r.k.Apply(ops)
+	r.actual = advance(actual, results)
+	r.report(ops, results, false)
+	r.mu.Lock()
+	r.snapshot = Snapshot{Services: r.actual, ReadAt: time.Now()}
+	r.mu.Unlock()
+
+	var errs []error
+	for i := range ops {
+		switch {
+		case i >= len(results):
+			errs = append(errs, fmt.Errorf("%s: no answer from the kernel", ops[i]))
+		case results[i].Err != nil && !errors.Is(results[i].Err, syscall.ESRCH):
+			errs = append(errs, results[i].Err)
+		}
+	}
+	if len(errs) == 0 && aerr != nil && len(results) < len(ops) {
+		errs = append(errs, aerr)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cleaning up IPVS: %w", err)
+	}
+	return nil
+}
+
+// cloneServices copies services and their destination slices.
+func cloneServices(svcs []ipvs.Service) []ipvs.Service {
+	if svcs == nil {
+		return nil
+	}
+	out := slices.Clone(svcs)
+	for i := range out {
+		out[i].Destinations = slices.Clone(out[i].Destinations)
+	}
+	return out
+}

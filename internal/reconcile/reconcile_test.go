@@ -1,0 +1,686 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.uber.org/goleak"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/plan"
+	"github.com/lvsd/lvsd/ipvs"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const interval = 10 * time.Second
+
+var (
+	ap = netip.MustParseAddrPort
+
+	webKey  = ipvs.ServiceKey{Protocol: ipvs.TCP, Addr: ap("192.0.2.10:80")}
+	dnsKey  = ipvs.ServiceKey{Protocol: ipvs.UDP, Addr: ap("192.0.2.10:53")}
+	markKey = ipvs.ServiceKey{FWMark: 7}
+	handKey = ipvs.ServiceKey{Protocol: ipvs.TCP, Addr: ap("192.0.2.99:443")}
+)
+
+// webVS is a virtual server with three checked real servers; onFailure
+// picks what a failed one becomes.
+func webVS(onFailure config.OnFailure) *config.VirtualServer {
+	check := &config.HealthCheck{Type: config.CheckTCP}
+	return &config.VirtualServer{
+		Name: "web", Address: webKey.Addr, Protocol: config.TCP, Scheduler: "wlc",
+		Method: config.DR, OnFailure: onFailure, Quorum: 1,
+		RealServers: []config.RealServer{
+			{Address: ap("198.51.100.1:80"), Weight: 1, Check: check},
+			{Address: ap("198.51.100.2:80"), Weight: 2, Check: check},
+			{Address: ap("198.51.100.3:80"), Weight: 3, Check: check},
+		},
+	}
+}
+
+// down is a plan.Health with the named servers failed.
+func down(servers ...string) plan.Health {
+	return func(_ string, s netip.AddrPort) bool { return !slices.Contains(servers, s.String()) }
+}
+
+func dnsService() ipvs.Service {
+	return ipvs.Service{ServiceKey: dnsKey, Scheduler: "rr", Netmask: 32,
+		Destinations: []ipvs.Destination{
+			{Addr: ap("198.51.100.5:53"), Forward: ipvs.Masquerade, Weight: 1},
+			{Addr: ap("198.51.100.6:53"), Forward: ipvs.Masquerade, Weight: 1},
+		}}
+}
+
+func markService() ipvs.Service {
+	return ipvs.Service{ServiceKey: markKey, Scheduler: "sh", Flags: ipvs.FlagPersistent, Timeout: 300 * time.Second, Netmask: 24,
+		Destinations: []ipvs.Destination{{Addr: ap("198.51.100.7:0"), Forward: ipvs.Route, Weight: 5}}}
+}
+
+func handService() ipvs.Service {
+	return ipvs.Service{ServiceKey: handKey, Scheduler: "rr", Netmask: 32,
+		Destinations: []ipvs.Destination{{Addr: ap("198.51.100.99:443"), Forward: ipvs.Masquerade, Weight: 1}}}
+}
+
+// desired is the table of webVS with the given health plus the dns and
+// fwmark services.
+func desired(onFailure config.OnFailure, health plan.Health) []ipvs.Service {
+	web, _ := plan.Service(webVS(onFailure), health)
+	return []ipvs.Service{web, dnsService(), markService()}
+}
+
+// harness runs a Reconciler on a fake kernel inside a synctest bubble.
+type harness struct {
+	t       *testing.T
+	k       *fakeKernel
+	r       *Reconciler
+	log     *logRecorder
+	metrics *recordingMetrics
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+func newHarness(t *testing.T, k *fakeKernel, cfg config.IPVS) *harness {
+	if cfg.ReconcileInterval == 0 {
+		cfg.ReconcileInterval = interval
+	}
+	h := &harness{t: t, k: k, log: &logRecorder{}, metrics: &recordingMetrics{}, done: make(chan error, 1)}
+	h.r = New(k, WithConfig(cfg), WithLogger(slog.New(h.log)), WithMetrics(h.metrics))
+	return h
+}
+
+// run starts Run and waits for its first round.
+func (h *harness) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- h.r.Run(ctx) }()
+	synctest.Wait()
+	select {
+	case <-h.r.Reconciled():
+	default:
+		h.t.Fatal("Reconciled not closed after the first round")
+	}
+}
+
+// stop ends Run and checks it returned nil.
+func (h *harness) stop() {
+	h.t.Helper()
+	h.cancel()
+	if err := <-h.done; err != nil {
+		h.t.Errorf("Run = %v, want nil", err)
+	}
+}
+
+// set gives the reconciler a new table and lets it settle.
+func (h *harness) set(svcs []ipvs.Service) {
+	h.r.SetDesired(svcs)
+	synctest.Wait()
+}
+
+// wantTable compares the kernel's table with want in ipvsadm -S -n form.
+func (h *harness) wantTable(want []ipvs.Service) {
+	h.t.Helper()
+	if diff := cmp.Diff(save(want), h.k.save()); diff != "" {
+		h.t.Errorf("kernel table (-want +got):\n%s", diff)
+	}
+}
+
+func opNames(ops []ipvs.Op) []string {
+	var out []string
+	for _, op := range ops {
+		s := op.Kind.String() + " " + op.Service.ServiceKey.String()
+		switch op.Kind {
+		case ipvs.AddDest, ipvs.UpdateDest, ipvs.DelDest:
+			s += fmt.Sprintf(" %s w%d", op.Dest.Addr, op.Dest.Weight)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestColdStartProgramsEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		want := desired(config.Remove, plan.AllHealthy)
+		h.r.SetDesired(want)
+		h.run()
+		defer h.stop()
+
+		h.wantTable(want)
+		requests, dumps, batches := k.stats()
+		// One dump of the empty table (1 request), one batch of 3
+		// services and 6 destinations.
+		if dumps != 1 || batches != 1 || requests != 1+9 {
+			t.Errorf("dumps, batches, requests = %d, %d, %d; want 1, 1, 10", dumps, batches, requests)
+		}
+		wantOps := map[string]int{"add_service": 3, "add_destination": 6}
+		h.metrics.mu.Lock()
+		defer h.metrics.mu.Unlock()
+		if diff := cmp.Diff(wantOps, h.metrics.ops); diff != "" {
+			t.Errorf("operation metrics (-want +got):\n%s", diff)
+		}
+		if len(h.metrics.rounds) != 1 {
+			t.Errorf("%d reconcile durations observed, want 1", len(h.metrics.rounds))
+		}
+	})
+}
+
+func TestSteadyStateAppliesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		h.run()
+		defer h.stop()
+
+		// Five intervals: five dumps, no change; the same table given
+		// again costs nothing either.
+		time.Sleep(5*interval + time.Second)
+		h.set(desired(config.Remove, plan.AllHealthy))
+		_, dumps, batches := k.stats()
+		if dumps != 6 || batches != 1 {
+			t.Errorf("dumps, batches = %d, %d; want 6, 1", dumps, batches)
+		}
+	})
+}
+
+// TestHealthChangeIsOneRequest is SPEC §4: a change of one real server's
+// health is one netlink request, and no dump.
+func TestHealthChangeIsOneRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		onFailure config.OnFailure
+		before    plan.Health
+		after     plan.Health
+		want      []string
+	}{
+		{"remove", config.Remove, plan.AllHealthy, down("198.51.100.2:80"),
+			[]string{"delete_destination tcp 192.0.2.10:80 198.51.100.2:80 w2"}},
+		{"back after remove", config.Remove, down("198.51.100.2:80"), plan.AllHealthy,
+			[]string{"add_destination tcp 192.0.2.10:80 198.51.100.2:80 w2"}},
+		{"quiescent", config.Quiescent, plan.AllHealthy, down("198.51.100.3:80"),
+			[]string{"update_destination tcp 192.0.2.10:80 198.51.100.3:80 w0"}},
+		{"back after quiescent", config.Quiescent, down("198.51.100.3:80"), plan.AllHealthy,
+			[]string{"update_destination tcp 192.0.2.10:80 198.51.100.3:80 w3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := &fakeKernel{}
+				h := newHarness(t, k, config.IPVS{})
+				h.r.SetDesired(desired(tc.onFailure, tc.before))
+				h.run()
+				defer h.stop()
+
+				requests, _, batches := k.stats()
+				after := desired(tc.onFailure, tc.after)
+				h.set(after)
+				requests2, _, batches2 := k.stats()
+				if got := requests2 - requests; got != 1 {
+					t.Errorf("the health change cost %d requests, want 1", got)
+				}
+				if got := batches2 - batches; got != 1 {
+					t.Errorf("the health change cost %d Apply calls, want 1", got)
+				}
+				if diff := cmp.Diff(tc.want, opNames(k.lastBatch())); diff != "" {
+					t.Errorf("ops (-want +got):\n%s", diff)
+				}
+				h.wantTable(after)
+			})
+		})
+	}
+}
+
+func TestFlushByHandRepairedWithinOneInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		want := desired(config.Remove, plan.AllHealthy)
+		h.r.SetDesired(want)
+		h.run()
+		defer h.stop()
+
+		time.Sleep(time.Second)
+		k.flush() // ipvsadm -C
+		time.Sleep(interval - 2*time.Second)
+		synctest.Wait()
+		if got := k.save(); got != "" {
+			t.Fatalf("table repaired before the interval:\n%s", got)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		h.wantTable(want)
+	})
+}
+
+func TestEditByHandRepaired(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		want := desired(config.Remove, plan.AllHealthy)
+		h.r.SetDesired(want)
+		h.run()
+		defer h.stop()
+
+		// ipvsadm -e -t 192.0.2.10:80 -r 198.51.100.1:80 -w 9
+		k.editDest(webKey, "198.51.100.1:80", func(d *ipvs.Destination) { d.Weight = 9 })
+		time.Sleep(interval)
+		synctest.Wait()
+		h.wantTable(want)
+		if diff := cmp.Diff([]string{"update_destination tcp 192.0.2.10:80 198.51.100.1:80 w1"}, opNames(k.lastBatch())); diff != "" {
+			t.Errorf("repair ops (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestStaleTableRedumpedAtOnce: when the remembered table is wrong (a
+// flush by hand since the last dump), the health change fails in the
+// kernel, and the round is redone from a fresh dump without waiting for
+// the interval.
+func TestStaleTableRedumpedAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Quiescent, plan.AllHealthy))
+		h.run()
+		defer h.stop()
+
+		k.flush()
+		after := desired(config.Quiescent, down("198.51.100.1:80"))
+		h.set(after)
+		h.wantTable(after)
+		if _, dumps, _ := k.stats(); dumps != 2 {
+			t.Errorf("%d dumps, want 2 (start, then the re-read)", dumps)
+		}
+		// The expected failure of the stale round is no warning.
+		if got := h.log.lines(slog.LevelWarn); len(got) != 0 {
+			t.Errorf("warnings: %q", got)
+		}
+	})
+}
+
+func TestHandAddedServiceUntouched(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		k.addByHand(handService()) // before lvsd starts
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		h.run()
+
+		h.set(desired(config.Remove, down("198.51.100.1:80")))
+		h.set(desired(config.Remove, plan.AllHealthy)[:1]) // a reload drops dns and fwmark
+		k.flush()
+		k.addByHand(handService()) // after a flush, by hand again
+		time.Sleep(3 * interval)
+		synctest.Wait()
+		h.stop()
+		if err := h.r.Cleanup(context.Background()); err != nil {
+			t.Fatalf("Cleanup: %v", err)
+		}
+		h.wantTable([]ipvs.Service{handService()})
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		for _, b := range k.batches {
+			for _, op := range b {
+				if op.Service.ServiceKey == handKey {
+					t.Errorf("lvsd touched the hand-made service: %s", op)
+				}
+			}
+		}
+	})
+}
+
+func TestReloadRemovingServiceDeletesIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		h.run()
+		defer h.stop()
+
+		reloaded := desired(config.Remove, plan.AllHealthy)[:2] // without the fwmark service
+		h.set(reloaded)
+		h.wantTable(reloaded)
+		if diff := cmp.Diff([]string{"delete_service fwmark 7"}, opNames(k.lastBatch())); diff != "" {
+			t.Errorf("reload ops (-want +got):\n%s", diff)
+		}
+		// Deleted, it is no longer lvsd's: the same mark made by hand
+		// stays.
+		if h.r.Owned(markKey) {
+			t.Error("fwmark 7 still owned after its deletion")
+		}
+		k.addByHand(markService())
+		time.Sleep(interval)
+		synctest.Wait()
+		h.wantTable(append(reloaded, markService()))
+	})
+}
+
+// TestReloadRemovalSurvivesFlush: a service a reload removed while the
+// kernel refused its deletion stays lvsd's until it is gone.
+func TestReloadRemovalRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		h.run()
+		defer h.stop()
+
+		k.mu.Lock()
+		k.refuse = func(op ipvs.Op) error {
+			if op.Kind == ipvs.DelService {
+				return syscall.EBUSY
+			}
+			return nil
+		}
+		k.mu.Unlock()
+		reloaded := desired(config.Remove, plan.AllHealthy)[:2]
+		h.set(reloaded)
+		if !h.r.Owned(markKey) {
+			t.Fatal("fwmark 7 forgotten while its deletion failed")
+		}
+		k.mu.Lock()
+		k.refuse = nil
+		k.mu.Unlock()
+		time.Sleep(interval)
+		synctest.Wait()
+		h.wantTable(reloaded)
+	})
+}
+
+func TestFailedOpLoggedAndRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		// "address not unicast": no route to the real server yet.
+		k.refuse = func(op ipvs.Op) error {
+			if op.Kind == ipvs.AddDest && op.Dest.Addr == ap("198.51.100.2:80") {
+				return syscall.EINVAL
+			}
+			return nil
+		}
+		h := newHarness(t, k, config.IPVS{})
+		want := desired(config.Remove, plan.AllHealthy)
+		h.r.SetDesired(want)
+		h.run()
+		defer h.stop()
+
+		if strings.Contains(k.save(), "198.51.100.2:80") {
+			t.Fatal("refused destination in the table")
+		}
+		wantLog := []string{
+			"IPVS operation failed op=add_destination service=tcp 192.0.2.10:80 server=198.51.100.2:80",
+			"IPVS reconcile incomplete; retrying on the next round",
+		}
+		if diff := cmp.Diff(wantLog, h.log.lines(slog.LevelWarn)); diff != "" {
+			t.Errorf("warnings (-want +got):\n%s", diff)
+		}
+
+		k.mu.Lock()
+		k.refuse = nil
+		k.mu.Unlock()
+		time.Sleep(interval)
+		synctest.Wait()
+		h.wantTable(want)
+		if diff := cmp.Diff([]string{"add_destination tcp 192.0.2.10:80 198.51.100.2:80 w2"}, opNames(k.lastBatch())); diff != "" {
+			t.Errorf("retry ops (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestDumpFailureRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{dumpErr: errors.New("receiving: no buffer space available")}
+		h := newHarness(t, k, config.IPVS{})
+		want := desired(config.Remove, plan.AllHealthy)
+		h.r.SetDesired(want)
+		h.run()
+		defer h.stop()
+
+		if got := k.save(); got != "" {
+			t.Fatalf("table programmed without a dump:\n%s", got)
+		}
+		k.mu.Lock()
+		k.dumpErr = nil
+		k.mu.Unlock()
+		// A health change after a failed dump reads the table first.
+		h.set(want)
+		h.wantTable(want)
+	})
+}
+
+// TestBurstsCoalesced: changes that arrive while a round runs are taken
+// together by one more round, and no two rounds overlap.
+func TestBurstsCoalesced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{hold: make(chan struct{})}
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		ctx, cancel := context.WithCancel(context.Background())
+		h.cancel = cancel
+		go func() { h.done <- h.r.Run(ctx) }()
+		defer h.stop()
+		synctest.Wait() // the first round waits in Apply
+
+		var last []ipvs.Service
+		for i := range 10 {
+			last = desired(config.Remove, plan.AllHealthy)
+			last[1].Destinations[0].Weight = 10 + i
+			h.r.SetDesired(last)
+		}
+		k.mu.Lock()
+		close(k.hold)
+		k.mu.Unlock()
+		synctest.Wait()
+
+		h.wantTable(last)
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if len(k.batches) != 2 || k.maxInFlight != 1 {
+			t.Errorf("batches, max in flight = %d, %d; want 2, 1", len(k.batches), k.maxInFlight)
+		}
+	})
+}
+
+func TestCleanupRemovesOnlyOwned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		k.addByHand(handService())
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		h.run()
+		h.stop()
+
+		// dns went by hand already: its absence is no error.
+		k.mu.Lock()
+		k.table = slices.DeleteFunc(k.table, func(s ipvs.Service) bool { return s.ServiceKey == dnsKey })
+		k.mu.Unlock()
+		if err := h.r.Cleanup(context.Background()); err != nil {
+			t.Fatalf("Cleanup: %v", err)
+		}
+		h.wantTable([]ipvs.Service{handService()})
+		if diff := cmp.Diff([]string{"delete_service tcp 192.0.2.10:80", "delete_service fwmark 7"}, opNames(k.lastBatch())); diff != "" {
+			t.Errorf("cleanup ops (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestCleanupGivesUpWhenContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{hold: make(chan struct{})}
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		ctx, cancel := context.WithCancel(context.Background())
+		h.cancel = cancel
+		go func() { h.done <- h.r.Run(ctx) }()
+		synctest.Wait() // a round is stuck in the kernel
+
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+		defer ccancel()
+		if err := h.r.Cleanup(cctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Cleanup = %v, want a deadline error", err)
+		}
+		close(k.hold)
+		h.stop()
+	})
+}
+
+func TestSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Quiescent, plan.AllHealthy))
+		h.run()
+		defer h.stop()
+
+		k.editDest(webKey, "198.51.100.1:80", func(d *ipvs.Destination) {
+			d.ActiveConns, d.InactiveConns, d.Stats.InBytes = 4, 2, 1000
+		})
+		time.Sleep(interval)
+		synctest.Wait()
+		readAt := time.Now()
+		h.set(desired(config.Quiescent, down("198.51.100.1:80")))
+
+		snap := h.r.Snapshot()
+		if !snap.ReadAt.Equal(readAt) {
+			t.Errorf("ReadAt = %v, want %v", snap.ReadAt, readAt)
+		}
+		var got *ipvs.Destination
+		for i := range snap.Services {
+			if snap.Services[i].ServiceKey == webKey {
+				got = &snap.Services[i].Destinations[0]
+			}
+		}
+		// Counters of the dump, weight of the health change since.
+		want := ipvs.Destination{Addr: ap("198.51.100.1:80"), Forward: ipvs.Route, Weight: 0,
+			ActiveConns: 4, InactiveConns: 2, Stats: ipvs.Stats{InBytes: 1000}}
+		if got == nil {
+			t.Fatal("web service missing from the snapshot")
+		}
+		if diff := cmp.Diff(want, *got, cmpopts.EquateComparable(netip.AddrPort{}, netip.Addr{})); diff != "" {
+			t.Errorf("snapshot destination (-want +got):\n%s", diff)
+		}
+		// The snapshot is a copy.
+		snap.Services[0].Destinations[0].Weight = 99
+		if h.r.Snapshot().Services[0].Destinations[0].Weight == 99 {
+			t.Error("Snapshot shares memory with the reconciler")
+		}
+	})
+}
+
+func TestTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cfg    config.IPVS
+		reload config.IPVS
+		want   []ipvs.Timeouts
+	}{
+		{"unset", config.IPVS{}, config.IPVS{}, nil},
+		{"set once", config.IPVS{TimeoutTCP: 900 * time.Second, TimeoutUDP: 300 * time.Second},
+			config.IPVS{TimeoutTCP: 900 * time.Second, TimeoutUDP: 300 * time.Second},
+			[]ipvs.Timeouts{{TCP: 900 * time.Second, UDP: 300 * time.Second}}},
+		{"changed by reload", config.IPVS{TimeoutTCP: 900 * time.Second},
+			config.IPVS{TimeoutTCPFin: 120 * time.Second},
+			[]ipvs.Timeouts{{TCP: 900 * time.Second}, {TCPFin: 120 * time.Second}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := &fakeKernel{}
+				h := newHarness(t, k, tc.cfg)
+				h.run()
+				defer h.stop()
+				time.Sleep(2 * interval)
+				tc.reload.ReconcileInterval = interval
+				h.r.Reconfigure(tc.reload)
+				synctest.Wait()
+				time.Sleep(2 * interval)
+				synctest.Wait()
+				k.mu.Lock()
+				defer k.mu.Unlock()
+				if diff := cmp.Diff(tc.want, k.timeouts); diff != "" {
+					t.Errorf("SetTimeouts calls (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+func TestReconfigureInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		h.run()
+		defer h.stop()
+		h.r.Reconfigure(config.IPVS{ReconcileInterval: 2 * time.Second})
+		synctest.Wait()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		// Start, then every 2s: 2s, 4s.
+		if _, dumps, _ := k.stats(); dumps != 3 {
+			t.Errorf("%d dumps in 5s, want 3", dumps)
+		}
+	})
+}
+
+func TestRunTwice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, &fakeKernel{}, config.IPVS{})
+		h.run()
+		defer h.stop()
+		if err := h.r.Run(context.Background()); err == nil {
+			t.Error("a second Run while the first runs = nil, want an error")
+		}
+	})
+}
+
+// TestRunReturnsOnCancel runs on the real clock: Run ends when its context
+// does and leaves no goroutine behind (goleak, also in TestMain).
+func TestRunReturnsOnCancel(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	k := &fakeKernel{}
+	r := New(k, WithConfig(config.IPVS{ReconcileInterval: 10 * time.Millisecond}), WithLogger(slog.New(&logRecorder{})))
+	r.SetDesired(desired(config.Remove, plan.AllHealthy))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-r.Reconciled():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no first round within 5s")
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if _, dumps, _ := k.stats(); dumps < 2 {
+		t.Errorf("%d dumps in 50ms at a 10ms interval", dumps)
+	}
+}
+
+func TestNewStartsNothing(t *testing.T) {
+	k := &fakeKernel{}
+	r := New(k, WithConfig(config.IPVS{TimeoutTCP: time.Minute, SyncDaemon: &config.SyncDaemon{Interface: "eth1"}}))
+	r.SetDesired(desired(config.Remove, plan.AllHealthy))
+	r.SetSyncRole(SyncMaster)
+	if requests, _, _ := k.stats(); requests != 0 {
+		t.Errorf("%d kernel requests before Run", requests)
+	}
+}

@@ -1,0 +1,207 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/ipvs"
+)
+
+var syncCfg = &config.SyncDaemon{Interface: "eth1", VRRPInstance: "VI_1", SyncID: 5}
+
+func TestSyncRole(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     *config.SyncDaemon
+		running []ipvs.SyncDaemon // before lvsd starts
+		roles   []SyncRole
+		want    []string // calls that change the kernel, in order
+		final   []ipvs.SyncDaemon
+	}{
+		{name: "no sync_daemon configured", roles: []SyncRole{SyncMaster, SyncBackup}},
+		{name: "master", cfg: syncCfg, roles: []SyncRole{SyncMaster},
+			want:  []string{"start master eth1 5"},
+			final: []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}}},
+		{name: "master to backup", cfg: syncCfg, roles: []SyncRole{SyncMaster, SyncBackup},
+			want:  []string{"start master eth1 5", "stop master", "start backup eth1 5"},
+			final: []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth1", SyncID: 5}}},
+		{name: "backup to none", cfg: syncCfg, roles: []SyncRole{SyncBackup, SyncNone},
+			want: []string{"start backup eth1 5", "stop backup"}},
+		{name: "same role twice", cfg: syncCfg, roles: []SyncRole{SyncMaster, SyncMaster},
+			want:  []string{"start master eth1 5"},
+			final: []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}}},
+		{name: "already running as wanted", cfg: syncCfg,
+			running: []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}},
+			roles:   []SyncRole{SyncMaster},
+			final:   []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}}},
+		{name: "running on another interface", cfg: syncCfg,
+			running: []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth0", SyncID: 5}},
+			roles:   []SyncRole{SyncMaster},
+			want:    []string{"stop master", "start master eth1 5"},
+			final:   []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}}},
+		{name: "both running, backup wanted", cfg: syncCfg,
+			running: []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}, {State: ipvs.SyncBackup, Interface: "eth1", SyncID: 5}},
+			roles:   []SyncRole{SyncBackup},
+			want:    []string{"stop master"},
+			final:   []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth1", SyncID: 5}}},
+		{name: "no role yet leaves daemons alone", cfg: syncCfg,
+			running: []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth9", SyncID: 1}},
+			final:   []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth9", SyncID: 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := &fakeKernel{daemons: tc.running}
+				h := newHarness(t, k, config.IPVS{SyncDaemon: tc.cfg})
+				h.run()
+				defer h.stop()
+				for _, role := range tc.roles {
+					h.r.SetSyncRole(role)
+					synctest.Wait()
+				}
+				time.Sleep(3 * interval) // steady: nothing more
+				synctest.Wait()
+				k.mu.Lock()
+				defer k.mu.Unlock()
+				if diff := cmp.Diff(tc.want, k.syncCalls); diff != "" {
+					t.Errorf("sync daemon calls (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tc.final, k.daemons, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("running daemons (-want +got):\n%s", diff)
+				}
+				if got := h.log.lines(slog.LevelWarn); len(got) != 0 {
+					t.Errorf("warnings: %q", got)
+				}
+			})
+		})
+	}
+}
+
+// TestSyncStartExists: a daemon of the role that appears between the
+// listing and the start (EEXIST) is success.
+func TestSyncStartExists(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{startErr: fmt.Errorf("starting IPVS master sync daemon on eth1: %w", syscall.EEXIST)}
+		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h.run()
+		defer h.stop()
+		h.r.SetSyncRole(SyncMaster)
+		synctest.Wait()
+		if got := h.log.lines(slog.LevelWarn); len(got) != 0 {
+			t.Errorf("warnings: %q", got)
+		}
+	})
+}
+
+// TestSyncRepairedAndRetried: a daemon stopped by hand is started again on
+// the next interval, and so is one the kernel refused to start.
+func TestSyncRepairedAndRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{startErr: syscall.ENODEV}
+		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h.run()
+		defer h.stop()
+		h.r.SetSyncRole(SyncBackup)
+		synctest.Wait()
+		if got := h.log.lines(slog.LevelWarn); len(got) != 1 {
+			t.Errorf("warnings = %q, want one", got)
+		}
+		k.mu.Lock()
+		k.startErr = nil
+		k.mu.Unlock()
+		time.Sleep(interval)
+		synctest.Wait()
+		k.mu.Lock()
+		k.daemons = nil // ipvsadm --stop-daemon backup
+		k.mu.Unlock()
+		time.Sleep(interval)
+		synctest.Wait()
+
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		want := []string{"start backup eth1 5", "start backup eth1 5", "start backup eth1 5"}
+		if diff := cmp.Diff(want, k.syncCalls); diff != "" {
+			t.Errorf("sync daemon calls (-want +got):\n%s", diff)
+		}
+		if len(k.daemons) != 1 {
+			t.Errorf("daemons = %+v, want the backup", k.daemons)
+		}
+	})
+}
+
+func TestStopSync(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h.run()
+		h.r.SetSyncRole(SyncMaster)
+		synctest.Wait()
+		h.stop()
+		// After Run, as the daemon's stop sequence calls it.
+		if err := h.r.StopSync(context.Background()); err != nil {
+			t.Fatalf("StopSync: %v", err)
+		}
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if diff := cmp.Diff([]string{"start master eth1 5", "stop master"}, k.syncCalls); diff != "" {
+			t.Errorf("sync daemon calls (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestStopSyncReportsErrors(t *testing.T) {
+	k := &stopFails{fakeKernel: &fakeKernel{daemons: []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}}}}
+	r := New(k, WithConfig(config.IPVS{SyncDaemon: syncCfg}), WithLogger(slog.New(&logRecorder{})))
+	if err := r.StopSync(context.Background()); !errors.Is(err, syscall.EPERM) {
+		t.Errorf("StopSync = %v, want EPERM", err)
+	}
+}
+
+type stopFails struct{ *fakeKernel }
+
+func (stopFails) StopSyncDaemon(ipvs.SyncState) error { return syscall.EPERM }
+
+func TestSyncRoleString(t *testing.T) {
+	for role, want := range map[SyncRole]string{SyncNone: "none", SyncMaster: "master", SyncBackup: "backup", 7: "sync-role-7"} {
+		if got := role.String(); got != want {
+			t.Errorf("SyncRole(%d).String() = %q, want %q", int(role), got, want)
+		}
+	}
+}
+
+// TestSyncDroppedByReload: a reload that removes sync_daemon stops the
+// daemon lvsd ran, and lvsd leaves the daemons alone from then on.
+func TestSyncDroppedByReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h.run()
+		defer h.stop()
+		h.r.SetSyncRole(SyncMaster)
+		synctest.Wait()
+		h.r.Reconfigure(config.IPVS{ReconcileInterval: interval})
+		synctest.Wait()
+		k.mu.Lock()
+		k.daemons = []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth7"}} // by hand
+		k.mu.Unlock()
+		h.r.SetSyncRole(SyncBackup)
+		time.Sleep(3 * interval)
+		synctest.Wait()
+
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if diff := cmp.Diff([]string{"start master eth1 5", "stop master"}, k.syncCalls); diff != "" {
+			t.Errorf("sync daemon calls (-want +got):\n%s", diff)
+		}
+	})
+}

@@ -1,0 +1,63 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/lvsd/lvsd/config"
+)
+
+// SysctlRoot is where the kernel's sysctls are, for ApplySysctls. Each
+// network namespace sees its own net.ipv4.vs values there.
+const SysctlRoot = "/proc/sys"
+
+// ApplySysctls sets the IPVS sysctls of ipvs {} in the network namespace
+// the calling process sees under root (SysctlRoot; tests pass a temporary
+// directory with the same layout). The kernel's meaning
+// (Documentation/networking/ipvs-sysctl.rst):
+//
+//   - expire_nodest_conn = 1: a connection whose real server was removed
+//     is dropped at its next packet, so the client retries at once and is
+//     scheduled to a live server, instead of black-holing until the entry
+//     times out (on_failure = "remove");
+//   - expire_quiescent_template = 1: a persistence template pointing at a
+//     server of weight 0 is expired, so a persistent client moves off a
+//     quiescent server (on_failure = "quiescent").
+//
+// The files exist only while ip_vs is loaded; when they are missing the
+// error says so.
+func ApplySysctls(root string, cfg config.IPVS) error {
+	for _, s := range []struct {
+		name string
+		on   bool
+	}{
+		{"expire_nodest_conn", cfg.ExpireNodestConn},
+		{"expire_quiescent_template", cfg.ExpireQuiescentTemplate},
+	} {
+		path := filepath.Join(root, "net", "ipv4", "vs", s.name)
+		value := "0"
+		if s.on {
+			value = "1"
+		}
+		// No O_CREATE: a missing file means a missing module, not a file
+		// to make.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("setting net.ipv4.vs.%s: %s does not exist (is the ip_vs module loaded? run `modprobe ip_vs`)", s.name, path)
+		}
+		if err != nil {
+			return fmt.Errorf("setting net.ipv4.vs.%s: %w", s.name, err)
+		}
+		_, err = f.WriteString(value)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("setting net.ipv4.vs.%s to %s: %w", s.name, value, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package reconcile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lvsd/lvsd/config"
+)
+
+// sysctlDir makes root/net/ipv4/vs with both files holding old, as the
+// kernel shows them once ip_vs is loaded.
+func sysctlDir(t *testing.T, old string) string {
+	t.Helper()
+	root := t.TempDir()
+	dir := filepath.Join(root, "net", "ipv4", "vs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"expire_nodest_conn", "expire_quiescent_template"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(old), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func readSysctls(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, name := range []string{"expire_nodest_conn", "expire_quiescent_template"} {
+		b, err := os.ReadFile(filepath.Join(root, "net", "ipv4", "vs", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = string(b)
+	}
+	return out
+}
+
+func TestApplySysctls(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// The config's resolved values: SPEC §3 defaults them from the
+		// services' on_failure, config/ does the resolving.
+		cfg  config.IPVS
+		old  string
+		want map[string]string
+	}{
+		{"remove services (default nodest)", config.IPVS{ExpireNodestConn: true}, "0\n",
+			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "0"}},
+		{"quiescent services (default template)", config.IPVS{ExpireQuiescentTemplate: true}, "0\n",
+			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "1"}},
+		{"both", config.IPVS{ExpireNodestConn: true, ExpireQuiescentTemplate: true}, "0\n",
+			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "1"}},
+		{"turned off", config.IPVS{}, "1\n",
+			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := sysctlDir(t, tc.old)
+			if err := ApplySysctls(root, tc.cfg); err != nil {
+				t.Fatalf("ApplySysctls: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, readSysctls(t, root)); diff != "" {
+				t.Errorf("sysctls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestApplySysctlsWithoutIPVS(t *testing.T) {
+	root := t.TempDir() // no net/ipv4/vs: ip_vs not loaded
+	err := ApplySysctls(root, config.IPVS{ExpireNodestConn: true})
+	if err == nil {
+		t.Fatal("ApplySysctls without the files = nil")
+	}
+	if !strings.Contains(err.Error(), "modprobe ip_vs") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("error = %q, want one line that says to load ip_vs", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "net")); !os.IsNotExist(err) {
+		t.Errorf("ApplySysctls created files: %v", err)
+	}
+}
