@@ -1,0 +1,70 @@
+package vrrpd
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+
+	"github.com/lvsd/lvsd/vrrp"
+)
+
+// Transport carries the advertisements of one instance. *vrrp.Conn satisfies
+// it as it is.
+//
+// Receive blocks until a packet arrives. It reports a socket error (and
+// net.ErrClosed after Close) with a zero Packet, and a packet that did not
+// decode with its addresses filled in, a nil Advert and an error wrapping one
+// of the vrrp sentinels, so that the instance can count it by
+// [vrrp.DropReason]. Receive is called from one goroutine; Send may run
+// concurrently with it. Close makes a blocked Receive return.
+type Transport interface {
+	Send(a *vrrp.Advert, dst netip.Addr) error
+	Receive(buf []byte) (vrrp.Packet, error)
+	// Source is the address adverts leave from: the machine's primary
+	// address, which breaks ties between equal priorities.
+	Source() netip.Addr
+	Close() error
+}
+
+// VIPs adds and removes the virtual addresses of an instance on its
+// interface.
+type VIPs interface {
+	// Add adds the addresses; adding one that is already there is not an
+	// error.
+	Add(ifname string, vips []netip.Prefix) error
+	// Remove removes the addresses; removing one that is gone is not an
+	// error.
+	Remove(ifname string, vips []netip.Prefix) error
+	// Missing returns those of vips that are not on the interface.
+	Missing(ifname string, vips []netip.Prefix) ([]netip.Prefix, error)
+}
+
+// Announcer sends one round of announcements of the virtual addresses: for
+// each address one gratuitous ARP (request and reply) or one unsolicited
+// neighbour advertisement. The instance repeats rounds as the garp block says
+// (repeat, interval, delay, refresh), so all the timing of the announcement
+// schedule is in one place and under test. Announce should return promptly
+// when ctx ends.
+type Announcer interface {
+	Announce(ctx context.Context, ifname string, vips []netip.Prefix) error
+}
+
+// Notifier runs the notify command of a state change. It must not block: the
+// instance calls it from the goroutine that sends adverts. A change to
+// [vrrp.Init] means the instance stopped (the notify "stop" command).
+type Notifier interface {
+	Notify(instance string, to vrrp.State)
+}
+
+// Deps are the effects an Instance needs. Transport and VIPs are required;
+// without an Announcer nothing is announced, without a Notifier nothing is
+// run.
+type Deps struct {
+	Transport Transport
+	VIPs      VIPs
+	Announcer Announcer
+	Notifier  Notifier
+	// Logger receives one line per state change and the first of each
+	// kind of error; nil means slog.Default().
+	Logger *slog.Logger
+}

@@ -1,0 +1,611 @@
+package vrrpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/vrrp"
+)
+
+// DefaultVIPCheckInterval is how often a master looks for virtual addresses
+// deleted behind its back when no netlink event asks sooner (see
+// [Instance.CheckVIPs]). A second keeps the netlink dump cheap and still puts
+// an address back long before clients give up on a connection.
+const DefaultVIPCheckInterval = time.Second
+
+// receiveBackoff is the pause after a socket error that is not the close at
+// shutdown (an interface gone, a buffer shortage), so that a persistent error
+// does not spin the reader.
+const receiveBackoff = 100 * time.Millisecond
+
+// maxAdvertLen is the largest advert: 8 bytes of header, 8 of version 2
+// authentication data and 255 IPv6 addresses.
+const maxAdvertLen = 8 + 8 + 255*16
+
+// timerIDs are the machine's timers; the driver keeps one time.Timer each.
+var timerIDs = [...]vrrp.TimerID{vrrp.MasterDownTimer, vrrp.AdvertTimer, vrrp.PreemptDelayTimer, vrrp.ReleaseTimer}
+
+// Option tunes an Instance.
+type Option func(*options)
+
+type options struct {
+	own      []netip.Addr
+	vipCheck time.Duration
+}
+
+// WithOwnAddrs names further addresses of this router besides the
+// transport's source. Adverts from them are our own (counted as
+// [vrrp.DropOwn]), and unicast_peers entries among them get no advert.
+func WithOwnAddrs(addrs ...netip.Addr) Option {
+	return func(o *options) { o.own = append(o.own, addrs...) }
+}
+
+// WithVIPCheckInterval sets how often a master checks that its virtual
+// addresses are still on the interface; 0 or less turns the periodic check
+// off (CheckVIPs still works). The default is DefaultVIPCheckInterval.
+func WithVIPCheckInterval(d time.Duration) Option {
+	return func(o *options) { o.vipCheck = d }
+}
+
+// Instance drives one VRRP virtual router. New builds it; Run runs it.
+//
+// Only the priority can change while it runs ([Instance.UpdatePriority]); a
+// reload that changes anything else in the vrrp_instance block (interface,
+// VRID, version, interval, preemption, peers, addresses, garp, notify) needs
+// a new Instance: stop the old one (its Run returns once the addresses are
+// handed over) and run the new one.
+type Instance struct {
+	cfg      config.VRRPInstance
+	deps     Deps
+	log      *slog.Logger
+	vips     []netip.Prefix
+	dsts     []netip.Addr // multicast group, or the unicast peers that are not us
+	filter   vrrp.Filter
+	advert   vrrp.Advert // template; Priority set per send
+	vipCheck time.Duration
+
+	started atomic.Bool
+
+	// Owned by the Run goroutine.
+	m           *vrrp.Machine
+	timers      [len(timerIDs)]*time.Timer
+	vipTimer    *time.Timer
+	annCancel   context.CancelFunc
+	annWG       sync.WaitGroup
+	sendFailing bool
+	vipFailing  bool
+	addrsDiffer bool
+	dropLogged  map[vrrp.DropReason]bool
+
+	wake chan struct{} // capacity 1: something was queued under mu
+
+	mu       sync.Mutex
+	pending  []vrrp.Event
+	checkReq bool
+	linkDown map[string]bool
+	st       InstanceStatus
+	ifDown   bool
+	hook     func(vrrp.Transition)
+}
+
+// New builds an instance from its configuration. It starts nothing: no
+// goroutine runs and no packet is sent until Run. Transport and VIPs must be
+// set in deps.
+func New(cfg config.VRRPInstance, deps Deps, opts ...Option) (*Instance, error) {
+	if deps.Transport == nil {
+		return nil, fmt.Errorf("vrrp instance %s: no transport", cfg.Name)
+	}
+	if deps.VIPs == nil {
+		return nil, fmt.Errorf("vrrp instance %s: no virtual address manager", cfg.Name)
+	}
+	if len(cfg.VirtualIPs) == 0 {
+		return nil, fmt.Errorf("vrrp instance %s: no virtual addresses", cfg.Name)
+	}
+	o := options{vipCheck: DefaultVIPCheckInterval}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	version := cfg.Version
+	if version == 0 {
+		version = 3
+	}
+	src := deps.Transport.Source().Unmap().WithZone("")
+	own := []netip.Addr{src}
+	for _, a := range o.own {
+		own = append(own, a.Unmap().WithZone(""))
+	}
+
+	in := &Instance{
+		cfg:        cfg,
+		deps:       deps,
+		log:        log.With("instance", cfg.Name),
+		vips:       slices.Clone(cfg.VirtualIPs),
+		vipCheck:   o.vipCheck,
+		dropLogged: make(map[vrrp.DropReason]bool),
+		wake:       make(chan struct{}, 1),
+		linkDown:   make(map[string]bool),
+	}
+
+	var peers []netip.Addr
+	for _, p := range cfg.UnicastPeers {
+		p = p.Unmap().WithZone("")
+		// The peer list names every director, us included.
+		if !slices.Contains(own, p) {
+			peers = append(peers, p)
+		}
+	}
+	if len(cfg.UnicastPeers) > 0 {
+		in.dsts = peers
+	} else {
+		in.dsts = []netip.Addr{vrrp.MulticastGroup(cfg.IPv6())}
+	}
+
+	in.advert = vrrp.Advert{
+		Version:           version,
+		Type:              vrrp.TypeAdvertisement,
+		VRID:              cfg.VRID,
+		MaxAdvertInterval: cfg.AdvertInterval,
+	}
+	for _, p := range cfg.VirtualIPs {
+		in.advert.Addresses = append(in.advert.Addresses, p.Addr())
+	}
+	in.filter = vrrp.Filter{VRID: cfg.VRID, Version: version, Own: own, Peers: peers}
+	if version == 2 && cfg.AuthPass != "" {
+		in.advert.AuthType = vrrp.AuthSimple
+		in.advert.AuthData = vrrp.PasswordAuthData(cfg.AuthPass)
+		in.filter.AuthType = in.advert.AuthType
+		in.filter.AuthData = in.advert.AuthData
+	}
+
+	in.m = vrrp.NewMachine(vrrp.Params{
+		Version:        version,
+		VRID:           cfg.VRID,
+		Priority:       cfg.Priority,
+		AdvertInterval: cfg.AdvertInterval,
+		Preempt:        cfg.Preempt,
+		PreemptDelay:   cfg.PreemptDelay,
+		Accept:         cfg.Accept,
+		PrimaryAddr:    src,
+	})
+
+	dropped := make(map[vrrp.DropReason]uint64)
+	for _, r := range vrrp.DropReasons() {
+		dropped[r] = 0
+	}
+	in.st = InstanceStatus{
+		Name:              cfg.Name,
+		State:             vrrp.Init,
+		VRID:              cfg.VRID,
+		Interface:         cfg.Interface,
+		Version:           version,
+		Priority:          cfg.Priority,
+		EffectivePriority: cfg.Priority,
+		VirtualIPs:        slices.Clone(cfg.VirtualIPs),
+		TransitionsTo:     make(map[vrrp.State]uint64),
+		Dropped:           dropped,
+	}
+	return in, nil
+}
+
+// Name returns the instance's configured name.
+func (in *Instance) Name() string { return in.cfg.Name }
+
+// Status returns a snapshot of the instance. It is safe to call at any time
+// from any goroutine.
+func (in *Instance) Status() InstanceStatus {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.st.clone()
+}
+
+// SetLink reports the operational state of an interface. Names other than
+// the instance's interface and its track_interfaces are ignored. The
+// instance goes to FAULT when the first of them goes down and back to BACKUP
+// when all are up. Interfaces never reported count as up; reports made
+// before Run are applied before the instance starts, so an interface known to
+// be down keeps it from ever becoming BACKUP.
+func (in *Instance) SetLink(ifname string, up bool) {
+	if ifname != in.cfg.Interface && !slices.Contains(in.cfg.TrackInterfaces, ifname) {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	before := len(in.linkDown) > 0
+	if up {
+		delete(in.linkDown, ifname)
+	} else {
+		in.linkDown[ifname] = true
+	}
+	switch after := len(in.linkDown) > 0; {
+	case after && !before:
+		in.enqueueLocked(vrrp.InterfaceDown{})
+	case !after && before:
+		in.enqueueLocked(vrrp.InterfaceUp{})
+	}
+}
+
+// UpdatePriority sets a new priority, as a reload that changes only the
+// priority does: the instance keeps its state and timers, and a master
+// advertises the new value at once. 0 is ignored.
+func (in *Instance) UpdatePriority(p uint8) {
+	if p == 0 {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.st.Priority = p
+	in.enqueueLocked(vrrp.PriorityChanged{Priority: p})
+}
+
+// CheckVIPs asks a master to look for deleted virtual addresses now, for
+// instance on a netlink address-deleted event; it does not wait.
+func (in *Instance) CheckVIPs() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.checkReq = true
+	in.signalLocked()
+}
+
+// enqueue hands an event to the Run goroutine without waiting for it.
+func (in *Instance) enqueue(ev vrrp.Event) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.enqueueLocked(ev)
+}
+
+func (in *Instance) enqueueLocked(ev vrrp.Event) {
+	in.pending = append(in.pending, ev)
+	in.signalLocked()
+}
+
+func (in *Instance) signalLocked() {
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (in *Instance) takePending() ([]vrrp.Event, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	evs, check := in.pending, in.checkReq
+	in.pending, in.checkReq = nil, false
+	return evs, check
+}
+
+// syncView is what a sync group needs of a member.
+func (in *Instance) syncView() (vrrp.State, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.st.State, in.ifDown
+}
+
+type received struct {
+	p   vrrp.Packet
+	err error
+}
+
+// Run starts the instance and runs it until ctx ends, then stops it as
+// SPEC §4 "Stop" says: a master sends a priority-0 advert and keeps its
+// addresses until another router's advert arrives or the release timer
+// (at most vrrp.MaxReleaseWait) runs out, then removes them. Run returns
+// after that, having closed the transport and waited for every goroutine it
+// started. It returns nil after a clean stop; an Instance runs once.
+func (in *Instance) Run(ctx context.Context) error {
+	if !in.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("vrrp instance %s: already run", in.cfg.Name)
+	}
+	in.mu.Lock()
+	in.st.Since = time.Now()
+	in.mu.Unlock()
+
+	for i := range in.timers {
+		in.timers[i] = stoppedTimer()
+	}
+	in.vipTimer = stoppedTimer()
+
+	rx := make(chan received)
+	quit := make(chan struct{})
+	var readerDone sync.WaitGroup
+	readerDone.Go(func() { in.read(rx, quit) })
+	defer func() {
+		in.stopAnnouncing()
+		close(quit)
+		if err := in.deps.Transport.Close(); err != nil {
+			in.log.Warn("closing vrrp transport", "err", err)
+		}
+		readerDone.Wait()
+		in.annWG.Wait()
+		for _, t := range in.timers {
+			t.Stop()
+		}
+		in.vipTimer.Stop()
+	}()
+
+	// Link reports and a priority set before Run come first, so an
+	// interface already down leads Startup to FAULT.
+	evs, _ := in.takePending()
+	for _, ev := range evs {
+		in.step(ev)
+	}
+	in.step(vrrp.Startup{})
+
+	done := ctx.Done()
+	stopping := false
+	for !stopping || in.m.Stopping() {
+		select {
+		case <-done:
+			done = nil
+			stopping = true
+			// No more announcements: the new master is about to
+			// announce the same addresses.
+			in.stopAnnouncing()
+			in.step(vrrp.Shutdown{})
+		case r := <-rx:
+			in.receive(r)
+		case <-in.timers[0].C:
+			in.step(vrrp.TimerFired{Timer: timerIDs[0]})
+		case <-in.timers[1].C:
+			in.step(vrrp.TimerFired{Timer: timerIDs[1]})
+		case <-in.timers[2].C:
+			in.step(vrrp.TimerFired{Timer: timerIDs[2]})
+		case <-in.timers[3].C:
+			in.step(vrrp.TimerFired{Timer: timerIDs[3]})
+		case <-in.wake:
+			evs, check := in.takePending()
+			for _, ev := range evs {
+				in.step(ev)
+			}
+			if check {
+				in.checkVIPs()
+			}
+		case <-in.vipTimer.C:
+			in.checkVIPs()
+			if in.m.State() == vrrp.Master && in.vipCheck > 0 {
+				in.vipTimer.Reset(in.vipCheck)
+			}
+		}
+	}
+	return nil
+}
+
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
+
+// read feeds received packets to Run until the transport is closed.
+func (in *Instance) read(rx chan<- received, quit <-chan struct{}) {
+	buf := make([]byte, maxAdvertLen)
+	failing := false
+	for {
+		p, err := in.deps.Transport.Receive(buf)
+		if err != nil && p == (vrrp.Packet{}) {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if !failing {
+				in.log.Warn("receiving vrrp adverts", "err", err)
+				failing = true
+			}
+			t := time.NewTimer(receiveBackoff)
+			select {
+			case <-quit:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
+		failing = false
+		select {
+		case rx <- received{p: p, err: err}:
+		case <-quit:
+			return
+		}
+	}
+}
+
+// receive applies the receive checks of RFC 5798 §7.1 that the codec could
+// not (vrrp.Accept) and feeds what passes to the machine. A dropped packet is
+// counted by reason and never reaches the machine.
+func (in *Instance) receive(r received) {
+	err := r.err
+	if err == nil {
+		err = vrrp.Accept(r.p, in.filter)
+	}
+	if err != nil {
+		reason := vrrp.ReasonOf(err)
+		in.mu.Lock()
+		in.st.Dropped[reason]++
+		in.mu.Unlock()
+		if !in.dropLogged[reason] {
+			// One line for the first drop of each kind, not one per
+			// packet: a misconfigured neighbour sends every second.
+			in.dropLogged[reason] = true
+			in.log.Warn("dropping vrrp packets", "reason", string(reason), "err", err)
+		}
+		return
+	}
+	a := r.p.Advert
+	in.mu.Lock()
+	in.st.AdvertsReceived++
+	in.mu.Unlock()
+	if differ := !vrrp.AddressesMatch(a, in.advert.Addresses); differ != in.addrsDiffer {
+		in.addrsDiffer = differ
+		if differ {
+			in.log.Warn("advert lists other virtual addresses than ours", "from", r.p.Src.String(), "advert", a.String())
+		}
+	}
+	in.step(vrrp.AdvertReceived{From: r.p.Src.Unmap().WithZone(""), Priority: a.Priority, Interval: a.MaxAdvertInterval})
+}
+
+// step feeds one event to the machine and carries out its actions in order.
+func (in *Instance) step(ev vrrp.Event) {
+	acts := in.m.Step(ev)
+	in.mu.Lock()
+	in.st.State = in.m.State()
+	in.st.MasterAddress = in.m.MasterAddr()
+	in.st.EffectivePriority = in.m.Priority()
+	if in.m.Stopping() {
+		in.st.EffectivePriority = 0
+	}
+	in.ifDown = in.m.InterfacesDown()
+	in.mu.Unlock()
+	for _, a := range acts {
+		in.do(a)
+	}
+}
+
+func (in *Instance) do(a vrrp.Action) {
+	switch a := a.(type) {
+	case vrrp.SendAdvert:
+		in.send(a.Priority)
+	case vrrp.SetTimer:
+		if t := in.timer(a.Timer); t != nil {
+			t.Reset(a.After)
+		}
+	case vrrp.StopTimer:
+		if t := in.timer(a.Timer); t != nil {
+			t.Stop()
+		}
+	case vrrp.AddVIPs:
+		if err := in.deps.VIPs.Add(in.cfg.Interface, in.vips); err != nil {
+			in.log.Error("adding virtual addresses", "interface", in.cfg.Interface, "err", err)
+		}
+	case vrrp.RemoveVIPs:
+		// Never announce an address we no longer hold.
+		in.stopAnnouncing()
+		if err := in.deps.VIPs.Remove(in.cfg.Interface, in.vips); err != nil {
+			in.log.Error("removing virtual addresses", "interface", in.cfg.Interface, "err", err)
+		}
+	case vrrp.Announce:
+		in.startAnnouncing()
+	case vrrp.Transition:
+		in.transition(a)
+	}
+}
+
+// timer returns the time.Timer of id. Since Go 1.23, Reset and Stop discard
+// an expiry that has not been received yet, so a replaced arming is never
+// delivered, as vrrp.SetTimer requires.
+func (in *Instance) timer(id vrrp.TimerID) *time.Timer {
+	i := slices.Index(timerIDs[:], id)
+	if i < 0 {
+		// The machine's set of timers is closed; a new one needs an
+		// entry in timerIDs and a case in Run's select.
+		in.log.Error("vrrp machine asked for an unknown timer", "timer", id.String())
+		return nil
+	}
+	return in.timers[i]
+}
+
+// send sends one advert with priority prio to the multicast group or to each
+// unicast peer.
+func (in *Instance) send(prio uint8) {
+	a := in.advert
+	a.Priority = prio
+	var sent, failed uint64
+	var firstErr error
+	for _, dst := range in.dsts {
+		if err := in.deps.Transport.Send(&a, dst); err != nil {
+			failed++
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		sent++
+	}
+	in.mu.Lock()
+	in.st.AdvertsSent += sent
+	in.st.SendErrors += failed
+	in.mu.Unlock()
+	// Log when sending starts and stops failing, not every interval.
+	switch {
+	case firstErr != nil && !in.sendFailing:
+		in.sendFailing = true
+		in.log.Error("sending vrrp advert", "err", firstErr)
+	case firstErr == nil && in.sendFailing:
+		in.sendFailing = false
+		in.log.Info("sending vrrp adverts again")
+	}
+}
+
+// transition records a state change, logs it, runs the notify hook and tells
+// the sync group.
+func (in *Instance) transition(t vrrp.Transition) {
+	switch {
+	case t.To == vrrp.Master:
+		if in.vipCheck > 0 {
+			in.vipTimer.Reset(in.vipCheck)
+		}
+	case t.From == vrrp.Master:
+		in.vipTimer.Stop()
+		in.stopAnnouncing()
+	}
+	in.mu.Lock()
+	in.st.Since = time.Now()
+	in.st.Transitions++
+	in.st.TransitionsTo[t.To]++
+	hook := in.hook
+	in.mu.Unlock()
+
+	in.log.Info("vrrp state change", "from", t.From.String(), "to", t.To.String())
+	if in.deps.Notifier != nil {
+		in.deps.Notifier.Notify(in.cfg.Name, t.To)
+	}
+	if hook != nil {
+		hook(t)
+	}
+}
+
+// checkVIPs puts back virtual addresses that disappeared while we are master
+// (SPEC §4: someone deleted a VIP by hand, or a DHCP client flushed the
+// interface).
+func (in *Instance) checkVIPs() {
+	if in.m.State() != vrrp.Master || in.m.Stopping() {
+		return
+	}
+	missing, err := in.deps.VIPs.Missing(in.cfg.Interface, in.vips)
+	if err != nil {
+		if !in.vipFailing {
+			in.vipFailing = true
+			in.log.Error("checking virtual addresses", "interface", in.cfg.Interface, "err", err)
+		}
+		return
+	}
+	in.vipFailing = false
+	if len(missing) == 0 {
+		return
+	}
+	for _, p := range missing {
+		in.log.Warn("virtual address was removed while master; adding it back", "vip", p.String(), "interface", in.cfg.Interface)
+	}
+	if err := in.deps.VIPs.Add(in.cfg.Interface, missing); err != nil {
+		in.log.Error("adding virtual addresses back", "interface", in.cfg.Interface, "err", err)
+		return
+	}
+	in.mu.Lock()
+	in.st.VIPsRestored += uint64(len(missing))
+	in.mu.Unlock()
+}
