@@ -12,7 +12,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/lvsd/lvsd/internal/buildinfo.Version=$(VERSION) -X github.com/lvsd/lvsd/internal/buildinfo.Commit=$(COMMIT)
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: build test unit integration demo bench lint deps clean
+.PHONY: build test unit integration fuzz demo bench lint deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lvsd
@@ -26,6 +26,15 @@ test: deps build
 	$(GO) vet ./...
 	$(GO) vet -tags vm ./...
 	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) fuzz
+
+# Hostile input: the VRRP codec for a minute, the config parser and the
+# IPVS dump decoder for 20 s each. A crash fails the run and leaves the
+# input under testdata/fuzz for a regression test.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAdvert$$' -fuzztime 60s ./vrrp/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20s ./ipvs/
 
 unit:
 	$(GO) test -count=1 ./...
