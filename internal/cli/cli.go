@@ -69,6 +69,12 @@ func init() {
 			example: "lvsd reload",
 			run:     runReload,
 		},
+		"realserver": {
+			summary: "prepare (up) or undo (down) this host as a DR/TUN real server: VIPs on lo or tunl0, ARP sysctls",
+			usage:   "realserver up|down --vip ADDR[,ADDR] [--method dr|tun] [--state PATH]",
+			example: "lvsd realserver up --vip 192.0.2.100,2001:db8::100 --method dr",
+			run:     runRealserver,
+		},
 		"version": {
 			summary: "print version, commit and Go version",
 			usage:   "version",
