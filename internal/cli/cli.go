@@ -45,6 +45,12 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
+		"run": {
+			summary: "run the daemon in the foreground (systemd Type=notify): VRRP, health checks, IPVS",
+			usage:   "run -c FILE [--node NAME] [--socket PATH] [--log-format text|json]",
+			example: "lvsd run -c /etc/lvsd/web.hcl --node director-a",
+			run:     runRun,
+		},
 		"validate": {
 			summary: "check a cluster file for every declared node (or one)",
 			usage:   "validate -c FILE [--node NAME]",

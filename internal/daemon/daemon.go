@@ -1,0 +1,511 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/internal/plan"
+	"github.com/lvsd/lvsd/internal/reconcile"
+	"github.com/lvsd/lvsd/internal/status"
+	"github.com/lvsd/lvsd/internal/vrrpd"
+)
+
+// Options configure a Daemon.
+type Options struct {
+	// ConfigFile is the cluster file (lvsd run -c).
+	ConfigFile string
+	// Node is this director's node; "" means the only declared node, else
+	// the host name (config.DefaultNode).
+	Node string
+	// Socket overrides status.socket of the file when not "".
+	Socket string
+	// Logger receives the daemon's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Hostname names the node when Node is ""; nil means os.Hostname.
+	Hostname func() (string, error)
+	// Notifier is told READY, STATUS, WATCHDOG and STOPPING; nil means
+	// systemd's $NOTIFY_SOCKET (nothing when unset).
+	Notifier Notifier
+
+	// sys replaces the kernel (tests).
+	sys system
+}
+
+// ConfigError is a configuration the daemon refuses: at start-up it ends Run
+// (`lvsd run` exits 1 and prints Report).
+type ConfigError struct {
+	Diagnostics config.Diagnostics
+	// Source maps file names to contents, for the snippets of Report.
+	Source map[string][]byte
+}
+
+func (e *ConfigError) Error() string { return e.Diagnostics.Error() }
+
+// Report returns the diagnostics as `lvsd validate` prints them:
+// FILE:LINE:COL: message, the offending line and a marker.
+func (e *ConfigError) Report() string {
+	var b bytes.Buffer
+	e.Diagnostics.Format(&b, e.Source)
+	return b.String()
+}
+
+// Timings of the stop (SPEC §4: exit within 2 seconds).
+const (
+	// stopBudget bounds the whole stop; the instances' release wait (at
+	// most vrrp.MaxReleaseWait) comes first, the kernel clean-up after.
+	stopBudget = 1800 * time.Millisecond
+	// cleanupTimeout bounds StopSync and Cleanup together.
+	cleanupTimeout = 500 * time.Millisecond
+)
+
+// Daemon is one running director. New builds it; Run runs it once.
+type Daemon struct {
+	opts Options
+	log  *slog.Logger
+	sd   Notifier
+	sys  system
+
+	metrics *status.Metrics
+	started atomic.Bool
+
+	// Set during start-up, before any goroutine reads them.
+	rec         *reconcile.Reconciler
+	sched       *healthcheck.Scheduler
+	vips        vrrpd.VIPs
+	closeVIPs   func()
+	ann         vrrpd.Announcer
+	muxes       *muxes
+	notifyCtx   context.Context
+	stopNotify  context.CancelFunc
+	partsCtx    context.Context
+	cancelParts context.CancelFunc
+	partsWG     sync.WaitGroup
+	instWG      sync.WaitGroup
+	notifyWG    sync.WaitGroup
+
+	// reloadMu serialises Reload with itself and with the stop.
+	reloadMu sync.Mutex
+	running  bool // guarded by reloadMu
+
+	mu         sync.Mutex // guards what follows
+	cfg        *config.Config
+	loadedAt   time.Time
+	reloadErr  *string
+	checks     checkSet
+	states     map[string]healthcheck.Status
+	instances  map[string]*instance
+	links      map[string]bool
+	watched    map[string]bool // interfaces with an address watcher
+	lastStatus string
+}
+
+// instance is one running VRRP instance.
+type instance struct {
+	cfg       config.VRRPInstance
+	in        *vrrpd.Instance
+	transport vrrpd.Transport // closed by in.Run; by the daemon if it never runs
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+// New returns a daemon for opts. It starts nothing and reads nothing.
+func New(opts Options) *Daemon {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	sd := opts.Notifier
+	if sd == nil {
+		sd = systemdNotifier()
+	}
+	sys := opts.sys
+	if sys == nil {
+		sys = &linuxSystem{log: log}
+	}
+	d := &Daemon{
+		opts:      opts,
+		log:       log,
+		sd:        sd,
+		sys:       sys,
+		states:    make(map[string]healthcheck.Status),
+		instances: make(map[string]*instance),
+		links:     make(map[string]bool),
+		watched:   make(map[string]bool),
+	}
+	d.metrics = status.NewMetrics(d)
+	return d
+}
+
+// Metrics returns the daemon's metrics (also served on metrics_listen).
+func (d *Daemon) Metrics() *status.Metrics { return d.metrics }
+
+// load reads, parses and resolves the config file for this node.
+func (d *Daemon) load() (*config.Config, error) {
+	file := d.opts.ConfigFile
+	if file == "" {
+		return nil, errors.New("no config file: pass -c FILE or set LVSD_CONFIG")
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, &ConfigError{Diagnostics: config.Diagnostics{{Filename: file, Message: err.Error()}}}
+	}
+	f, diags := config.Parse(file, src)
+	if diags.HasErrors() {
+		return nil, &ConfigError{Diagnostics: diags, Source: f.Source()}
+	}
+	node := d.opts.Node
+	if node == "" {
+		hostname := d.opts.Hostname
+		if hostname == nil {
+			hostname = os.Hostname
+		}
+		host, _ := hostname()
+		node = config.DefaultNode(f, host)
+	}
+	cfg, diags := f.Resolve(node)
+	if diags.HasErrors() {
+		return nil, &ConfigError{Diagnostics: diags, Source: f.Source()}
+	}
+	return cfg, nil
+}
+
+// socketPath is the control socket: --socket, else status.socket, else the
+// default.
+func (d *Daemon) socketPath(cfg *config.Config) string {
+	switch {
+	case d.opts.Socket != "":
+		return d.opts.Socket
+	case cfg.Status.Socket != "":
+		return cfg.Status.Socket
+	}
+	return status.DefaultSocket
+}
+
+// Run starts the director, runs it until ctx ends and stops it (see the
+// package documentation). A configuration error is a *ConfigError; any other
+// start-up failure is an error whose text says what to do. After a clean
+// stop Run returns nil.
+func (d *Daemon) Run(ctx context.Context) (err error) {
+	if !d.started.CompareAndSwap(false, true) {
+		return errors.New("lvsd daemon: Run called twice")
+	}
+	cfg, err := d.load()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Set at start-up, or by a reload that added the first instance.
+		if d.closeVIPs != nil {
+			d.closeVIPs()
+		}
+	}()
+	log := d.log
+	log.Info("starting", "cluster", cfg.Cluster, "node", cfg.Node, "config", cfg.File,
+		"vrrp_instances", len(cfg.VRRPInstances), "virtual_servers", len(cfg.VirtualServers))
+
+	// IPVS only when there is something to program: a VRRP-only director
+	// must run on a kernel without it.
+	if len(cfg.VirtualServers) > 0 {
+		k, closeIPVS, err := d.sys.DialIPVS()
+		if err != nil {
+			return reconcile.Explain(err)
+		}
+		defer closeIPVS()
+		if err := reconcile.Check(k); err != nil {
+			return err
+		}
+		if err := d.sys.ApplySysctls(cfg.IPVS); err != nil {
+			return fmt.Errorf("setting the IPVS sysctls: %w", explainPermission(err))
+		}
+		d.rec = reconcile.New(k, reconcile.WithConfig(cfg.IPVS), reconcile.WithLogger(log), reconcile.WithMetrics(d.metrics))
+	}
+
+	for _, vi := range cfg.VRRPInstances {
+		exists, _, err := d.sys.Link(vi.Interface)
+		if err != nil {
+			return fmt.Errorf("vrrp_instance %s: reading interface %s: %w", vi.Name, vi.Interface, err)
+		}
+		if !exists {
+			return fmt.Errorf("vrrp_instance %s: interface %s does not exist: create it or fix interface in %s", vi.Name, vi.Interface, cfg.File)
+		}
+	}
+	if len(cfg.VRRPInstances) > 0 {
+		vips, closeVIPs, err := d.sys.VIPs()
+		if err != nil {
+			return fmt.Errorf("opening rtnetlink for the virtual addresses: %w", explainPermission(err))
+		}
+		d.vips, d.closeVIPs = vips, closeVIPs
+		d.ann = d.sys.Announcer()
+	}
+	d.muxes = newMuxes(d.sys.Listen, log)
+
+	// Health checks, and the first desired table: every checked real
+	// server is down until it has passed rise times.
+	d.sched = healthcheck.NewScheduler(d.onResult)
+	cs := buildChecks(cfg)
+	if err := d.sched.Set(cs.jobs); err != nil {
+		return fmt.Errorf("starting the health checks: %w", err)
+	}
+	d.mu.Lock()
+	d.cfg = cfg
+	d.checks = cs
+	d.loadedAt = time.Now()
+	if d.rec != nil {
+		d.rec.SetDesired(plan.Services(cfg, healthOf(cs, d.states)))
+	}
+	d.mu.Unlock()
+
+	// A second daemon on the same socket would fight the first over the
+	// VIPs before failing to listen: refuse before any instance runs.
+	socket := d.socketPath(cfg)
+	if alive(socket) {
+		return fmt.Errorf("another lvsd answers on %s: stop it, or give this one its own --socket", socket)
+	}
+
+	// The VRRP instances are built (sockets opened) before anything runs,
+	// so a missing permission or interface stops the start cleanly.
+	insts, err := d.buildInstances(cfg, cfg.VRRPInstances)
+	if err != nil {
+		return err
+	}
+
+	d.partsCtx, d.cancelParts = context.WithCancel(context.Background())
+	d.notifyCtx, d.stopNotify = context.WithCancel(context.Background())
+	fatal := make(chan error, 4)
+	part := func(name string, f func(ctx context.Context) error) {
+		d.partsWG.Go(func() {
+			if err := f(d.partsCtx); err != nil && d.partsCtx.Err() == nil {
+				select {
+				case fatal <- fmt.Errorf("%s: %w", name, err):
+				default: // the stop is already under way
+				}
+			}
+		})
+	}
+	if d.rec != nil {
+		part("ipvs reconciler", d.rec.Run)
+	}
+	part("health checks", d.sched.Run)
+	part("link watcher", func(ctx context.Context) error {
+		d.sys.WatchLinks(ctx, d.setLink)
+		return nil
+	})
+
+	d.reloadMu.Lock()
+	d.running = true
+	d.startInstances(insts)
+	d.reloadMu.Unlock()
+
+	part("control socket", func(ctx context.Context) error {
+		return status.Serve(ctx, socket, d, d)
+	})
+	part("metrics listener", func(ctx context.Context) error {
+		return status.ServeMetrics(ctx, cfg.Status.MetricsListen, d.metrics.Handler())
+	})
+	part("systemd notification", d.notifyLoop)
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case err = <-fatal:
+		log.Error("stopping on a failure", "err", err)
+	}
+	d.stop()
+	return err
+}
+
+// alive reports whether a daemon answers on the control socket.
+func alive(socket string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err := status.Get(ctx, socket)
+	return err == nil
+}
+
+// stop shuts the director down in SPEC §4 order: instances hand over
+// (priority 0, addresses kept until the new master speaks), then the rest
+// stops, then the sync daemon, then lvsd's IPVS services.
+func (d *Daemon) stop() {
+	start := time.Now()
+	_ = d.sd.Send("STOPPING=1")
+	d.reloadMu.Lock()
+	d.running = false
+	d.mu.Lock()
+	insts := make([]*instance, 0, len(d.instances))
+	for _, in := range d.instances {
+		insts = append(insts, in)
+	}
+	d.mu.Unlock()
+	stopInstances(insts)
+	d.reloadMu.Unlock()
+	d.instWG.Wait()
+
+	d.cancelParts()
+	d.partsWG.Wait()
+
+	if d.rec != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		if err := d.rec.StopSync(ctx); err != nil {
+			d.log.Warn("stopping the IPVS sync daemon", "err", err)
+		}
+		d.mu.Lock()
+		cleanup := d.cfg.IPVS.CleanupOnExit
+		d.mu.Unlock()
+		if cleanup {
+			if err := d.rec.Cleanup(ctx); err != nil {
+				d.log.Warn("removing lvsd's IPVS services", "err", err)
+			}
+		}
+		cancel()
+	}
+
+	// Notify commands (the "stop" ones in particular) get what is left of
+	// the budget, then are killed.
+	waited := make(chan struct{})
+	go func() { d.notifyWG.Wait(); close(waited) }()
+	t := time.NewTimer(max(stopBudget-time.Since(start), 0))
+	select {
+	case <-waited:
+	case <-t.C:
+		d.log.Warn("killing notify commands still running at stop")
+	}
+	t.Stop()
+	d.stopNotify()
+	<-waited
+	d.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond).String())
+}
+
+// notifyLoop tells systemd READY=1 after the first reconcile (at once
+// without IPVS), then pings the watchdog when it is armed.
+func (d *Daemon) notifyLoop(ctx context.Context) error {
+	if d.rec != nil {
+		select {
+		case <-d.rec.Reconciled():
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	_ = d.sd.Send("READY=1")
+	d.log.Info("ready")
+	d.updateStatusLine()
+	every := watchdogInterval(os.Getenv)
+	if every <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			_ = d.sd.Send("WATCHDOG=1")
+		}
+	}
+}
+
+// onResult receives every health-check result (healthcheck.ResultFunc).
+func (d *Daemon) onResult(key string, r healthcheck.Result, h healthcheck.Health, changed bool) {
+	d.mu.Lock()
+	owners := d.checks.owners[key]
+	if owners == nil {
+		// A job a reload removed; its last result is of no use.
+		d.mu.Unlock()
+		return
+	}
+	d.states[key] = healthcheck.Status{Health: h, Last: r}
+	if changed && d.rec != nil {
+		// Under mu, so that concurrent changes reach the reconciler in
+		// the order their tables were computed.
+		d.rec.SetDesired(plan.Services(d.cfg, healthOf(d.checks, d.states)))
+	}
+	d.mu.Unlock()
+	for _, o := range owners {
+		d.metrics.ObserveCheck(o.service, o.server.String(), r.Duration)
+		if changed {
+			d.log.Info("real server health change", "service", o.service, "server", o.server.String(),
+				"healthy", h.Healthy, "check", r.Message)
+		}
+	}
+	if changed {
+		d.updateStatusLine()
+	}
+}
+
+// setLink records a link state change and tells every instance; each one
+// ignores the interfaces it does not use or track.
+func (d *Daemon) setLink(ifname string, up bool) {
+	d.mu.Lock()
+	was, known := d.links[ifname]
+	d.links[ifname] = up
+	var insts []*instance
+	for _, in := range d.instances {
+		if in.cfg.Interface == ifname || slices.Contains(in.cfg.TrackInterfaces, ifname) {
+			insts = append(insts, in)
+		}
+	}
+	d.mu.Unlock()
+	if known && was == up || len(insts) == 0 {
+		return
+	}
+	if known || !up {
+		d.log.Info("link state change", "interface", ifname, "up", up)
+	}
+	for _, in := range insts {
+		in.in.SetLink(ifname, up)
+	}
+}
+
+// updateStatusLine sends systemd a one-line summary when it changed. It
+// leaves out the kernel's table, so it never waits for the reconciler and
+// a VRRP transition may call it.
+func (d *Daemon) updateStatusLine() {
+	line := summary(buildDocument(d.docInput()))
+	d.mu.Lock()
+	same := line == d.lastStatus
+	d.lastStatus = line
+	d.mu.Unlock()
+	if !same {
+		_ = d.sd.Send("STATUS=" + line)
+	}
+}
+
+// summary is the STATUS= line: every instance's state and every service's
+// healthy count, e.g. "VI_1 MASTER; web 2/3 healthy".
+func summary(doc status.Document) string {
+	var parts []string
+	for _, in := range doc.VRRPInstances {
+		parts = append(parts, in.Name+" "+in.State)
+	}
+	for _, vs := range doc.VirtualServers {
+		up := 0
+		for _, rs := range vs.RealServers {
+			if rs.Healthy {
+				up++
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %d/%d healthy", vs.Name, up, len(vs.RealServers)))
+	}
+	if len(parts) == 0 {
+		return "running"
+	}
+	var b bytes.Buffer
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}

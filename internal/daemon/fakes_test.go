@@ -1,0 +1,415 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"syscall"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/reconcile"
+	"github.com/lvsd/lvsd/internal/vrrpd"
+	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/vrrp"
+)
+
+// fakeSegment is an Ethernet segment in memory: what one transport sends
+// reaches every other transport on it, as a multicast advert would.
+type fakeSegment struct {
+	mu    sync.Mutex
+	ports []*fakeTransport
+}
+
+type fakeTransport struct {
+	seg   *fakeSegment
+	src   netip.Addr
+	rx    chan vrrp.Packet
+	once  sync.Once
+	close chan struct{}
+
+	mu     sync.Mutex
+	sent   []vrrp.Advert // every advert sent, for assertions
+	sentTo []netip.Addr  // and its destination
+}
+
+func (s *fakeSegment) attach(src netip.Addr) *fakeTransport {
+	t := &fakeTransport{seg: s, src: src, rx: make(chan vrrp.Packet, 256), close: make(chan struct{})}
+	s.mu.Lock()
+	s.ports = append(s.ports, t)
+	s.mu.Unlock()
+	return t
+}
+
+func (t *fakeTransport) Send(a *vrrp.Advert, dst netip.Addr) error {
+	t.mu.Lock()
+	t.sent = append(t.sent, *a)
+	t.sentTo = append(t.sentTo, dst)
+	t.mu.Unlock()
+	t.seg.mu.Lock()
+	defer t.seg.mu.Unlock()
+	for _, p := range t.seg.ports {
+		if p == t {
+			continue
+		}
+		c := *a
+		select {
+		case p.rx <- vrrp.Packet{Advert: &c, Src: t.src, Dst: dst, TTL: vrrp.AdvertTTL}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (t *fakeTransport) Receive([]byte) (vrrp.Packet, error) {
+	select {
+	case p := <-t.rx:
+		return p, nil
+	case <-t.close:
+		return vrrp.Packet{}, net.ErrClosed
+	}
+}
+
+func (t *fakeTransport) Source() netip.Addr { return t.src }
+
+func (t *fakeTransport) Close() error {
+	t.once.Do(func() {
+		close(t.close)
+		t.seg.mu.Lock()
+		t.seg.ports = slices.DeleteFunc(t.seg.ports, func(p *fakeTransport) bool { return p == t })
+		t.seg.mu.Unlock()
+	})
+	return nil
+}
+
+func (t *fakeTransport) destinations() []netip.Addr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.sentTo)
+}
+
+func (t *fakeTransport) adverts() []vrrp.Advert {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.sent)
+}
+
+// fakeVIPs records the addresses on each interface.
+type fakeVIPs struct {
+	mu    sync.Mutex
+	addrs map[string][]netip.Prefix
+	log   []string
+}
+
+func (v *fakeVIPs) Add(ifname string, vips []netip.Prefix) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.addrs == nil {
+		v.addrs = make(map[string][]netip.Prefix)
+	}
+	for _, p := range vips {
+		if !slices.Contains(v.addrs[ifname], p) {
+			v.addrs[ifname] = append(v.addrs[ifname], p)
+		}
+		v.log = append(v.log, "add "+ifname+" "+p.String())
+	}
+	return nil
+}
+
+func (v *fakeVIPs) Remove(ifname string, vips []netip.Prefix) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, p := range vips {
+		v.addrs[ifname] = slices.DeleteFunc(v.addrs[ifname], func(q netip.Prefix) bool { return q == p })
+		v.log = append(v.log, "remove "+ifname+" "+p.String())
+	}
+	return nil
+}
+
+func (v *fakeVIPs) Missing(ifname string, vips []netip.Prefix) ([]netip.Prefix, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []netip.Prefix
+	for _, p := range vips {
+		if !slices.Contains(v.addrs[ifname], p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (v *fakeVIPs) on(ifname string) []netip.Prefix {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.addrs[ifname])
+}
+
+// fakeAnnouncer counts announcement rounds.
+type fakeAnnouncer struct {
+	mu     sync.Mutex
+	rounds int
+}
+
+func (a *fakeAnnouncer) Announce(context.Context, string, []netip.Prefix) error {
+	a.mu.Lock()
+	a.rounds++
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *fakeAnnouncer) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rounds
+}
+
+// fakeKernel is an IPVS table in memory.
+type fakeKernel struct {
+	mu       sync.Mutex
+	table    []ipvs.Service
+	daemons  []ipvs.SyncDaemon
+	syncCall []string
+}
+
+func (k *fakeKernel) Services() ([]ipvs.Service, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := slices.Clone(k.table)
+	for i := range out {
+		out[i].Destinations = slices.Clone(out[i].Destinations)
+	}
+	return out, nil
+}
+
+func (k *fakeKernel) Apply(ops []ipvs.Op) ([]ipvs.OpResult, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	res := make([]ipvs.OpResult, len(ops))
+	var errs []error
+	for i, op := range ops {
+		res[i].Op = op
+		if err := k.apply(op); err != nil {
+			res[i].Err = fmt.Errorf("%s: %w", op, err)
+			errs = append(errs, res[i].Err)
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+func (k *fakeKernel) apply(op ipvs.Op) error {
+	key := op.Service.ServiceKey.Normalize()
+	i := slices.IndexFunc(k.table, func(s ipvs.Service) bool { return s.ServiceKey == key })
+	if op.Kind == ipvs.AddService {
+		if i >= 0 {
+			return syscall.EEXIST
+		}
+		s := op.Service
+		s.ServiceKey = key
+		s.Destinations = nil
+		k.table = append(k.table, s)
+		return nil
+	}
+	if i < 0 {
+		return syscall.ESRCH
+	}
+	s := &k.table[i]
+	j := slices.IndexFunc(s.Destinations, func(d ipvs.Destination) bool { return d.Addr == op.Dest.Addr })
+	switch op.Kind {
+	case ipvs.UpdateService:
+		dests := s.Destinations
+		*s = op.Service
+		s.ServiceKey = key
+		s.Destinations = dests
+	case ipvs.DelService:
+		k.table = slices.Delete(k.table, i, i+1)
+	case ipvs.AddDest:
+		if j >= 0 {
+			return syscall.EEXIST
+		}
+		s.Destinations = append(s.Destinations, op.Dest)
+	case ipvs.UpdateDest:
+		if j < 0 {
+			return syscall.ENOENT
+		}
+		s.Destinations[j] = op.Dest
+	case ipvs.DelDest:
+		if j < 0 {
+			return syscall.ENOENT
+		}
+		s.Destinations = slices.Delete(s.Destinations, j, j+1)
+	}
+	return nil
+}
+
+func (k *fakeKernel) SetTimeouts(ipvs.Timeouts) error { return nil }
+
+func (k *fakeKernel) SyncDaemons() ([]ipvs.SyncDaemon, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.daemons), nil
+}
+
+func (k *fakeKernel) StartSyncDaemon(d ipvs.SyncDaemon) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.syncCall = append(k.syncCall, "start "+d.State.String())
+	k.daemons = append(k.daemons, d)
+	return nil
+}
+
+func (k *fakeKernel) StopSyncDaemon(s ipvs.SyncState) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.syncCall = append(k.syncCall, "stop "+s.String())
+	k.daemons = slices.DeleteFunc(k.daemons, func(d ipvs.SyncDaemon) bool { return d.State == s })
+	return nil
+}
+
+func (k *fakeKernel) syncCalls() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.syncCall)
+}
+
+// dests returns "addr wN" of every destination of every service.
+func (k *fakeKernel) dests() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for _, s := range k.table {
+		for _, d := range s.Destinations {
+			out = append(out, fmt.Sprintf("%s w%d", d.Addr, d.Weight))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (k *fakeKernel) services() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.table)
+}
+
+// fakeSystem is the kernel of one director in memory.
+type fakeSystem struct {
+	seg     *fakeSegment
+	addr    netip.Addr // our address on every interface
+	ifaces  map[string]bool
+	ipvsErr error
+	kernel  *fakeKernel
+	vips    *fakeVIPs
+	ann     *fakeAnnouncer
+
+	mu         sync.Mutex
+	sysctls    int
+	transports []*fakeTransport
+	linkCB     func(string, bool)
+}
+
+func newFakeSystem(seg *fakeSegment, addr string, ifaces ...string) *fakeSystem {
+	s := &fakeSystem{
+		seg: seg, addr: netip.MustParseAddr(addr), ifaces: make(map[string]bool),
+		kernel: &fakeKernel{}, vips: &fakeVIPs{}, ann: &fakeAnnouncer{},
+	}
+	for _, i := range ifaces {
+		s.ifaces[i] = true
+	}
+	return s
+}
+
+var _ system = (*fakeSystem)(nil)
+
+func (s *fakeSystem) DialIPVS() (reconcile.Kernel, func(), error) {
+	if s.ipvsErr != nil {
+		return nil, nil, s.ipvsErr
+	}
+	return s.kernel, func() {}, nil
+}
+
+func (s *fakeSystem) ApplySysctls(config.IPVS) error {
+	s.mu.Lock()
+	s.sysctls++
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *fakeSystem) Listen(ifname string, ipv6 bool, _ ...vrrp.Option) (vrrpd.Transport, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ifaces[ifname]; !ok {
+		return nil, fmt.Errorf("no interface %s", ifname)
+	}
+	t := s.seg.attach(s.addr)
+	s.transports = append(s.transports, t)
+	return t, nil
+}
+
+func (s *fakeSystem) VIPs() (vrrpd.VIPs, func(), error) { return s.vips, func() {}, nil }
+
+func (s *fakeSystem) Announcer() vrrpd.Announcer { return s.ann }
+
+func (s *fakeSystem) Link(ifname string) (bool, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	up, ok := s.ifaces[ifname]
+	return ok, up, nil
+}
+
+func (s *fakeSystem) Addrs(string, bool) ([]netip.Addr, error) { return []netip.Addr{s.addr}, nil }
+
+func (s *fakeSystem) WatchLinks(ctx context.Context, f func(string, bool)) {
+	s.mu.Lock()
+	s.linkCB = f
+	s.mu.Unlock()
+	<-ctx.Done()
+}
+
+func (s *fakeSystem) WatchAddrs(ctx context.Context, _ string, _ func()) { <-ctx.Done() }
+
+// setLink changes a link and reports it as the netlink watcher would.
+func (s *fakeSystem) setLink(ifname string, up bool) {
+	s.mu.Lock()
+	s.ifaces[ifname] = up
+	cb := s.linkCB
+	s.mu.Unlock()
+	if cb != nil {
+		cb(ifname, up)
+	}
+}
+
+func (s *fakeSystem) openTransports() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.transports {
+		select {
+		case <-t.close:
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// recordingNotifier records sd_notify messages.
+type recordingNotifier struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (n *recordingNotifier) Send(state string) error {
+	n.mu.Lock()
+	n.sent = append(n.sent, state)
+	n.mu.Unlock()
+	return nil
+}
+
+func (n *recordingNotifier) has(state string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Contains(n.sent, state)
+}

@@ -1,0 +1,101 @@
+package daemon
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/healthcheck"
+)
+
+// owner is one real server of one virtual server: the unit whose health
+// the status document and the IPVS table speak of.
+type owner struct {
+	service string
+	server  netip.AddrPort
+}
+
+// checkSet is the health-check side of a configuration: the scheduler's
+// jobs and who owns each. Jobs with the same key (the same check of the same
+// target on the same schedule, in two virtual servers) run once and their
+// result is fanned out to every owner.
+type checkSet struct {
+	jobs   []healthcheck.Job
+	owners map[string][]owner // job key → owners, in config order
+	keyOf  map[owner]string   // checked real server → job key
+}
+
+// buildChecks turns every health_check of cfg into a scheduler job.
+// Unchecked real servers have no job: they are always healthy.
+func buildChecks(cfg *config.Config) checkSet {
+	cs := checkSet{owners: make(map[string][]owner), keyOf: make(map[owner]string)}
+	for _, vs := range cfg.VirtualServers {
+		for _, rs := range vs.RealServers {
+			if rs.Check == nil {
+				continue
+			}
+			c := rs.Check
+			checker := newChecker(c, rs.Address)
+			key := healthcheck.KeyOf(checker, c.Interval, c.Timeout, c.Rise, c.Fall)
+			o := owner{service: vs.Name, server: rs.Address}
+			if _, seen := cs.owners[key]; !seen {
+				cs.jobs = append(cs.jobs, healthcheck.Job{
+					Key: key, Checker: checker,
+					Interval: c.Interval, Timeout: c.Timeout,
+					Rise: c.Rise, Fall: c.Fall,
+				})
+			}
+			cs.owners[key] = append(cs.owners[key], o)
+			cs.keyOf[o] = key
+		}
+	}
+	return cs
+}
+
+// checkTarget is the address a check probes: the real server, on the
+// check's own port when it names one.
+func checkTarget(c *config.HealthCheck, server netip.AddrPort) netip.AddrPort {
+	if c.Port != 0 {
+		return netip.AddrPortFrom(server.Addr(), c.Port)
+	}
+	return server
+}
+
+func newChecker(c *config.HealthCheck, server netip.AddrPort) healthcheck.Checker {
+	target := checkTarget(c, server)
+	switch c.Type {
+	case config.CheckHTTP, config.CheckHTTPS:
+		return healthcheck.NewHTTP(healthcheck.HTTPParams{
+			Target:        target,
+			HTTPS:         c.Type == config.CheckHTTPS,
+			Path:          c.Path,
+			Host:          c.Host,
+			ExpectStatus:  c.ExpectStatus,
+			BodyContains:  c.BodyContains,
+			TLSSkipVerify: c.TLSSkipVerify,
+			Timeout:       c.Timeout,
+		})
+	case config.CheckExec:
+		return healthcheck.NewExec(healthcheck.ExecParams{Argv: c.Command, Target: target, Timeout: c.Timeout})
+	default:
+		return healthcheck.NewTCP(target, c.Timeout)
+	}
+}
+
+// healthOf answers plan.Health from the job states: a checked server is
+// healthy only once its check has risen (SPEC §4: it starts unhealthy until
+// it passes rise times); a server without a check never asks.
+func healthOf(cs checkSet, states map[string]healthcheck.Status) func(string, netip.AddrPort) bool {
+	return func(service string, server netip.AddrPort) bool {
+		key, ok := cs.keyOf[owner{service: service, server: server}]
+		if !ok {
+			return true
+		}
+		return states[key].Health.Healthy
+	}
+}
+
+// checkDuration converts a check's duration for the status document.
+func checkDuration(d time.Duration) float64 {
+	return float64(d) / float64(time.Millisecond)
+}

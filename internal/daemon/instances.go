@@ -1,0 +1,286 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/reconcile"
+	"github.com/lvsd/lvsd/internal/vrrpd"
+	"github.com/lvsd/lvsd/vrrp"
+)
+
+// notifyTimeout bounds a notify command; a hung script is killed with its
+// process group so the next transition's command can run.
+const notifyTimeout = 30 * time.Second
+
+// explainPermission turns a refused socket into the one line that says
+// what to do.
+func explainPermission(err error) error {
+	if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("%w: run lvsd as root or with CAP_NET_ADMIN and CAP_NET_RAW", err)
+	}
+	return err
+}
+
+// buildInstances builds the named instances of cfg and ties together the
+// sync groups whose members are all among them. Nothing runs yet; on error
+// every socket opened so far is released.
+func (d *Daemon) buildInstances(cfg *config.Config, list []config.VRRPInstance) ([]*instance, error) {
+	var out []*instance
+	fail := func(err error) ([]*instance, error) {
+		for _, in := range out {
+			in.transport.Close()
+		}
+		return nil, err
+	}
+	byName := make(map[string]*instance)
+	for _, vi := range list {
+		in, err := d.newInstance(vi)
+		if err != nil {
+			return fail(err)
+		}
+		out = append(out, in)
+		byName[vi.Name] = in
+	}
+	for _, g := range cfg.SyncGroups {
+		var members []*vrrpd.Instance
+		for _, name := range g.Instances {
+			if in := byName[name]; in != nil {
+				members = append(members, in.in)
+			}
+		}
+		if len(members) == 0 {
+			continue
+		}
+		if len(members) != len(g.Instances) {
+			return fail(fmt.Errorf("vrrp_sync_group %s: only some members are being started", g.Name))
+		}
+		if _, err := vrrpd.NewGroup(g.Name, d.log, members...); err != nil {
+			return fail(err)
+		}
+	}
+	return out, nil
+}
+
+// newInstance opens (or shares) the instance's socket and builds it, with
+// the current state of its interfaces.
+func (d *Daemon) newInstance(vi config.VRRPInstance) (*instance, error) {
+	own, err := d.sys.Addrs(vi.Interface, vi.IPv6())
+	if err != nil {
+		return nil, fmt.Errorf("vrrp_instance %s: reading the addresses of %s: %w", vi.Name, vi.Interface, err)
+	}
+	key := muxKey{ifname: vi.Interface, ipv6: vi.IPv6(), unicast: len(vi.UnicastPeers) > 0}
+	for _, p := range vi.UnicastPeers {
+		// The peer list names every director: ours is where we send from.
+		if slices.Contains(own, p.Unmap()) {
+			key.src = p.Unmap()
+			break
+		}
+	}
+	t, err := d.muxes.acquire(key, vi.VRID)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp_instance %s: opening the VRRP socket on %s: %w", vi.Name, vi.Interface, explainPermission(err))
+	}
+	in, err := vrrpd.New(vi, vrrpd.Deps{
+		Transport: t,
+		VIPs:      d.vips,
+		Announcer: d.ann,
+		Notifier:  &notifier{d: d, cfg: vi},
+		Logger:    d.log,
+	}, vrrpd.WithOwnAddrs(own...))
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	for _, name := range append([]string{vi.Interface}, vi.TrackInterfaces...) {
+		d.mu.Lock()
+		up, known := d.links[name]
+		d.mu.Unlock()
+		if !known {
+			exists, linkUp, err := d.sys.Link(name)
+			if err != nil {
+				d.log.Warn("reading link state", "interface", name, "err", err)
+				continue
+			}
+			// A tracked interface that does not exist is down.
+			up = exists && linkUp
+		}
+		in.SetLink(name, up)
+	}
+	return &instance{cfg: vi, in: in, transport: t}, nil
+}
+
+// startInstances runs built instances; the caller holds reloadMu.
+func (d *Daemon) startInstances(insts []*instance) {
+	for _, in := range insts {
+		ctx, cancel := context.WithCancel(context.Background())
+		in.cancel = cancel
+		in.done = make(chan struct{})
+		d.mu.Lock()
+		d.instances[in.cfg.Name] = in
+		d.mu.Unlock()
+		d.instWG.Go(func() {
+			defer close(in.done)
+			if err := in.in.Run(ctx); err != nil {
+				d.log.Error("vrrp instance ended", "instance", in.cfg.Name, "err", err)
+			}
+		})
+		d.watchAddrs(in.cfg.Interface)
+	}
+}
+
+// stopInstances stops instances together (each hands over as SPEC §4 says)
+// and waits for them.
+func stopInstances(insts []*instance) {
+	for _, in := range insts {
+		in.cancel()
+	}
+	for _, in := range insts {
+		<-in.done
+	}
+}
+
+// watchAddrs starts, once per interface, the watcher that tells the
+// instances on it that an address was deleted, so a master puts a VIP
+// deleted by hand back at once rather than at its next periodic check.
+func (d *Daemon) watchAddrs(ifname string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.watched[ifname] || d.partsCtx == nil {
+		return
+	}
+	d.watched[ifname] = true
+	d.partsWG.Go(func() {
+		d.sys.WatchAddrs(d.partsCtx, ifname, func() {
+			d.mu.Lock()
+			var insts []*instance
+			for _, in := range d.instances {
+				if in.cfg.Interface == ifname {
+					insts = append(insts, in)
+				}
+			}
+			d.mu.Unlock()
+			for _, in := range insts {
+				in.in.CheckVIPs()
+			}
+		})
+	})
+}
+
+// syncRole is the IPVS sync daemon role for a VRRP state.
+func syncRole(s vrrp.State) reconcile.SyncRole {
+	switch s {
+	case vrrp.Master:
+		return reconcile.SyncMaster
+	case vrrp.Backup:
+		return reconcile.SyncBackup
+	}
+	return reconcile.SyncNone
+}
+
+// notifier is the vrrpd.Notifier of one instance: it drives the IPVS sync
+// daemon when the instance is the one sync_daemon follows, updates systemd's
+// STATUS line and runs the notify command of the new state. Commands run
+// one after the other, in the order of the transitions, on a goroutine of
+// their own, so VRRP never waits for them.
+type notifier struct {
+	d   *Daemon
+	cfg config.VRRPInstance
+
+	mu      sync.Mutex
+	queue   [][]string
+	running bool
+}
+
+func (n *notifier) Notify(instance string, to vrrp.State) {
+	d := n.d
+	d.mu.Lock()
+	var follows bool
+	if d.cfg != nil && d.cfg.IPVS.SyncDaemon != nil {
+		follows = d.cfg.IPVS.SyncDaemon.VRRPInstance == instance
+	}
+	d.mu.Unlock()
+	if follows && d.rec != nil {
+		d.rec.SetSyncRole(syncRole(to))
+	}
+	d.updateStatusLine()
+
+	argv := notifyArgv(n.cfg.Notify, to)
+	if len(argv) == 0 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.queue = append(n.queue, argv)
+	if n.running {
+		return
+	}
+	n.running = true
+	d.notifyWG.Go(n.drain)
+}
+
+// notifyArgv picks the command of a state; INIT is the instance stopping.
+func notifyArgv(nc config.Notify, to vrrp.State) []string {
+	switch to {
+	case vrrp.Master:
+		return nc.Master
+	case vrrp.Backup:
+		return nc.Backup
+	case vrrp.Fault:
+		return nc.Fault
+	case vrrp.Init:
+		return nc.Stop
+	}
+	return nil
+}
+
+func (n *notifier) drain() {
+	for {
+		n.mu.Lock()
+		if len(n.queue) == 0 {
+			n.running = false
+			n.mu.Unlock()
+			return
+		}
+		argv := n.queue[0]
+		n.queue = n.queue[1:]
+		n.mu.Unlock()
+		n.run(argv)
+	}
+}
+
+// run runs one notify command without a shell, in a process group of its
+// own that is killed at the timeout or when the daemon gives up waiting.
+func (n *notifier) run(argv []string) {
+	ctx, cancel := context.WithTimeout(n.d.notifyCtx, notifyTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	log := n.d.log.With("instance", n.cfg.Name, "command", argv[0])
+	if err != nil {
+		log.Warn("notify command failed", "err", err, "output", trimOutput(out))
+		return
+	}
+	log.Debug("notify command done", "took", time.Since(start).String())
+}
+
+// trimOutput keeps a command's output short enough for one log line.
+func trimOutput(b []byte) string {
+	const limit = 512
+	if len(b) > limit {
+		b = b[:limit]
+	}
+	return string(b)
+}

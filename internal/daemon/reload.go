@@ -1,0 +1,293 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/internal/plan"
+	"github.com/lvsd/lvsd/internal/status"
+)
+
+// priorityChange is an instance whose only change is this node's priority.
+type priorityChange struct {
+	Name     string
+	Priority uint8
+}
+
+// reloadPlan is what a reload changes. Instances named in no list are kept
+// running untouched: no transition, no advert out of schedule, no GARP.
+type reloadPlan struct {
+	Priority []priorityChange // UpdatePriority
+	Restart  []string         // stopped, then started with the new config
+	Stop     []string         // removed from the config
+	Start    []string         // new in the config
+	// Services: the virtual servers changed, so the health jobs and the
+	// desired table are recomputed.
+	Services bool
+	// IPVS: the ipvs {} settings changed (reconciler.Reconfigure).
+	IPVS bool
+	// Status: the status {} settings changed; they take effect at the next
+	// start, since the socket is what `lvsd reload` itself talks through.
+	Status bool
+}
+
+// empty reports whether the plan changes nothing at all.
+func (p reloadPlan) empty() bool {
+	return len(p.Priority) == 0 && len(p.Restart) == 0 && len(p.Stop) == 0 && len(p.Start) == 0 &&
+		!p.Services && !p.IPVS && !p.Status
+}
+
+// planReload decides what a reload from old to new changes. It is pure: the
+// daemon carries the plan out.
+//
+// An instance is compared whole, except for its priority (which
+// UpdatePriority changes in place) and the other nodes' priorities (which
+// this node does not use). A member of a sync group restarts with its whole
+// group, because a group is tied together before its members run; so does
+// an instance whose group membership changed.
+func planReload(old, new *config.Config) reloadPlan {
+	var p reloadPlan
+	oldByName := make(map[string]config.VRRPInstance)
+	for _, vi := range old.VRRPInstances {
+		oldByName[vi.Name] = vi
+	}
+	newNames := make(map[string]bool)
+	restart := make(map[string]bool)
+	oldGroups, newGroups := groupsOf(old), groupsOf(new)
+	for _, vi := range new.VRRPInstances {
+		newNames[vi.Name] = true
+		was, ok := oldByName[vi.Name]
+		switch {
+		case !ok:
+			p.Start = append(p.Start, vi.Name)
+		case !sameExceptPriority(was, vi) || !slices.Equal(oldGroups[vi.Name], newGroups[vi.Name]):
+			restart[vi.Name] = true
+		}
+	}
+	// A restarted or new member takes its whole (new) group with it.
+	for changed := true; changed; {
+		changed = false
+		for _, g := range new.SyncGroups {
+			touched := false
+			for _, m := range g.Instances {
+				if restart[m] || slices.Contains(p.Start, m) {
+					touched = true
+				}
+			}
+			if !touched {
+				continue
+			}
+			for _, m := range g.Instances {
+				if _, existed := oldByName[m]; existed && !restart[m] {
+					restart[m] = true
+					changed = true
+				}
+			}
+		}
+	}
+	for _, vi := range new.VRRPInstances {
+		was, ok := oldByName[vi.Name]
+		switch {
+		case !ok:
+		case restart[vi.Name]:
+			p.Restart = append(p.Restart, vi.Name)
+		case was.Priority != vi.Priority:
+			p.Priority = append(p.Priority, priorityChange{Name: vi.Name, Priority: vi.Priority})
+		}
+	}
+	for _, vi := range old.VRRPInstances {
+		if !newNames[vi.Name] {
+			p.Stop = append(p.Stop, vi.Name)
+		}
+	}
+	p.Services = !reflect.DeepEqual(old.VirtualServers, new.VirtualServers)
+	p.IPVS = !reflect.DeepEqual(old.IPVS, new.IPVS)
+	p.Status = !reflect.DeepEqual(old.Status, new.Status)
+	return p
+}
+
+// sameExceptPriority compares two instance configurations, leaving out the
+// priorities.
+func sameExceptPriority(a, b config.VRRPInstance) bool {
+	a.Priority, b.Priority = 0, 0
+	a.NodePriorities, b.NodePriorities = nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
+// groupsOf maps every instance in a sync group to the group's name and
+// members, so that a change of membership shows as a difference.
+func groupsOf(cfg *config.Config) map[string][]string {
+	out := make(map[string][]string)
+	for _, g := range cfg.SyncGroups {
+		sig := append([]string{g.Name}, g.Instances...)
+		for _, m := range g.Instances {
+			out[m] = sig
+		}
+	}
+	return out
+}
+
+// errNotRunning is Reload's answer before Run started or after it stopped.
+var errNotRunning = errors.New("lvsd is not running (starting or stopping)")
+
+// Reload re-reads the config file and applies the difference (SPEC §4
+// Reload); SIGHUP and `lvsd reload` call it. An invalid file changes
+// nothing: applied is false and diagnostics say why (they are also in the
+// status document until the next good reload). err reports a failure other
+// than an invalid file.
+func (d *Daemon) Reload(ctx context.Context) (applied bool, diagnostics string, err error) {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	if !d.running {
+		return false, "", errNotRunning
+	}
+	cfg, err := d.load()
+	if err != nil {
+		var ce *ConfigError
+		report := err.Error()
+		result := status.ReloadFailed
+		if errors.As(err, &ce) {
+			report = ce.Report()
+			result = status.ReloadRejected
+		}
+		d.mu.Lock()
+		d.reloadErr = &report
+		d.mu.Unlock()
+		d.metrics.Reload(result)
+		d.log.Error("config reload rejected, the running config is kept", "config", d.opts.ConfigFile, "err", err)
+		if result == status.ReloadRejected {
+			return false, report, nil
+		}
+		return false, report, err
+	}
+
+	d.mu.Lock()
+	old := d.cfg
+	d.mu.Unlock()
+	if d.rec == nil && len(cfg.VirtualServers) > 0 {
+		report := "the new config has virtual servers but lvsd started without any, so IPVS is not set up: restart lvsd to apply it"
+		d.mu.Lock()
+		d.reloadErr = &report
+		d.mu.Unlock()
+		d.metrics.Reload(status.ReloadFailed)
+		d.log.Error("config reload not applied", "err", report)
+		return false, report, errors.New(report)
+	}
+
+	p := planReload(old, cfg)
+	if err := d.apply(old, cfg, p); err != nil {
+		report := err.Error()
+		d.mu.Lock()
+		d.reloadErr = &report
+		d.mu.Unlock()
+		d.metrics.Reload(status.ReloadFailed)
+		d.log.Error("config reload failed", "err", err)
+		return false, report, err
+	}
+	d.metrics.Reload(status.ReloadApplied)
+	d.log.Info("config reloaded", "config", cfg.File, "restarted", p.Restart, "started", p.Start,
+		"stopped", p.Stop, "priority_changes", len(p.Priority), "services_changed", p.Services, "ipvs_changed", p.IPVS)
+	if p.Status {
+		d.log.Warn("status {} changes take effect when lvsd restarts")
+	}
+	d.updateStatusLine()
+	return true, "", nil
+}
+
+// apply carries out a reload plan. The caller holds reloadMu.
+func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
+	// Health jobs first: the scheduler validates the whole set before it
+	// changes anything, so a refusal leaves everything as it was.
+	var cs checkSet
+	if p.Services {
+		cs = buildChecks(cfg)
+		if err := d.sched.Set(cs.jobs); err != nil {
+			return fmt.Errorf("updating the health checks: %w", err)
+		}
+	}
+
+	d.mu.Lock()
+	d.cfg = cfg
+	if p.Services {
+		d.checks = cs
+		// Jobs whose key is unchanged kept their health in the scheduler.
+		states := make(map[string]healthcheck.Status)
+		snap := d.sched.Snapshot()
+		for key := range cs.owners {
+			if st, ok := snap[key]; ok {
+				states[key] = st
+			}
+		}
+		d.states = states
+	}
+	if d.rec != nil && p.Services {
+		d.rec.SetDesired(plan.Services(cfg, healthOf(d.checks, d.states)))
+	}
+	d.mu.Unlock()
+	if d.rec != nil && p.IPVS {
+		d.rec.Reconfigure(cfg.IPVS)
+	}
+
+	// VRRP: stop what goes away or restarts, together, then start the new.
+	d.mu.Lock()
+	var stopping []*instance
+	for _, name := range slices.Concat(p.Stop, p.Restart) {
+		if in := d.instances[name]; in != nil {
+			stopping = append(stopping, in)
+			delete(d.instances, name)
+		}
+	}
+	for _, pc := range p.Priority {
+		if in := d.instances[pc.Name]; in != nil {
+			in.cfg.Priority = pc.Priority
+			in.in.UpdatePriority(pc.Priority)
+		}
+	}
+	d.mu.Unlock()
+	stopInstances(stopping)
+
+	var list []config.VRRPInstance
+	for _, vi := range cfg.VRRPInstances {
+		if slices.Contains(p.Restart, vi.Name) || slices.Contains(p.Start, vi.Name) {
+			list = append(list, vi)
+		}
+	}
+	if len(list) > 0 {
+		if d.vips == nil {
+			// A daemon without instances gains its first one.
+			vips, closeVIPs, err := d.sys.VIPs()
+			if err != nil {
+				return fmt.Errorf("opening rtnetlink for the virtual addresses: %w", explainPermission(err))
+			}
+			d.vips, d.closeVIPs = vips, closeVIPs
+			d.ann = d.sys.Announcer()
+		}
+		insts, err := d.buildInstances(cfg, list)
+		if err != nil {
+			return err
+		}
+		d.startInstances(insts)
+	}
+
+	// The instance the sync daemon follows may have changed.
+	if d.rec != nil && cfg.IPVS.SyncDaemon != nil {
+		d.mu.Lock()
+		in := d.instances[cfg.IPVS.SyncDaemon.VRRPInstance]
+		d.mu.Unlock()
+		if in != nil {
+			d.rec.SetSyncRole(syncRole(in.in.Status().State))
+		}
+	}
+
+	d.mu.Lock()
+	d.loadedAt = time.Now()
+	d.reloadErr = nil
+	d.mu.Unlock()
+	return nil
+}

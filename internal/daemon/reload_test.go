@@ -1,0 +1,185 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/lvsd/lvsd/config"
+)
+
+const baseConfig = `cluster = "web"
+
+node "a" {
+  priority = 150
+}
+node "b" {
+  priority = 100
+}
+
+vrrp_instance "VI_1" {
+  interface   = "eth0"
+  vrid        = 51
+  virtual_ips = ["192.0.2.100/32"]
+}
+
+vrrp_instance "VI_2" {
+  interface   = "eth1"
+  vrid        = 52
+  virtual_ips = ["198.51.100.100/32"]
+}
+
+virtual_server "web" {
+  address = "192.0.2.100:80"
+  health_check "tcp" {}
+  real_server "192.0.2.10:80" {}
+}
+`
+
+// mustConfig parses and resolves src for node, failing the test on any
+// diagnostic.
+func mustConfig(t *testing.T, src, node string) *config.Config {
+	t.Helper()
+	f, diags := config.Parse("test.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatalf("parse: %v\n%s", diags, src)
+	}
+	cfg, diags := f.Resolve(node)
+	if diags.HasErrors() {
+		t.Fatalf("resolve: %v\n%s", diags, src)
+	}
+	return cfg
+}
+
+// edit applies old→new replacements to the base config; each old string
+// must occur.
+func edit(t *testing.T, src string, pairs ...string) string {
+	t.Helper()
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !strings.Contains(src, pairs[i]) {
+			t.Fatalf("edit: %q not in config", pairs[i])
+		}
+		src = strings.Replace(src, pairs[i], pairs[i+1], 1)
+	}
+	return src
+}
+
+func TestPlanReload(t *testing.T) {
+	const group = `
+vrrp_sync_group "G1" {
+  instances = ["VI_1", "VI_2"]
+}
+`
+	tests := []struct {
+		name     string
+		old, new string
+		want     reloadPlan
+	}{
+		{
+			name: "same file",
+			old:  baseConfig, new: baseConfig,
+			want: reloadPlan{},
+		},
+		{
+			name: "comment and layout only",
+			old:  baseConfig,
+			new: edit(t, baseConfig, `cluster = "web"`, "# the web cluster\ncluster   =   \"web\"  # name",
+				`vrid        = 51`, "vrid = 51 // VRID"),
+			want: reloadPlan{},
+		},
+		{
+			name: "new real server: only the services",
+			old:  baseConfig,
+			new:  edit(t, baseConfig, `real_server "192.0.2.10:80" {}`, "real_server \"192.0.2.10:80\" {}\n  real_server \"192.0.2.11:80\" {}"),
+			want: reloadPlan{Services: true},
+		},
+		{
+			name: "this node's priority: UpdatePriority only",
+			old:  baseConfig,
+			new:  edit(t, baseConfig, `vrid        = 51`, "vrid = 51\n  priorities = { \"a\" = 200 }"),
+			want: reloadPlan{Priority: []priorityChange{{Name: "VI_1", Priority: 200}}},
+		},
+		{
+			name: "node default priority: every instance",
+			old:  baseConfig,
+			new:  edit(t, baseConfig, "priority = 150", "priority = 160"),
+			want: reloadPlan{Priority: []priorityChange{{Name: "VI_1", Priority: 160}, {Name: "VI_2", Priority: 160}}},
+		},
+		{
+			name: "another node's priority: nothing here",
+			old:  baseConfig,
+			new:  edit(t, baseConfig, "priority = 100", "priority = 120"),
+			want: reloadPlan{},
+		},
+		{
+			name: "interface change restarts the instance",
+			old:  baseConfig,
+			new:  edit(t, baseConfig, `interface   = "eth1"`, `interface = "eth2"`),
+			want: reloadPlan{Restart: []string{"VI_2"}},
+		},
+		{
+			name: "virtual IP and priority change: restart wins",
+			old:  baseConfig,
+			new: edit(t, baseConfig, `"198.51.100.100/32"`, `"198.51.100.101/32"`,
+				`vrid        = 52`, "vrid = 52\n  priorities = { \"a\" = 201 }"),
+			want: reloadPlan{Restart: []string{"VI_2"}},
+		},
+		{
+			name: "garp change restarts",
+			old:  baseConfig,
+			new:  edit(t, baseConfig, `vrid        = 51`, "vrid = 51\n  garp {\n    repeat = 3\n  }"),
+			want: reloadPlan{Restart: []string{"VI_1"}},
+		},
+		{
+			name: "instance added and removed",
+			old:  baseConfig,
+			new:  edit(t, baseConfig, `"VI_2"`, `"VI_3"`),
+			want: reloadPlan{Start: []string{"VI_3"}, Stop: []string{"VI_2"}},
+		},
+		{
+			name: "sync group formed: its members restart",
+			old:  baseConfig,
+			new:  baseConfig + group,
+			want: reloadPlan{Restart: []string{"VI_1", "VI_2"}},
+		},
+		{
+			name: "sync group member changes: the whole group restarts",
+			old:  baseConfig + group,
+			new:  edit(t, baseConfig+group, `"198.51.100.100/32"`, `"198.51.100.101/32"`),
+			want: reloadPlan{Restart: []string{"VI_1", "VI_2"}},
+		},
+		{
+			name: "sync group member priority: in place",
+			old:  baseConfig + group,
+			new:  edit(t, baseConfig+group, `vrid        = 52`, "vrid = 52\n  priorities = { \"a\" = 201 }"),
+			want: reloadPlan{Priority: []priorityChange{{Name: "VI_2", Priority: 201}}},
+		},
+		{
+			name: "ipvs settings",
+			old:  baseConfig,
+			new:  baseConfig + "\nipvs {\n  reconcile_interval = \"30s\"\n}\n",
+			want: reloadPlan{IPVS: true},
+		},
+		{
+			name: "status settings",
+			old:  baseConfig,
+			new:  baseConfig + "\nstatus {\n  metrics_listen = \"\"\n}\n",
+			want: reloadPlan{Status: true},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := mustConfig(t, tt.old, "a")
+			new := mustConfig(t, tt.new, "a")
+			got := planReload(old, new)
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("planReload (-want +got):\n%s", diff)
+			}
+			if got.empty() != cmp.Equal(tt.want, reloadPlan{}, cmpopts.EquateEmpty()) {
+				t.Errorf("empty() = %v for %+v", got.empty(), got)
+			}
+		})
+	}
+}

@@ -1,0 +1,177 @@
+package daemon
+
+import (
+	"maps"
+	"net/netip"
+	"time"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/internal/buildinfo"
+	"github.com/lvsd/lvsd/internal/plan"
+	"github.com/lvsd/lvsd/internal/reconcile"
+	"github.com/lvsd/lvsd/internal/status"
+	"github.com/lvsd/lvsd/internal/vrrpd"
+	"github.com/lvsd/lvsd/ipvs"
+)
+
+// docInput is everything the status document is made of, gathered under
+// the daemon's lock; buildDocument is then a pure function of it.
+type docInput struct {
+	cfg       *config.Config
+	loadedAt  time.Time
+	reloadErr *string
+	instances map[string]vrrpd.InstanceStatus // by name; missing while restarting
+	checks    checkSet
+	states    map[string]healthcheck.Status
+	kernel    *reconcile.Snapshot // nil without IPVS
+}
+
+// Status returns the SPEC §6 document (status.Source).
+func (d *Daemon) Status() status.Document {
+	in := d.docInput()
+	if d.rec != nil {
+		snap := d.rec.Snapshot()
+		in.kernel = &snap
+	}
+	return buildDocument(in)
+}
+
+// docInput gathers the document's sources, without the kernel's table.
+func (d *Daemon) docInput() docInput {
+	d.mu.Lock()
+	in := docInput{
+		cfg:       d.cfg,
+		loadedAt:  d.loadedAt,
+		reloadErr: d.reloadErr,
+		checks:    d.checks,
+		states:    maps.Clone(d.states),
+		instances: make(map[string]vrrpd.InstanceStatus, len(d.instances)),
+	}
+	insts := make([]*instance, 0, len(d.instances))
+	for _, i := range d.instances {
+		insts = append(insts, i)
+	}
+	d.mu.Unlock()
+	// Instance status takes the instance's own lock: not under d.mu.
+	for _, i := range insts {
+		in.instances[i.cfg.Name] = i.in.Status()
+	}
+	return in
+}
+
+func buildDocument(in docInput) status.Document {
+	doc := status.Document{
+		Version:        buildinfo.Version,
+		VRRPInstances:  []status.Instance{},
+		VirtualServers: []status.VirtualServer{},
+	}
+	if in.cfg == nil {
+		return doc
+	}
+	cfg := in.cfg
+	doc.Cluster = cfg.Cluster
+	doc.Node = cfg.Node
+	doc.Config = status.Config{File: cfg.File, LoadedAt: in.loadedAt, LastReloadError: in.reloadErr}
+
+	for _, vi := range cfg.VRRPInstances {
+		st, ok := in.instances[vi.Name]
+		if !ok {
+			continue
+		}
+		doc.VRRPInstances = append(doc.VRRPInstances, instanceDoc(st))
+	}
+
+	kernel := make(map[ipvs.ServiceKey]ipvs.Service)
+	if in.kernel != nil {
+		for _, s := range in.kernel.Services {
+			kernel[s.ServiceKey.Normalize()] = s
+		}
+	}
+	health := healthOf(in.checks, in.states)
+	for i := range cfg.VirtualServers {
+		vs := &cfg.VirtualServers[i]
+		_, state := plan.Service(vs, health)
+		out := status.VirtualServer{
+			Name:              vs.Name,
+			Address:           vs.Address.String(),
+			Protocol:          string(vs.Protocol),
+			Scheduler:         vs.Scheduler,
+			Method:            string(vs.Method),
+			QuorumMet:         state.QuorumMet,
+			SorryServerActive: state.SorryActive,
+			RealServers:       []status.RealServer{},
+		}
+		if vs.FWMark != 0 {
+			out.Address = status.FwmarkAddress(vs.FWMark)
+		}
+		ks, inKernel := kernel[plan.Key(vs).Normalize()]
+		for _, rs := range vs.RealServers {
+			r := status.RealServer{
+				Address:          rs.Address.String(),
+				Healthy:          rs.Check == nil || health(vs.Name, rs.Address),
+				ConfiguredWeight: rs.Weight,
+			}
+			if key, ok := in.checks.keyOf[owner{service: vs.Name, server: rs.Address}]; ok {
+				if last := in.states[key].Last; !last.At.IsZero() {
+					r.LastCheck = &status.Check{OK: last.OK, At: last.At, DurationMS: checkDuration(last.Duration), Message: last.Message}
+				}
+			}
+			if inKernel {
+				if dst, ok := findDest(ks, rs.Address); ok {
+					r.InIPVS = true
+					r.Weight = dst.Weight
+					r.ActiveConns = uint64(dst.ActiveConns)
+					r.InactiveConns = uint64(dst.InactiveConns)
+					r.BytesIn = dst.Stats.InBytes
+					r.BytesOut = dst.Stats.OutBytes
+				}
+			}
+			out.RealServers = append(out.RealServers, r)
+		}
+		doc.VirtualServers = append(doc.VirtualServers, out)
+	}
+	return doc
+}
+
+func findDest(s ipvs.Service, addr netip.AddrPort) (ipvs.Destination, bool) {
+	for _, d := range s.Destinations {
+		if d.Addr == addr {
+			return d, true
+		}
+	}
+	return ipvs.Destination{}, false
+}
+
+// instanceDoc converts a vrrpd snapshot to the document's form.
+func instanceDoc(st vrrpd.InstanceStatus) status.Instance {
+	out := status.Instance{
+		Name:              st.Name,
+		State:             st.State.String(),
+		VRID:              int(st.VRID),
+		Interface:         st.Interface,
+		Version:           st.Version,
+		Priority:          int(st.Priority),
+		EffectivePriority: int(st.EffectivePriority),
+		VirtualIPs:        make([]string, 0, len(st.VirtualIPs)),
+		Since:             st.Since,
+		Transitions:       st.Transitions,
+		AdvertsSent:       st.AdvertsSent,
+		AdvertsReceived:   st.AdvertsReceived,
+		Dropped:           make(map[string]uint64, len(st.Dropped)),
+		TransitionsTo:     make(map[string]uint64, len(st.TransitionsTo)),
+	}
+	if st.MasterAddress.IsValid() {
+		out.MasterAddress = st.MasterAddress.String()
+	}
+	for _, p := range st.VirtualIPs {
+		out.VirtualIPs = append(out.VirtualIPs, p.String())
+	}
+	for r, n := range st.Dropped {
+		out.Dropped[string(r)] = n
+	}
+	for s, n := range st.TransitionsTo {
+		out.TransitionsTo[s.String()] = n
+	}
+	return out
+}

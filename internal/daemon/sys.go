@@ -1,0 +1,40 @@
+package daemon
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/reconcile"
+	"github.com/lvsd/lvsd/internal/vrrpd"
+	"github.com/lvsd/lvsd/vrrp"
+)
+
+type vrrpOption = vrrp.Option
+
+// system is every kernel effect the daemon itself needs, beyond what the
+// parts it wires already hide behind their own interfaces. The Linux
+// implementation is linuxSystem; tests pass fakes that record.
+type system interface {
+	// DialIPVS opens the kernel's IPVS; the closer releases it.
+	DialIPVS() (reconcile.Kernel, func(), error)
+	// ApplySysctls sets the ipvs {} sysctls of this namespace.
+	ApplySysctls(cfg config.IPVS) error
+	// Listen opens a VRRP socket (see listenFunc).
+	Listen(ifname string, ipv6 bool, opts ...vrrpOption) (vrrpd.Transport, error)
+	// VIPs returns the virtual address manager; the closer releases it.
+	VIPs() (vrrpd.VIPs, func(), error)
+	// Announcer sends gratuitous ARP and unsolicited NA.
+	Announcer() vrrpd.Announcer
+	// Link reports whether the interface exists and is operationally up.
+	Link(ifname string) (exists, up bool, err error)
+	// Addrs lists the interface's addresses of one family: the router's own
+	// addresses, to recognise its adverts and pick its unicast source.
+	Addrs(ifname string, ipv6 bool) ([]netip.Addr, error)
+	// WatchLinks calls f for every link state change (and once for every
+	// existing link) until ctx ends.
+	WatchLinks(ctx context.Context, f func(ifname string, up bool))
+	// WatchAddrs calls f whenever an address is deleted from ifname, until
+	// ctx ends.
+	WatchAddrs(ctx context.Context, ifname string, f func())
+}

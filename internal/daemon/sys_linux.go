@@ -1,0 +1,179 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/announce"
+	"github.com/lvsd/lvsd/internal/reconcile"
+	"github.com/lvsd/lvsd/internal/vip"
+	"github.com/lvsd/lvsd/internal/vrrpd"
+	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/vrrp"
+)
+
+// linuxSystem is the system of the network namespace lvsd runs in.
+type linuxSystem struct {
+	log *slog.Logger
+	vip *vip.Manager // set by VIPs, for WatchAddrs
+}
+
+// resubscribeDelay is the pause before a failed netlink subscription is
+// renewed (the kernel drops a subscriber whose buffer overflowed).
+const resubscribeDelay = time.Second
+
+func (s *linuxSystem) DialIPVS() (reconcile.Kernel, func(), error) {
+	c, err := ipvs.Dial()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() { c.Close() }, nil
+}
+
+func (s *linuxSystem) ApplySysctls(cfg config.IPVS) error {
+	return reconcile.ApplySysctls(reconcile.SysctlRoot, cfg)
+}
+
+func (s *linuxSystem) Listen(ifname string, ipv6 bool, opts ...vrrp.Option) (vrrpd.Transport, error) {
+	return listenVRRP(ifname, ipv6, opts...)
+}
+
+func (s *linuxSystem) VIPs() (vrrpd.VIPs, func(), error) {
+	m, err := vip.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	s.vip = m
+	return m, m.Close, nil
+}
+
+func (s *linuxSystem) Announcer() vrrpd.Announcer { return announce.LinkSender{} }
+
+func (s *linuxSystem) Link(ifname string) (exists, up bool, err error) {
+	l, err := netlink.LinkByName(ifname)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return false, false, nil
+		}
+		return false, false, err
+	}
+	return true, linkUp(l), nil
+}
+
+// linkUp decides whether an interface can carry VRRP: administratively up
+// and with carrier. Most drivers report it as operstate "up"; links without
+// operstate support (loopback, some virtual links) say "unknown" and show
+// carrier as IFF_LOWER_UP.
+func linkUp(l netlink.Link) bool {
+	a := l.Attrs()
+	if a.Flags&net.FlagUp == 0 {
+		return false
+	}
+	switch a.OperState {
+	case netlink.OperUp:
+		return true
+	case netlink.OperUnknown:
+		return a.RawFlags&unix.IFF_LOWER_UP != 0
+	}
+	return false
+}
+
+func (s *linuxSystem) Addrs(ifname string, ipv6 bool) ([]netip.Addr, error) {
+	l, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return nil, err
+	}
+	family := netlink.FAMILY_V4
+	if ipv6 {
+		family = netlink.FAMILY_V6
+	}
+	as, err := netlink.AddrList(l, family)
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, a := range as {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			out = append(out, ip.Unmap())
+		}
+	}
+	return out, nil
+}
+
+func (s *linuxSystem) WatchLinks(ctx context.Context, f func(string, bool)) {
+	for ctx.Err() == nil {
+		ch := make(chan netlink.LinkUpdate, 64)
+		done := make(chan struct{})
+		err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
+			ListExisting: true,
+			ErrorCallback: func(err error) {
+				if ctx.Err() == nil {
+					s.log.Warn("link state subscription", "err", err)
+				}
+			},
+		})
+		if err != nil {
+			s.log.Error("subscribing to link state changes", "err", err)
+		} else {
+			s.consumeLinks(ctx, ch, f)
+			close(done)
+			// Let the subscription's goroutine see done and close ch.
+			for range ch {
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(resubscribeDelay):
+		}
+	}
+}
+
+func (s *linuxSystem) consumeLinks(ctx context.Context, ch <-chan netlink.LinkUpdate, f func(string, bool)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u, ok := <-ch:
+			if !ok {
+				return
+			}
+			name := u.Link.Attrs().Name
+			if u.Header.Type == unix.RTM_DELLINK {
+				f(name, false)
+				continue
+			}
+			f(name, linkUp(u.Link))
+		}
+	}
+}
+
+func (s *linuxSystem) WatchAddrs(ctx context.Context, ifname string, f func()) {
+	for ctx.Err() == nil {
+		var ch <-chan struct{}
+		l, err := netlink.LinkByName(ifname)
+		if err == nil && s.vip != nil {
+			ch, err = s.vip.Watch(ctx, l.Attrs().Index)
+		}
+		if err == nil && ch != nil {
+			for range ch {
+				f()
+			}
+			// Closed: either ctx ended or the subscription failed and
+			// deletions may have been missed.
+			f()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(resubscribeDelay):
+		}
+	}
+}
