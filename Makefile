@@ -21,11 +21,15 @@ deps:
 	@bash .ci/install-deps.sh
 
 # The full suite: unit tests everywhere, integration tests (namespaces and
-# the IPVS VM lab) when run as root. Under CI=true nothing is skipped.
+# the IPVS VM lab) when run as root. Under CI=true nothing is skipped. The
+# integration packages run one at a time, after the rest: their failover
+# timings are measured on the wire and should not share two cores with
+# the health-check load tests.
 test: deps build
 	$(GO) vet ./...
 	$(GO) vet -tags vm ./...
-	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -count=1 -timeout 40m -p 1 ./integration/...
 	$(MAKE) fuzz
 
 # Hostile input: the VRRP codec for a minute, the config parser and the
