@@ -231,6 +231,13 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 	}
 	d.mu.Unlock()
 	if d.rec != nil && p.IPVS {
+		// The sysctls of ipvs {} are set at start; a reload that changes
+		// them (or the on_failure policies their defaults follow) sets
+		// them again. A failure here is logged rather than returned, so
+		// the rest of the new config is not left half-applied.
+		if err := d.sys.ApplySysctls(cfg.IPVS); err != nil {
+			d.log.Warn("setting the IPVS sysctls", "err", explainPermission(err))
+		}
 		d.rec.Reconfigure(cfg.IPVS)
 	}
 
