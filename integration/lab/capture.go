@@ -44,7 +44,9 @@ func (h *Host) Capture(t testing.TB, ifname, filter string) *Capture {
 	RequireRoot(t, "tcpdump")
 	// -Z root: tcpdump would otherwise drop to a "tcpdump" user that a
 	// minimal system (the VM's initramfs) may not have.
-	argv := []string{"tcpdump", "-i", ifname, "-nn", "-tt", "-l", "-e", "-Z", "root"}
+	// --immediate-mode: frames are printed as they arrive rather than when
+	// the kernel buffer fills, so a test waiting for one is not held up.
+	argv := []string{"tcpdump", "--immediate-mode", "-i", ifname, "-nn", "-tt", "-l", "-e", "-Z", "root"}
 	if filter != "" {
 		argv = append(argv, filter)
 	}
