@@ -21,6 +21,7 @@ packages=(
 	keepalived      # a reference VRRP peer
 	libc-bin        # ldd, to find the guest programs' libraries
 	dpkg            # dpkg-deb, to unpack the kernel package
+	systemd         # systemd-analyze verify of examples/systemd/lvsd.service
 )
 
 if [[ $(id -u) -ne 0 ]]; then

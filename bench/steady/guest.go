@@ -1,0 +1,475 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/status"
+)
+
+// resultMarker starts the line on which the guest prints its guestReport
+// as JSON; the host side finds it in the VM's console.
+const resultMarker = "STEADY-RESULT "
+
+// load is the director's workload.
+type load struct {
+	Services int           `json:"services"`
+	Dests    int           `json:"dests"`
+	Interval time.Duration `json:"interval_ns"`
+	Timeout  time.Duration `json:"timeout_ns"`
+	Warmup   time.Duration `json:"warmup_ns"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+func (l load) servers() int { return l.Services * l.Dests }
+
+// expected is how many checks the load makes in d.
+func (l load) expected(d time.Duration) float64 {
+	return float64(l.servers()) * d.Seconds() / l.Interval.Seconds()
+}
+
+func (l load) check() error {
+	switch {
+	case l.Services < 1 || l.Services > 250:
+		return fmt.Errorf("services %d: want 1..250 (one VIP of 203.0.113.0/24 each)", l.Services)
+	case l.Dests < 1 || l.Dests > 250:
+		return fmt.Errorf("dests %d: want 1..250", l.Dests)
+	case l.Interval <= 0 || l.Timeout <= 0 || l.Timeout >= l.Interval:
+		return fmt.Errorf("interval %v, timeout %v: both positive, the timeout below the interval", l.Interval, l.Timeout)
+	case l.Warmup < 0 || l.Duration <= 0:
+		return fmt.Errorf("warm-up %v, duration %v: the duration must be positive", l.Warmup, l.Duration)
+	}
+	return nil
+}
+
+// vip is service s's virtual address, rsAddr the address of its real
+// server d. Real servers live on loopback addresses (all of 127.0.0.0/8 is
+// local on Linux, nothing to configure), which IPVS accepts as
+// destinations; no packet is forwarded to them, only health checks go.
+func vip(s int) netip.Addr { return netip.AddrFrom4([4]byte{203, 0, 113, byte(s + 1)}) }
+
+func rsAddr(s, d int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 2, byte(s + 1), byte(d + 1)}), 80)
+}
+
+// directorConfig is the benchmark's lvsd.hcl: one VRRP instance holding
+// every VIP, and one DR service per VIP whose real servers are checked
+// over HTTP.
+func directorConfig(l load) string {
+	var b strings.Builder
+	b.WriteString(`# The steady-state benchmark's director (bench/steady).
+cluster = "steady"
+
+node "a" {
+  priority = 150
+}
+
+vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  advert_interval = "1s"
+  virtual_ips     = [`)
+	for s := range l.Services {
+		if s > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", vip(s).String()+"/32")
+	}
+	b.WriteString("]\n}\n")
+	for s := range l.Services {
+		fmt.Fprintf(&b, `
+virtual_server "web%d" {
+  address   = "%v:80"
+  scheduler = "wlc"
+  method    = "dr"
+  health_check "http" {
+    interval = %q
+    timeout  = %q
+    path     = "/"
+  }
+`, s+1, vip(s), l.Interval.String(), l.Timeout.String())
+		for d := range l.Dests {
+			fmt.Fprintf(&b, "  real_server %q {}\n", rsAddr(s, d).String())
+		}
+		b.WriteString("}\n")
+	}
+	b.WriteString(`
+status {
+  metrics_listen = "127.0.0.1:9469"
+}
+`)
+	return b.String()
+}
+
+// guestReport is what one guest run measured; the host side reads it from
+// the console as JSON.
+type guestReport struct {
+	Load   load   `json:"load"`
+	Kernel string `json:"kernel"`
+	CPUs   int    `json:"cpus"`
+	// LVSD is the lvsd process over the window; Served the HTTP requests
+	// the real servers answered in the same window.
+	LVSD   measurement `json:"lvsd"`
+	Served int64       `json:"served"`
+	// Healthy and InIPVS count real servers in the status document after
+	// the window; Services and Dests are the rules ipvsadm listed before
+	// it.
+	Healthy      int `json:"healthy"`
+	InIPVS       int `json:"in_ipvs"`
+	IPVSServices int `json:"ipvs_services"`
+	IPVSDests    int `json:"ipvs_dests"`
+	// Ready is how long lvsd took from its start until every real server
+	// was healthy and in IPVS.
+	Ready time.Duration `json:"ready_ns"`
+	// Checks is the same check load run alone by bench/healthload in the
+	// same boot, when asked for; CheckErr says why it is missing.
+	Checks   *measurement `json:"checks,omitempty"`
+	CheckErr string       `json:"checks_error,omitempty"`
+	Load1    string       `json:"loadavg"`
+}
+
+type guestOptions struct {
+	Load       load
+	LVSD       string
+	Healthload string
+	Dir        string
+}
+
+// guestMain runs inside the lab VM: it starts the real servers and lvsd,
+// waits until every server is healthy and in IPVS, measures lvsd, stops it,
+// then measures healthload on the same check load.
+func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
+	if err := o.Load.check(); err != nil {
+		return err
+	}
+	if err := raiseFileLimit(uint64(o.Load.servers()) + 1024); err != nil {
+		return err
+	}
+	r := guestReport{Load: o.Load, Kernel: kernelRelease(), CPUs: numCPU()}
+
+	var served atomic.Int64
+	stopServers, err := serveAll(o.Load, &served)
+	if err != nil {
+		return err
+	}
+	defer stopServers()
+
+	cfg := o.Dir + "/steady.hcl"
+	if err := os.WriteFile(cfg, []byte(directorConfig(o.Load)), 0o644); err != nil {
+		return err
+	}
+	socket := o.Dir + "/lvsd.sock"
+	logf, err := os.Create(o.Dir + "/lvsd.log")
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(o.LVSD, "run", "-c", cfg, "--node", "a", "--socket", socket)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting lvsd: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = cmd.Process.Kill()
+			<-exited
+			dumpLog(o.Dir + "/lvsd.log")
+		}
+	}()
+
+	// Wait for the steady state; the status is read only before and after
+	// the window, since every read costs lvsd CPU.
+	want := o.Load.servers()
+	deadline := time.Now().Add(60*time.Second + 4*o.Load.Interval)
+	var seen [3]bool // answered, master, every server healthy
+	milestone := func(i int, ok bool, what string) {
+		if ok && !seen[i] {
+			seen[i] = true
+			fmt.Fprintf(os.Stderr, "steady: lvsd %s %.1f s after its start\n", what, time.Since(start).Seconds())
+		}
+	}
+	for {
+		doc, err := getStatus(ctx, socket)
+		if err == nil {
+			h, in := countHealthy(doc)
+			milestone(0, true, "answered on its socket")
+			milestone(1, masterOf(doc), "was MASTER")
+			milestone(2, h == want, "had every real server healthy")
+			if h == want && in == want && masterOf(doc) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("lvsd not steady within %v: every real server healthy and in IPVS, VI_1 MASTER (last: %v, %+v)", time.Since(start).Round(time.Second), err, summarise(doc))
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("lvsd exited before it was steady: %v", err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	r.Ready = time.Since(start)
+	r.IPVSServices, r.IPVSDests, err = ipvsadmCount(ctx)
+	if err != nil {
+		return err
+	}
+
+	var served0 int64
+	r.LVSD, err = window(ctx, cmd.Process.Pid, o.Load.Warmup, o.Load.Duration, func(end bool) {
+		if end {
+			r.Served = served.Load() - served0
+		} else {
+			served0 = served.Load()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("measuring lvsd: %w", err)
+	}
+	doc, err := getStatus(ctx, socket)
+	if err != nil {
+		return fmt.Errorf("status after the window: %w", err)
+	}
+	r.Healthy, r.InIPVS = countHealthy(doc)
+	r.Load1 = loadAverage()
+
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			dumpLog(o.Dir + "/lvsd.log")
+			return fmt.Errorf("lvsd exit after SIGTERM: %w", err)
+		}
+	case <-time.After(15 * time.Second):
+		return errors.New("lvsd did not stop within 15 s of SIGTERM")
+	}
+	stopServers()
+
+	if o.Healthload != "" {
+		m, err := measureHealthload(ctx, o.Healthload, o.Load, netip.MustParseAddr("127.100.0.1"), 80)
+		if err != nil {
+			r.CheckErr = err.Error()
+		} else {
+			r.Checks = &m
+		}
+	}
+
+	js, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s%s\n", resultMarker, js)
+	return err
+}
+
+// serveAll starts an HTTP server on every real server's address, counting
+// the requests it answers.
+func serveAll(l load, served *atomic.Int64) (stop func(), err error) {
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			served.Add(1)
+			_, _ = io.WriteString(w, "ok\n")
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	srv.SetKeepAlivesEnabled(false)
+	var lns []net.Listener
+	stop = func() {
+		_ = srv.Close()
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+		lns = nil
+	}
+	for s := range l.Services {
+		for d := range l.Dests {
+			ln, err := net.Listen("tcp4", rsAddr(s, d).String())
+			if err != nil {
+				stop()
+				return nil, fmt.Errorf("listening as real server: %w", err)
+			}
+			lns = append(lns, ln)
+			go func() { _ = srv.Serve(ln) }()
+		}
+	}
+	return stop, nil
+}
+
+func getStatus(ctx context.Context, socket string) (status.Document, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return status.Get(ctx, socket)
+}
+
+func countHealthy(doc status.Document) (healthy, inIPVS int) {
+	for _, vs := range doc.VirtualServers {
+		for _, rs := range vs.RealServers {
+			if rs.Healthy {
+				healthy++
+			}
+			if rs.InIPVS {
+				inIPVS++
+			}
+		}
+	}
+	return healthy, inIPVS
+}
+
+func masterOf(doc status.Document) bool {
+	return len(doc.VRRPInstances) == 1 && doc.VRRPInstances[0].State == status.StateMaster
+}
+
+func summarise(doc status.Document) string {
+	h, in := countHealthy(doc)
+	state := "no instance"
+	if len(doc.VRRPInstances) > 0 {
+		state = doc.VRRPInstances[0].State
+	}
+	return fmt.Sprintf("%d healthy, %d in IPVS, VI_1 %s", h, in, state)
+}
+
+// ipvsadmCount counts the services and destinations the kernel has, as
+// ipvsadm (an independent reader of the IPVS table) lists them.
+func ipvsadmCount(ctx context.Context) (services, dests int, err error) {
+	out, err := exec.CommandContext(ctx, "ipvsadm", "-S", "-n").Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("ipvsadm -S -n: %w", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, "-A "):
+			services++
+		case strings.HasPrefix(line, "-a "):
+			dests++
+		}
+	}
+	return services, dests, nil
+}
+
+// measureHealthload runs bench/healthload on the same check load and
+// measures its process the way lvsd is measured. healthload serves its
+// listeners from a child process, so the figure is the checker's alone.
+// Its own start (listeners, a calibration of bare connections) is inside
+// the longer warm-up it gets.
+func measureHealthload(ctx context.Context, bin string, l load, base netip.Addr, port uint16) (measurement, error) {
+	warmup := l.Warmup + healthloadStart
+	args := []string{
+		"-servers", strconv.Itoa(l.servers()),
+		"-interval", l.Interval.String(),
+		"-timeout", l.Timeout.String(),
+		"-duration", (warmup + l.Duration + 10*time.Second).String(),
+		"-base", base.String(),
+		"-port", strconv.Itoa(int(port)),
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 20 * time.Second
+	if err := cmd.Start(); err != nil {
+		return measurement{}, fmt.Errorf("starting healthload: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	m, err := window(ctx, cmd.Process.Pid, warmup, l.Duration, nil)
+	_ = cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	if err != nil {
+		return measurement{}, fmt.Errorf("measuring healthload: %w (its output: %s)", err, lastLines(out.String(), 5))
+	}
+	return m, nil
+}
+
+// healthloadStart is the extra warm-up healthload gets: before its checks
+// start it binds its listeners in a child process and times a few thousand
+// bare connections, which under emulation takes seconds.
+const healthloadStart = 5 * time.Second
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+func dumpLog(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	fmt.Fprintln(os.Stderr, "steady: the end of lvsd's log:")
+	for _, l := range lines {
+		fmt.Fprintln(os.Stderr, "  "+l)
+	}
+}
+
+func raiseFileLimit(n uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("reading the open-file limit: %w", err)
+	}
+	if lim.Cur >= n {
+		return nil
+	}
+	lim.Cur = max(n, lim.Cur)
+	lim.Max = max(lim.Max, lim.Cur)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("raising the open-file limit to %d: %w", n, err)
+	}
+	return nil
+}
+
+func kernelRelease() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// loadAverage is the three load averages of /proc/loadavg, as uptime
+// prints them.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// runVM runs the host-side test TestSteadyState, which boots the lab VM
+// and runs this command's guest side in it, with the full load and the
+// test's bounds switched off (this command reports against the targets
+// instead), and returns the guest's report.
+func runVM(ctx context.Context, root, tmp string, l load, verbose bool) (guestReport, error) {
+	out := filepath.Join(tmp, "guest.json")
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout=30m", "-v",
+		"-run", "^TestSteadyState$", "./integration/",
+		"-args",
+		"-steady.out="+out,
+		fmt.Sprintf("-steady.services=%d", l.Services),
+		fmt.Sprintf("-steady.dests=%d", l.Dests),
+		"-steady.interval="+l.Interval.String(),
+		"-steady.timeout="+l.Timeout.String(),
+		"-steady.warmup="+l.Warmup.String(),
+		"-steady.duration="+l.Duration.String(),
+		"-steady.max-cpu=0", "-steady.max-rss=0",
+	)
+	cmd.Dir = root
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if verbose {
+		w := io.MultiWriter(&log, os.Stderr)
+		cmd.Stdout, cmd.Stderr = w, w
+	}
+	if err := cmd.Run(); err != nil {
+		if !verbose {
+			os.Stderr.Write(log.Bytes())
+		}
+		return guestReport{}, fmt.Errorf("go test: %w", err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		os.Stderr.Write(log.Bytes())
+		return guestReport{}, fmt.Errorf("reading the guest's result: %w", err)
+	}
+	var g guestReport
+	if err := json.Unmarshal(b, &g); err != nil {
+		return guestReport{}, fmt.Errorf("decoding the guest's result %q: %w", b, err)
+	}
+	return g, nil
+}
+
+// runHost measures the check load alone natively: bench/healthload with
+// the same jobs, measured from outside as lvsd is in the VM.
+func runHost(ctx context.Context, root, tmp string, l load) (measurement, error) {
+	bin := filepath.Join(tmp, "healthload")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./bench/healthload")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return measurement{}, fmt.Errorf("go build ./bench/healthload: %w\n%s", err, out)
+	}
+	// Port 0: each listener takes a free port, so the run cannot collide
+	// with anything else listening on loopback.
+	return measureHealthload(ctx, bin, l, netip.MustParseAddr("127.77.0.1"), 0)
+}
+
+// moduleRoot is the directory of the go.mod the command runs in.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("run from inside the lvsd module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// report is one run of the command.
+type report struct {
+	Load                  load
+	Started               time.Time
+	HostCPUs              int
+	LoadBefore, LoadAfter string
+	Command               string
+	Guest                 *guestReport
+	Host                  *measurement
+}
