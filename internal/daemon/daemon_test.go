@@ -275,8 +275,9 @@ func TestRunHealthVRRPReloadStop(t *testing.T) {
 	}
 
 	// A real server removed: only IPVS changes; the error clears.
-	h.write(strings.Replace(strings.Replace(src, "vrid            = 51", "vrid = 51\n  priorities = { \"a\" = 200 }", 1),
-		"real_server \"127.0.0.2:80\" { # exec", "real_server \"127.0.0.4:80\" { # exec", 1))
+	removed := strings.Replace(strings.Replace(src, "vrid            = 51", "vrid = 51\n  priorities = { \"a\" = 200 }", 1),
+		"real_server \"127.0.0.2:80\" { # exec", "real_server \"127.0.0.4:80\" { # exec", 1)
+	h.write(removed)
 	if applied, diags, err := h.d.Reload(context.Background()); !applied || err != nil {
 		t.Fatalf("reload removing a server: applied %v, diagnostics %q, err %v", applied, diags, err)
 	}
@@ -291,6 +292,25 @@ func TestRunHealthVRRPReloadStop(t *testing.T) {
 	}
 	if in := h.instance(); in.Transitions != before.Transitions {
 		t.Errorf("a services-only reload caused %d transitions", in.Transitions-before.Transitions)
+	}
+
+	// A reload that leaves ipvs {} alone does not touch the sysctls; one
+	// that changes it sets them again.
+	sys.mu.Lock()
+	n := sys.sysctls
+	sys.mu.Unlock()
+	if n != 1 {
+		t.Errorf("sysctls applied %d times after reloads that kept ipvs {}, want 1", n)
+	}
+	h.write(strings.Replace(removed, `reconcile_interval = "1s"`, `reconcile_interval = "2s"`, 1))
+	if applied, diags, err := h.d.Reload(context.Background()); !applied || err != nil {
+		t.Fatalf("reload changing ipvs {}: applied %v, diagnostics %q, err %v", applied, diags, err)
+	}
+	sys.mu.Lock()
+	n = sys.sysctls
+	sys.mu.Unlock()
+	if n != 2 {
+		t.Errorf("sysctls applied %d times after a reload changing ipvs {}, want 2", n)
 	}
 
 	// Interface down: FAULT, VIP removed; up again: back to MASTER.
@@ -314,7 +334,7 @@ func TestRunHealthVRRPReloadStop(t *testing.T) {
 		fmt.Sprintf(`lvsd_healthcheck_duration_seconds_count{service="web",server="127.0.0.1:%d"}`, port),
 		`lvsd_ipvs_operations_total{op="add_destination"}`,
 		`lvsd_ipvs_reconcile_seconds_count`,
-		`lvsd_config_reloads_total{result="applied"} 2`,
+		`lvsd_config_reloads_total{result="applied"} 3`,
 		`lvsd_config_reloads_total{result="rejected"} 1`,
 	} {
 		if !strings.Contains(m.String(), want) {
