@@ -1,0 +1,167 @@
+// Command ipvsprog benchmarks how fast lvsd programs a large IPVS table
+// into a real kernel, against ipvsadm-restore (ipvsadm -R) of the same
+// rules, and writes the "IPVS programming" section of BENCHMARKS.md.
+//
+// The host kernel may lack IPVS, so the work happens in the project's lab
+// VM: the command runs the host-side test TestBenchIPVSProgramming of
+// ./integration, which boots the VM once per run and runs the vmtests
+// benchmark inside it. Each boot times, into a freshly flushed table, the
+// cold programming of the table by lvsd's reconciler and by ipvsadm -R,
+// alternating which goes first, then single weight changes by each.
+//
+// Run it as root from the module:
+//
+//	go run ./bench/ipvsprog
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+func main() {
+	var o options
+	flag.IntVar(&o.Runs, "runs", 2, "VM boots, each a complete benchmark (the box is shared: timings vary)")
+	flag.IntVar(&o.Reps, "reps", 3, "alternating repetitions of each cold programming per boot")
+	flag.IntVar(&o.Services, "services", 5000, "virtual services in the table")
+	flag.IntVar(&o.Dests, "dests", 4, "real servers per virtual service")
+	flag.StringVar(&o.Out, "benchmarks", "BENCHMARKS.md", "file whose IPVS programming section is written, relative to the module root; empty to write nothing")
+	flag.BoolVar(&o.Verbose, "v", false, "relay the test's and the VM's output")
+	flag.Parse()
+	if err := benchmark(o); err != nil {
+		fmt.Fprintln(os.Stderr, "ipvsprog:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	Runs, Reps, Services, Dests int
+	Out                         string
+	Verbose                     bool
+}
+
+func benchmark(o options) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root: the lab VM and its namespaces do")
+	}
+	if o.Runs < 1 || o.Reps < 1 {
+		return fmt.Errorf("-runs and -reps must be at least 1")
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "ipvsprog")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	var runs []benchRun
+	for i := 0; i < o.Runs; i++ {
+		load := loadAverage()
+		out := filepath.Join(tmp, fmt.Sprintf("run%d.json", i))
+		fmt.Fprintf(os.Stderr, "ipvsprog: run %d of %d (load average %s)\n", i+1, o.Runs, load)
+		start := time.Now()
+		if err := runVM(root, out, o); err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			return fmt.Errorf("run %d: reading the result: %w", i+1, err)
+		}
+		var r benchRun
+		if err := json.Unmarshal(b, &r.Result); err != nil {
+			return fmt.Errorf("run %d: decoding the result %q: %w", i+1, b, err)
+		}
+		r.LoadBefore, r.LoadAfter, r.Wall = load, loadAverage(), time.Since(start)
+		runs = append(runs, r)
+		fmt.Fprintf(os.Stderr, "ipvsprog: run %d: lvsd %.0f ms, ipvsadm -R %.0f ms (medians), %s\n",
+			i+1, median(r.Result.LVSDms), median(r.Result.IPVSAdmms), r.Wall.Round(time.Second))
+	}
+
+	sec := section(runs, machine{CPUs: runtime.NumCPU(), Date: time.Now().UTC()})
+	fmt.Print(sec)
+	if o.Out == "" {
+		return nil
+	}
+	path := o.Out
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(replaceSection(string(old), sec)), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	fmt.Fprintf(os.Stderr, "ipvsprog: wrote the %q section of %s\n", heading, path)
+	return nil
+}
+
+// runVM runs the host-side benchmark test, which boots the VM.
+func runVM(root, out string, o options) error {
+	cmd := exec.Command("go", "test", "-count=1", "-timeout=30m", "-v",
+		"-run", "^TestBenchIPVSProgramming$", "./integration/",
+		"-args",
+		"-ipvs-bench.out="+out,
+		fmt.Sprintf("-ipvs-bench.reps=%d", o.Reps),
+		fmt.Sprintf("-ipvs-bench.services=%d", o.Services),
+		fmt.Sprintf("-ipvs-bench.dests=%d", o.Dests),
+	)
+	cmd.Dir = root
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if o.Verbose {
+		w := io.MultiWriter(&log, os.Stderr)
+		cmd.Stdout, cmd.Stderr = w, w
+	}
+	if err := cmd.Run(); err != nil {
+		if !o.Verbose {
+			os.Stderr.Write(log.Bytes())
+		}
+		return fmt.Errorf("go test: %w", err)
+	}
+	if strings.Contains(log.String(), "--- SKIP: TestBenchIPVSProgramming") {
+		os.Stderr.Write(log.Bytes())
+		return fmt.Errorf("the benchmark was skipped")
+	}
+	return nil
+}
+
+// moduleRoot is the directory of the go.mod the command runs in.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("run from inside the lvsd module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// loadAverage is the three load averages of /proc/loadavg, as uptime
+// prints them.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}

@@ -1,0 +1,59 @@
+package integration
+
+import (
+	"flag"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/integration/vm"
+)
+
+// The IPVS programming benchmark is opt-in: it takes minutes of emulated
+// CPU. go run ./bench/ipvsprog sets these flags.
+var (
+	ipvsBenchOut      = flag.String("ipvs-bench.out", "", "run TestBenchIPVSProgramming and write its JSON result to this file")
+	ipvsBenchReps     = flag.Int("ipvs-bench.reps", 3, "alternating repetitions of the IPVS programming benchmark")
+	ipvsBenchServices = flag.Int("ipvs-bench.services", 5000, "virtual services of the IPVS programming benchmark")
+	ipvsBenchDests    = flag.Int("ipvs-bench.dests", 4, "real servers per virtual service of the IPVS programming benchmark")
+)
+
+// ipvsBenchMarker starts the guest's result line (vmtests.benchMarker).
+const ipvsBenchMarker = "IPVSBENCH "
+
+// TestBenchIPVSProgramming boots the VM once and runs the vmtests
+// benchmark that times lvsd's reconciler against ipvsadm -R on the same
+// large table; it writes the guest's JSON result to -ipvs-bench.out.
+func TestBenchIPVSProgramming(t *testing.T) {
+	if *ipvsBenchOut == "" {
+		t.Skip("benchmark: runs with -ipvs-bench.out=FILE (go run ./bench/ipvsprog)")
+	}
+	res := vm.GoTests{
+		Package: "./vmtests",
+		Args: []string{
+			"-test.run", "^TestIPVSProgrammingBench$",
+			"-ipvsbench.reps=" + strconv.Itoa(*ipvsBenchReps),
+			"-ipvsbench.services=" + strconv.Itoa(*ipvsBenchServices),
+			"-ipvsbench.dests=" + strconv.Itoa(*ipvsBenchDests),
+		},
+		LVSD:     vm.LVSDNone,
+		MemoryMB: 1024,
+		Timeout:  20 * time.Minute,
+	}.Run(t)
+	if t.Failed() {
+		return
+	}
+	for _, line := range strings.Split(res.Output, "\n") {
+		if i := strings.Index(line, ipvsBenchMarker); i >= 0 {
+			js := strings.TrimSpace(line[i+len(ipvsBenchMarker):])
+			if err := os.WriteFile(*ipvsBenchOut, []byte(js+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("result: %s", js)
+			return
+		}
+	}
+	t.Fatalf("the guest printed no %q line", ipvsBenchMarker)
+}

@@ -1,0 +1,76 @@
+//go:build vm
+
+package vmtests
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/integration/lab"
+	"github.com/lvsd/lvsd/integration/vm"
+	"github.com/lvsd/lvsd/internal/reconcile"
+)
+
+// TestIPVSSyncDaemonFollowsRole drives the connection-sync daemon through
+// the reconciler's roles, as the VRRP driver does on its transitions, and
+// reads the kernel's daemons back with ipvsadm: exactly the daemon of the
+// role runs, with the configured interface and sync id.
+func TestIPVSSyncDaemonFollowsRole(t *testing.T) {
+	vm.RequireGuest(t)
+	run(t, "modprobe", "ip_vs")
+	lan := lab.NewLAN(t, "d")
+	lan.AddAddr("d", "192.0.2.1/24")
+	d := lan.Host("d")
+
+	// An hour: every change below must come from SetSyncRole's wake-up,
+	// not from a periodic round.
+	cfg := config.IPVS{ReconcileInterval: time.Hour, SyncDaemon: &config.SyncDaemon{Interface: "eth0", SyncID: 7}}
+	r := startReconciler(t, dialIPVS(t, d), cfg, slog.LevelInfo, nil)
+	if got := daemons(t, d); got != "" {
+		t.Fatalf("sync daemons before any role: %q, want none", got)
+	}
+
+	// ipvsadm 1.31 adds the kernel's defaults for what lvsd leaves
+	// unset: the multicast group, port and TTL, and a packet size that
+	// fits eth0's 1500-byte MTU.
+	const (
+		defaults = ", maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
+		master   = "master sync daemon (mcast=eth0, syncid=7" + defaults
+		backup   = "backup sync daemon (mcast=eth0, syncid=7" + defaults
+	)
+	for _, step := range []struct {
+		role reconcile.SyncRole
+		want string
+	}{
+		{reconcile.SyncMaster, master},
+		{reconcile.SyncBackup, backup},
+		{reconcile.SyncMaster, master},
+		{reconcile.SyncNone, ""},
+		{reconcile.SyncBackup, backup},
+		{reconcile.SyncNone, ""},
+	} {
+		r.SetSyncRole(step.role)
+		start := time.Now()
+		var got string
+		for {
+			if got = daemons(t, d); got == step.want {
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("role %s: ipvsadm -L --daemon after 10s (-want +got):\n%s", step.role, cmp.Diff(step.want, got))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("role %s: %q after %v", step.role, strings.TrimSpace(got), time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// daemons is what ipvsadm -L --daemon prints in h's namespace.
+func daemons(t *testing.T, h *lab.Host) string {
+	t.Helper()
+	return h.MustExec(t, "ipvsadm", "-L", "--daemon")
+}
