@@ -14,6 +14,7 @@ import (
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/vrrp"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultVIPCheckInterval is how often a master looks for virtual addresses
@@ -26,6 +27,18 @@ const DefaultVIPCheckInterval = time.Second
 // shutdown (an interface gone, a buffer shortage), so that a persistent error
 // does not spin the reader.
 const receiveBackoff = 100 * time.Millisecond
+
+// masterDownEarly is how long before the Master_Down_Timer runs out its
+// time.Timer fires; Run sleeps the rest in nanosleep(2)
+// (preciseSleepUntil). An idle Go process waits for its next timer in
+// epoll_pwait, whose timeout counts whole milliseconds, so a time.Timer
+// alone fires up to a millisecond late: a fifth of the takeover tolerance
+// at a 10 ms advert interval, where keepalived is on time to 0.2 ms.
+const masterDownEarly = 2 * time.Millisecond
+
+// maxDrain bounds how many queued packets Run takes in before it fires the
+// Master_Down_Timer, so that a flood cannot hold it off forever.
+const maxDrain = 16
 
 // maxAdvertLen is the largest advert: 8 bytes of header, 8 of version 2
 // authentication data and 255 IPv6 addresses.
@@ -85,6 +98,15 @@ type Instance struct {
 	vipFailing  bool
 	addrsDiffer bool
 	dropLogged  map[vrrp.DropReason]bool
+
+	// The Master_Down_Timer runs out at mdDeadline; its time.Timer
+	// fires masterDownEarly before. Every arming or stop bumps mdGen.
+	mdDeadline time.Time
+	mdGen      uint64
+	// eventAt is when the event being stepped happened: the receive time
+	// of an advert, which the Master_Down_Timer counts from, not the
+	// later moment Run got to it. Zero for other events (now).
+	eventAt time.Time
 
 	wake chan struct{} // capacity 1: something was queued under mu
 
@@ -296,6 +318,7 @@ func (in *Instance) syncView() (vrrp.State, bool) {
 type received struct {
 	p   vrrp.Packet
 	err error
+	at  time.Time // when Receive returned it
 }
 
 // Run starts the instance and runs it until ctx ends, then stops it as
@@ -356,8 +379,8 @@ func (in *Instance) Run(ctx context.Context) error {
 			in.step(vrrp.Shutdown{})
 		case r := <-rx:
 			in.receive(r)
-		case <-in.timers[0].C:
-			in.step(vrrp.TimerFired{Timer: timerIDs[0]})
+		case <-in.timers[0].C: // MasterDownTimer, masterDownEarly early
+			in.masterDownFired(rx)
 		case <-in.timers[1].C:
 			in.step(vrrp.TimerFired{Timer: timerIDs[1]})
 		case <-in.timers[2].C:
@@ -394,6 +417,7 @@ func (in *Instance) read(rx chan<- received, quit <-chan struct{}) {
 	failing := false
 	for {
 		p, err := in.deps.Transport.Receive(buf)
+		at := time.Now()
 		if err != nil && p == (vrrp.Packet{}) {
 			select {
 			case <-quit:
@@ -418,7 +442,7 @@ func (in *Instance) read(rx chan<- received, quit <-chan struct{}) {
 		}
 		failing = false
 		select {
-		case rx <- received{p: p, err: err}:
+		case rx <- received{p: p, err: err, at: at}:
 		case <-quit:
 			return
 		}
@@ -456,7 +480,9 @@ func (in *Instance) receive(r received) {
 			in.log.Warn("advert lists other virtual addresses than ours", "from", r.p.Src.String(), "advert", a.String())
 		}
 	}
+	in.eventAt = r.at
 	in.step(vrrp.AdvertReceived{From: r.p.Src.Unmap().WithZone(""), Priority: a.Priority, Interval: a.MaxAdvertInterval})
+	in.eventAt = time.Time{}
 }
 
 // step feeds one event to the machine and carries out its actions in order.
@@ -481,10 +507,15 @@ func (in *Instance) do(a vrrp.Action) {
 	case vrrp.SendAdvert:
 		in.send(a.Priority)
 	case vrrp.SetTimer:
-		if t := in.timer(a.Timer); t != nil {
+		if a.Timer == vrrp.MasterDownTimer {
+			in.armMasterDown(a.After)
+		} else if t := in.timer(a.Timer); t != nil {
 			t.Reset(a.After)
 		}
 	case vrrp.StopTimer:
+		if a.Timer == vrrp.MasterDownTimer {
+			in.mdGen++
+		}
 		if t := in.timer(a.Timer); t != nil {
 			t.Stop()
 		}
@@ -502,6 +533,56 @@ func (in *Instance) do(a vrrp.Action) {
 		in.startAnnouncing()
 	case vrrp.Transition:
 		in.transition(a)
+	}
+}
+
+// armMasterDown (re)starts the Master_Down_Timer: it runs out after, counted
+// from the event being stepped (an advert's receive time), and its
+// time.Timer fires masterDownEarly before that.
+func (in *Instance) armMasterDown(after time.Duration) {
+	from := in.eventAt
+	if from.IsZero() {
+		from = time.Now()
+	}
+	in.mdGen++
+	in.mdDeadline = from.Add(after)
+	in.timers[0].Reset(max(time.Until(in.mdDeadline)-masterDownEarly, 0))
+}
+
+// masterDownFired sleeps the last stretch of the Master_Down_Timer in Run
+// itself, so that the first advert leaves as soon as the thread wakes, with
+// no second goroutine to schedule. Adverts that arrived meanwhile are taken
+// in first: one from the master re-arms the timer, which then does not
+// fire.
+func (in *Instance) masterDownFired(rx <-chan received) {
+	gen := in.mdGen
+	preciseSleepUntil(in.mdDeadline)
+	for range maxDrain {
+		select {
+		case r := <-rx:
+			in.receive(r)
+			continue
+		default:
+		}
+		break
+	}
+	if in.mdGen == gen {
+		in.step(vrrp.TimerFired{Timer: vrrp.MasterDownTimer})
+	}
+}
+
+// preciseSleepUntil sleeps until deadline in nanosleep(2), which blocks the
+// goroutine's thread (for at most masterDownEarly) but wakes on time to the
+// kernel's timer slack (50 µs).
+// A fake clock (testing/synctest) does not move during the syscall: the
+// runtime's sleep then finishes the wait on it.
+func preciseSleepUntil(deadline time.Time) {
+	if d := time.Until(deadline); d > 0 {
+		ts := unix.NsecToTimespec(int64(d))
+		_ = unix.Nanosleep(&ts, nil) // on EINTR the sleep below finishes
+	}
+	if d := time.Until(deadline); d > 0 {
+		time.Sleep(d)
 	}
 }
 

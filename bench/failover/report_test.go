@@ -1,0 +1,75 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/lvsd/lvsd/integration/failover"
+)
+
+func TestReplaceSection(t *testing.T) {
+	sec := "## Failover\n\nnew\n"
+	for _, tc := range []struct {
+		name, doc, want string
+	}{
+		{"empty", "", "## Failover\n\nnew\n"},
+		{"append", "# B\n\n## Other\n\nx\n", "# B\n\n## Other\n\nx\n\n## Failover\n\nnew\n"},
+		{"last", "# B\n\n## Failover\n\nold\nold\n", "# B\n\n## Failover\n\nnew\n"},
+		{
+			"middle",
+			"# B\n\n## A\n\na\n\n## Failover\n\nold\n\n## C\n\nc\n",
+			"# B\n\n## A\n\na\n\n## Failover\n\nnew\n\n## C\n\nc\n",
+		},
+		{
+			"subsections are part of it",
+			"## Failover\n\nold\n\n### Detail\n\nold\n\n## C\n\nc\n",
+			"## Failover\n\nnew\n\n## C\n\nc\n",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, replaceSection(tc.doc, sec)); diff != "" {
+				t.Errorf("replaceSection (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	v3 := failover.Case{Version: 3, Interval: 100 * time.Millisecond}
+	kk, ll := v3, v3
+	kk.Master, kk.Backup = failover.Keepalived, failover.Keepalived
+	ll.Master, ll.Backup = failover.LVSD, failover.LVSD
+	ms := time.Millisecond
+	exp := 360937 * time.Microsecond
+	samples := []sample{
+		{Case: kk, Gap: 361 * ms, GARPLag: 3 * ms, Expected: exp},
+		{Case: ll, Gap: 363 * ms, GARPLag: 1 * ms, Expected: exp},
+		{Case: kk, Gap: 362 * ms, GARPLag: 1 * ms, Expected: exp},
+		{Case: ll, Gap: 361 * ms, GARPLag: 2 * ms, Expected: exp},
+		{Case: kk, Gap: 400 * ms, GARPLag: 2 * ms, Expected: exp},
+	}
+	got := summarize(samples)
+	want := []row{
+		{Protocol: "v3 100ms", Master: failover.Keepalived, Backup: failover.Keepalived, N: 3, Expected: exp,
+			Median: 362 * ms, Min: 361 * ms, Max: 400 * ms, GARPLag: 2 * ms, GARPMax: 3 * ms, Ratio: 1},
+		{Protocol: "v3 100ms", Master: failover.LVSD, Backup: failover.LVSD, N: 2, Expected: exp,
+			Median: 362 * ms, Min: 361 * ms, Max: 363 * ms, GARPLag: 1500 * time.Microsecond, GARPMax: 2 * ms, Ratio: 1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("summarize (-want +got):\n%s", diff)
+	}
+	sec := section(got, machine{CPUs: 2}, 3)
+	for _, line := range []string{
+		"| v3 100ms | keepalived → keepalived | 360.937 ms | 362.000 ms | 361.000 ms | 400.000 ms | +1.063 ms | 2.000 ms (3.000 ms) | 1.0000 |",
+		"Largest deviation from Master_Down_Interval with keepalived taking over: +39.063 ms (v3 100ms, keepalived → keepalived).",
+	} {
+		if !strings.Contains(sec, line) {
+			t.Errorf("section lacks %q:\n%s", line, sec)
+		}
+	}
+	if !strings.HasPrefix(sec, heading+"\n") {
+		t.Errorf("section does not start with %q", heading)
+	}
+}
