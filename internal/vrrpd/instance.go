@@ -488,8 +488,18 @@ func (in *Instance) receive(r received) {
 // step feeds one event to the machine and carries out its actions in order.
 func (in *Instance) step(ev vrrp.Event) {
 	acts := in.m.Step(ev)
+	now := time.Now()
 	in.mu.Lock()
 	in.st.State = in.m.State()
+	// The transition's bookkeeping is published with the state it leads
+	// to, so a status read never sees the new state with the old count.
+	for _, a := range acts {
+		if t, ok := a.(vrrp.Transition); ok {
+			in.st.Since = now
+			in.st.Transitions++
+			in.st.TransitionsTo[t.To]++
+		}
+	}
 	in.st.MasterAddress = in.m.MasterAddr()
 	in.st.EffectivePriority = in.m.Priority()
 	if in.m.Stopping() {
@@ -645,9 +655,6 @@ func (in *Instance) transition(t vrrp.Transition) {
 		in.stopAnnouncing()
 	}
 	in.mu.Lock()
-	in.st.Since = time.Now()
-	in.st.Transitions++
-	in.st.TransitionsTo[t.To]++
 	hook := in.hook
 	in.mu.Unlock()
 

@@ -1,7 +1,9 @@
 package vrrpd
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -154,4 +156,53 @@ func TestRunLeaksNoGoroutines(t *testing.T) {
 	if len(a.ann.recorded()) == 0 {
 		t.Error("the master announced nothing")
 	}
+}
+
+// statusProbeVIPs reads the instance's status while the instance adds its
+// VIPs, that is in the middle of becoming master.
+type statusProbeVIPs struct {
+	*fakeVIPs
+	inst *Instance
+	seen []InstanceStatus
+}
+
+func (p *statusProbeVIPs) Add(ifname string, vips []netip.Prefix) error {
+	p.seen = append(p.seen, p.inst.Status())
+	return p.fakeVIPs.Add(ifname, vips)
+}
+
+// A status read while a transition is being carried out shows the new
+// state together with its count and time, never the new state with the
+// old count.
+func TestStatusTransitionIsAtomic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newFakeNet(&journal{})
+		probe := &statusProbeVIPs{fakeVIPs: newFakeVIPs(n.j, "a")}
+		inst, err := New(instanceConfig("VI_1", 51, 200), Deps{
+			Transport: n.attach("a", netip.MustParseAddr(addrA)),
+			VIPs:      probe,
+			Logger:    slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe.inst = inst
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- inst.Run(ctx) }()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if len(probe.seen) == 0 {
+			t.Fatal("the instance never added its VIPs")
+		}
+		got := probe.seen[0]
+		if got.State != vrrp.Master || got.Transitions != 2 || got.TransitionsTo[vrrp.Master] != 1 {
+			t.Errorf("status while becoming master: state %v, transitions %d (to MASTER %d); want MASTER, 2, 1",
+				got.State, got.Transitions, got.TransitionsTo[vrrp.Master])
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 }
