@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,25 @@ func nsState(t *testing.T, h *lab.Host) []string {
 	return lines
 }
 
+// settledNSState is nsState once a new namespace has settled: right after
+// the lab made it, a link's operational state or an IPv6 link-local
+// address may still change by itself, which a later comparison would
+// blame on the command under test.
+func settledNSState(t *testing.T, h *lab.Host) []string {
+	t.Helper()
+	prev := nsState(t, h)
+	for range 30 {
+		time.Sleep(100 * time.Millisecond)
+		cur := nsState(t, h)
+		if slices.Equal(prev, cur) {
+			return cur
+		}
+		prev = cur
+	}
+	t.Fatalf("namespace %s did not settle within 3 s", h.Name)
+	return nil
+}
+
 func sysctlIn(t *testing.T, h *lab.Host, key string) string {
 	t.Helper()
 	return strings.TrimSpace(h.MustExec(t, "sysctl", "-n", key))
@@ -137,7 +157,7 @@ func TestRealserverDRInNamespace(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "lvsd", "realserver.json")
 	vip := netip.MustParseAddr("192.0.2.100")
 
-	before := nsState(t, rs)
+	before := settledNSState(t, rs)
 	ignore, announce := sysctlIn(t, rs, "net.ipv4.conf.all.arp_ignore"), sysctlIn(t, rs, "net.ipv4.conf.all.arp_announce")
 	if ignore != "0" || announce != "0" {
 		t.Fatalf("a new namespace has arp_ignore %s, arp_announce %s; the test expects the kernel defaults", ignore, announce)
@@ -219,7 +239,7 @@ func TestRealserverDRInNamespace(t *testing.T) {
 func TestRealserverDownWithoutState(t *testing.T) {
 	lab.RequireRoot(t, "ip", "sysctl")
 	rs := lab.NewLAN(t, "rs").Host("rs")
-	before := nsState(t, rs)
+	before := settledNSState(t, rs)
 	rs.MustExec(t, "ip", "addr", "add", "192.0.2.100/32", "dev", "lo")
 	rs.MustExec(t, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
 
@@ -254,7 +274,7 @@ func TestRealserverTUNWithoutIPIP(t *testing.T) {
 		t.Skip("this kernel has an ipip module: the TUN path is tested in the VM lab")
 	}
 	rs := lab.NewLAN(t, "rs").Host("rs")
-	before := nsState(t, rs)
+	before := settledNSState(t, rs)
 	state := filepath.Join(t.TempDir(), "realserver.json")
 	out, errOut, code := runIn(t, rs, "realserver", "up", "--method", "tun", "--vip", "192.0.2.100", "--state", state)
 	if code != exitFailed {
