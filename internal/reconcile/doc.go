@@ -20,6 +20,17 @@
 //     dump; an operation that fails on a fresh dump too is logged and
 //     retried on the next round.
 //
+// The CPU cost of a SetDesired round follows what changed, not the size
+// of the table, since a director with thousands of services sees health
+// changes far more often than reloads. SetDesired compares each service
+// by value with the one it replaces (plan.Services rebuilds them all on
+// every change) and copies only those that differ; the round diffs only
+// those services against the remembered table, and updates the remembered
+// services the kernel changed in place. Only the first round and those of
+// the interval read and diff the whole table, which is what repairs
+// drift; so does a round whose remembered table is not trusted (after a
+// failure).
+//
 // Bursts of SetDesired calls are coalesced: each one only wakes the loop,
 // and the loop runs one round at a time with the newest table.
 //

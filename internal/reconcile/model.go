@@ -111,3 +111,63 @@ func setServiceSettings(dst, op *ipvs.Service) {
 	dst.Timeout = op.Timeout
 	dst.Netmask = op.Netmask
 }
+
+// setActual makes table the remembered kernel table and indexes it. r.sem
+// and r.mu are held.
+func (r *Reconciler) setActual(table []ipvs.Service) {
+	r.actual = table
+	if r.actualIndex == nil {
+		r.actualIndex = make(map[ipvs.ServiceKey]int, len(table))
+	}
+	clear(r.actualIndex)
+	for i := range table {
+		k := table[i].ServiceKey.Normalize()
+		if _, dup := r.actualIndex[k]; !dup {
+			r.actualIndex[k] = i
+		}
+	}
+}
+
+// advanceActual brings the remembered table past the operations of results
+// that the kernel acknowledged, as advance does. When they only change
+// services the table has (every health change does), those services are
+// replaced where they are, in time proportional to the change; when they
+// add or delete a service, the table is rebuilt. r.sem is held; r.mu is
+// taken for the writes, which the snapshot shares.
+func (r *Reconciler) advanceActual(results []ipvs.OpResult) {
+	var touched []int
+	seen := make(map[int]bool)
+	for i := range results {
+		res := &results[i]
+		if res.Err != nil {
+			continue
+		}
+		at, ok := r.actualIndex[res.Op.Service.ServiceKey.Normalize()]
+		switch {
+		case !ok && res.Op.Kind == ipvs.AddService, ok && res.Op.Kind == ipvs.DelService:
+			table := advance(r.actual, results)
+			r.mu.Lock()
+			r.setActual(table)
+			r.mu.Unlock()
+			return
+		case ok && !seen[at]:
+			seen[at] = true
+			touched = append(touched, at)
+		}
+	}
+	if len(touched) == 0 {
+		return
+	}
+	part := make([]ipvs.Service, len(touched))
+	for j, at := range touched {
+		part[j] = r.actual[at]
+	}
+	// Every acknowledged operation is on a service of part, none adds or
+	// deletes one: advance returns the same services, changed.
+	part = advance(part, results)
+	r.mu.Lock()
+	for j := range part {
+		r.actual[r.actualIndex[part[j].ServiceKey.Normalize()]] = part[j]
+	}
+	r.mu.Unlock()
+}

@@ -91,10 +91,21 @@ type Reconciler struct {
 	firstOnce sync.Once
 	running   atomic.Bool
 
-	mu          sync.Mutex // guards the fields below
-	desired     []ipvs.Service
-	desiredKeys map[ipvs.ServiceKey]bool
-	owned       map[ipvs.ServiceKey]bool
+	// setMu serialises SetDesired. desired is written with setMu and mu
+	// held, so SetDesired compares against it holding setMu alone, and a
+	// round, holding mu, is never kept waiting by a comparison.
+	setMu sync.Mutex
+
+	mu      sync.Mutex // guards the fields below
+	desired desiredTable
+	// pending are the keys of the desired services that changed since a
+	// round last took them; nil when none did.
+	pending map[ipvs.ServiceKey]bool
+	owned   map[ipvs.ServiceKey]bool
+	// gone are the owned services that are no longer desired: deleted
+	// from the kernel, then forgotten (prune). It is owned minus the
+	// desired keys, which is all ipvs.Diff asks about.
+	gone        map[ipvs.ServiceKey]bool
 	interval    time.Duration
 	timeouts    ipvs.Timeouts
 	setTimeouts bool // timeouts are to be written
@@ -106,9 +117,10 @@ type Reconciler struct {
 	snapshot    Snapshot
 	gen, seen   uint64 // inputs changed (gen) and taken by a round (seen)
 
-	// Held under sem. actual is never modified in place: a round replaces
-	// it, so the snapshot can share it.
+	// Held under sem. The snapshot shares actual, so it is modified only
+	// with mu held too; actualIndex is the position of each key in it.
 	actual      []ipvs.Service
+	actualIndex map[ipvs.ServiceKey]int
 	actualValid bool
 }
 
@@ -116,14 +128,14 @@ type Reconciler struct {
 // no kernel state until Run.
 func New(k Kernel, opts ...Option) *Reconciler {
 	r := &Reconciler{
-		k:           k,
-		log:         slog.Default(),
-		sem:         make(chan struct{}, 1),
-		wake:        make(chan struct{}, 1),
-		first:       make(chan struct{}),
-		desiredKeys: map[ipvs.ServiceKey]bool{},
-		owned:       map[ipvs.ServiceKey]bool{},
-		interval:    DefaultInterval,
+		k:        k,
+		log:      slog.Default(),
+		sem:      make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
+		first:    make(chan struct{}),
+		owned:    map[ipvs.ServiceKey]bool{},
+		gone:     map[ipvs.ServiceKey]bool{},
+		interval: DefaultInterval,
 	}
 	for _, o := range opts {
 		o(r)
@@ -176,18 +188,29 @@ func (r *Reconciler) Reconfigure(cfg config.IPVS) {
 
 // SetDesired replaces the desired table (plan.Services with the current
 // health) and wakes Run. Every service in it becomes lvsd's. The services
-// are copied.
+// that changed are copied, so the caller may reuse services afterwards.
+//
+// Its cost, and that of the round it wakes, follow what changed rather
+// than the size of the table: services are compared by value with the
+// previous table, and the round diffs only those that differ.
 func (r *Reconciler) SetDesired(services []ipvs.Service) {
-	desired := cloneServices(services)
-	keys := make(map[ipvs.ServiceKey]bool, len(desired))
-	for i := range desired {
-		keys[desired[i].ServiceKey.Normalize()] = true
-	}
+	r.setMu.Lock()
+	defer r.setMu.Unlock()
+	u := r.desired.diff(services)
 	r.mu.Lock()
-	r.desired = desired
-	r.desiredKeys = keys
-	for k := range keys {
+	r.desired.apply(u)
+	for _, k := range u.added {
 		r.owned[k] = true
+		delete(r.gone, k)
+	}
+	for _, k := range u.removed {
+		r.gone[k] = true
+	}
+	if len(u.changed) > 0 && r.pending == nil {
+		r.pending = make(map[ipvs.ServiceKey]bool, len(u.changed))
+	}
+	for _, k := range u.changed {
+		r.pending[k] = true
 	}
 	r.gen++
 	r.mu.Unlock()
@@ -211,8 +234,9 @@ func (r *Reconciler) Reconciled() <-chan struct{} { return r.first }
 // Snapshot returns a copy of the table as last known.
 func (r *Reconciler) Snapshot() Snapshot {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Copied under the lock: a round updates the shared table in place.
 	s := r.snapshot
-	r.mu.Unlock()
 	s.Services = cloneServices(s.Services)
 	return s
 }
@@ -299,16 +323,21 @@ func (r *Reconciler) round(fresh bool) {
 	start := time.Now()
 	r.mu.Lock()
 	r.seen = r.gen
-	desired := r.desired // replaced by SetDesired, never modified
-	owned := maps.Clone(r.owned)
+	changed := r.pending
+	r.pending = nil
 	r.mu.Unlock()
 
-	fromModel := !fresh && r.actualValid
-	err := r.pass(desired, owned, !fromModel)
-	if err != nil && fromModel {
-		// The remembered table was wrong: read the kernel's and redo.
-		r.log.Info("IPVS kernel refused a change to the remembered table; re-reading it", "err", err)
-		err = r.pass(desired, owned, true)
+	var err error
+	if !fresh && r.actualValid {
+		err = r.passChanged(changed)
+		if err != nil {
+			// The remembered table was wrong: read the kernel's and redo.
+			r.log.Info("IPVS kernel refused a change to the remembered table; re-reading it", "err", err)
+			err = r.passFull()
+		}
+	} else {
+		// A full pass covers the changed services too.
+		err = r.passFull()
 	}
 	if err != nil {
 		r.log.Warn("IPVS reconcile incomplete; retrying on the next round", "err", err)
@@ -347,30 +376,66 @@ func (r *Reconciler) applyTimeouts() {
 	r.mu.Unlock()
 }
 
-// pass diffs desired against the kernel's table (a fresh dump, or the
-// remembered one) and applies the differences. It returns an error when
-// the table could not be read or an operation failed; r.sem is held.
-func (r *Reconciler) pass(desired []ipvs.Service, owned map[ipvs.ServiceKey]bool, dump bool) error {
-	if dump {
-		actual, err := r.k.Services()
-		if err != nil {
-			r.actualValid = false
-			return fmt.Errorf("reading the IPVS table: %w", err)
-		}
-		r.actual, r.actualValid = actual, true
-		r.mu.Lock()
-		r.snapshot = Snapshot{Services: actual, ReadAt: time.Now()}
-		r.mu.Unlock()
+// passFull dumps the kernel's table, diffs the whole desired table
+// against it and applies the differences. It returns an error when the
+// table could not be read or an operation failed; r.sem is held.
+func (r *Reconciler) passFull() error {
+	actual, err := r.k.Services()
+	if err != nil {
+		r.actualValid = false
+		return fmt.Errorf("reading the IPVS table: %w", err)
 	}
+	r.mu.Lock()
+	r.setActual(actual)
+	r.actualValid = true
+	r.snapshot = Snapshot{Services: actual, ReadAt: time.Now()}
+	// A shallow copy is enough: SetDesired replaces services, it never
+	// modifies their destinations.
+	desired := slices.Clone(r.desired.services)
+	gone := maps.Clone(r.gone)
+	r.mu.Unlock()
+	return r.apply(ipvs.Diff(desired, actual, func(k ipvs.ServiceKey) bool { return gone[k] }), true)
+}
 
-	ops := ipvs.Diff(desired, r.actual, func(k ipvs.ServiceKey) bool { return owned[k] })
+// passChanged diffs the desired services of keys, and only them, against
+// the remembered table and applies the differences: a service not listed
+// is unchanged since the last round, which left it as desired or left the
+// table invalid. It returns an error when an operation failed; r.sem is
+// held and r.actualValid is true.
+func (r *Reconciler) passChanged(keys map[ipvs.ServiceKey]bool) error {
+	desired := make([]ipvs.Service, 0, len(keys))
+	gone := make(map[ipvs.ServiceKey]bool)
+	r.mu.Lock()
+	for k := range keys {
+		if i, ok := r.desired.index[k]; ok {
+			desired = append(desired, r.desired.services[i])
+		} else if r.gone[k] {
+			gone[k] = true
+		}
+	}
+	r.mu.Unlock()
+	actual := make([]ipvs.Service, 0, len(keys))
+	for k := range keys {
+		if i, ok := r.actualIndex[k]; ok {
+			actual = append(actual, r.actual[i])
+		}
+	}
+	return r.apply(ipvs.Diff(desired, actual, func(k ipvs.ServiceKey) bool { return gone[k] }), false)
+}
+
+// apply sends ops, brings the remembered table past those the kernel
+// acknowledged and forgets the services that are gone for good. dumped
+// tells whether ops came from a fresh dump: failures of a diff against
+// the remembered table are expected when it was stale, and logged quietly.
+// r.sem is held.
+func (r *Reconciler) apply(ops []ipvs.Op, dumped bool) error {
 	var err error
 	if len(ops) > 0 {
 		results, aerr := r.k.Apply(ops)
-		r.actual = advance(r.actual, results)
+		r.advanceActual(results)
 		// The failed operations are logged one by one by report; the
 		// error only sums them up, since aerr joins every one of them.
-		switch failed := r.report(ops, results, !dump); {
+		switch failed := r.report(ops, results, !dumped); {
 		case failed > 0:
 			r.actualValid = false
 			err = fmt.Errorf("%d of %d IPVS operations failed", failed, len(ops))
@@ -441,12 +506,9 @@ func opAttrs(op ipvs.Op) []any {
 // added later by hand is not lvsd's. r.mu and r.sem are held and r.actual
 // is the kernel's table as far as lvsd knows.
 func (r *Reconciler) prune() {
-	present := make(map[ipvs.ServiceKey]bool, len(r.actual))
-	for i := range r.actual {
-		present[r.actual[i].ServiceKey.Normalize()] = true
-	}
-	for k := range r.owned {
-		if !r.desiredKeys[k] && !present[k] {
+	for k := range r.gone {
+		if _, present := r.actualIndex[k]; !present {
+			delete(r.gone, k)
 			delete(r.owned, k)
 		}
 	}
@@ -475,13 +537,14 @@ func (r *Reconciler) Cleanup(ctx context.Context) error {
 			ops = append(ops, ipvs.Op{Kind: ipvs.DelService, Service: ipvs.Service{ServiceKey: k}})
 		}
 	}
+	r.setActual(actual)
+	r.actualValid = false
 	r.mu.Unlock()
-	r.actual, r.actualValid = actual, false
 	if len(ops) == 0 {
 		return nil
 	}
 	results, aerr := r.k.Apply(ops)
-	r.actual = advance(actual, results)
+	r.advanceActual(results)
 	r.report(ops, results, false)
 	r.mu.Lock()
 	r.snapshot = Snapshot{Services: r.actual, ReadAt: time.Now()}
