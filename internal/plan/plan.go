@@ -64,18 +64,12 @@ func Service(vs *config.VirtualServer, health Health) (ipvs.Service, ServiceStat
 	}
 	fwd := Forward(vs.Method)
 
+	// One pass builds the pool as if quorum held, with a failed server's
+	// weight at -1 ("not in the pool"); a second pass over the result
+	// settles quorum. That is one allocation per service.
 	var st ServiceState
-	up := make([]bool, len(vs.RealServers))
-	for i, rs := range vs.RealServers {
-		up[i] = rs.Check == nil || health(vs.Name, rs.Address)
-		if up[i] {
-			st.Healthy++
-		}
-	}
-	st.QuorumMet = st.Healthy >= vs.Quorum
-	st.SorryActive = !st.QuorumMet && vs.SorryServer.IsValid()
-
-	for i, rs := range vs.RealServers {
+	dests := make([]ipvs.Destination, 0, len(vs.RealServers)+1)
+	for _, rs := range vs.RealServers {
 		d := ipvs.Destination{
 			Addr:           rs.Address,
 			Forward:        fwd,
@@ -83,19 +77,31 @@ func Service(vs *config.VirtualServer, health Health) (ipvs.Service, ServiceStat
 			UpperThreshold: rs.UpperThreshold,
 			LowerThreshold: rs.LowerThreshold,
 		}
-		if !up[i] || st.SorryActive {
-			if vs.OnFailure == config.Quiescent {
-				d.Weight = 0
-			} else {
+		if rs.Check == nil || health(vs.Name, rs.Address) {
+			st.Healthy++
+		} else {
+			d.Weight = -1
+		}
+		dests = append(dests, d)
+	}
+	st.QuorumMet = st.Healthy >= vs.Quorum
+	st.SorryActive = !st.QuorumMet && vs.SorryServer.IsValid()
+
+	kept := dests[:0]
+	for _, d := range dests {
+		if d.Weight < 0 || st.SorryActive {
+			if vs.OnFailure != config.Quiescent {
 				continue
 			}
+			d.Weight = 0
 		}
-		svc.Destinations = append(svc.Destinations, d)
+		kept = append(kept, d)
 	}
 	if st.SorryActive {
-		svc.Destinations = append(svc.Destinations, ipvs.Destination{
-			Addr: vs.SorryServer, Forward: fwd, Weight: 1,
-		})
+		kept = append(kept, ipvs.Destination{Addr: vs.SorryServer, Forward: fwd, Weight: 1})
+	}
+	if len(kept) > 0 {
+		svc.Destinations = kept
 	}
 	return svc, st
 }
