@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Defaults that SPEC §3 fixes. Defaults of the schema's docs must say the same.
+// Documented defaults. Defaults of the schema's docs must say the same.
 const (
 	defaultPriority          = 100
 	defaultVersion           = 3

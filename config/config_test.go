@@ -108,7 +108,7 @@ func mustResolve(t *testing.T, file, node string) *Config {
 }
 
 func TestValidMinimal(t *testing.T) {
-	// The defaults of SPEC §3, spelled out.
+	// The documented defaults, spelled out.
 	tcp := &HealthCheck{Type: CheckTCP, Interval: 5 * time.Second, Timeout: 2 * time.Second, Rise: 2, Fall: 3}
 	want := &Config{
 		File:    "testdata/valid/minimal.hcl",

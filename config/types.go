@@ -187,7 +187,7 @@ type IPVS struct {
 	TimeoutTCPFin time.Duration
 	TimeoutUDP    time.Duration
 	// ExpireNodestConn and ExpireQuiescentTemplate are resolved: an unset
-	// value defaults as SPEC §3 says.
+	// value defaults as the config reference says.
 	ExpireNodestConn        bool
 	ExpireQuiescentTemplate bool
 	ReconcileInterval       time.Duration

@@ -20,7 +20,7 @@ import (
 )
 
 // Two real `lvsd run` processes elect a master over a lab LAN, fail over,
-// hand over on SIGTERM and reload (SPEC §2, §4, §6).
+// hand over on SIGTERM and reload.
 
 var lvsdBin struct {
 	once sync.Once
@@ -373,7 +373,7 @@ func appendFile(t *testing.T, path, text string) {
 }
 
 // checkStatusFields checks the JSON of `lvsd status --json` against the
-// field list of SPEC §6, by name, so a renamed field fails.
+// documented field list, by name, so a renamed field fails.
 func checkStatusFields(t *testing.T, out string) {
 	t.Helper()
 	var doc map[string]any

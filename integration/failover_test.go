@@ -10,7 +10,7 @@ import (
 	"github.com/lvsd/lvsd/internal/status"
 )
 
-// Failover timing of an lvsd pair, measured on the wire (SPEC §4): a backup
+// Failover timing of an lvsd pair, measured on the wire: a backup
 // replaces a master killed with SIGKILL Master_Down_Interval after the
 // master's last advert (RFC 5798 §6.1, RFC 3768 §6.1), and a master stopped
 // with SIGTERM Skew_Time after its priority-0 advert; its gratuitous ARPs

@@ -10,7 +10,7 @@ import (
 	"github.com/lvsd/lvsd/integration/lab"
 )
 
-// lvsd and Debian's keepalived in one virtual router (SPEC §1: a keepalived
+// lvsd and Debian's keepalived in one virtual router (a keepalived
 // cluster migrates one director at a time): for VRRPv2 with a password and
 // VRRPv3, over multicast and unicast, the higher priority wins whichever
 // implementation has it, the pair stays put (one master's adverts on the

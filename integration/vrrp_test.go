@@ -18,7 +18,7 @@ import (
 // VRRP behaviour of real `lvsd run` processes on a lab LAN, judged from the
 // status documents and from what an observer captures on the wire: election
 // and its tie-break, preemption, announcements, FAULT, sync groups and
-// hostile packets (SPEC §4; RFC 5798 §6 and §7.1). Failover timing and
+// hostile packets (RFC 5798 §6 and §7.1). Failover timing and
 // interoperation with keepalived are tested elsewhere.
 
 // pairConfig is one IPv4 instance between the nodes a and b. The first two

@@ -612,8 +612,8 @@ func hcWithout(tab hcTable, vip string, servers ...string) hcTable {
 
 // TestHealthChecksDriveIPVS runs `lvsd run` on a NAT director in front of
 // three busybox httpd real servers and drives them down and up while a
-// client sends requests through the VIPs one after another (SPEC §3
-// on_failure, quorum, sorry_server, ipvs {}; §4 Health checks, IPVS). The
+// client sends requests through the VIPs one after another (on_failure,
+// quorum, sorry_server, ipvs {}). The
 // kernel's table is the oracle: read through netlink to time the changes,
 // and with ipvsadm -Ln.
 func TestHealthChecksDriveIPVS(t *testing.T) {

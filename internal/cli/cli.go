@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-// Exit statuses shared by the commands (SPEC §2).
+// Exit statuses shared by the commands.
 const (
 	exitOK     = 0
 	exitConfig = 1 // invalid config, or the daemon could not be reached

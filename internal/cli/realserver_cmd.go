@@ -10,7 +10,7 @@ import (
 	"github.com/lvsd/lvsd/internal/realserver"
 )
 
-// exitFailed is realserver's only failure status: SPEC §2 gives it 0 / 1,
+// exitFailed is realserver's only failure status: the documented statuses are 0 / 1,
 // usage errors included.
 const exitFailed = 1
 

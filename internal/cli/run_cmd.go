@@ -63,7 +63,7 @@ func runRun(env Env, args []string) int {
 	return runExit(env.Stderr, err)
 }
 
-// runExit maps Run's outcome to the exit status of SPEC §2: 0 after a clean
+// runExit maps Run's outcome to the documented exit status: 0 after a clean
 // stop, 1 for a config error (with its diagnostics), 2 for any other
 // start-up failure (one line saying what to do).
 func runExit(stderr io.Writer, err error) int {

@@ -33,7 +33,7 @@ func socketFlag(env Env, fs *flag.FlagSet) *string {
 }
 
 // reportUnreachable prints the one-line error for a daemon that did not
-// answer and returns the exit status (SPEC §2: 1).
+// answer and returns the exit status (1).
 func reportUnreachable(env Env, err error) int {
 	var ue *status.UnreachableError
 	switch {

@@ -59,7 +59,7 @@ func (e *ConfigError) Report() string {
 	return b.String()
 }
 
-// Timings of the stop (SPEC §4: exit within 2 seconds).
+// Timings of the stop (exit within 2 seconds).
 const (
 	// stopBudget bounds the whole stop; the instances' release wait (at
 	// most vrrp.MaxReleaseWait) comes first, the kernel clean-up after.
@@ -332,7 +332,7 @@ func alive(socket string) bool {
 	return err == nil
 }
 
-// stop shuts the director down in SPEC §4 order: instances hand over
+// stop shuts the director down in this order: instances hand over
 // (priority 0, addresses kept until the new master speaks), then the rest
 // stops, then the sync daemon, then lvsd's IPVS services.
 func (d *Daemon) stop() {

@@ -192,7 +192,7 @@ func TestRunHealthVRRPReloadStop(t *testing.T) {
 	h := startDaemon(t, src, sys)
 	checked := fmt.Sprintf("127.0.0.1:%d w1", port)
 
-	// SPEC §4: checked servers start unhealthy and join once they pass;
+	// Checked servers start unhealthy and join once they pass;
 	// READY follows the first reconcile.
 	eventually(t, 2*time.Second, "READY=1", func() bool { return h.sd.has("READY=1") })
 	eventually(t, 2*time.Second, "the exec-checked server rises", func() bool {
@@ -322,7 +322,7 @@ func TestRunHealthVRRPReloadStop(t *testing.T) {
 	sys.setLink("eth0", true)
 	eventually(t, 2*time.Second, "MASTER again", func() bool { return h.instance().State == status.StateMaster })
 
-	// Metrics come from the same sources (SPEC §7).
+	// Metrics come from the same sources.
 	var m strings.Builder
 	if err := h.d.Metrics().WriteText(&m); err != nil {
 		t.Fatal(err)
@@ -457,7 +457,7 @@ virtual_server "web" {
 }
 
 // A VRRP-only configuration never touches IPVS, so it runs on a kernel
-// without it (SPEC §4).
+// without it.
 func TestRunVRRPOnlyWithoutIPVS(t *testing.T) {
 	verifyNoLeaks(t)
 	src := `cluster = "unit"

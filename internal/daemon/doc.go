@@ -1,7 +1,7 @@
 // Package daemon is `lvsd run`: it wires the parts of lvsd into one
 // director and runs them until it is told to stop.
 //
-// Start-up follows SPEC §4 in this order: the configuration is read and
+// Start-up follows this order: the configuration is read and
 // checked (an invalid file is a *ConfigError, printed FILE:LINE:COL); when
 // the configuration has virtual servers the IPVS sysctls are set and the
 // reconciler programs the table, every checked real server unhealthy until

@@ -83,7 +83,7 @@ func newChecker(c *config.HealthCheck, server netip.AddrPort) healthcheck.Checke
 }
 
 // healthOf answers plan.Health from the job states: a checked server is
-// healthy only once its check has risen (SPEC §4: it starts unhealthy until
+// healthy only once its check has risen (it starts unhealthy until
 // it passes rise times); a server without a check never asks.
 func healthOf(cs checkSet, states map[string]healthcheck.Status) func(string, netip.AddrPort) bool {
 	return func(service string, server netip.AddrPort) bool {

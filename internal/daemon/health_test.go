@@ -110,7 +110,7 @@ func TestHealthToDesiredTable(t *testing.T) {
 		want   map[string][]string
 	}{
 		{
-			// SPEC §4: checked servers start unhealthy; quiescent keeps
+			// Checked servers start unhealthy; quiescent keeps
 			// them at weight 0; an unchecked server is always up, so
 			// quorum holds without the sorry server.
 			name:   "start: nothing has passed yet",

@@ -137,7 +137,7 @@ func (d *Daemon) startInstances(insts []*instance) {
 	}
 }
 
-// stopInstances stops instances together (each hands over as SPEC §4 says)
+// stopInstances stops instances together (each hands over as documented in the README)
 // and waits for them.
 func stopInstances(insts []*instance) {
 	for _, in := range insts {

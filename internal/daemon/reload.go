@@ -136,7 +136,7 @@ func groupsOf(cfg *config.Config) map[string][]string {
 // errNotRunning is Reload's answer before Run started or after it stopped.
 var errNotRunning = errors.New("lvsd is not running (starting or stopping)")
 
-// Reload re-reads the config file and applies the difference (SPEC §4
+// Reload re-reads the config file and applies the difference (README,
 // Reload); SIGHUP and `lvsd reload` call it. An invalid file changes
 // nothing: applied is false and diagnostics say why (they are also in the
 // status document until the next good reload). err reports a failure other

@@ -27,7 +27,7 @@ type docInput struct {
 	kernel    *reconcile.Snapshot // nil without IPVS
 }
 
-// Status returns the SPEC §6 document (status.Source).
+// Status returns the status document (status.Source).
 func (d *Daemon) Status() status.Document {
 	in := d.docInput()
 	if d.rec != nil {

@@ -10,7 +10,7 @@ import (
 // The real client is the Kernel the daemon uses.
 var _ Kernel = (*ipvs.Client)(nil)
 
-// The one-line messages of a missing requirement (SPEC §5: one clear line
+// The one-line messages of a missing requirement (one clear line
 // that says what to do).
 const (
 	msgNotAvailable = "IPVS is not available: run `modprobe ip_vs` (or add ip_vs to /etc/modules-load.d)"

@@ -1,5 +1,5 @@
 // Package reconcile keeps the kernel's IPVS table equal to what the
-// configuration and the health checks ask for (SPEC §4 "IPVS").
+// configuration and the health checks ask for.
 //
 // The decision is ipvs.Diff, a pure function of the desired table, the
 // kernel's table and the set of services lvsd owns; this package is the

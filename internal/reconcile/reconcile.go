@@ -39,7 +39,7 @@ type Metrics interface {
 }
 
 // DefaultInterval is the reconcile interval when the configuration leaves
-// it unset (SPEC §3 default).
+// it unset (the documented default).
 const DefaultInterval = 10 * time.Second
 
 // maxErrorLogs bounds the lines logged for the failed operations of one

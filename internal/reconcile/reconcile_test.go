@@ -198,7 +198,7 @@ func TestSteadyStateAppliesNothing(t *testing.T) {
 	})
 }
 
-// TestHealthChangeIsOneRequest is SPEC §4: a change of one real server's
+// TestHealthChangeIsOneRequest checks that a change of one real server's
 // health is one netlink request, and no dump.
 func TestHealthChangeIsOneRequest(t *testing.T) {
 	for _, tc := range []struct {

@@ -60,7 +60,7 @@ func (r *Reconciler) SetSyncRole(role SyncRole) {
 	r.poke()
 }
 
-// StopSync stops the sync daemons lvsd runs (SPEC §4 "Stop"), at once and
+// StopSync stops the sync daemons lvsd runs, at once and
 // whether Run runs or not. It waits for a round in progress and gives up
 // when ctx ends.
 func (r *Reconciler) StopSync(ctx context.Context) error {

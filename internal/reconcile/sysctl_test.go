@@ -44,7 +44,7 @@ func readSysctls(t *testing.T, root string) map[string]string {
 func TestApplySysctls(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		// The config's resolved values: SPEC §3 defaults them from the
+		// The config's resolved values: they default from the
 		// services' on_failure, config/ does the resolving.
 		cfg  config.IPVS
 		old  string

@@ -15,7 +15,7 @@ import (
 
 // UnreachableError says that nothing answered on the control socket: the
 // daemon is not running, runs with another --socket, or we may not talk to
-// it. `lvsd status` turns it into exit status 1 (SPEC §2).
+// it. `lvsd status` turns it into exit status 1.
 type UnreachableError struct {
 	Path string
 	Err  error

@@ -1,7 +1,7 @@
 // Package status is lvsd's window for operators: the status document of
-// SPEC §6, served as JSON over the daemon's unix control socket (GET
+// the README's Status section, served as JSON over the daemon's unix control socket (GET
 // /status, POST /reload) and read back by `lvsd status` and `lvsd reload`,
-// and the Prometheus metrics of SPEC §7 in the text exposition format.
+// and the Prometheus metrics of the README's Metrics section in the text exposition format.
 //
 // The daemon owns every number shown here; this package only describes,
 // serves and renders a snapshot it is handed through Source.
@@ -17,8 +17,8 @@ import (
 // the config (status.socket) nor --socket says otherwise.
 const DefaultSocket = "/run/lvsd/lvsd.sock"
 
-// VRRP state names of the document (SPEC §6) and their metric values
-// (SPEC §7: 0 init, 1 backup, 2 master, 3 fault).
+// VRRP state names of the document and their metric values
+// (0 init, 1 backup, 2 master, 3 fault).
 const (
 	StateInit   = "INIT"
 	StateBackup = "BACKUP"
@@ -26,7 +26,7 @@ const (
 	StateFault  = "FAULT"
 )
 
-// Document is the status of one running daemon (SPEC §6). The JSON names
+// Document is the status of one running daemon. The JSON names
 // are part of the product contract: scripts parse them.
 type Document struct {
 	Cluster        string          `json:"cluster"`

@@ -98,7 +98,7 @@ func shapeOf(t *testing.T, b []byte) map[string]string {
 }
 
 // TestDocumentMatchesSpec keeps the JSON names and types equal to the
-// example of SPEC §6 (testdata/spec_example.json), so a renamed or retyped
+// documented example (testdata/spec_example.json), so a renamed or retyped
 // field fails here before it breaks someone's script.
 func TestDocumentMatchesSpec(t *testing.T) {
 	spec, err := os.ReadFile("testdata/spec_example.json")
@@ -106,7 +106,7 @@ func TestDocumentMatchesSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := shapeOf(t, spec)
-	// SPEC §6 names in_ipvs in prose, not in the example.
+	// The documentation names in_ipvs in prose, not in the example.
 	want["$.virtual_servers[].real_servers[].in_ipvs"] = "bool"
 
 	doc := sampleDocument()
@@ -116,7 +116,7 @@ func TestDocumentMatchesSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, shapeOf(t, b)); diff != "" {
-		t.Errorf("document shape differs from SPEC §6 (-want +got):\n%s", diff)
+		t.Errorf("document shape differs from the documented one (-want +got):\n%s", diff)
 	}
 }
 

@@ -31,7 +31,7 @@ var (
 	reconcileBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 )
 
-// Metrics is the Prometheus view of the daemon (SPEC §7). What the daemon
+// Metrics is the Prometheus view of the daemon. What the daemon
 // already counts (VRRP state and counters, health, connections, bytes) is
 // read from Source at scrape time, so it can never disagree with `lvsd
 // status`; events that have no place in the document (check and reconcile
@@ -273,7 +273,7 @@ func (f *family) add(suffix string, l labels, v float64) {
 }
 
 // write emits the family. HELP and TYPE are written even without samples,
-// so every name of SPEC §7 is visible from the first scrape.
+// so every documented name is visible from the first scrape.
 func (f *family) write(w *bufio.Writer) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.typ)
 	for _, s := range f.samples {

@@ -110,7 +110,7 @@ func observed(m *Metrics) {
 	m.Reload(ReloadRejected)
 }
 
-// TestMetricNamesTypesAndLabels checks every name of SPEC §7 with its type
+// TestMetricNamesTypesAndLabels checks every documented metric name with its type
 // and label names.
 func TestMetricNamesTypesAndLabels(t *testing.T) {
 	doc := sampleDocument()
@@ -162,7 +162,7 @@ func TestMetricNamesTypesAndLabels(t *testing.T) {
 	}
 	sort.Strings(names)
 	if len(names) != 12 {
-		t.Errorf("families %v, want the 12 of SPEC §7", names)
+		t.Errorf("families %v, want the 12 documented ones", names)
 	}
 }
 

@@ -22,7 +22,7 @@ type Source interface {
 	Status() Document
 }
 
-// Reloader re-reads the config file and applies it (SPEC §4 Reload).
+// Reloader re-reads the config file and applies it.
 // applied is false when the new config was rejected; diagnostics then say
 // why, in the `lvsd validate` format. err is for failures other than an
 // invalid config.
@@ -37,7 +37,7 @@ type ReloadResult struct {
 	Error       string `json:"error,omitempty"`
 }
 
-// socketMode keeps the control socket to root (SPEC §3): reload is an
+// socketMode keeps the control socket to root: reload is an
 // administrative act and the status names every backend.
 const socketMode = 0o600
 

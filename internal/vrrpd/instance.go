@@ -322,7 +322,7 @@ type received struct {
 }
 
 // Run starts the instance and runs it until ctx ends, then stops it as
-// SPEC §4 "Stop" says: a master sends a priority-0 advert and keeps its
+// On stop, a master sends a priority-0 advert and keeps its
 // addresses until another router's advert arrives or the release timer
 // (at most vrrp.MaxReleaseWait) runs out, then removes them. Run returns
 // after that, having closed the transport and waited for every goroutine it
@@ -668,7 +668,7 @@ func (in *Instance) transition(t vrrp.Transition) {
 }
 
 // checkVIPs puts back virtual addresses that disappeared while we are master
-// (SPEC §4: someone deleted a VIP by hand, or a DHCP client flushed the
+// (someone deleted a VIP by hand, or a DHCP client flushed the
 // interface).
 func (in *Instance) checkVIPs() {
 	if in.m.State() != vrrp.Master || in.m.Stopping() {

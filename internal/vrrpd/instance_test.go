@@ -148,7 +148,7 @@ func TestMasterCrashTakeoverAfterMasterDownInterval(t *testing.T) {
 	}
 }
 
-// SPEC §4 Stop, RFC 5798 §6.4.3: a stopping master sends priority 0; the
+// Stop, RFC 5798 §6.4.3: a stopping master sends priority 0; the
 // backup takes over after Skew_Time; the old master keeps its addresses until
 // it hears the new master (make-before-break), then lets go and Run returns.
 func TestCleanStopHandsOverAfterSkewTime(t *testing.T) {
@@ -250,7 +250,7 @@ func TestStopBackupIsImmediate(t *testing.T) {
 	})
 }
 
-// SPEC §4: a VIP deleted while MASTER is put back, by the periodic check or
+// A VIP deleted while MASTER is put back, by the periodic check or
 // at once when CheckVIPs is called.
 func TestDeletedVIPIsPutBack(t *testing.T) {
 	other := netip.MustParsePrefix("192.0.2.101/32")
@@ -318,7 +318,7 @@ func TestDeletedVIPIsPutBack(t *testing.T) {
 	}
 }
 
-// RFC 5798 §7.1, SPEC §5: packets that fail decoding or the receive checks
+// RFC 5798 §7.1: packets that fail decoding or the receive checks
 // are counted by reason and never reach the machine: a lone backup becomes
 // master at its own Master_Down_Interval whatever it was sent. The last case
 // is a valid advert, which does hold the backup back.

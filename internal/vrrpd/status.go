@@ -55,7 +55,7 @@ func (s InstanceStatus) clone() InstanceStatus {
 	return s
 }
 
-// statusJSON is the shape of SPEC §6 vrrp_instances[].
+// statusJSON is the shape of the status document's vrrp_instances[].
 type statusJSON struct {
 	Name              string            `json:"name"`
 	State             string            `json:"state"`

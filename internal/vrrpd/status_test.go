@@ -15,8 +15,8 @@ import (
 	"github.com/lvsd/lvsd/vrrp"
 )
 
-// The status snapshot carries the fields of SPEC §6 vrrp_instances[] and the
-// counters of SPEC §7.
+// The status snapshot carries the fields of the status document's vrrp_instances[] and the
+// counters of the metrics.
 func TestStatusSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newFakeNet(&journal{})
