@@ -51,6 +51,10 @@ func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, c
 			// Rounded so that a deadline set a moment before the check
 			// started still reads as the configured "2s", not "1.9996s".
 			budget = max(left.Round(10*time.Millisecond), 0)
+			// The caller's deadline binds (the Scheduler's always does):
+			// a derived context would add a timer per check and change
+			// nothing.
+			return ctx, func() {}, budget
 		}
 	}
 	if timeout > 0 {

@@ -95,6 +95,25 @@ func TestHTTPCheck(t *testing.T) {
 			wantOK: true, wantMsg: "HTTP 503",
 		},
 		{
+			name: "informational answers before the real one",
+			params: func(t *testing.T) HTTPParams {
+				return HTTPParams{Target: rawServer(t, "127.0.0.1:0", func(c net.Conn, _ <-chan struct{}) {
+					readRequestHead(c)
+					io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"+
+						"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+				})}
+			},
+			wantOK: true, wantMsg: "HTTP 200",
+		},
+		{
+			name: "invalid Host",
+			params: func(t *testing.T) HTTPParams {
+				ap := startHTTP(t, "127.0.0.1:0", nil, text(200, "ok"))
+				return HTTPParams{Target: ap, Host: "a b\r\nX-Injected: 1"}
+			},
+			wantMsg: "invalid Host",
+		},
+		{
 			name: "refused",
 			params: func(t *testing.T) HTTPParams {
 				return HTTPParams{Target: closedPort(t, "127.0.0.1")}

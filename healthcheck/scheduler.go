@@ -19,8 +19,8 @@ type Job struct {
 	// caller fans the one result out to every owner of the Key.
 	Key     string
 	Checker Checker
-	// Interval is the time from the start of one check to the start of the
-	// next; it must be positive.
+	// Interval is the time from the scheduled start of one check to that of
+	// the next; it must be positive.
 	Interval time.Duration
 	// Timeout bounds each check through its context; 0 means Interval.
 	Timeout time.Duration
@@ -81,10 +81,14 @@ func WithMaxInFlight(n int) Option {
 // fixed worker pool was rejected: N hung targets would stall a pool of N
 // workers and with it every other check, which SPEC §4 forbids.
 //
-// A job's next check starts Interval after its previous one started, or at
-// once if the check (and its ResultFunc) took longer; checks of one job
-// never overlap. New jobs start after a random delay in [0, Interval) so a
-// large configuration does not probe every server in the same instant.
+// A job's next check is due Interval after its previous one was due, so its
+// checks keep to a fixed grid however late each one's goroutine got going
+// (with "Interval after the previous start", every scheduling delay would
+// push all later checks back and the job would drift); if a check (and its
+// ResultFunc) took longer than that, the next starts at once, without
+// bursts to catch up. Checks of one job never overlap. New jobs start after
+// a random delay in [0, Interval) so a large configuration does not probe
+// every server in the same instant.
 type Scheduler struct {
 	onResult    ResultFunc
 	maxInFlight int
@@ -309,7 +313,7 @@ func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker
 	e.cancel()
 	e.cancel = nil
 	s.inFlight--
-	if e.removed || runCtx.Err() != nil {
+	if e.removed || ended(runCtx) {
 		s.mu.Unlock()
 		s.poke()
 		return
@@ -324,8 +328,10 @@ func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker
 
 	s.mu.Lock()
 	if !e.removed && runCtx.Err() == nil {
+		// e.due still holds the slot this check was started for: Set moves
+		// only queued entries.
 		now := time.Now()
-		e.due = start.Add(e.job.Interval)
+		e.due = e.due.Add(e.job.Interval)
 		if e.due.Before(now) {
 			e.due = now
 		}
@@ -333,6 +339,20 @@ func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker
 	}
 	s.mu.Unlock()
 	s.poke()
+}
+
+// ended reports whether the run is over: ctx is done, or its deadline has
+// passed and its timer has yet to say so. A check inherits that deadline
+// and may meet it first, for instance as a connection deadline that the
+// network poller enforces apart from the context's timer; without the
+// second test, a check cut short by the end of the run could be counted as
+// failed.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // safeCheck runs one check, turning a panic into a failed result: one

@@ -480,3 +480,83 @@ func TestSchedulerSurvivesPanickingChecker(t *testing.T) {
 		}
 	})
 }
+
+// TestSchedulerKeepsGrid checks that a check started late does not push a
+// job's later checks back: each is due Interval after the previous one was
+// due, not after it started. Starts are delayed here by an in-flight cap
+// that a slow job holds for 3s at a time; with the two intervals out of
+// step, the fast job is held up again and again, and any drift would add
+// up far beyond 3s.
+func TestSchedulerKeepsGrid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval, held = 5 * time.Second, 3 * time.Second
+		s := NewScheduler(nil, WithMaxInFlight(1))
+		slow, fast := &fakeChecker{hang: true}, &fakeChecker{}
+		mustSet(t, s,
+			Job{Key: "slow", Checker: slow, Interval: 4 * time.Second, Timeout: held, Rise: 1, Fall: 1},
+			Job{Key: "fast", Checker: fast, Interval: interval, Rise: 1, Fall: 1},
+		)
+		stop := start(t, s)
+		time.Sleep(200 * time.Second)
+		synctest.Wait()
+		if err := stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+
+		calls := fast.Calls()
+		if len(calls) < 38 {
+			t.Fatalf("fast job checked %d times in 200s, want about 40", len(calls))
+		}
+		late := 0
+		for i, c := range calls {
+			// The first start may itself have been held up, so later starts
+			// may be up to held early against the grid it sets.
+			off := c.Sub(calls[0].Add(time.Duration(i) * interval))
+			if off <= -held || off > held {
+				t.Errorf("check %d started %v off its slot, want within (-%v, %v]", i, off, held, held)
+			}
+			if off != 0 {
+				late++
+			}
+		}
+		if late == 0 {
+			t.Errorf("no check of the fast job was held up; the test proves nothing")
+		}
+	})
+}
+
+// pastDeadline is a run context whose deadline has passed but whose timer
+// has not yet fired: the instant at the end of a run in which a check's own
+// copy of that deadline can already have expired.
+type pastDeadline struct{ context.Context }
+
+func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// TestSchedulerDropsChecksCutByRunDeadline checks that a check ended by the
+// run's deadline is dropped, not reported as a failure, even when it sees
+// the deadline before Run's context reports it: a connection deadline set
+// from the check's context fires in the network poller, independently of
+// and possibly before the context's timer. The checkers here fail at once,
+// as one would that met that deadline.
+func TestSchedulerDropsChecksCutByRunDeadline(t *testing.T) {
+	rec := newRecorder()
+	s := NewScheduler(rec.record)
+	var jobs []Job
+	for i := range 20 {
+		jobs = append(jobs, Job{Key: string(rune('a' + i)), Checker: &fakeChecker{script: []bool{false}}, Interval: 10 * time.Millisecond, Timeout: time.Hour, Rise: 1, Fall: 1})
+	}
+	mustSet(t, s, jobs...)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(pastDeadline{ctx}) }()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.reports) != 0 {
+		t.Errorf("%d results reported after the run's deadline, want none; first: %+v", len(rec.reports), rec.reports[0])
+	}
+}

@@ -2,7 +2,9 @@
 // large job set: how many checks it runs per second, how much CPU the
 // process spends per check, and how late checks start against their
 // schedule. It backs the Scheduler's claim of thousands of checks a second
-// at low cost and can be called from a benchmark or a command.
+// at low cost and can be called from a benchmark or a command. Real HTTP
+// checks of thousands of servers, with the checker's CPU and memory measured
+// apart from the servers', are the job of bench/healthload.
 package loadtest
 
 import (
