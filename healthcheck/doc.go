@@ -8,7 +8,7 @@
 // `health_check` block into HTTPParams, ExecParams or a TCP target and a Job.
 //
 // Semantics follow keepalived's TCP_CHECK, HTTP_GET/SSL_GET and MISC_CHECK,
-// with one rule above all (lvsd SPEC §5): a target that accepts and never
+// with one rule above all: a target that accepts and never
 // answers, resets the connection or answers with garbage is a failed check
 // that ends within its timeout. HTTP is spoken as HTTP/1.1 (RFC 9112) with
 // "Connection: close" (RFC 9112 §9.6) on a fresh connection every time, so a

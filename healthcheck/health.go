@@ -5,7 +5,7 @@ package healthcheck
 // put a broken one back.
 //
 // The zero value is a target that has not yet proved itself: unhealthy, with
-// no history. SPEC §4: it becomes healthy after `rise` passes in a row and
+// no history. It becomes healthy after `rise` passes in a row and
 // unhealthy after `fall` failures in a row.
 type Health struct {
 	Healthy bool

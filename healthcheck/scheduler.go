@@ -79,7 +79,7 @@ func WithMaxInFlight(n int) Option {
 // short-lived goroutines (a few microseconds each) and O(log n) heap work
 // each, and a hung target holds only its own goroutine until its Timeout. A
 // fixed worker pool was rejected: N hung targets would stall a pool of N
-// workers and with it every other check, which SPEC §4 forbids.
+// workers and with it every other check, which must never happen.
 //
 // A job's next check is due Interval after its previous one was due, so its
 // checks keep to a fixed grid however late each one's goroutine got going

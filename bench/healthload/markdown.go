@@ -11,7 +11,7 @@ import (
 )
 
 // The targets lvsd holds itself to for 5,000 real servers checked every
-// second (SPEC §4 asks that checks scale to thousands of real servers on a
+// second (checks must scale to thousands of real servers on a
 // small director).
 const (
 	targetCPUShare = 0.15
