@@ -1,6 +1,6 @@
 # lvsd — build, test, demo.
 #
-#   make demo    build lvsd and show it on the examples
+#   make demo    a director pair with real servers in the lab VM, showing failover
 #   make test    install the lab's packages (root) and run every test
 #   make bench   benchmarks
 #   make lint    gofmt, go vet, staticcheck
@@ -46,7 +46,9 @@ unit:
 integration: deps
 	$(GO) test -count=1 -timeout 40m -v ./integration/...
 
-demo: build
+# Installs the lab's packages (root), builds lvsd and runs it in the lab
+# VM: two directors, DR real servers, a client, and the master killed.
+demo: deps build
 	@bash examples/demo.sh $(BIN)
 
 bench:

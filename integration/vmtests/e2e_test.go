@@ -1,0 +1,1142 @@
+//go:build vm
+
+package vmtests
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/integration/lab"
+	"github.com/lvsd/lvsd/integration/vm"
+	"github.com/lvsd/lvsd/internal/status"
+	"github.com/lvsd/lvsd/vrrp"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// The end-to-end cluster: a client, two directors running `lvsd run` that
+// share a VIP over VRRP v3 and program the same DR virtual server, and
+// real servers prepared with `lvsd realserver up`, all on one LAN. A
+// client sends a steady stream of short requests through the VIP while
+// the directors crash, restart, stop and reload and a real server dies;
+// every figure is taken from the client's own record of its requests.
+
+// Lab addresses, all on 192.0.2.0/24.
+const (
+	e2eVIP    = "192.0.2.100"
+	e2eClient = "192.0.2.10"
+	e2eDirA   = "192.0.2.2"
+	e2eDirB   = "192.0.2.3"
+	e2eRS1    = "192.0.2.21"
+	e2eRS2    = "192.0.2.22"
+	e2eRS3    = "192.0.2.23"
+)
+
+// VRRP and check parameters of e2eConfig, and the client's pace. The
+// priorities are those of director a (the preferred master) and b.
+//
+// The checks run every 500 ms with a 400 ms timeout: under the client's
+// load a busybox httpd forking per connection on emulated CPUs can take a
+// couple of hundred milliseconds to answer, and a live server must not
+// flap. The client starts a request every 20 ms: at 10 ms the guest's two
+// emulated CPUs had 9 % idle left and the median request took 50 ms
+// instead of 10, so answers were late for want of CPU, not of a director.
+const (
+	e2eAdvert   = 100 * time.Millisecond
+	e2ePrioA    = 150
+	e2ePrioB    = 100
+	e2eInterval = 500 * time.Millisecond
+	e2eTimeout  = 400 * time.Millisecond
+	e2eRise     = 2
+	e2eFall     = 2
+	// A director that starts knows no real server healthy until rise
+	// checks passed (the first within an interval of start-up jitter):
+	// preempting before that would take the VIP with an empty table.
+	e2ePreemptDelay = 3 * time.Second
+	e2eSettle       = 1500 * time.Millisecond // traffic watched after each event
+	e2eReqEvery     = 20 * time.Millisecond
+	e2eReqLimit     = 300 * time.Millisecond
+	e2eReqGrace     = 1500 * time.Millisecond // see e2eClientLoop.get
+	e2eStallLimit   = 5 * e2eReqEvery         // see e2eClientLoop.figures
+	e2eMaxFlight    = 64
+)
+
+// Bounds asserted from the client's side.
+var (
+	// A crashed master: the backup waits Master_Down_Interval at its own
+	// priority, then adds the VIP and sends gratuitous ARP, which moves
+	// the client's neighbour entry. 150 ms covers the announcement, the
+	// client's next request and the emulated guest's scheduling.
+	e2eCrashBound = vrrp.MasterDownInterval(e2ePrioB, e2eAdvert) + 150*time.Millisecond
+	// A clean stop: the backup takes over after Skew_Time only and the
+	// stopping master keeps the VIP until it has (make-before-break).
+	e2eStopBound = 150 * time.Millisecond
+	// A dead real server leaves the table after fall checks, the last one
+	// ending at its timeout; one interval more is the slack for the
+	// emulated guest (as in the health-check test).
+	e2eDetectBound = e2eFall*e2eInterval + e2eTimeout + e2eInterval
+)
+
+// e2eConfig is the cluster file of both directors; rs3 is in it only
+// once the test adds it by a reload.
+func e2eConfig(withRS3 bool) string {
+	servers := fmt.Sprintf("  real_server \"%s:80\" {}\n  real_server \"%s:80\" {}\n", e2eRS1, e2eRS2)
+	if withRS3 {
+		servers += fmt.Sprintf("  real_server \"%s:80\" {}\n", e2eRS3)
+	}
+	return fmt.Sprintf(`cluster = "e2e"
+
+node "a" {
+  priority = %d
+}
+
+node "b" {
+  priority = %d
+}
+
+vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  advert_interval = %q
+  virtual_ips     = ["%s/32"]
+  preempt_delay   = %q
+  garp {
+    repeat = 3
+    delay  = "1s"
+  }
+}
+
+virtual_server "web" {
+  address   = "%s:80"
+  scheduler = "rr"
+  method    = "dr"
+  health_check "http" {
+    interval = %q
+    timeout  = %q
+    rise     = %d
+    fall     = %d
+  }
+%s}
+
+status {
+  metrics_listen = ""
+}
+`, e2ePrioA, e2ePrioB, e2eAdvert, e2eVIP, e2ePreemptDelay, e2eVIP, e2eInterval, e2eTimeout, e2eRise, e2eFall, servers)
+}
+
+// e2eDirector is one director: its namespace and its lvsd.
+type e2eDirector struct {
+	name   string
+	host   *lab.Host
+	socket string
+	proc   *lab.Proc
+}
+
+// e2eServer is a DR real server: busybox httpd answering its name.
+type e2eServer struct {
+	name string
+	host *lab.Host
+	www  string
+	proc *lab.Proc
+}
+
+// e2eLab is the whole cluster.
+type e2eLab struct {
+	t       *testing.T
+	lvsd    string
+	lan     *lab.LAN
+	client  *lab.Host
+	dirs    map[string]*e2eDirector
+	servers map[string]*e2eServer
+	cfg     string
+	demo    bool
+}
+
+// say reports a line of the test's story: in the test log, and in demo
+// mode on stdout with a marker that `make demo` keeps.
+func (l *e2eLab) say(format string, args ...any) {
+	l.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if !l.demo {
+		l.t.Log(msg)
+		return
+	}
+	for _, line := range strings.Split(msg, "\n") {
+		fmt.Printf("DEMO| %s\n", line)
+	}
+}
+
+func newE2ELab(t *testing.T) *e2eLab {
+	t.Helper()
+	bin := os.Getenv("LVSD_BIN")
+	if bin == "" {
+		lab.Missing(t, "no lvsd binary in the guest ($LVSD_BIN is empty: ./cmd/lvsd did not build)")
+	}
+	run(t, "modprobe", "ip_vs")
+	l := &e2eLab{
+		t:       t,
+		lvsd:    bin,
+		dirs:    map[string]*e2eDirector{},
+		servers: map[string]*e2eServer{},
+		demo:    os.Getenv("LVSD_E2E_DEMO") == "1",
+	}
+	l.lan = lab.NewLAN(t, "client", "a", "b", "rs1", "rs2", "rs3")
+	l.client = l.lan.Host("client")
+	l.lan.AddAddr("client", e2eClient+"/24")
+	dir := t.TempDir()
+	for name, addr := range map[string]string{"a": e2eDirA, "b": e2eDirB} {
+		l.lan.AddAddr(name, addr+"/24")
+		l.dirs[name] = &e2eDirector{name: name, host: l.lan.Host(name), socket: filepath.Join(dir, name+".sock")}
+		// A stopping master lets go of the VIP when it hears the new
+		// master's advertisement, and the new master sends that before it
+		// adds the VIP and announces it. Captured at the client in the
+		// lab: the new master's advertisement at +66 ms after the SIGTERM,
+		// a SYN to the old master at +87 ms that nobody answered, the
+		// first gratuitous ARP at +107 ms. With forwarding on, the old
+		// master routes such a SYN to the VIP's new holder instead of
+		// dropping it.
+		l.lan.Host(name).MustExec(t, "busybox", "sysctl", "-w", "net.ipv4.ip_forward=1")
+	}
+	for name, addr := range map[string]string{"rs1": e2eRS1, "rs2": e2eRS2, "rs3": e2eRS3} {
+		l.lan.AddAddr(name, addr+"/24")
+		s := &e2eServer{name: name, host: l.lan.Host(name), www: t.TempDir()}
+		// The real server's side of DR, as an operator prepares it: the
+		// VIP on lo and the ARP sysctls, by lvsd itself.
+		out := s.host.MustExec(t, bin, "realserver", "up", "--vip", e2eVIP, "--method", "dr",
+			"--state", filepath.Join(dir, name+"-realserver.json"))
+		t.Logf("%s: lvsd realserver up: %s", name, strings.TrimSpace(out))
+		if err := os.WriteFile(filepath.Join(s.www, "index.html"), []byte(name+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.start()
+		l.servers[name] = s
+	}
+	l.cfg = filepath.Join(dir, "lvsd.hcl")
+	l.writeConfig(false)
+	return l
+}
+
+func (s *e2eServer) start() {
+	s.proc = s.host.Start("busybox", "httpd", "-f", "-p", "80", "-h", s.www)
+}
+
+func (l *e2eLab) writeConfig(withRS3 bool) {
+	l.t.Helper()
+	if err := os.WriteFile(l.cfg, []byte(e2eConfig(withRS3)), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+func (l *e2eLab) start(d *e2eDirector) {
+	l.t.Helper()
+	d.proc = d.host.Start(l.lvsd, "run", "-c", l.cfg, "--node", d.name, "--socket", d.socket)
+	p := d.proc
+	l.t.Cleanup(func() { _ = p.Stop(3 * time.Second) })
+}
+
+// status reads a director's status document; an error while it starts
+// or after it died.
+func (l *e2eLab) status(d *e2eDirector) (status.Document, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return status.Get(ctx, d.socket)
+}
+
+// instance is VI_1 of a status document.
+func e2eInstance(doc status.Document) (status.Instance, bool) {
+	for _, in := range doc.VRRPInstances {
+		if in.Name == "VI_1" {
+			return in, true
+		}
+	}
+	return status.Instance{}, false
+}
+
+// waitState polls d until VI_1 is in state and returns the document.
+func (l *e2eLab) waitState(d *e2eDirector, state string, within time.Duration) status.Document {
+	l.t.Helper()
+	deadline := time.Now().Add(within)
+	last := "not running"
+	for {
+		doc, err := l.status(d)
+		if err != nil {
+			last = err.Error()
+		} else if in, ok := e2eInstance(doc); ok {
+			last = in.State
+			if in.State == state {
+				return doc
+			}
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("director %s: VI_1 not %s within %v (last: %s)", d.name, state, within, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// inIPVS is what d's status says of each real server of "web": whether
+// the kernel has it at a non-zero weight.
+func e2eInIPVS(doc status.Document) map[string]bool {
+	out := map[string]bool{}
+	for _, vs := range doc.VirtualServers {
+		if vs.Name != "web" {
+			continue
+		}
+		for _, rs := range vs.RealServers {
+			out[rs.Address] = rs.InIPVS && rs.Weight > 0
+		}
+	}
+	return out
+}
+
+// waitServers polls d until the real servers in its kernel table are
+// exactly want (host addresses) and returns when it first saw that.
+func (l *e2eLab) waitServers(d *e2eDirector, within time.Duration, want ...string) time.Time {
+	l.t.Helper()
+	var wantSet []string
+	for _, w := range want {
+		wantSet = append(wantSet, w+":80")
+	}
+	slices.Sort(wantSet)
+	deadline := time.Now().Add(within)
+	var got []string
+	for {
+		doc, err := l.status(d)
+		now := time.Now()
+		if err == nil {
+			got = got[:0]
+			for addr, in := range e2eInIPVS(doc) {
+				if in {
+					got = append(got, addr)
+				}
+			}
+			slices.Sort(got)
+			if slices.Equal(got, wantSet) {
+				return now
+			}
+		}
+		if now.After(deadline) {
+			l.t.Fatalf("director %s: real servers in IPVS %v, want %v within %v (last error %v)", d.name, got, wantSet, within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// plainStatus is `lvsd status` as an operator reads it.
+func (l *e2eLab) plainStatus(d *e2eDirector) string {
+	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, l.lvsd, "status", "--socket", d.socket).CombinedOutput()
+	if err != nil {
+		l.t.Fatalf("lvsd status of %s: %v\n%s", d.name, err, out)
+	}
+	return strings.TrimRight(string(out), "\n")
+}
+
+func (l *e2eLab) reload(d *e2eDirector) {
+	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, l.lvsd, "reload", "--socket", d.socket).CombinedOutput(); err != nil {
+		l.t.Fatalf("lvsd reload of %s: %v\n%s", d.name, err, out)
+	}
+}
+
+// e2eRequest is one request of the client: when it started and ended,
+// which real server answered, or why it failed.
+type e2eRequest struct {
+	Start, End time.Time
+	Connected  time.Duration // from Start to the end of the TCP handshake; 0 if it never ended
+	Server     string
+	Err        error
+	// Late is an answer that came after e2eReqLimit but within
+	// e2eReqGrace with nothing retransmitted by the client: a failure by
+	// the client's limit, but nothing was lost on the way.
+	Late bool
+	// Retrans is the client's count of retransmitted segments.
+	Retrans uint32
+}
+
+// errE2ELost is an answer that came only after the client retransmitted:
+// a SYN or a request that a director dropped.
+var errE2ELost = errors.New("lost and retransmitted")
+
+// e2eClientLoop starts a request through the VIP every e2eReqEvery, each
+// on a new connection with an e2eReqLimit deadline, without waiting for
+// the previous one: a request lost in a failover does not hold back the
+// next, so the client sees the service come back at once.
+//
+// The client is cheap on purpose: the guest's CPUs are emulated, and a
+// client that eats them delays every answer. Measured there, net/http
+// with a dial through lab.Host.Do (a goroutine, two namespace switches
+// and a thread held for the whole handshake per request) took three
+// quarters of a CPU at 40 requests a second, left the guest 11 % idle and
+// pushed the median request to half a second. Here one thread stays in
+// the client's namespace and only creates sockets; connecting, the
+// HTTP/1.0 request and its answer go through the runtime's poller.
+type e2eClientLoop struct {
+	mu     sync.Mutex
+	reqs   []e2eRequest
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	socket func() (int, error)
+}
+
+func e2eStartClient(t *testing.T, h *lab.Host) *e2eClientLoop {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &e2eClientLoop{cancel: cancel, socket: e2eSocketMaker(t, ctx, h)}
+	sem := make(chan struct{}, e2eMaxFlight)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		tick := time.NewTicker(e2eReqEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			select {
+			case sem <- struct{}{}:
+			default:
+				continue // e2eMaxFlight requests hang already
+			}
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				defer func() { <-sem }()
+				r := c.get()
+				if ctx.Err() != nil {
+					return
+				}
+				c.mu.Lock()
+				c.reqs = append(c.reqs, r)
+				c.mu.Unlock()
+			}()
+		}
+	}()
+	t.Cleanup(c.stop)
+	return c
+}
+
+func (c *e2eClientLoop) stop() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// e2eSocketMaker returns a function that makes a non-blocking TCP socket
+// in h's namespace. A socket belongs to the namespace it was created in,
+// so only its creation needs the thread that sits there.
+func e2eSocketMaker(t *testing.T, ctx context.Context, h *lab.Host) func() (int, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	reqs := make(chan chan result)
+	ready := make(chan error, 1)
+	go func() {
+		// Never unlocked: the runtime discards the thread with the
+		// goroutine rather than reuse it in the wrong namespace.
+		runtime.LockOSThread()
+		ns, err := netns.GetFromName(h.NS)
+		if err == nil {
+			err = netns.Set(ns)
+			ns.Close()
+		}
+		ready <- err
+		if err != nil {
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case r := <-reqs:
+				fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+				r <- result{fd, err}
+			}
+		}
+	}()
+	if err := <-ready; err != nil {
+		t.Fatalf("entering %s's namespace for the client: %v", h.Name, err)
+	}
+	return func() (int, error) {
+		r := make(chan result, 1)
+		select {
+		case reqs <- r:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+		res := <-r
+		return res.fd, res.err
+	}
+}
+
+var e2eVIPAddr = [4]byte{192, 0, 2, 100}
+
+// get makes one request: connect, GET / over HTTP/1.0, read to the end.
+//
+// Past e2eReqLimit the request has failed by the client's measure, but it
+// goes on until e2eReqGrace to tell the two causes apart: an answer that
+// comes late with nothing retransmitted was slow (the emulated CPUs are
+// shared with the rest of the machine, and a loaded host starves them),
+// while one that needed a retransmission lost a packet, as a SYN sent to
+// a director that has let go of the VIP does.
+func (c *e2eClientLoop) get() e2eRequest {
+	r := e2eRequest{Start: time.Now()}
+	r.Server, r.Err = c.exchange(&r)
+	r.End = time.Now()
+	if r.Err == nil && r.End.Sub(r.Start) > e2eReqLimit {
+		if r.Retrans == 0 {
+			r.Late = true
+		} else {
+			r.Err = fmt.Errorf("answered after %v, %d segments retransmitted: %w", r.End.Sub(r.Start).Round(time.Millisecond), r.Retrans, errE2ELost)
+		}
+	}
+	return r
+}
+
+func (c *e2eClientLoop) exchange(r *e2eRequest) (string, error) {
+	fd, err := c.socket()
+	if err != nil {
+		return "", fmt.Errorf("socket: %w", err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 80, Addr: e2eVIPAddr}); err != nil && err != unix.EINPROGRESS {
+		unix.Close(fd)
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "client") // pollable: the socket is non-blocking
+	defer f.Close()
+	if err := f.SetDeadline(r.Start.Add(e2eReqGrace)); err != nil {
+		return "", err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		_ = rc.Control(func(fd uintptr) {
+			if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+				r.Retrans = info.Total_retrans
+			}
+		})
+	}()
+	var connErr error
+	err = rc.Write(func(fd uintptr) bool {
+		if _, err := unix.Getpeername(int(fd)); err == nil {
+			return true // connected
+		}
+		errno, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+		switch {
+		case err != nil:
+			connErr = err
+		case errno != 0:
+			connErr = syscall.Errno(errno)
+		default:
+			return false // still connecting: wait until writable
+		}
+		return true
+	})
+	if err == nil {
+		err = connErr
+	}
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	r.Connected = time.Since(r.Start)
+	if _, err := io.WriteString(f, "GET / HTTP/1.0\r\nHost: "+e2eVIP+"\r\n\r\n"); err != nil {
+		return "", fmt.Errorf("sending the request: %w", err)
+	}
+	// The answer is complete at Content-Length: the server's closing of
+	// the connection is its own business and not part of the service's
+	// latency.
+	var resp []byte
+	buf := make([]byte, 1024)
+	for {
+		n, err := f.Read(buf)
+		resp = append(resp, buf[:n]...)
+		if status, body, done := e2eAnswer(resp); done {
+			if !strings.Contains(status, " 200 ") {
+				return "", fmt.Errorf("answer %q", status)
+			}
+			return strings.TrimSpace(body), nil
+		}
+		if err == io.EOF {
+			return "", fmt.Errorf("connection closed after %d bytes of the answer", len(resp))
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading the answer (%d bytes so far): %w", len(resp), err)
+		}
+	}
+}
+
+// e2eAnswer returns the status line and body of an HTTP answer once all
+// of it (per Content-Length) is in resp.
+func e2eAnswer(resp []byte) (status, body string, done bool) {
+	head, body, ok := strings.Cut(string(resp), "\r\n\r\n")
+	if !ok {
+		return "", "", false
+	}
+	lines := strings.Split(head, "\r\n")
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, ":")
+		if strings.EqualFold(strings.TrimSpace(k), "Content-Length") {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || len(body) < n {
+				return "", "", false
+			}
+			return lines[0], body[:n], true
+		}
+	}
+	return "", "", false // no length: wait for the close
+}
+
+// requests returns a copy of the record, by start time.
+func (c *e2eClientLoop) requests() []e2eRequest {
+	c.mu.Lock()
+	out := slices.Clone(c.reqs)
+	c.mu.Unlock()
+	slices.SortFunc(out, func(a, b e2eRequest) int { return a.Start.Compare(b.Start) })
+	return out
+}
+
+// waitServed waits until a request started after from was answered by
+// server and returns the end of the first such answer.
+func (c *e2eClientLoop) waitServed(t *testing.T, server string, from time.Time, within time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		for _, r := range c.requests() {
+			if r.Err == nil && r.Server == server && r.Start.After(from) {
+				return r.End
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer from %s through %s within %v: %s", server, e2eVIP, within, e2eCounts(c.window(from, time.Now())))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// window is the requests started in [from, to).
+func (c *e2eClientLoop) window(from, to time.Time) []e2eRequest {
+	var out []e2eRequest
+	for _, r := range c.requests() {
+		if !r.Start.Before(from) && r.Start.Before(to) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// e2eFigures is what the client saw around one event.
+type e2eFigures struct {
+	Step     string
+	Requests int
+	Failed   int           // not answered within e2eReqLimit
+	Late     int           // of which answered late, nothing lost
+	Lost     int           // Failed - Late: refused, reset, lost or never answered
+	Gap      time.Duration // longest gap in service, see figures
+	Stall    time.Duration // longest time the client itself started nothing
+	GapAt    time.Duration // when that gap began, from the event
+	Bound    string
+	Note     string // what the failures were
+	// Latencies of the successful requests: handshake and whole request,
+	// median and worst.
+	ConnectP50, ConnectMax time.Duration
+	TotalP50, TotalMax     time.Duration
+}
+
+// figures measures the requests started in [from, to): how many failed
+// by the client's limit, and the longest gap in service: the longest time
+// between the starts of two requests that were answered (within
+// e2eReqGrace, nothing retransmitted) with failed requests started in
+// between. The last answered request started before from counts, so an
+// outage that begins at from is measured whole, and one still running at
+// to counts up to to.
+//
+// Start times, not answer times: a request started at t and answered
+// shows the path worked at t, while when its answer arrives also depends
+// on how much CPU the emulated guest had. Two answered requests with
+// nothing in between are the client's own pace; longer than
+// e2eStallLimit, the client itself did not run (the guest's CPUs are
+// emulated and share the host), which says nothing of the service: that
+// is reported as a stall, not a gap.
+func (c *e2eClientLoop) figures(step string, from, to time.Time) e2eFigures {
+	f := e2eFigures{Step: step}
+	var connects, totals []time.Duration
+	var lastServed time.Time
+	failedSince := false
+	interval := func(at time.Time) {
+		if lastServed.IsZero() {
+			return
+		}
+		d := at.Sub(lastServed)
+		if !failedSince && d > e2eStallLimit {
+			f.Stall = max(f.Stall, d)
+			return
+		}
+		if d > f.Gap {
+			f.Gap, f.GapAt = d, lastServed.Sub(from)
+		}
+	}
+	for _, r := range c.requests() {
+		if r.Start.Before(from) {
+			if r.Err == nil {
+				lastServed = r.Start
+			}
+			continue
+		}
+		if !r.Start.Before(to) {
+			continue
+		}
+		f.Requests++
+		if r.Late {
+			f.Late++
+		}
+		if r.Err != nil {
+			f.Lost++
+			failedSince = true
+			continue
+		}
+		interval(r.Start)
+		lastServed, failedSince = r.Start, false
+		connects = append(connects, r.Connected)
+		totals = append(totals, r.End.Sub(r.Start))
+	}
+	if failedSince {
+		interval(to)
+	}
+	f.Failed = f.Late + f.Lost
+	f.ConnectP50, f.ConnectMax = e2eMedianMax(connects)
+	f.TotalP50, f.TotalMax = e2eMedianMax(totals)
+	return f
+}
+
+func e2eMedianMax(ds []time.Duration) (median, max time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], ds[len(ds)-1]
+}
+
+// e2eCounts counts requests by answering server, failures by error.
+func e2eCounts(reqs []e2eRequest) string {
+	counts := map[string]int{}
+	for _, r := range reqs {
+		if r.Err != nil {
+			counts["failed"]++
+		} else {
+			counts[r.Server]++
+		}
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return fmt.Sprintf("%d requests (%s)", len(reqs), strings.Join(parts, ", "))
+}
+
+// e2eHandover sorts the failed requests around a handover at since (the
+// new master's state change) into the connections in flight then, which
+// the new master resets, and the others, which are lost service.
+//
+// DR directors keep no shared connection state: a connection scheduled
+// by the old master whose next packets reach the new one (the client's
+// ARP entry moved in between) is unknown there; IPVS schedules only a
+// SYN, so the packet goes up the new master's own stack, which holds the
+// VIP but no such socket, and answers with a reset. The kernel's sync
+// daemon would carry the connection over, but it sends its buffer when
+// full or every two seconds, too late for short requests. What a clean
+// handover must not do is drop a SYN or leave a request unanswered: a
+// connection refused, a handshake timed out, or a request opened after
+// the handover that fails.
+func e2eHandover(reqs []e2eRequest, since time.Time) (inFlight, lost []e2eRequest) {
+	// The client's ARP entry moves when the new master's gratuitous ARP
+	// arrives, a moment after its state change.
+	const announce = 50 * time.Millisecond
+	for _, r := range reqs {
+		switch {
+		case r.Err == nil:
+		case errors.Is(r.Err, syscall.ECONNRESET) && r.Connected > 0 && r.Start.Before(since.Add(announce)):
+			inFlight = append(inFlight, r)
+		default:
+			lost = append(lost, r)
+		}
+	}
+	return inFlight, lost
+}
+
+// e2eErrorKinds counts the failed requests by how they failed.
+func e2eErrorKinds(reqs []e2eRequest) string {
+	counts := map[string]int{}
+	for _, r := range reqs {
+		if r.Err == nil && !r.Late {
+			continue
+		}
+		kind := "other"
+		switch {
+		case r.Late:
+			kind = "late"
+		case errors.Is(r.Err, errE2ELost):
+			kind = "retransmitted"
+		case errors.Is(r.Err, syscall.ECONNRESET):
+			kind = "reset"
+		case errors.Is(r.Err, syscall.ECONNREFUSED):
+			kind = "refused"
+		case errors.Is(r.Err, os.ErrDeadlineExceeded) && r.Connected == 0:
+			kind = "connect timeout"
+		case errors.Is(r.Err, os.ErrDeadlineExceeded):
+			kind = "answer timeout"
+		}
+		counts[kind]++
+	}
+	if len(counts) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// e2eFirstErrors describes up to n failed requests, for a failure message.
+func e2eFirstErrors(reqs []e2eRequest, from time.Time, n int) string {
+	var b strings.Builder
+	for _, r := range reqs {
+		if r.Err == nil {
+			continue
+		}
+		if n == 0 {
+			b.WriteString("\n  ...")
+			break
+		}
+		n--
+		fmt.Fprintf(&b, "\n  +%v: %v", r.Start.Sub(from).Round(time.Millisecond), r.Err)
+	}
+	return b.String()
+}
+
+func e2eMS(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
+
+// transitions is VI_1's transition count and state on d, as `lvsd status
+// --json` prints them.
+func (l *e2eLab) transitions(d *e2eDirector) (uint64, string) {
+	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, l.lvsd, "status", "--json", "--socket", d.socket).Output()
+	if err != nil {
+		l.t.Fatalf("lvsd status --json of %s: %v", d.name, err)
+	}
+	var doc status.Document
+	if err := json.Unmarshal(out, &doc); err != nil {
+		l.t.Fatalf("lvsd status --json of %s: %v\n%s", d.name, err, out)
+	}
+	in, ok := e2eInstance(doc)
+	if !ok {
+		l.t.Fatalf("lvsd status --json of %s has no VI_1:\n%s", d.name, out)
+	}
+	return in.Transitions, in.State
+}
+
+// e2eCPU is a sample of where the guest's CPU time went, in clock ticks:
+// the whole machine from /proc/stat, and some processes with their
+// reaped children (busybox httpd forks one per connection).
+type e2eCPU struct {
+	at    time.Time
+	total map[string]uint64 // user, system, softirq, idle, ...
+	procs map[string]uint64
+}
+
+func (l *e2eLab) cpuSample() e2eCPU {
+	s := e2eCPU{at: time.Now(), total: map[string]uint64{}, procs: map[string]uint64{}}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line)
+		for i, name := range []string{"user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"} {
+			if i+1 < len(f) {
+				v, _ := strconv.ParseUint(f[i+1], 10, 64)
+				s.total[name] = v
+			}
+		}
+	}
+	pids := map[string]int{"test+client": os.Getpid()}
+	for name, d := range l.dirs {
+		if d.proc != nil {
+			pids["lvsd "+name] = d.proc.Pid()
+		}
+	}
+	for name, srv := range l.servers {
+		pids["httpd "+name] = srv.proc.Pid()
+	}
+	for name, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		_, rest, _ := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest) // from field 3, state
+		var sum uint64
+		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+			v, _ := strconv.ParseUint(f[i], 10, 64)
+			sum += v
+		}
+		s.procs[name] = sum
+	}
+	return s
+}
+
+// cpuSince describes the CPU used since s, in shares of one CPU.
+func (l *e2eLab) cpuSince(s e2eCPU) string {
+	now := l.cpuSample()
+	secs := now.at.Sub(s.at).Seconds() * 100 // USER_HZ
+	var parts []string
+	for _, k := range []string{"user", "system", "softirq", "idle"} {
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", k, float64(now.total[k]-s.total[k])/secs*100))
+	}
+	names := make([]string, 0, len(now.procs))
+	for k := range now.procs {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if v, ok := s.procs[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", k, float64(now.procs[k]-v)/secs*100))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// TestE2EDirectorPair is the whole cluster under client traffic (SPEC §2
+// DR, §4 VRRP, Health checks, IPVS, Reload, Stop): a master crash, its
+// return and preemption, a clean stop, a real server's death and a reload
+// that adds a real server.
+func TestE2EDirectorPair(t *testing.T) {
+	vm.RequireGuest(t)
+	l := newE2ELab(t)
+	a, b := l.dirs["a"], l.dirs["b"]
+	var table []e2eFigures
+	var c *e2eClientLoop
+	record := func(step, bound string, from, to time.Time) e2eFigures {
+		f := c.figures(step, from, to)
+		f.Bound = bound
+		f.Note = e2eErrorKinds(c.window(from, to))
+		table = append(table, f)
+		t.Logf("%s (from %s): failures by kind: %s%s", step, from.Format("15:04:05.000"), f.Note, e2eFirstErrors(c.window(from, to), from, 5))
+		t.Logf("E2E-FIGURE step=%q requests=%d failed=%d late=%d gap_ms=%.1f gap_from_ms=%.0f client_stall_ms=%.0f bound=%q connect_p50=%v connect_max=%v total_p50=%v total_max=%v",
+			f.Step, f.Requests, f.Failed, f.Late, float64(f.Gap.Microseconds())/1000, float64(f.GapAt.Microseconds())/1000, float64(f.Stall.Milliseconds()), f.Bound,
+			f.ConnectP50.Round(100*time.Microsecond), f.ConnectMax.Round(100*time.Microsecond), f.TotalP50.Round(100*time.Microsecond), f.TotalMax.Round(100*time.Microsecond))
+		return f
+	}
+	defer func() {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%-38s %8s %6s %4s %8s  %-28s %s\n", "step", "requests", "failed", "late", "max gap", "asserted", "failures")
+		for _, f := range table {
+			fmt.Fprintf(&b, "%-38s %8d %6d %4d %8s  %-28s %s\n", f.Step, f.Requests, f.Failed, f.Late, e2eMS(f.Gap), f.Bound, f.Note)
+		}
+		l.say("summary, from the client's side:\n%s", strings.TrimRight(b.String(), "\n"))
+	}()
+
+	l.say("lab: client %s, directors a %s (priority %d) and b %s (priority %d), DR real servers rs1 %s and rs2 %s, VIP %s",
+		e2eClient, e2eDirA, e2ePrioA, e2eDirB, e2ePrioB, e2eRS1, e2eRS2, e2eVIP)
+	// a first, then b: started together, two daemons busy starting up on
+	// emulated CPUs can both run out their Master_Down_Timer before either
+	// hears the other, and b would be MASTER for a moment.
+	l.start(a)
+	l.waitState(a, status.StateMaster, 10*time.Second)
+	l.start(b)
+	l.waitState(b, status.StateBackup, 5*time.Second)
+	for _, d := range []*e2eDirector{a, b} {
+		l.waitServers(d, 10*time.Second, e2eRS1, e2eRS2)
+	}
+	l.say("\n$ lvsd status   # director a\n%s", l.plainStatus(a))
+	l.say("\n$ lvsd status   # director b\n%s\n", l.plainStatus(b))
+
+	idle := l.cpuSample()
+	time.Sleep(time.Second)
+	t.Logf("guest CPU without traffic (shares of one CPU): %s", l.cpuSince(idle))
+	c = e2eStartClient(t, l.client)
+	begin := time.Now()
+	busy := l.cpuSample()
+	c.waitServed(t, "rs1", begin, 10*time.Second)
+	c.waitServed(t, "rs2", begin, 10*time.Second)
+	time.Sleep(e2eSettle)
+	warm := record("steady traffic through a", "none lost", begin, time.Now())
+	t.Logf("guest CPU under traffic (shares of one CPU): %s", l.cpuSince(busy))
+	l.say("client: %s in %v, one new connection every %v", e2eCounts(c.window(begin, time.Now())), time.Since(begin).Round(100*time.Millisecond), e2eReqEvery)
+	if warm.Lost != 0 {
+		t.Errorf("steady state: %d requests failed other than late, want none:%s", warm.Lost, e2eFirstErrors(c.window(begin, time.Now()), begin, 5))
+	}
+
+	t.Run("crash of the master", func(t *testing.T) {
+		// kill -9 leaves lvsd's VIP and IPVS table in a's kernel, which
+		// would go on forwarding for the client until b's gratuitous ARP
+		// moves it. A crashed director takes its kernel with it: pull a's
+		// cable at the same moment.
+		l.say("\nkilling the master (kill -9 of lvsd on a, and its cable pulled: a crashed director)")
+		// The cable first: from that instant a forwards nothing, and the
+		// SIGKILL follows within a millisecond, before lvsd could act on
+		// the carrier loss.
+		killed := time.Now()
+		if err := l.lan.Unplug("a"); err != nil {
+			t.Fatal(err)
+		}
+		a.proc.Kill()
+		doc := l.waitState(b, status.StateMaster, 5*time.Second)
+		in, _ := e2eInstance(doc)
+		l.say("b became MASTER %v after the crash (Master_Down_Interval at priority %d: %v, counted from a's last advertisement)",
+			in.Since.Sub(killed).Round(time.Millisecond), e2ePrioB, vrrp.MasterDownInterval(e2ePrioB, e2eAdvert))
+		l.say("\n$ lvsd status   # director b\n%s\n", l.plainStatus(b))
+		c.waitServed(t, "rs1", killed, 5*time.Second)
+		time.Sleep(e2eSettle)
+		f := record("kill -9 of the master, cable pulled", "gap < MDI + 150 ms = "+e2eMS(e2eCrashBound), killed, time.Now())
+		l.say("client: longest gap without an answer %s (bound %s); %d of %d requests failed (%s): sent to the dead director before b's gratuitous ARP moved the client",
+			e2eMS(f.Gap), e2eMS(e2eCrashBound), f.Failed, f.Requests, e2eErrorKinds(c.window(killed, time.Now())))
+		if f.Gap >= e2eCrashBound {
+			t.Errorf("crash: the client went %v without an answer, want less than Master_Down_Interval + 150 ms = %v", f.Gap, e2eCrashBound)
+		}
+	})
+	if l.demo {
+		return // the demo ends with the takeover
+	}
+
+	t.Run("restart and preemption", func(t *testing.T) {
+		if err := l.lan.Plug("a"); err != nil {
+			t.Fatal(err)
+		}
+		restarted := time.Now()
+		l.start(a)
+		l.waitState(a, status.StateMaster, 10*time.Second)
+		l.waitState(b, status.StateBackup, 5*time.Second)
+		c.waitServed(t, "rs2", time.Now(), 5*time.Second)
+		time.Sleep(e2eSettle)
+		record("a restarted, preempts", "recorded", restarted, time.Now())
+	})
+
+	t.Run("clean stop of the master", func(t *testing.T) {
+		stopped := time.Now()
+		if err := a.proc.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-a.proc.Done():
+		case <-time.After(3 * time.Second):
+			t.Fatal("lvsd on a did not exit within 3 s of SIGTERM")
+		}
+		if err := a.proc.Err(); err != nil {
+			t.Errorf("lvsd on a after SIGTERM: %v, want exit status 0", err)
+		}
+		doc := l.waitState(b, status.StateMaster, 5*time.Second)
+		in, _ := e2eInstance(doc)
+		t.Logf("b MASTER %v after the SIGTERM", in.Since.Sub(stopped).Round(time.Millisecond))
+		time.Sleep(e2eSettle)
+		f := record("SIGTERM of the master", "gap < "+e2eMS(e2eStopBound)+", none lost", stopped, time.Now())
+		if f.Gap >= e2eStopBound {
+			t.Errorf("clean stop: the client went %v without an answer (from +%v), want less than %v", f.Gap, f.GapAt.Round(time.Millisecond), e2eStopBound)
+		}
+		inFlight, lost := e2eHandover(c.window(stopped, time.Now()), in.Since)
+		if len(lost) == 0 && len(inFlight) > 0 {
+			table[len(table)-1].Note = fmt.Sprintf("reset %d (in flight at the handover)", len(inFlight))
+		}
+		t.Logf("clean stop: %d connections in flight at the handover were reset, %d requests lost otherwise", len(inFlight), len(lost))
+		if len(lost) != 0 {
+			t.Errorf("clean stop: %d requests failed other than by a reset of a connection opened before the handover, want none:%s",
+				len(lost), e2eFirstErrors(lost, stopped, 5))
+		}
+
+		// a comes back for the rest of the scenario.
+		back := time.Now()
+		l.start(a)
+		l.waitState(a, status.StateMaster, 10*time.Second)
+		l.waitState(b, status.StateBackup, 5*time.Second)
+		l.waitServers(a, 10*time.Second, e2eRS1, e2eRS2)
+		time.Sleep(e2eSettle)
+		record("a started again, preempts", "recorded", back, time.Now())
+	})
+
+	t.Run("a real server dies", func(t *testing.T) {
+		died := time.Now()
+		l.servers["rs1"].proc.Kill()
+		var gone time.Time
+		for _, d := range []*e2eDirector{a, b} {
+			at := l.waitServers(d, 10*time.Second, e2eRS2)
+			t.Logf("director %s removed rs1 %v after its httpd died (bound %v)", d.name, at.Sub(died).Round(time.Millisecond), e2eDetectBound)
+			if d == a {
+				gone = at
+			}
+		}
+		if took := gone.Sub(died); took > e2eDetectBound {
+			t.Errorf("the master removed rs1 %v after it died, want at most fall × interval + timeout + interval = %v", took, e2eDetectBound)
+		}
+		time.Sleep(e2eSettle)
+		record("rs1 dead, until removed", "recorded", died, gone)
+		after := record("rs1 dead, after removal", "none lost", gone, time.Now())
+		t.Logf("until the master removed rs1 (%v): %s", gone.Sub(died).Round(time.Millisecond), e2eCounts(c.window(died, gone)))
+		if after.Lost != 0 {
+			t.Errorf("rs1 dead: %d requests failed other than late after detection, want none:%s", after.Lost, e2eFirstErrors(c.window(gone, time.Now()), died, 5))
+		}
+		for _, r := range c.window(gone, time.Now()) {
+			if r.Err == nil && r.Server == "rs1" {
+				t.Errorf("rs1 answered at +%v, after it died", r.Start.Sub(died).Round(time.Millisecond))
+				break
+			}
+		}
+	})
+
+	t.Run("reload adds a real server", func(t *testing.T) {
+		ta, sa := l.transitions(a)
+		tb, sb := l.transitions(b)
+		l.writeConfig(true)
+		reloaded := time.Now()
+		l.reload(a)
+		l.reload(b)
+		first := c.waitServed(t, "rs3", reloaded, 10*time.Second)
+		t.Logf("rs3 answered %v after the reload", first.Sub(reloaded).Round(time.Millisecond))
+		l.waitServers(b, 10*time.Second, e2eRS2, e2eRS3)
+		time.Sleep(e2eSettle)
+		f := record("reload adding rs3", "none lost, no transition", reloaded, time.Now())
+		t.Logf("after the reload: %s", e2eCounts(c.window(first, time.Now())))
+		if f.Lost != 0 {
+			t.Errorf("reload: %d requests failed other than late, want none:%s", f.Lost, e2eFirstErrors(c.window(reloaded, time.Now()), reloaded, 5))
+		}
+		for _, x := range []struct {
+			d     *e2eDirector
+			trans uint64
+			state string
+		}{{a, ta, sa}, {b, tb, sb}} {
+			n, s := l.transitions(x.d)
+			if n != x.trans || s != x.state {
+				t.Errorf("director %s: VI_1 %s with %d transitions after the reload, want %s with %d: the reload must not touch VRRP", x.d.name, s, n, x.state, x.trans)
+			}
+		}
+	})
+}
