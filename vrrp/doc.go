@@ -36,10 +36,12 @@
 //     master as acceptable for PreemptDelay after it starts (or after it first
 //     sees such a master) and only then lets its Master_Down_Timer run out;
 //   - make-before-break stop: Shutdown in Master sends a priority-0
-//     advertisement at once but keeps the virtual addresses until the new
-//     master's advertisement arrives or a bound of min(3 × Advertisement
-//     Interval, 1 s) passes ([ReleaseTimer]), so no client packet reaches a
-//     director that has already let go;
+//     advertisement at once but keeps the virtual addresses until
+//     min(Advertisement Interval, 100 ms) after the new master's
+//     advertisement arrives ([LingerTimer]: the new master announces the
+//     addresses only after that advertisement) or a bound of min(3 ×
+//     Advertisement Interval, 1 s) passes ([ReleaseTimer]), whichever comes
+//     first, so no client packet reaches a director that has already let go;
 //   - Fault: any VRRP or tracked interface down removes the addresses and
 //     parks the instance until the interfaces are up again.
 //

@@ -42,6 +42,12 @@ const OwnerPriority = 255
 // 3 × the advertisement interval and never more than one second).
 const MaxReleaseWait = time.Second
 
+// MaxReleaseLinger bounds how long a stopping master keeps its virtual
+// addresses after it has heard the new master's advertisement; the linger is
+// min(Advertisement_Interval, MaxReleaseLinger) and never runs past the
+// release bound.
+const MaxReleaseLinger = 100 * time.Millisecond
+
 // Params are the configured parameters of one instance (RFC 5798 §6.1).
 type Params struct {
 	// Version is 2 (RFC 3768) or 3 (RFC 5798); 0 means 3.
@@ -126,6 +132,11 @@ const (
 	PreemptDelayTimer
 	// ReleaseTimer bounds how long a stopping master keeps its addresses.
 	ReleaseTimer
+	// LingerTimer ends the short wait of a stopping master between hearing
+	// the new master and letting go of the addresses. It runs alongside
+	// ReleaseTimer, so the release bound holds whenever the new master
+	// is heard.
+	LingerTimer
 	numTimers
 )
 
@@ -140,6 +151,8 @@ func (t TimerID) String() string {
 		return "preempt-delay"
 	case ReleaseTimer:
 		return "release"
+	case LingerTimer:
+		return "linger"
 	}
 	return fmt.Sprintf("TimerID(%d)", int(t))
 }
@@ -289,8 +302,9 @@ type Machine struct {
 	p     Params
 	state State
 
-	// stopping: Shutdown arrived in Master; the addresses are kept until the
-	// new master is heard or the ReleaseTimer fires.
+	// stopping: Shutdown arrived in Master; the addresses are kept until
+	// shortly after the new master is heard (LingerTimer) or until the
+	// ReleaseTimer fires.
 	stopping bool
 	// ifDown: an interface is down; Startup and SyncForce lead to Fault.
 	ifDown bool
@@ -546,12 +560,18 @@ func (m *Machine) shutdown(out *[]Action) {
 func (m *Machine) stepStopping(out *[]Action, ev Event) {
 	switch ev := ev.(type) {
 	case AdvertReceived:
-		if ev.Priority == 0 {
+		if ev.Priority == 0 || m.armed[LingerTimer] {
 			return
 		}
-		m.release(out, Init)
+		// Not yet: the new master sends its first advertisement before it
+		// adds the addresses and announces them (RFC 5798 §6.4.2), and the
+		// clients' neighbour entries point at us until that announcement
+		// arrives. Letting go now would drop what they send meanwhile, so
+		// keep answering a little longer. The ReleaseTimer keeps running
+		// and still bounds the whole stop.
+		m.setTimer(out, LingerTimer, min(m.p.AdvertInterval, MaxReleaseLinger))
 	case TimerFired:
-		if ev.Timer == ReleaseTimer {
+		if ev.Timer == ReleaseTimer || ev.Timer == LingerTimer {
 			m.release(out, Init)
 		}
 	case InterfaceDown:
@@ -569,6 +589,7 @@ func (m *Machine) stepStopping(out *[]Action, ev Event) {
 
 func (m *Machine) release(out *[]Action, to State) {
 	m.stopTimer(out, ReleaseTimer)
+	m.stopTimer(out, LingerTimer)
 	*out = append(*out, RemoveVIPs{})
 	m.stopping = false
 	m.masterAddr = netip.Addr{}

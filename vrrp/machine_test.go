@@ -248,10 +248,48 @@ func TestMachineRules(t *testing.T) {
 			wantState: Master,
 		},
 		{
-			name:      "RFC 5798 §6.4.3 stopping master lets go when the new master is heard",
+			// RFC 5798 §6.4.2: the new master adds and announces the
+			// addresses only after its first advertisement; until the
+			// announcement lands, clients still send to us.
+			name:      "stopping master lingers after the new master's advert because it announces the addresses after that advert",
 			setup:     append(machineAsMaster[:2:2], Shutdown{}),
 			event:     machineAdvert(mAddrLow, 50),
+			want:      []Action{SetTimer{Timer: LingerTimer, After: MaxReleaseLinger}},
+			wantState: Master,
+		},
+		{
+			name:      "stopping master lingers one advert interval when that is shorter than 100ms",
+			params:    func(p *Params) { p.AdvertInterval = 30 * time.Millisecond },
+			setup:     append(machineAsMaster[:2:2], Shutdown{}),
+			event:     machineAdvert(mAddrLow, 50),
+			want:      []Action{SetTimer{Timer: LingerTimer, After: 30 * time.Millisecond}},
+			wantState: Master,
+		},
+		{
+			name:      "RFC 5798 §6.4.3 stopping master lets go when the linger after the new master's advert ends",
+			setup:     append(machineAsMaster[:2:2], Shutdown{}, machineAdvert(mAddrLow, 50)),
+			event:     TimerFired{Timer: LingerTimer},
 			want:      []Action{StopTimer{Timer: ReleaseTimer}, RemoveVIPs{}, Transition{From: Master, To: Init}},
+			wantState: Init,
+		},
+		{
+			name:      "stopping master's linger is not pushed back by further adverts",
+			setup:     append(machineAsMaster[:2:2], Shutdown{}, machineAdvert(mAddrLow, 50)),
+			event:     machineAdvert(mAddrLow, 50),
+			wantState: Master,
+		},
+		{
+			name:      "stopping master's release bound still holds while it lingers",
+			setup:     append(machineAsMaster[:2:2], Shutdown{}, machineAdvert(mAddrLow, 50)),
+			event:     TimerFired{Timer: ReleaseTimer},
+			want:      []Action{StopTimer{Timer: LingerTimer}, RemoveVIPs{}, Transition{From: Master, To: Init}},
+			wantState: Init,
+		},
+		{
+			name:      "stopping master lets go at once when an interface goes down while it lingers",
+			setup:     append(machineAsMaster[:2:2], Shutdown{}, machineAdvert(mAddrLow, 50)),
+			event:     InterfaceDown{},
+			want:      []Action{StopTimer{Timer: ReleaseTimer}, StopTimer{Timer: LingerTimer}, RemoveVIPs{}, Transition{From: Master, To: Init}},
 			wantState: Init,
 		},
 		{

@@ -150,7 +150,9 @@ func TestMasterCrashTakeoverAfterMasterDownInterval(t *testing.T) {
 
 // Stop, RFC 5798 §6.4.3: a stopping master sends priority 0; the
 // backup takes over after Skew_Time; the old master keeps its addresses until
-// it hears the new master (make-before-break), then lets go and Run returns.
+// a linger after it hears the new master (make-before-break: the new master
+// adds and announces the addresses only after its first advert), then lets go
+// and Run returns.
 func TestCleanStopHandsOverAfterSkewTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		j := &journal{}
@@ -176,13 +178,23 @@ func TestCleanStopHandsOverAfterSkewTime(t *testing.T) {
 		if got := b.firstSendAs(100).Sub(stopAt); got != skew {
 			t.Errorf("b took over %v after the stop, want Skew_Time %v", got, skew)
 		}
-		if took != skew {
-			t.Errorf("a's Run returned %v after the stop, want %v (when b's advert arrived)", took, skew)
+		// Interval 1 s: the linger is min(1 s, 100 ms).
+		release := skew + vrrp.MaxReleaseLinger
+		if took != release {
+			t.Errorf("a's Run returned %v after the stop, want %v (a linger after b's advert arrived)", took, release)
 		}
 		took2 := j.index("b", "send prio 100")
+		added := j.index("b", "add vips [192.0.2.100/32]")
 		removed := j.index("a", "remove vips [192.0.2.100/32]")
-		if took2 < 0 || removed < 0 || removed < took2 {
-			t.Errorf("a removed its VIPs at journal entry %d, b's first advert is entry %d: want removal after", removed, took2)
+		if took2 < 0 || added < 0 || removed < 0 || removed < took2 || removed < added {
+			t.Errorf("a removed its VIPs at journal entry %d, b's first advert is entry %d, b added them at %d: want removal after both", removed, took2, added)
+		}
+		calls := a.vips.recorded()
+		if last := calls[len(calls)-1]; last.op != "remove" || last.at.Sub(stopAt) != release {
+			t.Errorf("a's last VIP call %s at +%v, want remove at +%v", last.op, last.at.Sub(stopAt), release)
+		}
+		if rounds := b.ann.recorded(); len(rounds) == 0 || rounds[0].Sub(stopAt) != skew {
+			t.Errorf("b's announcement rounds %v, want the first at +%v, before a lets go at +%v", rounds, skew, release)
 		}
 		if got := a.vips.on("eth0"); len(got) != 0 {
 			t.Errorf("a still holds %v", got)
@@ -196,6 +208,42 @@ func TestCleanStopHandsOverAfterSkewTime(t *testing.T) {
 		st := a.inst.Status()
 		if st.Transitions != uint64(len(a.notes.recorded())) {
 			t.Errorf("%d transitions, %d notifications: want one per transition", st.Transitions, len(a.notes.recorded()))
+		}
+		b.stop(t)
+	})
+}
+
+// A new master heard late in the release wait cuts the linger short: the
+// stop never runs past min(3 × interval, 1 s).
+func TestStopLingerEndsAtReleaseBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		n := newFakeNet(j)
+		a := newRouter(t, n, "a", addrA, instanceConfig("VI_1", 51, 200))
+		b := newRouter(t, n, "b", addrB, instanceConfig("VI_1", 51, 1))
+		a.start()
+		b.start()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a.state() != vrrp.Master || b.state() != vrrp.Backup {
+			t.Fatalf("before the stop a=%v b=%v", a.state(), b.state())
+		}
+
+		stopAt := time.Now()
+		took := a.stop(t)
+		synctest.Wait()
+
+		// Priority 1 at 1 s: b takes over 996.09375 ms after the stop, a
+		// linger of 100 ms would end past the 1 s bound.
+		skew := vrrp.SkewTime(1, time.Second)
+		if got := b.firstSendAs(1).Sub(stopAt); got != skew {
+			t.Errorf("b took over %v after the stop, want Skew_Time %v", got, skew)
+		}
+		if took != vrrp.MaxReleaseWait {
+			t.Errorf("a's Run returned %v after the stop, want the release bound %v", took, vrrp.MaxReleaseWait)
+		}
+		if sent, removed := j.index("b", "send prio 1"), j.index("a", "remove vips [192.0.2.100/32]"); sent < 0 || removed < sent {
+			t.Errorf("a removed its VIPs at journal entry %d, b's first advert is entry %d: want removal after", removed, sent)
 		}
 		b.stop(t)
 	})

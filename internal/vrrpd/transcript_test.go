@@ -50,7 +50,8 @@ func (j *journal) transcript(t0 time.Time) string {
 // Three routers elect the highest priority; the master crashes and the next
 // takes over after its Master_Down_Interval; that one stops cleanly and the
 // last takes over after Skew_Time, while the stopping master holds its
-// addresses until it hears the new one. RFC 5798 §6.4.
+// addresses until a linger after it hears the new one, when the new one has
+// added them too. RFC 5798 §6.4.
 func TestTranscriptThreeRouters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		j := &journal{}
