@@ -22,7 +22,7 @@
 // state. An invalid file changes nothing and is reported.
 //
 // Stop is make-before-break: instances in MASTER send priority 0 and keep
-// their addresses until the new master is heard (at most a second), then the
-// IPVS sync daemon stops and, with cleanup_on_exit, lvsd's services are
+// their addresses until the new master has been heard and had time to
+// announce itself (at most a second), then the IPVS sync daemon stops and, with cleanup_on_exit, lvsd's services are
 // removed; Run returns within two seconds.
 package daemon
