@@ -201,15 +201,6 @@ func newE2ELab(t *testing.T) *e2eLab {
 	for name, addr := range map[string]string{"a": e2eDirA, "b": e2eDirB} {
 		l.lan.AddAddr(name, addr+"/24")
 		l.dirs[name] = &e2eDirector{name: name, host: l.lan.Host(name), socket: filepath.Join(dir, name+".sock")}
-		// A stopping master lets go of the VIP when it hears the new
-		// master's advertisement, and the new master sends that before it
-		// adds the VIP and announces it. Captured at the client in the
-		// lab: the new master's advertisement at +66 ms after the SIGTERM,
-		// a SYN to the old master at +87 ms that nobody answered, the
-		// first gratuitous ARP at +107 ms. With forwarding on, the old
-		// master routes such a SYN to the VIP's new holder instead of
-		// dropping it.
-		l.lan.Host(name).MustExec(t, "busybox", "sysctl", "-w", "net.ipv4.ip_forward=1")
 	}
 	for name, addr := range map[string]string{"rs1": e2eRS1, "rs2": e2eRS2, "rs3": e2eRS3} {
 		l.lan.AddAddr(name, addr+"/24")
