@@ -1,3 +1,5 @@
+//go:build ipvsbench
+
 package integration
 
 import (
@@ -11,8 +13,9 @@ import (
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
-// The IPVS programming benchmark is opt-in: it takes minutes of emulated
-// CPU. go run ./bench/ipvsprog sets these flags.
+// The IPVS programming benchmark is built only with the ipvsbench tag: it
+// takes minutes of emulated CPU. go run ./bench/ipvsprog sets the tag and
+// these flags.
 var (
 	ipvsBenchOut      = flag.String("ipvs-bench.out", "", "run TestBenchIPVSProgramming and write its JSON result to this file")
 	ipvsBenchReps     = flag.Int("ipvs-bench.reps", 3, "alternating repetitions of the IPVS programming benchmark")
@@ -28,10 +31,11 @@ const ipvsBenchMarker = "IPVSBENCH "
 // large table; it writes the guest's JSON result to -ipvs-bench.out.
 func TestBenchIPVSProgramming(t *testing.T) {
 	if *ipvsBenchOut == "" {
-		t.Skip("benchmark: runs with -ipvs-bench.out=FILE (go run ./bench/ipvsprog)")
+		t.Fatal("no -ipvs-bench.out=FILE: run it with go run ./bench/ipvsprog")
 	}
 	res := vm.GoTests{
 		Package: "./vmtests",
+		Tags:    "ipvsbench",
 		Args: []string{
 			"-test.run", "^TestIPVSProgrammingBench$",
 			"-ipvsbench.reps=" + strconv.Itoa(*ipvsBenchReps),

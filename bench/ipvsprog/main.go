@@ -111,7 +111,7 @@ func benchmark(o options) error {
 
 // runVM runs the host-side benchmark test, which boots the VM.
 func runVM(root, out string, o options) error {
-	cmd := exec.Command("go", "test", "-count=1", "-timeout=30m", "-v",
+	cmd := exec.Command("go", "test", "-tags", "ipvsbench", "-count=1", "-timeout=30m", "-v",
 		"-run", "^TestBenchIPVSProgramming$", "./integration/",
 		"-args",
 		"-ipvs-bench.out="+out,
