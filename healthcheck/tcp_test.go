@@ -2,10 +2,13 @@ package healthcheck
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"regexp"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,5 +110,60 @@ func TestTCPString(t *testing.T) {
 	c := NewTCP(netip.MustParseAddrPort("[2001:db8::1]:443"), 2*time.Second)
 	if got, want := fmt.Sprint(c), "tcp [2001:db8::1]:443 timeout=2s"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+// TestChecksCloseWithReset checks that TCP and HTTP checks end their
+// connection with RST, not FIN: the server, still reading after its part is
+// done, must see "connection reset" rather than end of file.
+func TestChecksCloseWithReset(t *testing.T) {
+	tests := []struct {
+		name    string
+		respond bool // answer one HTTP request before reading on
+		checker func(target netip.AddrPort) Checker
+	}{
+		{
+			name: "tcp",
+			checker: func(target netip.AddrPort) Checker {
+				return NewTCP(target, longTimeout)
+			},
+		},
+		{
+			name:    "http",
+			respond: true,
+			checker: func(target netip.AddrPort) Checker {
+				return NewHTTP(HTTPParams{Target: target, Timeout: longTimeout})
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			readErr := make(chan error, 1)
+			target := rawServer(t, "127.0.0.1:0", func(c net.Conn, _ <-chan struct{}) {
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				if tt.respond {
+					readRequestHead(c)
+					// The server keeps its end open, so only the
+					// checker's close can end the connection.
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+						readErr <- fmt.Errorf("writing the response: %w", err)
+						return
+					}
+				}
+				_, err := c.Read(make([]byte, 1))
+				readErr <- err
+			})
+			if r := tt.checker(target).Check(t.Context()); !r.OK {
+				t.Fatalf("check failed: %s", r.Message)
+			}
+			select {
+			case err := <-readErr:
+				if !errors.Is(err, syscall.ECONNRESET) {
+					t.Errorf("server's read after the check: %v, want %v", err, syscall.ECONNRESET)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the server never saw the check's connection end")
+			}
+		})
 	}
 }
