@@ -25,13 +25,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/internal/benchdoc"
 	"github.com/lvsd/lvsd/integration/failover"
 )
 
@@ -131,29 +131,7 @@ func benchmark(o options) error {
 	if o.Write == "" {
 		return nil
 	}
-	return writeSection(o.Write, sec)
-}
-
-// writeSection replaces the section in the file, reading it right before
-// writing, since other commands rewrite other sections of the same file.
-func writeSection(path, sec string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	doc := string(old)
-	if len(old) == 0 {
-		doc = intro
-	}
-	tmp := path + ".failover-tmp"
-	if err := os.WriteFile(tmp, []byte(replaceSection(doc, sec)), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	fmt.Fprintf(os.Stderr, "failover: wrote the %q section of %s\n", heading, filepath.Base(path))
-	return nil
+	return benchdoc.Write(o.Write, sec)
 }
 
 func kernel() string {

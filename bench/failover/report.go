@@ -12,13 +12,6 @@ import (
 // heading is the section of BENCHMARKS.md this command owns.
 const heading = "## Failover"
 
-// intro starts BENCHMARKS.md when it does not exist yet.
-const intro = `# Benchmarks
-
-Whole-system measurements of lvsd, each made by a command under ` + "`bench/`" + `
-that prints its figures and rewrites its own section below.
-`
-
 // sample is one measured failover.
 type sample struct {
 	Case     failover.Case
@@ -187,37 +180,4 @@ func abs(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
-}
-
-// replaceSection puts sec in place of the doc's Failover section (from its
-// heading to the next heading of the same level), or appends it; the
-// other sections are left byte for byte.
-func replaceSection(doc, sec string) string {
-	sec = strings.TrimRight(sec, "\n") + "\n"
-	lines := strings.SplitAfter(doc, "\n")
-	start, end := -1, len(lines)
-	for i, l := range lines {
-		t := strings.TrimRight(l, "\n")
-		if start < 0 && t == heading {
-			start = i
-			continue
-		}
-		if start >= 0 && strings.HasPrefix(t, "## ") {
-			end = i
-			break
-		}
-	}
-	if start < 0 {
-		doc = strings.TrimRight(doc, "\n")
-		if doc == "" {
-			return sec
-		}
-		return doc + "\n\n" + sec
-	}
-	before := strings.Join(lines[:start], "")
-	after := strings.Join(lines[end:], "")
-	if after != "" {
-		sec += "\n"
-	}
-	return before + sec + after
 }

@@ -9,33 +9,6 @@ import (
 	"github.com/lvsd/lvsd/integration/failover"
 )
 
-func TestReplaceSection(t *testing.T) {
-	sec := "## Failover\n\nnew\n"
-	for _, tc := range []struct {
-		name, doc, want string
-	}{
-		{"empty", "", "## Failover\n\nnew\n"},
-		{"append", "# B\n\n## Other\n\nx\n", "# B\n\n## Other\n\nx\n\n## Failover\n\nnew\n"},
-		{"last", "# B\n\n## Failover\n\nold\nold\n", "# B\n\n## Failover\n\nnew\n"},
-		{
-			"middle",
-			"# B\n\n## A\n\na\n\n## Failover\n\nold\n\n## C\n\nc\n",
-			"# B\n\n## A\n\na\n\n## Failover\n\nnew\n\n## C\n\nc\n",
-		},
-		{
-			"subsections are part of it",
-			"## Failover\n\nold\n\n### Detail\n\nold\n\n## C\n\nc\n",
-			"## Failover\n\nnew\n\n## C\n\nc\n",
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, replaceSection(tc.doc, sec)); diff != "" {
-				t.Errorf("replaceSection (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 func TestSummarize(t *testing.T) {
 	v3 := failover.Case{Version: 3, Interval: 100 * time.Millisecond}
 	kk, ll := v3, v3

@@ -80,46 +80,6 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
-func TestReplaceSection(t *testing.T) {
-	const ours = sectionHeading + "\n\nnew figures\n"
-	tests := []struct {
-		name, doc, want string
-	}{
-		{
-			name: "no file yet",
-			doc:  "",
-			want: benchmarksIntro + "\n" + ours,
-		},
-		{
-			name: "only another section",
-			doc:  "# Benchmarks\n\nintro\n\n## IPVS programming\n\nipvs figures\n",
-			want: "# Benchmarks\n\nintro\n\n## IPVS programming\n\nipvs figures\n\n" + ours,
-		},
-		{
-			name: "ours first, another after",
-			doc:  "# Benchmarks\n\n" + sectionHeading + "\n\nold\nfigures\n\n## IPVS programming\n\nipvs figures\n",
-			want: "# Benchmarks\n\n" + ours + "\n## IPVS programming\n\nipvs figures\n",
-		},
-		{
-			name: "ours last",
-			doc:  "# Benchmarks\n\n## IPVS programming\n\nipvs figures\n\n" + sectionHeading + "\n\nold\n",
-			want: "# Benchmarks\n\n## IPVS programming\n\nipvs figures\n\n" + ours,
-		},
-		{
-			name: "a longer heading is another section",
-			doc:  "# B\n\n" + sectionHeading + " (old)\n\nkept\n",
-			want: "# B\n\n" + sectionHeading + " (old)\n\nkept\n\n" + ours,
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, replaceSection(tc.doc, ours)); diff != "" {
-				t.Errorf("replaceSection (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 func TestLatenessQuantiles(t *testing.T) {
 	tests := []struct {
 		name    string

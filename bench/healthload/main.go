@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+
+	"github.com/lvsd/lvsd/bench/internal/benchdoc"
 )
 
 func main() {
@@ -82,7 +84,7 @@ func benchMain(args []string) error {
 		fmt.Println("failed:", m)
 	}
 	if *write != "" {
-		return writeSection(*write, r.section(command))
+		return benchdoc.Write(*write, r.section(command))
 	}
 	return nil
 }

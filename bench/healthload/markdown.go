@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -20,14 +17,6 @@ const (
 )
 
 const sectionHeading = "## Health checks at scale"
-
-const benchmarksIntro = `# Benchmarks
-
-How lvsd performs at the sizes it is built for. Each section is written by a
-command under ` + "`bench/`" + ` that prints the same table and, given ` + "`-write`" + `,
-replaces only its own section here. The figures come from the machine named in
-each section; compare runs made on one machine rather than across machines.
-`
 
 func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
 
@@ -83,52 +72,4 @@ work in the caller's system calls, so no checker can use less on this machine.
 		r.Started.UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), r.GoMaxProcs, runtime.Version(), r.LoadBefore, r.LoadAfter)
 	b.WriteString(r.table())
 	return b.String()
-}
-
-// replaceSection puts section in place of doc's section with the same
-// heading (up to the next "## " heading), or appends it. Other sections are
-// left byte for byte.
-func replaceSection(doc, section string) string {
-	if doc == "" {
-		doc = benchmarksIntro
-	}
-	section = strings.TrimRight(section, "\n") + "\n"
-	lines := strings.SplitAfter(doc, "\n")
-	start := -1
-	for i, l := range lines {
-		if strings.TrimRight(l, "\r\n") == sectionHeading {
-			start = i
-			break
-		}
-	}
-	if start < 0 {
-		doc = strings.TrimRight(doc, "\n") + "\n\n"
-		return doc + section
-	}
-	end := len(lines)
-	for i := start + 1; i < len(lines); i++ {
-		if strings.HasPrefix(lines[i], "## ") {
-			end = i
-			break
-		}
-	}
-	before := strings.Join(lines[:start], "")
-	after := strings.Join(lines[end:], "")
-	if after != "" {
-		section += "\n"
-	}
-	return before + section + after
-}
-
-// writeSection re-reads path right before writing, so a section another
-// command wrote meanwhile is kept.
-func writeSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("reading %s: %w", path, err)
-	}
-	if err := os.WriteFile(path, []byte(replaceSection(string(old), section)), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

@@ -26,6 +26,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/lvsd/lvsd/bench/internal/benchdoc"
 )
 
 func main() {
@@ -98,12 +100,8 @@ func benchmark(o options) error {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(root, path)
 	}
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
+	if err := benchdoc.Write(path, sec); err != nil {
 		return err
-	}
-	if err := os.WriteFile(path, []byte(replaceSection(string(old), sec)), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	fmt.Fprintf(os.Stderr, "ipvsprog: wrote the %q section of %s\n", heading, path)
 	return nil

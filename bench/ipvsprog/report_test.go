@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestMedian(t *testing.T) {
@@ -21,41 +19,6 @@ func TestMedian(t *testing.T) {
 		if got := median(tc.in); got != tc.want {
 			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
 		}
-	}
-}
-
-func TestReplaceSection(t *testing.T) {
-	const sec = "## IPVS programming\n\nnew figures\n"
-	for _, tc := range []struct {
-		name, doc, want string
-	}{
-		{"no file", "", intro + sec},
-		{
-			"appended after other sections",
-			"# Benchmarks\n\nintro\n\n## VRRP failover\n\nfigures\n",
-			"# Benchmarks\n\nintro\n\n## VRRP failover\n\nfigures\n\n" + sec,
-		},
-		{
-			"replaced in the middle, neighbours kept",
-			"# Benchmarks\n\n## A\n\na\n\n## IPVS programming\n\nold\n| 1 |\n\n## B\n\nb\n",
-			"# Benchmarks\n\n## A\n\na\n\n" + sec + "\n## B\n\nb\n",
-		},
-		{
-			"replaced at the end",
-			"# Benchmarks\n\n## IPVS programming\n\nold\n",
-			"# Benchmarks\n\n" + sec,
-		},
-		{
-			"a longer heading is another section",
-			"# Benchmarks\n\n## IPVS programming at scale\n\nx\n",
-			"# Benchmarks\n\n## IPVS programming at scale\n\nx\n\n" + sec,
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, replaceSection(tc.doc, sec)); diff != "" {
-				t.Errorf("replaceSection (-want +got):\n%s", diff)
-			}
-		})
 	}
 }
 

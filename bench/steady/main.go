@@ -31,6 +31,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/lvsd/lvsd/bench/internal/benchdoc"
 )
 
 func main() {
@@ -113,7 +115,7 @@ func steadyMain(args []string) error {
 	sec := r.section()
 	fmt.Print(sec)
 	if *write != "" {
-		if err := writeSection(*write, sec); err != nil {
+		if err := benchdoc.Write(*write, sec); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "steady: wrote the %q section of %s\n", heading, *write)

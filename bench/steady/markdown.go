@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 	"time"
 )
@@ -159,51 +156,4 @@ func oneLine(s string) string {
 		s = s[:120] + "…"
 	}
 	return s
-}
-
-// replaceSection puts section in place of doc's section under the same
-// heading, up to the next "## " heading, or appends it. The rest of doc is
-// kept byte for byte: other commands own the other sections.
-func replaceSection(doc, section string) string {
-	section = strings.TrimRight(section, "\n") + "\n"
-	lines := strings.SplitAfter(doc, "\n")
-	start := -1
-	for i, l := range lines {
-		if strings.TrimRight(l, "\r\n") == heading {
-			start = i
-			break
-		}
-	}
-	if start < 0 {
-		if strings.TrimSpace(doc) == "" {
-			return "# Benchmarks\n\n" + section
-		}
-		return strings.TrimRight(doc, "\n") + "\n\n" + section
-	}
-	end := len(lines)
-	for i := start + 1; i < len(lines); i++ {
-		if strings.HasPrefix(lines[i], "## ") {
-			end = i
-			break
-		}
-	}
-	before := strings.Join(lines[:start], "")
-	after := strings.Join(lines[end:], "")
-	if after != "" {
-		section += "\n"
-	}
-	return before + section + after
-}
-
-// writeSection re-reads path right before writing, so sections other
-// commands wrote meanwhile are kept.
-func writeSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("reading %s: %w", path, err)
-	}
-	if err := os.WriteFile(path, []byte(replaceSection(string(old), section)), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

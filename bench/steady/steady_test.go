@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/lvsd/lvsd/config"
 )
 
@@ -119,23 +117,6 @@ func TestLoadCheck(t *testing.T) {
 		if err := l.check(); err == nil {
 			t.Errorf("%s: %+v accepted", name, l)
 		}
-	}
-}
-
-func TestReplaceSection(t *testing.T) {
-	sec := heading + "\n\nnew\n"
-	tests := []struct{ name, doc, want string }{
-		{"empty file", "", "# Benchmarks\n\n" + sec},
-		{"appended", "# Benchmarks\n\n## IPVS programming\n\nx\n", "# Benchmarks\n\n## IPVS programming\n\nx\n\n" + sec},
-		{"replaced in the middle", "# B\n\n## A\na\n\n" + heading + "\n\nold\n\n## C\nc\n", "# B\n\n## A\na\n\n" + sec + "\n## C\nc\n"},
-		{"replaced at the end", "# B\n\n" + heading + "\nold\n", "# B\n\n" + sec},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, replaceSection(tt.doc, sec)); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
 	}
 }
 
