@@ -436,8 +436,8 @@ func (l *natLab) natWaitSynced(backup *e2eDirector, client string, within time.D
 	return out, false
 }
 
-// TestE2ENATFailover is the NAT pair with connection sync (SPEC §2 NAT,
-// §4 VRRP sync groups, IPVS sync daemon): a client's stream of HTTP
+// TestE2ENATFailover is the NAT pair with connection sync (VRRP sync
+// groups, the IPVS sync daemon): a client's stream of HTTP
 // requests and a long-lived echo connection, both through the VIP, while
 // the master crashes.
 func TestE2ENATFailover(t *testing.T) {

@@ -927,8 +927,8 @@ func (l *e2eLab) cpuSince(s e2eCPU) string {
 	return strings.Join(parts, ", ")
 }
 
-// TestE2EDirectorPair is the whole cluster under client traffic (SPEC §2
-// DR, §4 VRRP, Health checks, IPVS, Reload, Stop): a master crash, its
+// TestE2EDirectorPair is the whole DR cluster under client traffic (VRRP,
+// health checks, IPVS, reload, stop): a master crash, its
 // return and preemption, a clean stop, a real server's death and a reload
 // that adds a real server.
 func TestE2EDirectorPair(t *testing.T) {
