@@ -23,6 +23,10 @@ type Result struct {
 	Duration time.Duration
 	// At is when the check started.
 	At time.Time
+	// Due is when the Scheduler meant it to start, on its job's grid (zero
+	// for a check not run by a Scheduler). At - Due is how late it was; a
+	// TCP or HTTP check may start a little early (see batchWindow).
+	Due time.Time
 }
 
 // Checker probes one target once.

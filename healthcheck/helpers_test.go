@@ -179,6 +179,63 @@ func drive(t *testing.T, c Checker, h Health, rise, fall, n int, timeout time.Du
 	return results, obs
 }
 
+// driveFunc runs a check n times; drive and driveScheduled are the two.
+type driveFunc func(t *testing.T, c Checker, h Health, rise, fall, n int, timeout time.Duration) ([]Result, []observation)
+
+// drivers are the two paths a check takes: Check called directly, and a
+// Scheduler's run, whose loop runs TCP and plain HTTP checks on sockets of
+// its own. Checker tests run every case through both.
+var drivers = []struct {
+	name  string
+	drive driveFunc
+}{
+	{"direct", drive},
+	{"scheduled", driveScheduled},
+}
+
+// driveScheduled is drive through a Scheduler: one job checked back to
+// back (a short interval), its first n results folded into h.
+func driveScheduled(t *testing.T, c Checker, h Health, rise, fall, n int, timeout time.Duration) ([]Result, []observation) {
+	t.Helper()
+	got := make(chan Result, n)
+	s := NewScheduler(func(_ string, r Result, _ Health, _ bool) {
+		select {
+		case got <- r:
+		default:
+		}
+	})
+	job := Job{Key: "check", Checker: c, Interval: 20 * time.Millisecond, Timeout: timeout, Rise: 1, Fall: 1}
+	if err := s.Set([]Job{job}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	var results []Result
+	limit := time.After(time.Duration(n) * (timeout + 3*time.Second))
+	for len(results) < n {
+		select {
+		case r := <-got:
+			results = append(results, r)
+		case <-limit:
+			cancel()
+			<-done
+			t.Fatalf("the Scheduler reported %d of %d checks in time", len(results), n)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	var obs []observation
+	for _, r := range results {
+		var changed bool
+		h, changed = h.Observe(r.OK, rise, fall)
+		obs = append(obs, observation{Healthy: h.Healthy, Changed: changed})
+	}
+	return results, obs
+}
+
 // wantObservations is what drive must return: a passing target, starting
 // unhealthy, becomes healthy on exactly the rise-th check; a failing one,
 // starting healthy, becomes unhealthy on exactly the fall-th.

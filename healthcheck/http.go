@@ -1,22 +1,17 @@
 package healthcheck
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -65,6 +60,9 @@ type httpChecker struct {
 	// safe for concurrent use once built); nil for plain HTTP.
 	tlsConf *tls.Config
 	dialer  net.Dialer
+	// nc is the check as the event loop runs it; nil for TLS and for a
+	// target with an IPv6 zone, which go through package net.
+	nc *netCheck
 	// err, when set, fails every check: the parameters cannot make a valid
 	// request.
 	err error
@@ -137,6 +135,9 @@ func NewHTTP(p HTTPParams) Checker {
 			c.tlsConf.ServerName = hostOnly(p.Host)
 		}
 	}
+	if !p.HTTPS && p.Target.Addr().Zone() == "" {
+		c.nc = &netCheck{addr: p.Target, timeout: p.Timeout, request: c.head, judge: c.judge}
+	}
 	return c
 }
 
@@ -164,6 +165,9 @@ func (c *httpChecker) String() string {
 }
 
 func (c *httpChecker) Check(ctx context.Context) Result {
+	if c.nc != nil {
+		return runNetCheck(ctx, c.nc)
+	}
 	start := time.Now()
 	if c.err != nil {
 		return fail(start, c.err.Error())
@@ -171,30 +175,31 @@ func (c *httpChecker) Check(ctx context.Context) Result {
 	ctx, cancel, budget := withTimeout(ctx, c.p.Timeout)
 	defer cancel()
 
-	code, err := c.exchange(ctx, budget)
+	ok, msg, err := c.exchange(ctx, budget)
 	if err != nil {
 		return fail(start, describeHTTPError(ctx, budget, err))
 	}
-	return pass(start, fmt.Sprintf("HTTP %d", code))
+	return Result{OK: ok, Message: msg, At: start, Duration: time.Since(start)}
 }
 
-// readers recycles the response readers: at thousands of checks a second,
-// a fresh 4 KiB buffer for each was the largest source of garbage.
-var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+func (c *httpChecker) netCheck() *netCheck { return c.nc }
 
 // httpError is a failure of the exchange whose message is final.
 type httpError string
 
 func (e httpError) Error() string { return string(e) }
 
-// exchange runs one request on a fresh connection and judges the response.
-func (c *httpChecker) exchange(ctx context.Context, budget time.Duration) (code int, err error) {
+// exchange runs one request on a fresh connection through package net and
+// judges the response: the path of TLS checks and of targets with an IPv6
+// zone. The others take the event loop's (see netLoop), with the same
+// parser and verdicts.
+func (c *httpChecker) exchange(ctx context.Context, budget time.Duration) (ok bool, msg string, err error) {
 	// Not Dialer.DialTCP: given no local address it binds to port 0 before
 	// connecting, and bind's search for a free port, with thousands in
 	// TIME_WAIT, costs more than the whole rest of the check.
 	conn, err := c.dialer.DialContext(ctx, "tcp", c.addr)
 	if err != nil {
-		return 0, err
+		return false, "", err
 	}
 	// Closed with a reset, not a FIN: see abortClose. By then the exchange
 	// is over (or has failed), so the reset changes nothing the check
@@ -205,7 +210,7 @@ func (c *httpChecker) exchange(ctx context.Context, budget time.Duration) (code 
 	// blocked one short at once.
 	if dl, ok := ctx.Deadline(); ok {
 		if err := conn.SetDeadline(dl); err != nil {
-			return 0, err
+			return false, "", err
 		}
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
@@ -216,59 +221,73 @@ func (c *httpChecker) exchange(ctx context.Context, budget time.Duration) (code 
 		if err := tc.HandshakeContext(ctx); err != nil {
 			var rh tls.RecordHeaderError
 			if errors.As(err, &rh) && rh.Conn != nil && string(rh.RecordHeader[:]) == "HTTP/" {
-				return 0, httpError("server gave HTTP response to HTTPS client")
+				return false, "", httpError("server gave HTTP response to HTTPS client")
 			}
-			return 0, err
+			return false, "", err
 		}
 		conn = tc
 	}
 	if _, err := conn.Write(c.head); err != nil {
-		return 0, err
+		return false, "", err
 	}
 
-	// The head of the response may take at most maxBody bytes; the limit
-	// is lifted for the body, which has its own bound.
-	lr := &io.LimitedReader{R: conn, N: maxBody}
-	br := readers.Get().(*bufio.Reader)
-	br.Reset(lr)
-	defer func() {
-		br.Reset(nil)
-		readers.Put(br)
-	}()
-	var resp *http.Response
-	// Informational answers (RFC 9110 §15.2, such as 103 Early Hints)
-	// precede the real one; skip a few, as net/http's client does.
-	for range 5 {
-		resp, err = http.ReadResponse(br, nil)
-		if err != nil {
-			if lr.N <= 0 {
-				return 0, httpError(fmt.Sprintf("response header exceeds %d bytes", maxBody))
+	buf := getBuf()
+	defer putBuf(buf)
+	for {
+		if len(*buf) == cap(*buf) {
+			*buf = slices.Grow(*buf, len(*buf))
+		}
+		n, err := conn.Read((*buf)[len(*buf):cap(*buf)])
+		*buf = (*buf)[:len(*buf)+n]
+		eof := errors.Is(err, io.EOF)
+		if err != nil && !eof {
+			if ctx.Err() != nil {
+				err = ctx.Err()
 			}
-			return 0, err
+			msg := describeError(ctx, budget, err)
+			if r, _, perr := parseResponse(*buf, false); perr == nil && r.status != 0 {
+				msg = fmt.Sprintf("HTTP %d, reading body: %s", r.status, msg)
+			}
+			return false, "", httpError(msg)
 		}
-		if resp.StatusCode < 100 || resp.StatusCode > 199 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
+		r, more, err := parseResponse(*buf, eof)
+		switch {
+		case err != nil:
+			return false, "", err
+		case !more:
+			ok, msg := c.judge(r)
+			return ok, msg, nil
+		case len(*buf) > maxRaw:
+			return false, "", httpError(fmt.Sprintf("HTTP %d, reading body: response too large", r.status))
 		}
 	}
-	lr.N = math.MaxInt64
-	defer resp.Body.Close()
+}
 
-	if !c.statusOK(resp.StatusCode) {
-		return 0, httpError(fmt.Sprintf("HTTP %d, want %s", resp.StatusCode, c.wantStatus()))
+// judge gives the verdict on a complete response.
+func (c *httpChecker) judge(r response) (bool, string) {
+	if !c.statusOK(r.status) {
+		return false, fmt.Sprintf("HTTP %d, want %s", r.status, c.wantStatus())
 	}
-	// The body is read even when its content does not matter: a server that
-	// resets or stalls half-way through its answer is not healthy.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return 0, httpError(fmt.Sprintf("HTTP %d, reading body: %s", resp.StatusCode, describeError(ctx, budget, err)))
+	if !bodyContains(r.body, c.p.BodyContains) {
+		return false, fmt.Sprintf("HTTP %d, body lacks %q", r.status, c.p.BodyContains)
 	}
-	if c.p.BodyContains != "" && !bytes.Contains(body, []byte(c.p.BodyContains)) {
-		return 0, httpError(fmt.Sprintf("HTTP %d, body lacks %q", resp.StatusCode, c.p.BodyContains))
+	return true, statusMessage(r.status)
+}
+
+// statusMessages are the messages of passing checks, made once: at
+// thousands of checks a second a Sprintf each is garbage for nothing.
+var statusMessages = func() (m [600]string) {
+	for code := 100; code < len(m); code++ {
+		m[code] = fmt.Sprintf("HTTP %d", code)
 	}
-	return resp.StatusCode, nil
+	return m
+}()
+
+func statusMessage(code int) string {
+	if code >= 100 && code < len(statusMessages) {
+		return statusMessages[code]
+	}
+	return fmt.Sprintf("HTTP %d", code)
 }
 
 // describeHTTPError is describeError for exchange's errors: its own

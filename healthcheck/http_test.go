@@ -339,29 +339,31 @@ func TestHTTPCheck(t *testing.T) {
 		},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			timeout := cmp.Or(tc.timeout, longTimeout)
-			p := tc.params(t)
-			p.Timeout = timeout
-			c := NewHTTP(p)
-			results, got := drive(t, c, startHealth(tc.wantOK), rise, fall, max(rise, fall), timeout)
-			want := wantObservations(tc.wantOK, rise, fall)
-			if diff := gocmp.Diff(want, got[:len(want)]); diff != "" {
-				t.Errorf("health after each check (-want +got):\n%s", diff)
-			}
-			for i, r := range results {
-				if r.OK != tc.wantOK || !regexp.MustCompile(tc.wantMsg).MatchString(r.Message) {
-					t.Errorf("check %d = {OK: %t, Message: %q}, want {OK: %t, Message matching %q}", i+1, r.OK, r.Message, tc.wantOK, tc.wantMsg)
+		for _, d := range drivers {
+			t.Run(tc.name+"/"+d.name, func(t *testing.T) {
+				t.Parallel()
+				timeout := cmp.Or(tc.timeout, longTimeout)
+				p := tc.params(t)
+				p.Timeout = timeout
+				c := NewHTTP(p)
+				results, got := d.drive(t, c, startHealth(tc.wantOK), rise, fall, max(rise, fall), timeout)
+				want := wantObservations(tc.wantOK, rise, fall)
+				if diff := gocmp.Diff(want, got[:len(want)]); diff != "" {
+					t.Errorf("health after each check (-want +got):\n%s", diff)
 				}
-				if r.Duration > timeout+slack {
-					t.Errorf("check %d took %v, want at most %v", i+1, r.Duration, timeout+slack)
+				for i, r := range results {
+					if r.OK != tc.wantOK || !regexp.MustCompile(tc.wantMsg).MatchString(r.Message) {
+						t.Errorf("check %d = {OK: %t, Message: %q}, want {OK: %t, Message matching %q}", i+1, r.OK, r.Message, tc.wantOK, tc.wantMsg)
+					}
+					if r.Duration > timeout+slack {
+						t.Errorf("check %d took %v, want at most %v", i+1, r.Duration, timeout+slack)
+					}
+					if r.At.IsZero() {
+						t.Errorf("check %d has no start time", i+1)
+					}
 				}
-				if r.At.IsZero() {
-					t.Errorf("check %d has no start time", i+1)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 

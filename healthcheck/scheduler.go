@@ -50,13 +50,16 @@ type Status struct {
 // ResultFunc receives the result of every completed check, with the job's
 // Health after it and whether Healthy changed.
 //
-// It is called from the goroutine that ran the check, never from the
-// dispatcher, so a slow ResultFunc cannot delay other jobs' checks. Calls for
-// one key never overlap and arrive in order, because the job's next check is
-// only scheduled once the call returns; a ResultFunc that takes longer than
-// the job's Interval therefore delays that job's next check. Calls for
-// different keys may run at the same time. A ResultFunc should hand the
-// result on (a channel, a mutex-guarded map) and return quickly.
+// It is called from the goroutine that ran the check, or for the checks the
+// Scheduler's loop runs itself (TCP, plain HTTP) from one reporting
+// goroutine, in the order they finished; never from the loop, so a slow
+// ResultFunc cannot delay other jobs' checks. Calls for one key never
+// overlap and arrive in order, because the job's next check is only
+// scheduled once the call returns; a ResultFunc that takes longer than the
+// job's Interval therefore delays that job's next check (and, for the
+// loop's checks, those whose results queue behind it). Calls for different
+// keys may run at the same time. A ResultFunc should hand the result on (a
+// channel, a mutex-guarded map) and return quickly.
 type ResultFunc func(key string, r Result, h Health, changed bool)
 
 // Option configures a Scheduler.
@@ -72,14 +75,15 @@ func WithMaxInFlight(n int) Option {
 
 // Scheduler runs Jobs, each on its own cadence, and keeps their Health.
 //
-// Design: one dispatcher goroutine owns a min-heap of next-due times and a
-// single timer; when a job is due it gets a goroutine for the length of that
-// one check, which ends with the check. Idle jobs therefore cost a heap
-// entry and no goroutine or runtime timer, 5,000 checks a second cost 5,000
-// short-lived goroutines (a few microseconds each) and O(log n) heap work
-// each, and a hung target holds only its own goroutine until its Timeout. A
-// fixed worker pool was rejected: N hung targets would stall a pool of N
-// workers and with it every other check, which must never happen.
+// Design: one loop goroutine owns a min-heap of next-due times and an epoll
+// instance. TCP and plain HTTP checks run on the loop itself, as
+// non-blocking sockets it watches (see netLoop): a check costs its system
+// calls and a heap operation, no goroutine and no timer, and a hung target
+// holds one socket until its Timeout while the loop serves every other. The
+// other checks (HTTPS, exec, any other Checker) each get a goroutine for the
+// length of the check. Idle jobs cost a heap entry only. A fixed worker pool
+// was rejected: N hung targets would stall a pool of N workers and with it
+// every other check, which must never happen.
 //
 // A job's next check is due Interval after its previous one was due, so its
 // checks keep to a fixed grid however late each one's goroutine got going
@@ -92,13 +96,40 @@ func WithMaxInFlight(n int) Option {
 type Scheduler struct {
 	onResult    ResultFunc
 	maxInFlight int
-	wake        chan struct{}
 
 	mu       sync.Mutex
 	entries  map[string]*entry
-	queue    queue
+	queue    timeHeap[*entry]
 	running  bool
 	inFlight int
+	// loop is the running loop, nil when Run is not running; wakeAt is
+	// when it will look at the queue next (zero: only when woken), so that
+	// a job queued earlier than that wakes it and a later one does not.
+	loop   *netLoop
+	wakeAt time.Time
+	// removals counts Set calls that removed jobs, so the loop knows when
+	// to look for probes of removed jobs.
+	removals int
+	// netJobs counts the jobs the loop runs itself. While there are any the
+	// loop waits in epoll_wait, woken through its eventfd; without, it
+	// waits on a timer and wake, as Go code does, so that a Scheduler of
+	// other checks (exec, HTTPS, a test's fakes) needs no system call to
+	// sleep, and runs under testing/synctest's fake clock.
+	netJobs   int
+	epollMode bool
+	wake      chan struct{}
+	// reports are finished net checks for the reporter goroutine.
+	reports []loopResult
+	// reportWake signals the reporter that reports has grown.
+	reportWake chan struct{}
+}
+
+// loopResult is a finished check of the loop's, on its way to onResult.
+type loopResult struct {
+	e       *entry
+	r       Result
+	h       Health
+	changed bool
 }
 
 type entry struct {
@@ -111,6 +142,9 @@ type entry struct {
 	// cancel stops the check in flight; nil when none is.
 	cancel  context.CancelFunc
 	removed bool
+	// probe is the entry's check when the loop runs it: one per job, as a
+	// job never has two checks in flight.
+	probe probe
 }
 
 // NewScheduler returns a Scheduler that reports through onResult (which may
@@ -118,8 +152,8 @@ type entry struct {
 func NewScheduler(onResult ResultFunc, opts ...Option) *Scheduler {
 	s := &Scheduler{
 		onResult: onResult,
-		wake:     make(chan struct{}, 1),
 		entries:  make(map[string]*entry),
+		wake:     make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(s)
@@ -161,6 +195,7 @@ func (s *Scheduler) Set(jobs []Job) error {
 		if _, keep := want[key]; keep {
 			continue
 		}
+		s.removals++
 		e.removed = true
 		if e.index >= 0 {
 			heap.Remove(&s.queue, e.index)
@@ -188,7 +223,13 @@ func (s *Scheduler) Set(jobs []Job) error {
 			heap.Push(&s.queue, e)
 		}
 	}
-	s.poke()
+	s.netJobs = 0
+	for _, e := range s.entries {
+		if netCheckOf(e.job.Checker) != nil {
+			s.netJobs++
+		}
+	}
+	s.wakeLocked()
 	return nil
 }
 
@@ -230,12 +271,20 @@ func (s *Scheduler) Snapshot() map[string]Status {
 // failures. Run may be called again after it returned; every job then starts
 // after a fresh random delay. It is an error to call Run while it runs.
 func (s *Scheduler) Run(ctx context.Context) error {
+	l, err := newNetLoop()
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
 	s.mu.Lock()
 	if s.running {
 		s.mu.Unlock()
+		l.close()
 		return errors.New("healthcheck: scheduler already running")
 	}
 	s.running = true
+	s.loop = l
+	reportWake := make(chan struct{}, 1)
+	s.reportWake = reportWake
 	s.queue = s.queue[:0]
 	now := time.Now()
 	for _, e := range s.entries {
@@ -244,78 +293,268 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
+	stopWake := context.AfterFunc(ctx, l.wake)
+	defer stopWake()
 	var wg sync.WaitGroup
+	reporterDone := make(chan struct{})
+	go s.reporter(ctx, reportWake, reporterDone)
+
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	removals := -1
+	var due []*entry
 	for {
-		next, ok := s.dispatch(ctx, &wg)
-		var fire <-chan time.Time
-		if ok {
-			timer.Reset(time.Until(next))
-			fire = timer.C
+		due = s.dispatch(ctx, &wg, l, due[:0])
+		if ctx.Err() != nil {
+			break
 		}
-		select {
-		case <-ctx.Done():
-			// Checks in flight run under contexts derived from ctx, so they
-			// are already canceled; wait for them to come back.
-			wg.Wait()
-			s.mu.Lock()
-			s.running = false
-			for _, e := range s.entries {
-				e.index = -1
-			}
-			s.queue = s.queue[:0]
-			s.mu.Unlock()
-			return nil
-		case <-fire:
-		case <-s.wake:
+		if err = s.wait(ctx, l, timer); err != nil {
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		s.finishProbes(ctx, l.takeDone())
+		if r := s.removalCount(); r != removals {
+			removals = r
+			s.dropRemoved(l)
 		}
 	}
+
+	// Checks in flight on the loop are abandoned, the others run under
+	// contexts derived from ctx and are already canceled; wait for them
+	// and for the reporter.
+	s.mu.Lock()
+	s.loop = nil
+	for _, p := range l.inFlight() {
+		p.owner.cancel = nil
+		s.inFlight--
+	}
+	s.mu.Unlock()
+	l.close()
+	wg.Wait()
+	close(reportWake)
+	<-reporterDone
+	s.mu.Lock()
+	s.reportWake = nil
+	s.reports = nil
+	s.running = false
+	for _, e := range s.entries {
+		e.index = -1
+	}
+	s.queue = s.queue[:0]
+	s.mu.Unlock()
+	return err
 }
 
-// dispatch starts every due check and returns when the next one is due; ok
-// is false when nothing is queued (or the in-flight cap is reached) and only
-// a wake-up can bring more work.
-func (s *Scheduler) dispatch(ctx context.Context, wg *sync.WaitGroup) (next time.Time, ok bool) {
+// dispatch starts every due check: those the loop can run on the loop,
+// the others in goroutines. It then records in wakeAt when the loop must
+// look again: at the next due job or the next deadline of a check in
+// flight, whichever comes first.
+func (s *Scheduler) dispatch(ctx context.Context, wg *sync.WaitGroup, l *netLoop, due []*entry) []*entry {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := time.Now()
 	for len(s.queue) > 0 {
 		e := s.queue[0]
-		if e.due.After(now) {
-			return e.due, true
+		nc := netCheckOf(e.job.Checker)
+		if e.due.After(now) && (nc == nil || e.due.After(now.Add(batchWindow(e.job.Interval)))) {
+			break
 		}
 		if s.maxInFlight > 0 && s.inFlight >= s.maxInFlight {
-			return time.Time{}, false
+			break
 		}
 		heap.Pop(&s.queue)
-		checkCtx, cancel := context.WithTimeout(ctx, e.job.Timeout)
-		e.cancel = cancel
 		s.inFlight++
-		wg.Add(1)
-		go func(checker Checker) {
-			defer wg.Done()
-			s.runCheck(ctx, checkCtx, e, checker)
-		}(e.job.Checker)
+		if nc == nil {
+			checkCtx, cancel := context.WithTimeout(ctx, e.job.Timeout)
+			e.cancel = cancel
+			wg.Add(1)
+			go func(checker Checker) {
+				defer wg.Done()
+				s.runCheck(ctx, checkCtx, e, checker)
+			}(e.job.Checker)
+			continue
+		}
+		// The loop's own: set up here, under the lock that guards the
+		// job, and started below without it, as the system calls need
+		// not hold it.
+		e.cancel = func() {}
+		p := &e.probe
+		p.c, p.owner = nc, e
+		p.budget = e.job.Timeout
+		if t := nc.timeout; t > 0 && t < p.budget {
+			p.budget = t
+		}
+		p.limit, _ = ctx.Deadline()
+		due = append(due, e)
 	}
-	return time.Time{}, false
+	s.mu.Unlock()
+
+	for _, e := range due {
+		l.start(&e.probe, time.Now())
+	}
+	if len(due) > 0 {
+		// Checks that failed at once (no descriptor left) are reported
+		// now rather than after the next wait.
+		s.finishProbes(ctx, l.takeDone())
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wakeAt = time.Time{}
+	if s.maxInFlight == 0 || s.inFlight < s.maxInFlight {
+		if len(s.queue) > 0 {
+			s.wakeAt = s.queue[0].due
+		}
+	}
+	if dl, ok := l.nextDeadline(); ok && (s.wakeAt.IsZero() || dl.Before(s.wakeAt)) {
+		s.wakeAt = dl
+	}
+	return due
 }
 
-// runCheck runs one check of e, records it, reports it and queues e again.
+// batchWindow is how early the loop may start a check of its own: when
+// it wakes for one check it also starts those due within the window, so
+// that they share its wake-ups (the timer's, and the ones for the answers,
+// which then come in together). Each wake-up of an idle loop costs more
+// than the check's own system calls, so at a few hundred checks a second
+// sharing them roughly halves the CPU. The window is 10 ms, less for short
+// intervals; a check that starts early keeps its job's grid, as the next is
+// due an interval after this one was due, not after it started.
+func batchWindow(interval time.Duration) time.Duration {
+	return min(50*time.Millisecond, interval/20)
+}
+
+// netCheckOf returns what the loop runs for c, or nil when c needs a
+// goroutine.
+func netCheckOf(c Checker) *netCheck {
+	if c == nil {
+		return nil
+	}
+	if n, ok := c.(netChecker); ok {
+		return n.netCheck()
+	}
+	return nil
+}
+
+// wait sleeps until wakeAt (zero: until woken) or a wake: in epoll_wait
+// while the loop has checks of its own, else on timer.
+func (s *Scheduler) wait(ctx context.Context, l *netLoop, timer *time.Timer) error {
+	s.mu.Lock()
+	until := s.wakeAt
+	s.epollMode = s.netJobs > 0 || l.live() > 0
+	epoll := s.epollMode
+	s.mu.Unlock()
+	if epoll {
+		return l.poll(until)
+	}
+	var fire <-chan time.Time
+	if !until.IsZero() {
+		timer.Reset(time.Until(until))
+		fire = timer.C
+	}
+	select {
+	case <-fire:
+	case <-s.wake:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+func (s *Scheduler) removalCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.removals
+}
+
+// dropRemoved abandons the checks in flight of jobs that Set removed.
+func (s *Scheduler) dropRemoved(l *netLoop) {
+	for _, p := range l.inFlight() {
+		s.mu.Lock()
+		removed := p.owner.removed
+		s.mu.Unlock()
+		if removed {
+			l.abort(p, "canceled")
+		}
+	}
+	s.finishProbes(context.Background(), l.takeDone())
+}
+
+// finishProbes records the results of the loop's finished checks and hands
+// them to the reporter, which calls onResult and queues each job again.
+func (s *Scheduler) finishProbes(ctx context.Context, done []*probe) {
+	if len(done) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range done {
+		e := p.owner
+		e.cancel = nil
+		s.inFlight--
+		if e.removed || ended(ctx) {
+			continue
+		}
+		p.res.Due = e.due
+		h, changed := e.health.Observe(p.res.OK, e.job.Rise, e.job.Fall)
+		e.health, e.last = h, p.res
+		if s.onResult == nil {
+			s.requeueLocked(ctx, e, true)
+			continue
+		}
+		s.reports = append(s.reports, loopResult{e: e, r: p.res, h: h, changed: changed})
+	}
+	if len(s.reports) > 0 {
+		select {
+		case s.reportWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// reporter calls onResult for the loop's checks, in order, outside the
+// loop: a slow ResultFunc delays the jobs whose results wait for it, never
+// the checks of others. Each job goes back in the queue once its call
+// returned, as a goroutine's check does.
+func (s *Scheduler) reporter(ctx context.Context, wake <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	var batch []loopResult
+	for range wake {
+		s.mu.Lock()
+		batch, s.reports = s.reports, batch[:0]
+		s.mu.Unlock()
+		for _, r := range batch {
+			s.onResult(r.e.key, r.r, r.h, r.changed)
+		}
+		s.mu.Lock()
+		for _, r := range batch {
+			s.requeueLocked(ctx, r.e, false)
+		}
+		s.mu.Unlock()
+		clear(batch)
+	}
+}
+
+// runCheck runs one check of e in its own goroutine, records it, reports it
+// and queues e again.
 func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker Checker) {
 	start := time.Now()
 	r := safeCheck(checkCtx, checker)
 	if r.At.IsZero() {
 		r.At, r.Duration = start, time.Since(start)
 	}
+	// e.due is this check's slot until requeue moves it on.
+	s.mu.Lock()
+	r.Due = e.due
+	s.mu.Unlock()
 
 	s.mu.Lock()
 	e.cancel()
 	e.cancel = nil
 	s.inFlight--
 	if e.removed || ended(runCtx) {
+		s.wakeLocked()
 		s.mu.Unlock()
-		s.poke()
 		return
 	}
 	h, changed := e.health.Observe(r.OK, e.job.Rise, e.job.Fall)
@@ -327,18 +566,49 @@ func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker
 	}
 
 	s.mu.Lock()
-	if !e.removed && runCtx.Err() == nil {
-		// e.due still holds the slot this check was started for: Set moves
-		// only queued entries.
-		now := time.Now()
-		e.due = e.due.Add(e.job.Interval)
-		if e.due.Before(now) {
-			e.due = now
-		}
-		heap.Push(&s.queue, e)
+	s.requeueLocked(runCtx, e, false)
+	if s.maxInFlight > 0 {
+		// A slot is free: the loop may have due checks waiting for one.
+		s.wakeLocked()
 	}
 	s.mu.Unlock()
-	s.poke()
+}
+
+// requeueLocked queues e's next check. Called from outside the loop, it
+// wakes the loop if it would otherwise look too late; the loop itself
+// looks at the queue before it waits again.
+func (s *Scheduler) requeueLocked(ctx context.Context, e *entry, fromLoop bool) {
+	if e.removed || ctx.Err() != nil {
+		return
+	}
+	// e.due still holds the slot this check was started for: Set moves
+	// only queued entries.
+	now := time.Now()
+	e.due = e.due.Add(e.job.Interval)
+	if e.due.Before(now) {
+		e.due = now
+	}
+	heap.Push(&s.queue, e)
+	if !fromLoop && (s.wakeAt.IsZero() || e.due.Before(s.wakeAt)) {
+		s.wakeAt = e.due
+		s.wakeLocked()
+	}
+}
+
+// wakeLocked makes the loop look at the queue now, through whichever way
+// it waits. A wake the loop is not waiting on makes it look once more
+// later, for nothing.
+func (s *Scheduler) wakeLocked() {
+	switch {
+	case s.loop == nil:
+	case s.epollMode:
+		s.loop.wake()
+	default:
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // ended reports whether the run is over: ctx is done, or its deadline has
@@ -364,38 +634,4 @@ func safeCheck(ctx context.Context, c Checker) (r Result) {
 		}
 	}()
 	return c.Check(ctx)
-}
-
-// poke wakes the dispatcher without ever blocking.
-func (s *Scheduler) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-// queue is a min-heap of entries by due time.
-type queue []*entry
-
-func (q queue) Len() int           { return len(q) }
-func (q queue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
-func (q queue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].index = i
-	q[j].index = j
-}
-
-func (q *queue) Push(x any) {
-	e := x.(*entry)
-	e.index = len(*q)
-	*q = append(*q, e)
-}
-
-func (q *queue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	e.index = -1
-	*q = old[:len(old)-1]
-	return e
 }

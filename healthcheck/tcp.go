@@ -12,6 +12,9 @@ import (
 type tcpChecker struct {
 	target  netip.AddrPort
 	timeout time.Duration
+	// nc is the check as the event loop runs it; nil for a target with an
+	// IPv6 zone, which goes through package net.
+	nc *netCheck
 }
 
 // NewTCP returns a Checker that connects to target and closes the connection
@@ -21,8 +24,14 @@ type tcpChecker struct {
 // handshake on its behalf. Use an HTTP check to catch a hung application.
 // timeout bounds the connect; 0 leaves only the caller's context.
 func NewTCP(target netip.AddrPort, timeout time.Duration) Checker {
-	return &tcpChecker{target: target, timeout: timeout}
+	c := &tcpChecker{target: target, timeout: timeout}
+	if target.Addr().Zone() == "" {
+		c.nc = &netCheck{addr: target, timeout: timeout}
+	}
+	return c
 }
+
+func (c *tcpChecker) netCheck() *netCheck { return c.nc }
 
 // String describes the check completely, so it can serve in a Job key.
 func (c *tcpChecker) String() string {
@@ -30,6 +39,9 @@ func (c *tcpChecker) String() string {
 }
 
 func (c *tcpChecker) Check(ctx context.Context) Result {
+	if c.nc != nil {
+		return runNetCheck(ctx, c.nc)
+	}
 	start := time.Now()
 	ctx, cancel, budget := withTimeout(ctx, c.timeout)
 	defer cancel()

@@ -111,8 +111,7 @@ func run(ctx context.Context, cfg config, beforeRun func() (after func())) (repo
 	if r.Floor, err = kernelFloor(addrs, r.FloorConns); err != nil {
 		return report{}, err
 	}
-	late := newLateness()
-	var res results
+	res := results{late: newLateness()}
 	jobs := make([]healthcheck.Job, len(addrs))
 	for i, a := range addrs {
 		// Built as the daemon builds a `health_check "http"` block.
@@ -123,7 +122,7 @@ func run(ctx context.Context, cfg config, beforeRun func() (after func())) (repo
 		})
 		jobs[i] = healthcheck.Job{
 			Key:      healthcheck.KeyOf(c, cfg.Interval, cfg.Timeout, cfg.Rise, cfg.Fall),
-			Checker:  &timed{inner: c, interval: cfg.Interval, late: late},
+			Checker:  c,
 			Interval: cfg.Interval,
 			Timeout:  cfg.Timeout,
 			Rise:     cfg.Rise,
@@ -172,7 +171,7 @@ func run(ctx context.Context, cfg config, beforeRun func() (after func())) (repo
 
 	r.Checks, r.Failed, r.FailSample = res.get()
 	r.ChecksPerSec = float64(r.Checks) / r.Wall.Seconds()
-	r.Late = late.summary()
+	r.Late = res.late.summary()
 	for _, st := range s.Snapshot() {
 		if st.Health.Healthy {
 			r.Healthy++
@@ -274,18 +273,24 @@ func bareExchange(a netip.AddrPort, req, buf []byte) error {
 	return err
 }
 
-// results counts what the Scheduler reports.
+// results counts what the Scheduler reports, and how late each check
+// started against its slot on its job's grid (the Result's Due, the job's
+// first slot plus k × interval; At is when the check began). The checkers
+// are the daemon's, unwrapped, so the run measures the path the daemon
+// takes.
 type results struct {
 	mu     sync.Mutex
 	checks int
 	failed int
 	sample []string
+	late   *lateness
 }
 
 func (r *results) record(key string, res healthcheck.Result, _ healthcheck.Health, _ bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checks++
+	r.late.add(res.At.Sub(res.Due))
 	if !res.OK {
 		r.failed++
 		if len(r.sample) < 5 {
@@ -299,29 +304,6 @@ func (r *results) get() (checks, failed int, sample []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.checks, r.failed, r.sample
-}
-
-// timed wraps a job's Checker and records how late each start is against
-// the job's own grid: its first start plus k×interval. The Scheduler never
-// runs two checks of one job at once and orders them, so first and k need
-// no lock.
-type timed struct {
-	inner    healthcheck.Checker
-	interval time.Duration
-	late     *lateness
-	first    time.Time
-	k        int64
-}
-
-func (c *timed) Check(ctx context.Context) healthcheck.Result {
-	now := time.Now()
-	if c.first.IsZero() {
-		c.first = now
-	} else {
-		c.k++
-		c.late.add(now.Sub(c.first.Add(time.Duration(c.k) * c.interval)))
-	}
-	return c.inner.Check(ctx)
 }
 
 // lateness is a histogram of start delays: buckets rather than every
@@ -370,8 +352,8 @@ func bucketTop(i int) time.Duration {
 func (l *lateness) add(d time.Duration) {
 	l.count.Add(1)
 	if d < 0 {
-		// A start can precede its grid slot when the first start was
-		// itself late and the schedule does not drift.
+		// The Scheduler starts a check a little before its slot to share
+		// a wake-up with one that is due; early is not late.
 		l.early.Add(1)
 		d = 0
 	}
