@@ -14,4 +14,10 @@
 // "Connection: close" (RFC 9112 §9.6) on a fresh connection every time, so a
 // check always measures the server's ability to accept new clients; TLS
 // follows RFC 8446 with the server name sent as SNI (RFC 6066 §3).
+//
+// The Scheduler runs TCP and plain HTTP checks itself, on non-blocking
+// sockets watched by one epoll instance, so that a check costs its system
+// calls and little else; HTTPS and exec checks each get a goroutine for
+// their duration. Responses are read by a parser of the package's own,
+// held by a fuzz test to net/http's reading of everything it accepts.
 package healthcheck
