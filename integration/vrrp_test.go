@@ -775,6 +775,54 @@ func TestVRRPHostilePackets(t *testing.T) {
 		t.Error("a lost its VIP to hostile packets")
 	}
 
+	// A well-formed advert with less is another router acting as master
+	// (it missed a's): a stays master, answers at once with an advert and
+	// announces the VIP again, so the segment's traffic comes back from a
+	// router that gives the VIP up without announcing anything. A second
+	// one inside a Master_Down_Interval gets no second announcement.
+	t.Run("a lower-priority master is answered with an advert and an announcement", func(t *testing.T) {
+		seen := l.lan.Capture(t, "arp or ip proto 112")
+		before := instanceJSON(t, l, a)
+		if err := sendVRRPv4(x, "eth0", src, group, 255, advert(3, 51, 50)); err != nil {
+			t.Fatal(err)
+		}
+		heard, err := seen.WaitMatch(2*time.Second, `192\.0\.2\.66 > 224\.0\.0\.18: VRRPv3, Advertisement, vrid 51, prio 50,`)
+		if err != nil {
+			t.Fatalf("the injected advert was not captured: %v", err)
+		}
+		garp, err := seen.WaitMatch(2*time.Second, regexp.QuoteMeta(a.host.MAC())+`.*(Request who-has 192\.0\.2\.100 (\(\S+\) )?tell 192\.0\.2\.100|Reply 192\.0\.2\.100 is-at)`)
+		if err != nil {
+			t.Fatalf("a did not announce the VIP after hearing a lower-priority master: %v", err)
+		}
+		if d := garp.Time.Sub(heard.Time); d > 50*time.Millisecond {
+			t.Errorf("a announced the VIP %v after the lower-priority advert, want at once", d)
+		}
+		announcements := func() int {
+			n := 0
+			for _, f := range seen.Lines() {
+				if strings.Contains(f.Text, "ARP") && strings.Contains(f.Text, "192.0.2.100") && f.Time.After(heard.Time) {
+					n++
+				}
+			}
+			return n
+		}
+		time.Sleep(100 * time.Millisecond)
+		first := announcements()
+		// Again at once: no second announcement for the next
+		// Master_Down_Interval (about 360 ms at priority 100).
+		if err := sendVRRPv4(x, "eth0", src, group, 255, advert(3, 51, 50)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := announcements(); n != first {
+			t.Errorf("%d frames announcing the VIP after the second lower-priority advert, %d after the first; want no more", n, first)
+		}
+		after := instanceJSON(t, l, a)
+		if after.State != status.StateMaster || after.Transitions != before.Transitions {
+			t.Errorf("state %s after %d transitions, want MASTER after %d", after.State, after.Transitions, before.Transitions)
+		}
+	})
+
 	t.Run("a well-formed advert from the same sender is obeyed", func(t *testing.T) {
 		before := instanceJSON(t, l, a)
 		if err := sendVRRPv4(x, "eth0", src, group, 255, advert(3, 51, 255)); err != nil {

@@ -123,7 +123,7 @@ func MasterDownIntervalV2(priority uint8, interval time.Duration) time.Duration 
 type TimerID int
 
 // The machine's timers. MasterDown and Advert are RFC 5798 §6.2's
-// Master_Down_Timer and Adver_Timer; the other two are this implementation's.
+// Master_Down_Timer and Adver_Timer; the others are this implementation's.
 const (
 	MasterDownTimer TimerID = iota + 1
 	AdvertTimer
@@ -137,6 +137,9 @@ const (
 	// ReleaseTimer, so the release bound holds whenever the new master
 	// is heard.
 	LingerTimer
+	// ReclaimTimer spaces a master's answers to lower-priority masters
+	// (see masterAdvert): one per Master_Down_Interval.
+	ReclaimTimer
 	numTimers
 )
 
@@ -153,6 +156,8 @@ func (t TimerID) String() string {
 		return "release"
 	case LingerTimer:
 		return "linger"
+	case ReclaimTimer:
+		return "reclaim"
 	}
 	return fmt.Sprintf("TimerID(%d)", int(t))
 }
@@ -317,6 +322,9 @@ type Machine struct {
 
 	armed   [numTimers]bool
 	preempt preemptPhase
+	// reclaiming: this master answered a lower-priority master less than
+	// a Master_Down_Interval ago (ReclaimTimer runs).
+	reclaiming bool
 }
 
 // NewMachine returns a machine in Init. p.Priority must be 1..255 and
@@ -519,11 +527,33 @@ func (m *Machine) masterAdvert(out *[]Action, ev AdvertReceived) {
 	if ev.Priority > m.p.Priority ||
 		(ev.Priority == m.p.Priority && ev.From.Compare(m.p.PrimaryAddr) > 0) {
 		m.leaveMaster(out, ev.From, ev.Interval)
+		return
 	}
-	// Otherwise discard: Preempt_Mode is not considered in Master.
+	// Otherwise RFC 5798 discards the advertisement (Preempt_Mode is not
+	// considered in Master). But a router that advertises as master with
+	// less has missed ours (lost packets, a starved host) and taken over:
+	// it added the addresses and announced them, so the neighbours now send
+	// to it, and it gives them up when it hears us without announcing
+	// anything. Discarding alone would leave the traffic with a router
+	// that no longer holds the addresses until the neighbours' caches
+	// expire. So advertise now, which sends it back to Backup at once, and
+	// announce the addresses again (keepalived's garp_lower_prio_repeat
+	// does the same); at most once per Master_Down_Interval, so a router
+	// that cannot hear us does not turn it into a storm.
+	if !m.reclaiming {
+		m.reclaiming = true
+		*out = append(*out, SendAdvert{Priority: m.p.Priority})
+		m.setTimer(out, AdvertTimer, m.p.AdvertInterval)
+		*out = append(*out, Announce{})
+		m.setTimer(out, ReclaimTimer, m.MasterDownInterval())
+	}
 }
 
 func (m *Machine) timer(out *[]Action, t TimerID) {
+	if t == ReclaimTimer {
+		m.reclaiming = false
+		return
+	}
 	switch {
 	case t == MasterDownTimer && m.state == Backup:
 		m.becomeMaster(out)

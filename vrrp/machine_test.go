@@ -211,16 +211,18 @@ func TestMachineRules(t *testing.T) {
 			wantState: Backup,
 		},
 		{
-			name:      "RFC 5798 §6.4.3 equal priority from a smaller address is discarded",
+			name:      "RFC 5798 §6.4.3 equal priority from a smaller address: stay master, reclaim the addresses",
 			setup:     machineAsMaster,
 			event:     machineAdvert(mAddrLow, 100),
+			want:      reclaim,
 			wantState: Master,
 		},
 		{
-			name:      "RFC 5798 §6.4.3 lower priority is discarded whatever Preempt_Mode",
+			name:      "RFC 5798 §6.4.3 lower priority: stay master whatever Preempt_Mode, reclaim the addresses",
 			params:    func(p *Params) { p.Preempt = false },
 			setup:     machineAsMaster,
 			event:     machineAdvert(mAddrHigh, 99),
+			want:      reclaim,
 			wantState: Master,
 		},
 		{
@@ -727,8 +729,46 @@ func TestMachineTieOnOwnAddress(t *testing.T) {
 	for _, ev := range machineAsMaster {
 		m.Step(ev)
 	}
-	if got := m.Step(machineAdvert(mAddrSelf, 100)); len(got) != 0 || m.State() != Master {
-		t.Errorf("Step = %v, state %v; want no actions, MASTER", got, m.State())
+	got := m.Step(machineAdvert(mAddrSelf, 100))
+	if diff := cmp.Diff(reclaim, got); diff != "" || m.State() != Master {
+		t.Errorf("state %v, actions (-want +got):\n%s; want MASTER, reclaiming", m.State(), diff)
+	}
+}
+
+// reclaim is what a master does on hearing a master with less: advertise
+// at once, announce its addresses again, and wait a Master_Down_Interval
+// before doing so again.
+var reclaim = []Action{
+	SendAdvert{Priority: 100}, SetTimer{Timer: AdvertTimer, After: time.Second},
+	Announce{}, SetTimer{Timer: ReclaimTimer, After: machineMDI100},
+}
+
+// A router that cannot hear the master keeps advertising as master with
+// less: the master answers once per Master_Down_Interval, not to every
+// advertisement.
+func TestMachineReclaimIsSpaced(t *testing.T) {
+	m := NewMachine(machineBase())
+	for _, ev := range machineAsMaster {
+		m.Step(ev)
+	}
+	steps := []struct {
+		event Event
+		want  []Action
+	}{
+		{machineAdvert(mAddrLow, 50), reclaim},
+		{machineAdvert(mAddrLow, 50), nil},
+		{TimerFired{Timer: AdvertTimer}, []Action{SendAdvert{Priority: 100}, SetTimer{Timer: AdvertTimer, After: time.Second}}},
+		{machineAdvert(mAddrLow, 50), nil},
+		{TimerFired{Timer: ReclaimTimer}, nil},
+		{machineAdvert(mAddrLow, 50), reclaim},
+	}
+	for i, st := range steps {
+		if diff := cmp.Diff(st.want, m.Step(st.event)); diff != "" {
+			t.Errorf("step %d, %v (-want +got):\n%s", i+1, st.event, diff)
+		}
+		if m.State() != Master {
+			t.Fatalf("step %d: state %v, want MASTER", i+1, m.State())
+		}
 	}
 }
 

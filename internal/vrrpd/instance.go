@@ -45,7 +45,7 @@ const maxDrain = 16
 const maxAdvertLen = 8 + 8 + 255*16
 
 // timerIDs are the machine's timers; the driver keeps one time.Timer each.
-var timerIDs = [...]vrrp.TimerID{vrrp.MasterDownTimer, vrrp.AdvertTimer, vrrp.PreemptDelayTimer, vrrp.ReleaseTimer, vrrp.LingerTimer}
+var timerIDs = [...]vrrp.TimerID{vrrp.MasterDownTimer, vrrp.AdvertTimer, vrrp.PreemptDelayTimer, vrrp.ReleaseTimer, vrrp.LingerTimer, vrrp.ReclaimTimer}
 
 // Option tunes an Instance.
 type Option func(*options)
@@ -389,6 +389,8 @@ func (in *Instance) Run(ctx context.Context) error {
 			in.step(vrrp.TimerFired{Timer: timerIDs[3]})
 		case <-in.timers[4].C:
 			in.step(vrrp.TimerFired{Timer: timerIDs[4]})
+		case <-in.timers[5].C:
+			in.step(vrrp.TimerFired{Timer: timerIDs[5]})
 		case <-in.wake:
 			evs, check := in.takePending()
 			for _, ev := range evs {
