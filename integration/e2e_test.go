@@ -19,17 +19,20 @@ var (
 
 // TestE2EDirectorPairInVM boots the VM once and runs
 // vmtests.TestE2EDirectorPair there: two directors running `lvsd run`
-// with a DR virtual server, real servers prepared by `lvsd realserver
-// up`, and a client whose steady requests through the VIP measure a
-// master crash, a restart, a clean stop, a real server's death and a
-// reload.
+// with a DR virtual server and the IPVS connection-sync daemon, real
+// servers prepared by `lvsd realserver up`, and a client whose steady
+// requests through the VIP measure a master crash, a restart, a clean
+// stop, a real server's death and a reload, while long-lived echo
+// connections show what the sync daemon carries over (tcpdump watches
+// the clean stop from the client).
 func TestE2EDirectorPairInVM(t *testing.T) {
 	g := vm.GoTests{
-		Package: "./vmtests",
-		Args:    []string{"-test.run", "^TestE2EDirectorPair$"},
-		LVSD:    vm.LVSDRequired,
-		Env:     map[string]string{},
-		Timeout: 3 * time.Minute,
+		Package:  "./vmtests",
+		Args:     []string{"-test.run", "^TestE2EDirectorPair$"},
+		LVSD:     vm.LVSDRequired,
+		Binaries: []string{"tcpdump"},
+		Env:      map[string]string{},
+		Timeout:  3 * time.Minute,
 	}
 	if *e2eDemo {
 		g.Env["LVSD_E2E_DEMO"] = "1"
@@ -47,5 +50,9 @@ func TestE2EDirectorPairInVM(t *testing.T) {
 	// own PASS line counts.
 	if !strings.Contains(res.Output, "--- PASS: TestE2EDirectorPair ") {
 		t.Errorf("the guest did not report TestE2EDirectorPair as passed")
+	}
+	// Nor does a step that skipped for want of a program.
+	if strings.Contains(res.Output, "--- SKIP: TestE2EDirectorPair/") {
+		t.Errorf("the guest skipped a step of TestE2EDirectorPair")
 	}
 }

@@ -437,13 +437,60 @@ func (c *Client) StartSyncDaemon(d SyncDaemon) error {
 
 // StopSyncDaemon stops the sync daemon of the given state (ipvsadm
 // --stop-daemon). The kernel answers ESRCH when none runs.
+//
+// A daemon stopped right after its start can get no answer at all: the
+// kernel stops the daemon's thread with kthread_stop, which returns -EINTR
+// when the thread has not run yet, and netlink_rcv_skb sends no
+// acknowledgement for -EINTR. Waiting for one would block for ever, so the
+// request is fenced (see doFenced); the daemon is stopped either way.
 func (c *Client) StopSyncDaemon(state SyncState) error {
 	attrs, err := encodeDaemon(SyncDaemon{State: state}, false)
 	if err != nil {
 		return fmt.Errorf("stopping IPVS sync daemon: %w", err)
 	}
-	if _, err := c.do(cmdDelDaemon, attrs, netlink.Request|netlink.Acknowledge); err != nil {
+	if err := c.doFenced(cmdDelDaemon, attrs); err != nil {
 		return fmt.Errorf("stopping IPVS %s sync daemon: %w", state, err)
 	}
 	return nil
+}
+
+// doFenced sends an acknowledged command, then a GET_INFO request as a
+// fence, and reads until the fence's answer: the kernel handles a
+// socket's requests in order, so an answer to the command comes before it
+// or never. It returns the command's error, nil when the command was
+// acknowledged or not answered.
+func (c *Client) doFenced(cmd uint8, attrs []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	req := c.message(cmd, attrs, netlink.Request|netlink.Acknowledge)
+	fence := c.message(cmdGetInfo, nil, netlink.Request)
+	for _, m := range []netlink.Message{req, fence} {
+		if _, err := c.conn.Send(m); err != nil {
+			return fmt.Errorf("sending: %w", err)
+		}
+		c.requests.Add(1)
+	}
+	var cmdErr error
+	for {
+		msgs, err := c.conn.Receive()
+		if err != nil {
+			var oe *netlink.OpError
+			if errors.As(err, &oe) && oe.Sequence != 0 {
+				switch oe.Sequence {
+				case req.Header.Sequence:
+					cmdErr = kernelError(oe)
+				case fence.Header.Sequence:
+					return cmdErr
+				}
+				continue
+			}
+			return fmt.Errorf("receiving: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Sequence == fence.Header.Sequence {
+				return cmdErr
+			}
+		}
+	}
 }

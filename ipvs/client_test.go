@@ -674,6 +674,31 @@ func TestSyncDaemons(t *testing.T) {
 	}
 }
 
+// TestStopSyncDaemonUnanswered: a daemon stopped before its thread ran
+// gets no answer from the kernel (-EINTR); the stop must return, as a
+// success, and leave the socket in step for the next request.
+func TestStopSyncDaemonUnanswered(t *testing.T) {
+	k := newFakeKernel()
+	c := k.client(t)
+	if err := c.StartSyncDaemon(SyncDaemon{State: SyncBackup, Interface: "eth1", SyncID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	k.silentStop = true
+	if err := c.StopSyncDaemon(SyncBackup); err != nil {
+		t.Fatalf("StopSyncDaemon without an answer: %v, want nil", err)
+	}
+	if err := c.StopSyncDaemon(SyncBackup); !errors.Is(err, unix.ESRCH) {
+		t.Errorf("stopping it again: error %v, want ESRCH", err)
+	}
+	ds, err := c.SyncDaemons()
+	if err != nil || len(ds) != 0 {
+		t.Errorf("SyncDaemons after the stop = %+v, %v; want none", ds, err)
+	}
+	if len(k.queue) != 0 {
+		t.Errorf("%d answers left unread", len(k.queue))
+	}
+}
+
 func TestFlush(t *testing.T) {
 	k := newFakeKernel()
 	k.load(bigTable(3))

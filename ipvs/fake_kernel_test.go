@@ -32,6 +32,9 @@ type fakeKernel struct {
 	index    map[fakeKey]*fakeService // lazily built; nil after a change
 	// dumpChunk is how many messages a dump datagram holds.
 	dumpChunk int
+	// silentStop stops a daemon without any answer, as the kernel does
+	// when kthread_stop returns -EINTR (its thread had not run yet).
+	silentStop bool
 
 	sends [][]netlink.Message // one entry per sendmsg
 	queue [][]netlink.Message // reply datagrams, one per Receive
@@ -201,6 +204,9 @@ func (k *fakeKernel) handle(req netlink.Message) {
 		return
 	}
 	errno := k.command(req, gm.Header.Command, top)
+	if errno == unix.EINTR {
+		return // netlink_rcv_skb answers nothing for -EINTR
+	}
 	if errno != 0 || req.Header.Flags&netlink.Acknowledge != 0 {
 		k.ack(req, errno)
 	}
@@ -285,6 +291,9 @@ func (k *fakeKernel) command(req netlink.Message, cmd uint8, top map[uint16][]by
 				return unix.ESRCH
 			}
 			k.daemons = slices.Delete(k.daemons, i, i+1)
+			if k.silentStop {
+				return unix.EINTR
+			}
 			return 0
 		}
 		if da[daemonMcastIfn] == nil || da[daemonSyncID] == nil {

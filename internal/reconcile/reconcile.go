@@ -315,17 +315,29 @@ func (r *Reconciler) currentInterval() time.Duration {
 	return r.interval
 }
 
-// round is one pass of the loop; fresh rounds dump the table and look at
-// the sync daemons. r.sem is held.
+// round is one pass of the loop: the sync daemons when their role or
+// settings changed (every fresh round looks at them too), then the table;
+// fresh rounds dump it. r.sem is held.
 func (r *Reconciler) round(fresh bool) {
-	r.applyTimeouts()
-
-	start := time.Now()
 	r.mu.Lock()
 	r.seen = r.gen
 	changed := r.pending
 	r.pending = nil
+	converge := r.syncKnown && (r.syncDirty || fresh)
+	r.syncDirty = false
 	r.mu.Unlock()
+	// The sync daemon first: a VRRP transition must not wait for the
+	// table pass of the same round, which can take long on a large table
+	// or a slow kernel. A new master whose daemon is not yet sending
+	// leaves the backups without the connections it schedules meanwhile.
+	if converge {
+		if err := r.convergeSync(); err != nil {
+			r.log.Warn("IPVS sync daemon not in its role; retrying on the next interval", "err", err)
+		}
+	}
+	r.applyTimeouts()
+
+	start := time.Now()
 
 	var err error
 	if !fresh && r.actualValid {
@@ -344,16 +356,6 @@ func (r *Reconciler) round(fresh bool) {
 	}
 	if r.metrics != nil {
 		r.metrics.ObserveReconcile(time.Since(start))
-	}
-
-	r.mu.Lock()
-	converge := r.syncKnown && (r.syncDirty || fresh)
-	r.syncDirty = false
-	r.mu.Unlock()
-	if converge {
-		if err := r.convergeSync(); err != nil {
-			r.log.Warn("IPVS sync daemon not in its role; retrying on the next interval", "err", err)
-		}
 	}
 }
 

@@ -1,0 +1,142 @@
+package reconcile
+
+import (
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/plan"
+	"github.com/lvsd/lvsd/ipvs"
+)
+
+// The sync daemon's role follows VRRP: on a takeover the new master's
+// daemon must start sending at once, since every connection it schedules
+// before that is unknown to the backups; on a step down the backup's
+// daemon must start receiving. A role change therefore has to reach the
+// kernel in the round its SetSyncRole wakes, without waiting for the next
+// interval and without queueing behind the table work of that round.
+
+func wantDaemons(t *testing.T, k *fakeKernel, role SyncRole) {
+	t.Helper()
+	var want []ipvs.SyncDaemon
+	if role != SyncNone {
+		want = []ipvs.SyncDaemon{{State: role.state(), Interface: syncCfg.Interface, SyncID: uint32(syncCfg.SyncID)}}
+	}
+	k.mu.Lock()
+	got := append([]ipvs.SyncDaemon(nil), k.daemons...)
+	k.mu.Unlock()
+	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("sync daemons in the kernel (-want +got):\n%s", diff)
+	}
+}
+
+// TestSyncRoleInTheRoundItWakes: each VRRP transition's role is in the
+// kernel as soon as the round it woke is done, with no time passing: not
+// one round or one interval later.
+func TestSyncRoleInTheRoundItWakes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h.run()
+		defer h.stop()
+		h.set(desired(config.Remove, plan.AllHealthy))
+		start := time.Now()
+		for i, role := range []SyncRole{SyncBackup, SyncMaster, SyncBackup, SyncNone, SyncMaster} {
+			h.r.SetSyncRole(role)
+			synctest.Wait()
+			if d := time.Since(start); d != 0 {
+				t.Fatalf("transition %d: the fake clock moved %v: a round waited for a timer", i, d)
+			}
+			wantDaemons(t, k, role)
+		}
+	})
+}
+
+// TestSyncRoleBeforeSlowTablePass: a transition that comes with a table
+// change (a health change or a reload at the same moment) is taken by one
+// round; the daemon's new role must reach the kernel while that round's
+// table pass is still waiting on a slow kernel, not after it.
+func TestSyncRoleBeforeSlowTablePass(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h.run()
+		defer h.stop()
+		h.set(desired(config.Remove, plan.AllHealthy))
+		h.r.SetSyncRole(SyncBackup)
+		synctest.Wait()
+		wantDaemons(t, k, SyncBackup)
+
+		// Hold the reconciler's kernel lock, as a Cleanup in progress
+		// would, so that both changes are pending when the next round
+		// starts and that round takes them together.
+		h.r.sem <- struct{}{}
+		hold := make(chan struct{})
+		k.mu.Lock()
+		k.hold = hold
+		k.mu.Unlock()
+		changed := desired(config.Remove, down("198.51.100.2:80"))
+		h.r.SetDesired(changed)
+		h.r.SetSyncRole(SyncMaster)
+		<-h.r.sem
+		synctest.Wait() // the round is now blocked in Apply
+
+		k.mu.Lock()
+		inFlight, batches := k.inFlight, len(k.batches)
+		k.mu.Unlock()
+		if inFlight != 1 {
+			t.Fatalf("%d kernel calls in flight, want the round blocked in its table pass", inFlight)
+		}
+		wantDaemons(t, k, SyncMaster)
+
+		close(hold)
+		synctest.Wait()
+		k.mu.Lock()
+		calls := append([]string(nil), k.syncCalls...)
+		applied := len(k.batches) - batches
+		k.mu.Unlock()
+		if applied != 1 {
+			t.Errorf("%d batches applied after the hold, want the health change's one", applied)
+		}
+		h.wantTable(changed)
+		want := []string{"start backup eth1 5", "stop backup", "start master eth1 5"}
+		if diff := cmp.Diff(want, calls); diff != "" {
+			t.Errorf("sync daemon calls (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestSyncRoleDuringSlowTablePass: a transition while a round is blocked
+// in its table pass is in the kernel as soon as that pass ends, before
+// any other kernel work and without waiting for an interval.
+func TestSyncRoleDuringSlowTablePass(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h.run()
+		defer h.stop()
+		h.r.SetSyncRole(SyncMaster)
+		synctest.Wait()
+
+		hold := make(chan struct{})
+		k.mu.Lock()
+		k.hold = hold
+		k.mu.Unlock()
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		synctest.Wait() // blocked in Apply
+		start := time.Now()
+		h.r.SetSyncRole(SyncBackup)
+		synctest.Wait()
+		close(hold)
+		synctest.Wait()
+		if d := time.Since(start); d != 0 {
+			t.Errorf("the fake clock moved %v: the role waited for a timer", d)
+		}
+		wantDaemons(t, k, SyncBackup)
+	})
+}
