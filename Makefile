@@ -32,13 +32,15 @@ test: deps build
 	$(GO) test -count=1 -timeout 40m -p 1 ./integration/...
 	$(MAKE) fuzz
 
-# Hostile input: the VRRP codec for a minute, the config parser and the
-# IPVS dump decoder for 20 s each. A crash fails the run and leaves the
-# input under testdata/fuzz for a regression test.
+# Hostile input: the VRRP codec for a minute; the config parser, the IPVS
+# dump decoder and the health checks' HTTP response parser for 20 s each.
+# A crash fails the run and leaves the input under testdata/fuzz for a
+# regression test.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAdvert$$' -fuzztime 60s ./vrrp/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s ./config/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20s ./ipvs/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime 20s ./healthcheck/
 
 unit:
 	$(GO) test -count=1 ./...
@@ -59,6 +61,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags vm ./...
 	$(GO) vet -tags vm,ipvsbench ./...
+	$(GO) vet -tags vm,hcbench ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 clean:

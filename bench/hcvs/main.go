@@ -1,0 +1,220 @@
+// Command hcvs compares the CPU cost of HTTP health checks in lvsd's
+// checker (the healthcheck package's Scheduler and HTTP checker) and in
+// keepalived's (its healthcheck child process, HTTP_GET), and renders the
+// "Health checks: lvsd and keepalived" section of BENCHMARKS.md.
+//
+// keepalived's checker programs IPVS and exits where the kernel has none,
+// so the work happens in the project's lab VM: the command runs the
+// host-side test TestBenchHealthChecksVS of ./integration (build tag
+// hcbench), which boots the VM once per run with keepalived in it and runs
+// the vmtests benchmark there. In one boot both checkers run at the same
+// time, each checking its own set of N HTTP servers (listeners on loopback
+// addresses, in a process of their own) at the same interval, and each
+// checker's process CPU time is read from /proc over the same windows: the
+// emulated machine's speed varies with the shared host's load, and only a
+// common window gives both the same conditions.
+//
+// Run it as root from the module:
+//
+//	go run ./bench/hcvs -servers 50 -interval 1s -duration 30s -reps 3 -runs 2
+//
+// It prints the section; -write FILE also puts it into FILE.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/lvsd/lvsd/bench/internal/benchdoc"
+)
+
+func main() {
+	var o options
+	flag.IntVar(&o.Servers, "servers", 50, "real servers per checker (keep both well below the emulated CPUs' limit)")
+	flag.DurationVar(&o.Interval, "interval", time.Second, "check interval (keepalived's delay_loop)")
+	flag.DurationVar(&o.Timeout, "timeout", time.Second, "check timeout (keepalived's connect_timeout)")
+	flag.DurationVar(&o.Duration, "duration", 30*time.Second, "measurement window of each checker")
+	flag.DurationVar(&o.Warmup, "warmup", 5*time.Second, "time between every server healthy and the window")
+	flag.IntVar(&o.Reps, "reps", 1, "measurement windows per boot, one after the other")
+	flag.IntVar(&o.Runs, "runs", 1, "VM boots, each a complete comparison")
+	flag.StringVar(&o.Write, "write", "", "file whose section is rewritten (e.g. BENCHMARKS.md, relative to the module root); empty to only print it")
+	flag.BoolVar(&o.Verbose, "v", false, "relay the test's and the VM's output")
+	flag.Parse()
+	if err := benchmark(o); err != nil {
+		fmt.Fprintln(os.Stderr, "hcvs:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	Servers                             int
+	Interval, Timeout, Duration, Warmup time.Duration
+	Reps, Runs                          int
+	Write                               string
+	Verbose                             bool
+}
+
+// command is the command line that reproduces a run with these options,
+// as the section quotes it.
+func (o options) command() string {
+	s := fmt.Sprintf("go run ./bench/hcvs -servers %d -interval %s -duration %s", o.Servers, o.Interval, o.Duration)
+	if o.Timeout != time.Second {
+		s += " -timeout " + o.Timeout.String()
+	}
+	if o.Warmup != 5*time.Second {
+		s += " -warmup " + o.Warmup.String()
+	}
+	if o.Reps != 1 {
+		s += fmt.Sprintf(" -reps %d", o.Reps)
+	}
+	if o.Runs != 1 {
+		s += fmt.Sprintf(" -runs %d", o.Runs)
+	}
+	return s
+}
+
+func benchmark(o options) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root: the lab VM does")
+	}
+	if o.Servers < 1 || o.Reps < 1 || o.Runs < 1 || o.Interval <= 0 || o.Timeout <= 0 || o.Duration <= 0 || o.Warmup < 0 {
+		return fmt.Errorf("-servers, -reps, -runs, -interval, -timeout and -duration must be positive")
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "hcvs")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	var boots []boot
+	for i := 0; i < o.Runs; i++ {
+		load := loadAverage()
+		// Before the boot, whose go test builds the working tree.
+		rev := revision(root)
+		out := filepath.Join(tmp, fmt.Sprintf("run%d.json", i))
+		fmt.Fprintf(os.Stderr, "hcvs: run %d of %d (load average %s)\n", i+1, o.Runs, load)
+		start := time.Now()
+		if err := runVM(root, out, o); err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			return fmt.Errorf("run %d: reading the result: %w", i+1, err)
+		}
+		var r boot
+		if err := json.Unmarshal(b, &r.Result); err != nil {
+			return fmt.Errorf("run %d: decoding the result %q: %w", i+1, b, err)
+		}
+		if err := r.Result.validate(); err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		r.LoadBefore, r.LoadAfter, r.Wall, r.Rev = load, loadAverage(), time.Since(start), rev
+		boots = append(boots, r)
+		ka, lv := r.Result.figures(keepalived), r.Result.figures(lvsd)
+		fmt.Fprintf(os.Stderr, "hcvs: run %d: keepalived %.0f µs/check, lvsd %.0f µs/check, ratio %.2f, %s\n",
+			i+1, ka.CPUPerCheckUS, lv.CPUPerCheckUS, ratio(ka.CPUPerCheckUS, lv.CPUPerCheckUS), r.Wall.Round(time.Second))
+	}
+
+	sec := section(boots, machine{CPUs: runtime.NumCPU(), Date: time.Now().UTC()}, o.command())
+	fmt.Print(sec)
+	if o.Write == "" {
+		return nil
+	}
+	path := o.Write
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	if err := benchdoc.Write(path, sec); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "hcvs: wrote the %q section of %s\n", heading, path)
+	return nil
+}
+
+// runVM runs the host-side benchmark test, which boots the VM.
+func runVM(root, out string, o options) error {
+	cmd := exec.Command("go", "test", "-tags", "hcbench", "-count=1", "-timeout=60m", "-v",
+		"-run", "^TestBenchHealthChecksVS$", "./integration/",
+		"-args",
+		"-hc-bench.out="+out,
+		fmt.Sprintf("-hc-bench.servers=%d", o.Servers),
+		"-hc-bench.interval="+o.Interval.String(),
+		"-hc-bench.timeout="+o.Timeout.String(),
+		"-hc-bench.duration="+o.Duration.String(),
+		"-hc-bench.warmup="+o.Warmup.String(),
+		fmt.Sprintf("-hc-bench.reps=%d", o.Reps),
+	)
+	cmd.Dir = root
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if o.Verbose {
+		w := io.MultiWriter(&log, os.Stderr)
+		cmd.Stdout, cmd.Stderr = w, w
+	}
+	if err := cmd.Run(); err != nil {
+		if !o.Verbose {
+			os.Stderr.Write(log.Bytes())
+		}
+		return fmt.Errorf("go test: %w", err)
+	}
+	if strings.Contains(log.String(), "--- SKIP: TestBenchHealthChecksVS") {
+		os.Stderr.Write(log.Bytes())
+		return fmt.Errorf("the benchmark was skipped")
+	}
+	return nil
+}
+
+// moduleRoot is the directory of the go.mod the command runs in.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("run from inside the lvsd module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// revision names the lvsd code being measured: the commit, and whether
+// the healthcheck package differs from it (the figures are those of the
+// working tree).
+func revision(root string) string {
+	out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%h").Output()
+	if err != nil {
+		return "unknown"
+	}
+	rev := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--", "healthcheck").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		rev += " + uncommitted healthcheck/"
+	}
+	return rev
+}
+
+// loadAverage is the three load averages of /proc/loadavg, as uptime
+// prints them.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}

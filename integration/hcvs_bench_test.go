@@ -1,0 +1,74 @@
+//go:build hcbench
+
+package integration
+
+import (
+	"flag"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/integration/vm"
+)
+
+// The health check CPU benchmark is built only with the hcbench tag: it
+// runs minutes of emulated CPU. go run ./bench/hcvs sets the tag and these
+// flags.
+var (
+	hcBenchOut      = flag.String("hc-bench.out", "", "run TestBenchHealthChecksVS and write its JSON result to this file")
+	hcBenchServers  = flag.Int("hc-bench.servers", 50, "real servers per checker")
+	hcBenchInterval = flag.Duration("hc-bench.interval", time.Second, "check interval")
+	hcBenchTimeout  = flag.Duration("hc-bench.timeout", time.Second, "check timeout")
+	hcBenchDuration = flag.Duration("hc-bench.duration", 30*time.Second, "measurement window of each checker")
+	hcBenchWarmup   = flag.Duration("hc-bench.warmup", 5*time.Second, "time between all servers healthy and the window")
+	hcBenchReps     = flag.Int("hc-bench.reps", 1, "measurement windows per boot")
+)
+
+// hcBenchMarker starts the guest's result line (vmtests.hcbMarker).
+const hcBenchMarker = "HCBENCH "
+
+// TestBenchHealthChecksVS boots the VM once, with keepalived in it, and
+// runs the vmtests benchmark that measures, over the same windows, the CPU
+// time of keepalived's checker and of lvsd's health check Scheduler;
+// it writes the guest's JSON result to -hc-bench.out.
+func TestBenchHealthChecksVS(t *testing.T) {
+	if *hcBenchOut == "" {
+		t.Fatal("no -hc-bench.out=FILE: run it with go run ./bench/hcvs")
+	}
+	// Up to 90 s to get every server healthy, the warm-up and the
+	// windows; then boot, build and slack.
+	per := 90*time.Second + *hcBenchWarmup + 4**hcBenchInterval + time.Duration(*hcBenchReps)**hcBenchDuration
+	res := vm.GoTests{
+		Package: "./vmtests",
+		Tags:    "hcbench",
+		Args: []string{
+			"-test.run", "^TestHealthCheckCPUBench$",
+			"-hcbench.servers=" + strconv.Itoa(*hcBenchServers),
+			"-hcbench.interval=" + hcBenchInterval.String(),
+			"-hcbench.timeout=" + hcBenchTimeout.String(),
+			"-hcbench.duration=" + hcBenchDuration.String(),
+			"-hcbench.warmup=" + hcBenchWarmup.String(),
+			"-hcbench.reps=" + strconv.Itoa(*hcBenchReps),
+		},
+		LVSD:     vm.LVSDNone,
+		Binaries: []string{"keepalived"},
+		MemoryMB: 1024,
+		Timeout:  per + 3*time.Minute,
+	}.Run(t)
+	if t.Failed() {
+		return
+	}
+	for _, line := range strings.Split(res.Output, "\n") {
+		if i := strings.Index(line, hcBenchMarker); i >= 0 {
+			js := strings.TrimSpace(line[i+len(hcBenchMarker):])
+			if err := os.WriteFile(*hcBenchOut, []byte(js+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("result: %s", js)
+			return
+		}
+	}
+	t.Fatalf("the guest printed no %q line", hcBenchMarker)
+}
