@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/bench/internal/benchdoc"
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 	"github.com/lvsd/lvsd/integration/failover"
 )
 
@@ -100,7 +101,7 @@ func benchmark(o options) error {
 		CPUs:       runtime.NumCPU(),
 		Kernel:     kernel(),
 		Keepalived: keepalivedVersion(),
-		LoadBefore: loadAverage(),
+		LoadBefore: benchrun.LoadAverage(),
 	}
 	var samples []sample
 	for _, proto := range protocols {
@@ -125,7 +126,7 @@ func benchmark(o options) error {
 			}
 		}
 	}
-	m.LoadAfter = loadAverage()
+	m.LoadAfter = benchrun.LoadAverage()
 	sec := section(summarize(samples), m, o.Rounds)
 	fmt.Print(sec)
 	if o.Write == "" {
@@ -156,17 +157,4 @@ func keepalivedVersion() string {
 		return strings.TrimPrefix(f[1], "v")
 	}
 	return "unknown"
-}
-
-// loadAverage is the three load averages of /proc/loadavg.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], ", ")
 }

@@ -26,7 +26,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +34,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/bench/internal/benchdoc"
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 )
 
 func main() {
@@ -89,7 +89,7 @@ func benchmark(o options) error {
 	if o.Servers < 1 || o.Reps < 1 || o.Runs < 1 || o.Interval <= 0 || o.Timeout <= 0 || o.Duration <= 0 || o.Warmup < 0 {
 		return fmt.Errorf("-servers, -reps, -runs, -interval, -timeout and -duration must be positive")
 	}
-	root, err := moduleRoot()
+	root, err := benchrun.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func benchmark(o options) error {
 
 	var boots []boot
 	for i := 0; i < o.Runs; i++ {
-		load := loadAverage()
+		load := benchrun.LoadAverage()
 		// Before the boot, whose go test builds the working tree.
 		rev := revision(root)
 		out := filepath.Join(tmp, fmt.Sprintf("run%d.json", i))
@@ -121,7 +121,7 @@ func benchmark(o options) error {
 		if err := r.Result.validate(); err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
-		r.LoadBefore, r.LoadAfter, r.Wall, r.Rev = load, loadAverage(), time.Since(start), rev
+		r.LoadBefore, r.LoadAfter, r.Wall, r.Rev = load, benchrun.LoadAverage(), time.Since(start), rev
 		boots = append(boots, r)
 		ka, lv := r.Result.figures(keepalived), r.Result.figures(lvsd)
 		fmt.Fprintf(os.Stderr, "hcvs: run %d: keepalived %.0f µs/check, lvsd %.0f µs/check, ratio %.2f, %s\n",
@@ -146,7 +146,7 @@ func benchmark(o options) error {
 
 // runVM runs the host-side benchmark test, which boots the VM.
 func runVM(root, out string, o options) error {
-	cmd := exec.Command("go", "test", "-tags", "hcbench", "-count=1", "-timeout=60m", "-v",
+	return benchrun.GoTest(root, o.Verbose, "TestBenchHealthChecksVS", "-tags", "hcbench", "-count=1", "-timeout=60m", "-v",
 		"-run", "^TestBenchHealthChecksVS$", "./integration/",
 		"-args",
 		"-hc-bench.out="+out,
@@ -157,37 +157,6 @@ func runVM(root, out string, o options) error {
 		"-hc-bench.warmup="+o.Warmup.String(),
 		fmt.Sprintf("-hc-bench.reps=%d", o.Reps),
 	)
-	cmd.Dir = root
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if o.Verbose {
-		w := io.MultiWriter(&log, os.Stderr)
-		cmd.Stdout, cmd.Stderr = w, w
-	}
-	if err := cmd.Run(); err != nil {
-		if !o.Verbose {
-			os.Stderr.Write(log.Bytes())
-		}
-		return fmt.Errorf("go test: %w", err)
-	}
-	if strings.Contains(log.String(), "--- SKIP: TestBenchHealthChecksVS") {
-		os.Stderr.Write(log.Bytes())
-		return fmt.Errorf("the benchmark was skipped")
-	}
-	return nil
-}
-
-// moduleRoot is the directory of the go.mod the command runs in.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("run from inside the lvsd module")
-	}
-	return filepath.Dir(gomod), nil
 }
 
 // revision names the lvsd code being measured: the commit, and whether
@@ -203,18 +172,4 @@ func revision(root string) string {
 		rev += " + uncommitted healthcheck/"
 	}
 	return rev
-}
-
-// loadAverage is the three load averages of /proc/loadavg, as uptime
-// prints them.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], ", ")
 }

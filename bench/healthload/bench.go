@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 	"github.com/lvsd/lvsd/healthcheck"
 )
 
@@ -106,7 +107,7 @@ func run(ctx context.Context, cfg config, beforeRun func() (after func())) (repo
 		}
 	}()
 
-	r := report{Config: cfg, LoadBefore: loadavg(), GoMaxProcs: gomaxprocs()}
+	r := report{Config: cfg, LoadBefore: benchrun.LoadAverage(), GoMaxProcs: gomaxprocs()}
 	r.FloorConns = min(2000, 4*len(addrs))
 	if r.Floor, err = kernelFloor(addrs, r.FloorConns); err != nil {
 		return report{}, err
@@ -160,7 +161,7 @@ func run(ctx context.Context, cfg config, beforeRun func() (after func())) (repo
 	if r.PeakRSS, err = peakRSS(); err != nil {
 		return report{}, err
 	}
-	r.LoadAfter = loadavg()
+	r.LoadAfter = benchrun.LoadAverage()
 
 	stopped = true
 	cr, err := ch.stop()
@@ -461,17 +462,4 @@ func parseVmHWM(status []byte) (int64, error) {
 		return kb << 10, nil
 	}
 	return 0, errors.New("no VmHWM in /proc/self/status")
-}
-
-// loadavg is the first three fields of /proc/loadavg, as uptime prints them.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -49,9 +49,10 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("%d of %d checks failed: %q", r.Failed, r.Checks, r.FailSample)
 	}
 	// Each server's first check falls in the first second, so 3s hold two
-	// or three checks of each, and a fourth for those whose slot falls
-	// within the Scheduler's batching window (interval/20) after the end.
-	if most := 3*servers + servers/20; r.Checks < 2*servers || r.Checks > most {
+	// or three checks of each, and a fourth for some of those whose slot
+	// falls just after the end, within the Scheduler's batching window
+	// (interval/20): about servers/20, bounded here at twice that.
+	if most := 3*servers + servers/10; r.Checks < 2*servers || r.Checks > most {
 		t.Errorf("%d checks in %v, want between %d and %d", r.Checks, r.Wall, 2*servers, most)
 	}
 	if r.Served < int64(r.Checks) {

@@ -15,19 +15,16 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/lvsd/lvsd/bench/internal/benchdoc"
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 )
 
 func main() {
@@ -58,7 +55,7 @@ func benchmark(o options) error {
 	if o.Runs < 1 || o.Reps < 1 {
 		return fmt.Errorf("-runs and -reps must be at least 1")
 	}
-	root, err := moduleRoot()
+	root, err := benchrun.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -70,7 +67,7 @@ func benchmark(o options) error {
 
 	var runs []benchRun
 	for i := 0; i < o.Runs; i++ {
-		load := loadAverage()
+		load := benchrun.LoadAverage()
 		out := filepath.Join(tmp, fmt.Sprintf("run%d.json", i))
 		fmt.Fprintf(os.Stderr, "ipvsprog: run %d of %d (load average %s)\n", i+1, o.Runs, load)
 		start := time.Now()
@@ -85,7 +82,7 @@ func benchmark(o options) error {
 		if err := json.Unmarshal(b, &r.Result); err != nil {
 			return fmt.Errorf("run %d: decoding the result %q: %w", i+1, b, err)
 		}
-		r.LoadBefore, r.LoadAfter, r.Wall = load, loadAverage(), time.Since(start)
+		r.LoadBefore, r.LoadAfter, r.Wall = load, benchrun.LoadAverage(), time.Since(start)
 		runs = append(runs, r)
 		fmt.Fprintf(os.Stderr, "ipvsprog: run %d: lvsd %.0f ms, ipvsadm -R %.0f ms (medians), %s\n",
 			i+1, median(r.Result.LVSDms), median(r.Result.IPVSAdmms), r.Wall.Round(time.Second))
@@ -109,7 +106,7 @@ func benchmark(o options) error {
 
 // runVM runs the host-side benchmark test, which boots the VM.
 func runVM(root, out string, o options) error {
-	cmd := exec.Command("go", "test", "-tags", "ipvsbench", "-count=1", "-timeout=30m", "-v",
+	return benchrun.GoTest(root, o.Verbose, "TestBenchIPVSProgramming", "-tags", "ipvsbench", "-count=1", "-timeout=30m", "-v",
 		"-run", "^TestBenchIPVSProgramming$", "./integration/",
 		"-args",
 		"-ipvs-bench.out="+out,
@@ -117,49 +114,4 @@ func runVM(root, out string, o options) error {
 		fmt.Sprintf("-ipvs-bench.services=%d", o.Services),
 		fmt.Sprintf("-ipvs-bench.dests=%d", o.Dests),
 	)
-	cmd.Dir = root
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if o.Verbose {
-		w := io.MultiWriter(&log, os.Stderr)
-		cmd.Stdout, cmd.Stderr = w, w
-	}
-	if err := cmd.Run(); err != nil {
-		if !o.Verbose {
-			os.Stderr.Write(log.Bytes())
-		}
-		return fmt.Errorf("go test: %w", err)
-	}
-	if strings.Contains(log.String(), "--- SKIP: TestBenchIPVSProgramming") {
-		os.Stderr.Write(log.Bytes())
-		return fmt.Errorf("the benchmark was skipped")
-	}
-	return nil
-}
-
-// moduleRoot is the directory of the go.mod the command runs in.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("run from inside the lvsd module")
-	}
-	return filepath.Dir(gomod), nil
-}
-
-// loadAverage is the three load averages of /proc/loadavg, as uptime
-// prints them.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], ", ")
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 	"github.com/lvsd/lvsd/internal/status"
 )
 
@@ -248,7 +249,7 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 		return fmt.Errorf("status after the window: %w", err)
 	}
 	r.Healthy, r.InIPVS = countHealthy(doc)
-	r.Load1 = loadAverage()
+	r.Load1 = benchrun.LoadAverage()
 
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -458,18 +459,4 @@ func kernelRelease() string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(b))
-}
-
-// loadAverage is the three load averages of /proc/loadavg, as uptime
-// prints them.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], ", ")
 }

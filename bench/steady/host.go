@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -70,19 +69,6 @@ func runHost(ctx context.Context, root, tmp string, l load) (measurement, error)
 	// Port 0: each listener takes a free port, so the run cannot collide
 	// with anything else listening on loopback.
 	return measureHealthload(ctx, bin, l, netip.MustParseAddr("127.77.0.1"), 0)
-}
-
-// moduleRoot is the directory of the go.mod the command runs in.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("run from inside the lvsd module")
-	}
-	return filepath.Dir(gomod), nil
 }
 
 // report is one run of the command.

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/bench/internal/benchdoc"
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 )
 
 func main() {
@@ -78,7 +79,7 @@ func steadyMain(args []string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root: the lab VM does")
 	}
-	root, err := moduleRoot()
+	root, err := benchrun.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func steadyMain(args []string) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	r := report{Load: l, Started: time.Now().UTC(), HostCPUs: runtime.NumCPU(), LoadBefore: loadAverage(),
+	r := report{Load: l, Started: time.Now().UTC(), HostCPUs: runtime.NumCPU(), LoadBefore: benchrun.LoadAverage(),
 		Command: strings.Join(append([]string{"go run ./bench/steady"}, args...), " ")}
 	if *inVM {
 		fmt.Fprintln(os.Stderr, "steady: booting the lab VM for lvsd; it runs for about", (l.Warmup+l.Duration)*2+time.Minute)
@@ -111,7 +112,7 @@ func steadyMain(args []string) error {
 		}
 		r.Host = &m
 	}
-	r.LoadAfter = loadAverage()
+	r.LoadAfter = benchrun.LoadAverage()
 	sec := r.section()
 	fmt.Print(sec)
 	if *write != "" {

@@ -1,0 +1,69 @@
+// Package benchrun holds what the benchmark commands share to run: where
+// the module is, how loaded the machine is, and running the host-side test
+// that boots the lab VM.
+package benchrun
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// ModuleRoot is the directory of the go.mod the command runs in.
+func ModuleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run from inside the lvsd module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// LoadAverage is the three load averages of /proc/loadavg, as uptime
+// prints them, or "unknown".
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}
+
+// GoTest runs `go test args...` in root, where args name the test with
+// -run: the host side of a VM benchmark. Its output goes to standard error
+// as it comes when verbose, else only when the run fails. A run in which
+// test was skipped (no root, no qemu) is a failure: a benchmark that did
+// not run has no figures.
+func GoTest(root string, verbose bool, test string, args ...string) error {
+	cmd := exec.Command("go", append([]string{"test"}, args...)...)
+	cmd.Dir = root
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if verbose {
+		w := io.MultiWriter(&log, os.Stderr)
+		cmd.Stdout, cmd.Stderr = w, w
+	}
+	if err := cmd.Run(); err != nil {
+		if !verbose {
+			os.Stderr.Write(log.Bytes())
+		}
+		return fmt.Errorf("go test: %w", err)
+	}
+	if strings.Contains(log.String(), "--- SKIP: "+test) {
+		os.Stderr.Write(log.Bytes())
+		return errors.New("the benchmark was skipped")
+	}
+	return nil
+}
