@@ -44,9 +44,13 @@ const MaxReleaseWait = time.Second
 
 // MaxReleaseLinger bounds how long a stopping master keeps its virtual
 // addresses after it has heard the new master's advertisement; the linger is
-// min(Advertisement_Interval, MaxReleaseLinger) and never runs past the
-// release bound.
-const MaxReleaseLinger = 100 * time.Millisecond
+// min(3 × Advertisement_Interval, MaxReleaseLinger) and never runs past the
+// release bound. The new master adds and announces the addresses only after
+// that advertisement; on a loaded host its announcement has been seen to
+// land 230 ms after it, and until it lands the neighbours still send to
+// the stopping master. Both holding the addresses for a moment costs
+// nothing: the neighbours follow the announcement.
+const MaxReleaseLinger = 300 * time.Millisecond
 
 // Params are the configured parameters of one instance (RFC 5798 §6.1).
 type Params struct {
@@ -599,7 +603,7 @@ func (m *Machine) stepStopping(out *[]Action, ev Event) {
 		// arrives. Letting go now would drop what they send meanwhile, so
 		// keep answering a little longer. The ReleaseTimer keeps running
 		// and still bounds the whole stop.
-		m.setTimer(out, LingerTimer, min(m.p.AdvertInterval, MaxReleaseLinger))
+		m.setTimer(out, LingerTimer, min(3*m.p.AdvertInterval, MaxReleaseLinger))
 	case TimerFired:
 		if ev.Timer == ReleaseTimer || ev.Timer == LingerTimer {
 			m.release(out, Init)

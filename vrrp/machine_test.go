@@ -260,11 +260,11 @@ func TestMachineRules(t *testing.T) {
 			wantState: Master,
 		},
 		{
-			name:      "stopping master lingers one advert interval when that is shorter than 100ms",
+			name:      "stopping master lingers three advert intervals when that is shorter than 300ms",
 			params:    func(p *Params) { p.AdvertInterval = 30 * time.Millisecond },
 			setup:     append(machineAsMaster[:2:2], Shutdown{}),
 			event:     machineAdvert(mAddrLow, 50),
-			want:      []Action{SetTimer{Timer: LingerTimer, After: 30 * time.Millisecond}},
+			want:      []Action{SetTimer{Timer: LingerTimer, After: 90 * time.Millisecond}},
 			wantState: Master,
 		},
 		{
