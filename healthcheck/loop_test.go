@@ -95,8 +95,8 @@ func TestLoopKeepsGridAndSharesWakeUps(t *testing.T) {
 			}
 		}
 	}
-	// 30 jobs in a 200ms interval: some are always within 10ms of
-	// another, and start with it.
+	// 30 jobs in a 200ms interval: some are always within the 20ms
+	// window of another, and start with it.
 	if early == 0 {
 		t.Errorf("no check started ahead of its slot; want those due within %v of another to share its wake-up", window)
 	}

@@ -417,12 +417,14 @@ func (s *Scheduler) dispatch(ctx context.Context, wg *sync.WaitGroup, l *netLoop
 // it wakes for one check it also starts those due within the window, so
 // that they share its wake-ups (the timer's, and the ones for the answers,
 // which then come in together). Each wake-up of an idle loop costs more
-// than the check's own system calls, so at a few hundred checks a second
-// sharing them roughly halves the CPU. The window is 10 ms, less for short
-// intervals; a check that starts early keeps its job's grid, as the next is
-// due an interval after this one was due, not after it started.
+// than the check's own system calls: at 200 checks a second a 200 ms window
+// takes the checker from 3.6–4.3 % of a core to 2.6–2.7 % on the lab's
+// host, against 7 % when every check woke the loop on its own. The window
+// is a tenth of the interval, at most 200 ms. A check that starts early
+// keeps its job's grid, as the next is due an interval after this one was
+// due, not after it started, and it only ever makes a failure seen sooner.
 func batchWindow(interval time.Duration) time.Duration {
-	return min(50*time.Millisecond, interval/20)
+	return min(200*time.Millisecond, interval/10)
 }
 
 // netCheckOf returns what the loop runs for c, or nil when c needs a

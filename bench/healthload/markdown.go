@@ -66,7 +66,7 @@ connection and "Connection: close" on every check, a hard timeout per check,
 all run on the Scheduler's one event loop. Lateness is how far each check
 started behind its slot on its job's grid (first slot plus k × interval, the
 Result's Due), so a schedule that drifts shows up as lateness; a check the
-loop starts up to min(interval/20, 50 ms) ahead of its slot, to share a
+loop starts up to min(interval/10, 200 ms) ahead of its slot, to share a
 wake-up with one that is due, counts as on time and is counted apart. The
 kernel floor is the CPU the same exchange costs in bare system calls, measured
 in the checker before the run: over loopback the kernel does both ends' TCP
