@@ -68,9 +68,12 @@ started behind its slot on its job's grid (first slot plus k × interval, the
 Result's Due), so a schedule that drifts shows up as lateness; a check the
 loop starts up to min(interval/10, 200 ms) ahead of its slot, to share a
 wake-up with one that is due, counts as on time and is counted apart. The
-kernel floor is the CPU the same exchange costs in bare system calls, measured
-in the checker before the run: over loopback the kernel does both ends' TCP
-work in the caller's system calls, so no checker can use less on this machine.
+kernel floor is the CPU the same exchange costs in bare blocking system calls,
+one exchange after the other, measured in the checker before the run: over
+loopback the kernel does both ends' TCP work in the caller's system calls, so
+it puts the checker's figure in proportion. It is not a strict bound: the
+loop overlaps many exchanges and sleeps and wakes less than one blocking
+exchange at a time, and can come in under it.
 `)
 	fmt.Fprintf(&b, "\nRun at %s on %s/%s with %d CPUs (GOMAXPROCS %d), %s; load average (1, 5, 15 min) %s before, %s after. Other work shared the machine.\n\n",
 		r.Started.UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), r.GoMaxProcs, runtime.Version(), r.LoadBefore, r.LoadAfter)
