@@ -166,6 +166,9 @@ func parseHead(b []byte) (head, error) {
 	}
 	b = b[nl+1:]
 	sawLength, sawTE := false, false
+	// framing names the field the previous line set when it was
+	// Content-Length or Transfer-Encoding.
+	framing := ""
 	for first := true; ; first = false {
 		nl := bytes.IndexByte(b, '\n')
 		line := trimEOL(b[:nl+1])
@@ -182,6 +185,11 @@ func parseHead(b []byte) (head, error) {
 			if !isFieldValue(line) {
 				return h, httpError(fmt.Sprintf("malformed MIME header line: %q", clip(line)))
 			}
+			// Folded into the field above, separated by a space: a
+			// framing field's value then is no longer a valid one.
+			if len(bytes.Trim(line, " \t")) > 0 && framing != "" {
+				return h, httpError(fmt.Sprintf("bad %s folded over lines", framing))
+			}
 			continue
 		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
@@ -189,6 +197,7 @@ func parseHead(b []byte) (head, error) {
 			return h, httpError(fmt.Sprintf("malformed MIME header line: %q", clip(line)))
 		}
 		value = bytes.Trim(value, " \t")
+		framing = ""
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, err := parseLength(value)
@@ -199,6 +208,7 @@ func parseHead(b []byte) (head, error) {
 				return h, httpError("conflicting Content-Length headers")
 			}
 			sawLength, h.length = true, n
+			framing = "Content-Length"
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			if sawTE {
 				return h, httpError("too many transfer encodings")
@@ -208,6 +218,7 @@ func parseHead(b []byte) (head, error) {
 				return h, httpError(fmt.Sprintf("unsupported transfer encoding %q", value))
 			}
 			h.chunked = true
+			framing = "Transfer-Encoding"
 		}
 	}
 	if h.chunked && h.http10 {

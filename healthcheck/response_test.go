@@ -54,6 +54,8 @@ var parseCases = []struct {
 	{name: "blank first line", in: "\r\nHTTP/1.1 200 OK\r\n\r\n", err: `^malformed HTTP response`},
 	{name: "header without colon", in: "HTTP/1.1 200 OK\r\nContent-Length 2\r\n\r\nok", err: `^malformed MIME header line`},
 	{name: "space before colon", in: "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok", err: `^malformed MIME header line`},
+	{name: "length folded over two lines", in: "HTTP/1.0 200 OK\nContent-Length: 000\n 00\n\n00", err: `^bad Content-Length folded over lines`},
+	{name: "other field folded over two lines", in: "HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nContent-Length: 2\r\n\r\nok", status: 200, body: "ok"},
 	{name: "fold before any field", in: "HTTP/1.1 200 OK\r\n X: y\r\n\r\n", err: `^malformed MIME header initial line`},
 	{name: "bad length", in: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", err: `^bad Content-Length`},
 	{name: "conflicting lengths", in: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nok", err: `^conflicting Content-Length`},
