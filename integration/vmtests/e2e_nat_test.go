@@ -589,31 +589,7 @@ const natSkewTime = (256 - natPrioB) * natAdvert / 256
 // it first saw that.
 func (l *natLab) natWaitWeb(d *e2eDirector, within time.Duration, want ...string) time.Time {
 	l.t.Helper()
-	want = slices.Sorted(slices.Values(want))
-	deadline := time.Now().Add(within)
-	var got []string
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		doc, err := status.Get(ctx, d.socket)
-		cancel()
-		now := time.Now()
-		if err == nil {
-			got = got[:0]
-			for addr, in := range e2eInIPVS(doc) {
-				if in {
-					got = append(got, addr)
-				}
-			}
-			slices.Sort(got)
-			if slices.Equal(got, want) {
-				return now
-			}
-		}
-		if now.After(deadline) {
-			l.t.Fatalf("director %s: real servers of web in IPVS %v, want %v within %v (last error %v)", d.name, got, want, within, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return e2eWaitInIPVS(l.t, d, within, want)
 }
 
 // natStatus is d's status document.

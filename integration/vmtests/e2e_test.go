@@ -326,11 +326,21 @@ func (l *e2eLab) waitServers(d *e2eDirector, within time.Duration, want ...strin
 	for _, w := range want {
 		wantSet = append(wantSet, w+":80")
 	}
-	slices.Sort(wantSet)
+	return e2eWaitInIPVS(l.t, d, within, wantSet)
+}
+
+// e2eWaitInIPVS polls d's status until the real servers of "web" in its
+// kernel table are exactly want (address:port) and returns when it first
+// saw that; the test fails after within.
+func e2eWaitInIPVS(t testing.TB, d *e2eDirector, within time.Duration, want []string) time.Time {
+	t.Helper()
+	want = slices.Sorted(slices.Values(want))
 	deadline := time.Now().Add(within)
 	var got []string
 	for {
-		doc, err := l.status(d)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		doc, err := status.Get(ctx, d.socket)
+		cancel()
 		now := time.Now()
 		if err == nil {
 			got = got[:0]
@@ -340,12 +350,12 @@ func (l *e2eLab) waitServers(d *e2eDirector, within time.Duration, want ...strin
 				}
 			}
 			slices.Sort(got)
-			if slices.Equal(got, wantSet) {
+			if slices.Equal(got, want) {
 				return now
 			}
 		}
 		if now.After(deadline) {
-			l.t.Fatalf("director %s: real servers in IPVS %v, want %v within %v (last error %v)", d.name, got, wantSet, within, err)
+			t.Fatalf("director %s: real servers of web in IPVS %v, want %v within %v (last error %v)", d.name, got, want, within, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
