@@ -650,6 +650,7 @@ func (b *builder) healthCheck(hb *block) *HealthCheck {
 
 func (b *builder) ipvs(ib *block, services []VirtualServer, insts map[string]*instInfo) IPVS {
 	out := IPVS{
+		ConnReuseMode:     1,
 		ReconcileInterval: defaultReconcileInterval,
 		CleanupOnExit:     true,
 	}
@@ -660,6 +661,9 @@ func (b *builder) ipvs(ib *block, services []VirtualServer, insts map[string]*in
 		case Quiescent:
 			out.ExpireQuiescentTemplate = true
 		}
+		if vs.Method == DR || vs.Method == TUN {
+			out.ConnReuseMode = 3
+		}
 	}
 	if ib == nil {
 		return out
@@ -669,6 +673,9 @@ func (b *builder) ipvs(ib *block, services []VirtualServer, insts map[string]*in
 	}
 	if v := ib.get("expire_quiescent_template"); v != nil {
 		out.ExpireQuiescentTemplate = v.b
+	}
+	if v := ib.get("conn_reuse_mode"); v != nil {
+		out.ConnReuseMode = int(v.num)
 	}
 	if v := ib.get("reconcile_interval"); v != nil {
 		if v.dur < time.Second {

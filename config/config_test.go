@@ -132,7 +132,7 @@ func TestValidMinimal(t *testing.T) {
 				{Address: netip.MustParseAddrPort("10.0.0.12:443"), Weight: 1, Check: tcp},
 			},
 		}},
-		IPVS:   IPVS{ExpireNodestConn: true, ReconcileInterval: 10 * time.Second, CleanupOnExit: true},
+		IPVS:   IPVS{ExpireNodestConn: true, ConnReuseMode: 3, ReconcileInterval: 10 * time.Second, CleanupOnExit: true},
 		Status: Status{Socket: "/run/lvsd/lvsd.sock", MetricsListen: "127.0.0.1:9469"},
 	}
 	got := mustResolve(t, "testdata/valid/minimal.hcl", "lb1")
@@ -226,6 +226,7 @@ func TestValidFull(t *testing.T) {
 		},
 		IPVS: IPVS{
 			TimeoutTCP: 900 * time.Second, TimeoutTCPFin: 120 * time.Second, TimeoutUDP: 300 * time.Second,
+			ConnReuseMode:     2,
 			ReconcileInterval: 30 * time.Second,
 			SyncDaemon:        &SyncDaemon{Interface: "eth1", VRRPInstance: "VI_INT", SyncID: 9},
 		},
@@ -500,6 +501,45 @@ func TestResolveConcurrent(t *testing.T) {
 // TestDocumentedDefaults checks the defaults the reference states against
 // the ones the builder applies, for every attribute whose default is a
 // plain value.
+// The default conn_reuse_mode follows the forwarding methods: 3 as soon as
+// one service forwards by DR or TUN (the director sees only the client's
+// half of those connections), the kernel's 1 for NAT alone; a value in
+// the file wins.
+func TestConnReuseModeDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		methods []string
+		set     string
+		want    int
+	}{
+		{"no services", nil, "", 1},
+		{"nat only", []string{"nat", "nat"}, "", 1},
+		{"dr", []string{"dr"}, "", 3},
+		{"tun among nat", []string{"nat", "tun"}, "", 3},
+		{"set in the file", []string{"dr"}, "conn_reuse_mode = 1", 1},
+		{"turned off", []string{"nat"}, "conn_reuse_mode = 0", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "cluster = \"c\"\nnode \"n\" {}\n"
+			for i, m := range tc.methods {
+				src += fmt.Sprintf("virtual_server \"s%d\" {\n  address = \"10.0.0.1:%d\"\n  method = %q\n  real_server \"10.0.1.1\" {}\n}\n", i, 80+i, m)
+			}
+			src += "ipvs {\n  " + tc.set + "\n}\n"
+			f, diags := Parse("c.hcl", []byte(src))
+			if diags.HasErrors() {
+				t.Fatalf("%v\n%s", diags, src)
+			}
+			cfg, diags := f.Resolve("n")
+			if diags.HasErrors() {
+				t.Fatalf("%v\n%s", diags, src)
+			}
+			if cfg.IPVS.ConnReuseMode != tc.want {
+				t.Errorf("conn_reuse_mode = %d, want %d\n%s", cfg.IPVS.ConnReuseMode, tc.want, src)
+			}
+		})
+	}
+}
+
 func TestDocumentedDefaults(t *testing.T) {
 	src := `cluster = "c"
 node "n" {}

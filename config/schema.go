@@ -211,6 +211,7 @@ var schema = &blockSpec{
 			Attrs: []*attrSpec{
 				{Name: "expire_nodest_conn", Kind: kBool, Default: "true if any service has on_failure = \"remove\"", Doc: "drop connections to a removed real server at once"},
 				{Name: "expire_quiescent_template", Kind: kBool, Default: "true if any service has on_failure = \"quiescent\"", Doc: "expire persistence templates of a weight-0 real server"},
+				{Name: "conn_reuse_mode", Kind: kInt, Min: 0, Max: 3, Default: "3 if any service has method = \"dr\" or \"tun\", else 1", Doc: "net.ipv4.vs.conn_reuse_mode: with 3, a SYN that reuses the client port of a connection the director last saw in FIN_WAIT (all it sees of a DR or TUN connection) is scheduled afresh, not sent to that connection's real server"},
 				{Name: "reconcile_interval", Kind: kDuration, Default: "10s", Doc: "re-read the kernel table this often and repair any drift"},
 				{Name: "cleanup_on_exit", Kind: kBool, Default: "true", Doc: "remove lvsd's services when it stops"},
 			},

@@ -190,9 +190,12 @@ type IPVS struct {
 	// value defaults as the config reference says.
 	ExpireNodestConn        bool
 	ExpireQuiescentTemplate bool
-	ReconcileInterval       time.Duration
-	CleanupOnExit           bool
-	SyncDaemon              *SyncDaemon // nil = none
+	// ConnReuseMode is net.ipv4.vs.conn_reuse_mode, resolved: 3 when a
+	// service forwards by DR or TUN, else the kernel's default 1.
+	ConnReuseMode     int
+	ReconcileInterval time.Duration
+	CleanupOnExit     bool
+	SyncDaemon        *SyncDaemon // nil = none
 }
 
 // SyncDaemon configures IPVS connection synchronisation.

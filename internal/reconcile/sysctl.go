@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/lvsd/lvsd/config"
 )
@@ -25,23 +26,29 @@ const SysctlRoot = "/proc/sys"
 //     times out (on_failure = "remove");
 //   - expire_quiescent_template = 1: a persistence template pointing at a
 //     server of weight 0 is expired, so a persistent client moves off a
-//     quiescent server (on_failure = "quiescent").
+//     quiescent server (on_failure = "quiescent");
+//   - conn_reuse_mode = 3: a SYN that reuses the client port of a
+//     connection entry the director last saw in FIN_WAIT is scheduled
+//     anew. A DR or TUN director sees only the client's half, so FIN_WAIT
+//     is the last state its entries reach, and for their two minutes a
+//     client that reuses the port (busy clients and NAT gateways do) is
+//     otherwise sent to the old real server, even one removed since:
+//     expire_nodest_conn does not cover entries that a backup learned
+//     from the sync daemon before that real server was in its table.
 //
 // The files exist only while ip_vs is loaded; when they are missing the
 // error says so.
 func ApplySysctls(root string, cfg config.IPVS) error {
 	for _, s := range []struct {
-		name string
-		on   bool
+		name  string
+		value string
 	}{
-		{"expire_nodest_conn", cfg.ExpireNodestConn},
-		{"expire_quiescent_template", cfg.ExpireQuiescentTemplate},
+		{"expire_nodest_conn", boolSysctl(cfg.ExpireNodestConn)},
+		{"expire_quiescent_template", boolSysctl(cfg.ExpireQuiescentTemplate)},
+		{"conn_reuse_mode", strconv.Itoa(cfg.ConnReuseMode)},
 	} {
 		path := filepath.Join(root, "net", "ipv4", "vs", s.name)
-		value := "0"
-		if s.on {
-			value = "1"
-		}
+		value := s.value
 		// No O_CREATE: a missing file means a missing module, not a file
 		// to make.
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
@@ -60,4 +67,11 @@ func ApplySysctls(root string, cfg config.IPVS) error {
 		}
 	}
 	return nil
+}
+
+func boolSysctl(on bool) string {
+	if on {
+		return "1"
+	}
+	return "0"
 }

@@ -11,7 +11,10 @@ import (
 	"github.com/lvsd/lvsd/config"
 )
 
-// sysctlDir makes root/net/ipv4/vs with both files holding old, as the
+// sysctlNames are the sysctls ApplySysctls writes.
+var sysctlNames = []string{"expire_nodest_conn", "expire_quiescent_template", "conn_reuse_mode"}
+
+// sysctlDir makes root/net/ipv4/vs with the files holding old, as the
 // kernel shows them once ip_vs is loaded.
 func sysctlDir(t *testing.T, old string) string {
 	t.Helper()
@@ -20,7 +23,7 @@ func sysctlDir(t *testing.T, old string) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"expire_nodest_conn", "expire_quiescent_template"} {
+	for _, name := range sysctlNames {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(old), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +34,7 @@ func sysctlDir(t *testing.T, old string) string {
 func readSysctls(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, name := range []string{"expire_nodest_conn", "expire_quiescent_template"} {
+	for _, name := range sysctlNames {
 		b, err := os.ReadFile(filepath.Join(root, "net", "ipv4", "vs", name))
 		if err != nil {
 			t.Fatal(err)
@@ -50,14 +53,14 @@ func TestApplySysctls(t *testing.T) {
 		old  string
 		want map[string]string
 	}{
-		{"remove services (default nodest)", config.IPVS{ExpireNodestConn: true}, "0\n",
-			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "0"}},
-		{"quiescent services (default template)", config.IPVS{ExpireQuiescentTemplate: true}, "0\n",
-			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "1"}},
-		{"both", config.IPVS{ExpireNodestConn: true, ExpireQuiescentTemplate: true}, "0\n",
-			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "1"}},
+		{"remove services (default nodest)", config.IPVS{ExpireNodestConn: true, ConnReuseMode: 1}, "0\n",
+			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "0", "conn_reuse_mode": "1"}},
+		{"quiescent services (default template)", config.IPVS{ExpireQuiescentTemplate: true, ConnReuseMode: 1}, "0\n",
+			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "1", "conn_reuse_mode": "1"}},
+		{"both, DR services", config.IPVS{ExpireNodestConn: true, ExpireQuiescentTemplate: true, ConnReuseMode: 3}, "0\n",
+			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "1", "conn_reuse_mode": "3"}},
 		{"turned off", config.IPVS{}, "1\n",
-			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "0"}},
+			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "0", "conn_reuse_mode": "0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := sysctlDir(t, tc.old)

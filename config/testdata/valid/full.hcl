@@ -117,6 +117,7 @@ ipvs {
   }
   expire_nodest_conn        = false
   expire_quiescent_template = false
+  conn_reuse_mode           = 2
   reconcile_interval        = "30s"
   cleanup_on_exit           = false
   sync_daemon {
