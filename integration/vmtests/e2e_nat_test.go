@@ -856,17 +856,7 @@ func TestE2ENATEvents(t *testing.T) {
 
 		bTrans := l.natTransitionCounts(b)
 		stopped := time.Now()
-		if err := a.proc.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-a.proc.Done():
-		case <-time.After(3 * time.Second):
-			t.Fatal("lvsd on a did not exit within 3 s of SIGTERM")
-		}
-		if err := a.proc.Err(); err != nil {
-			t.Errorf("lvsd on a after SIGTERM: %v, want exit status 0", err)
-		}
+		e2eStopClean(t, "a", a.proc)
 		doc := l.natWaitState(b, status.StateMaster, 5*time.Second)
 		conns := b.host.MustExec(t, "ipvsadm", "-Lnc")
 		var since []string

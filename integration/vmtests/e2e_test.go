@@ -562,13 +562,7 @@ func (c *e2eClientLoop) exchange(r *e2eRequest) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer func() {
-		_ = rc.Control(func(fd uintptr) {
-			if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-				r.Retrans = info.Total_retrans
-			}
-		})
-	}()
+	defer func() { r.Retrans = e2eRetrans(rc) }()
 	var connErr error
 	err = rc.Write(func(fd uintptr) bool {
 		if _, err := unix.Getpeername(int(fd)); err == nil {
@@ -657,14 +651,8 @@ func e2eFetchFrom(h *lab.Host, port int) e2eRequest {
 	}
 	resp, err := io.ReadAll(conn)
 	r.End = time.Now()
-	if sc, ok := conn.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) {
-				if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-					r.Retrans = info.Total_retrans
-				}
-			})
-		}
+	if rc, err := conn.(syscall.Conn).SyscallConn(); err == nil {
+		r.Retrans = e2eRetrans(rc)
 	}
 	status, body, done := e2eAnswer(resp)
 	switch {
@@ -678,6 +666,35 @@ func e2eFetchFrom(h *lab.Host, port int) e2eRequest {
 		r.Server = strings.TrimSpace(body)
 	}
 	return r
+}
+
+// e2eRetrans is the socket's count of retransmitted segments (TCP_INFO),
+// 0 when it cannot be read.
+func e2eRetrans(rc syscall.RawConn) uint32 {
+	var n uint32
+	_ = rc.Control(func(fd uintptr) {
+		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			n = info.Total_retrans
+		}
+	})
+	return n
+}
+
+// e2eStopClean sends SIGTERM to a director's lvsd and fails the test
+// unless it exits with status 0 within 3 s.
+func e2eStopClean(t *testing.T, name string, p *lab.Proc) {
+	t.Helper()
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatalf("lvsd on %s did not exit within 3 s of SIGTERM", name)
+	}
+	if err := p.Err(); err != nil {
+		t.Errorf("lvsd on %s after SIGTERM: %v, want exit status 0", name, err)
+	}
 }
 
 func e2eOr(s, otherwise string) string {
@@ -1345,17 +1362,7 @@ func TestE2EDirectorPair(t *testing.T) {
 		t.Logf("E2E-FIGURE sync learned_after_ms=%.0f connection=%q", e2eMSf(time.Since(opened)), learned)
 
 		stopped := time.Now()
-		if err := a.proc.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-a.proc.Done():
-		case <-time.After(3 * time.Second):
-			t.Fatal("lvsd on a did not exit within 3 s of SIGTERM")
-		}
-		if err := a.proc.Err(); err != nil {
-			t.Errorf("lvsd on a after SIGTERM: %v, want exit status 0", err)
-		}
+		e2eStopClean(t, "a", a.proc)
 		doc := l.waitState(b, status.StateMaster, 5*time.Second)
 		in, _ := e2eInstance(doc)
 		// The connections b knows just after the takeover, for the
