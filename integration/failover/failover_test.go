@@ -106,6 +106,16 @@ func TestResultMeasureAndCheck(t *testing.T) {
 	if err := r.Check(Tolerance(r.Expected), 100*time.Microsecond); err == nil || !strings.Contains(err.Error(), "GARP") {
 		t.Errorf("Check of a GARP 0.5 ms late with 0.1 ms allowed: %v, want a GARP error", err)
 	}
+	lagging := r
+	lagging.GARPGap = r.Gap + 2*Tolerance(r.Expected)
+	if err := lagging.Check(Tolerance(r.Expected), 50*time.Millisecond); err != nil {
+		t.Errorf("Check of a GARP %v after the advert with 50 ms allowed: %v", lagging.GARPGap-r.Gap, err)
+	}
+	early := r
+	early.GARPGap = r.Expected - 2*Tolerance(r.Expected)
+	if err := early.Check(Tolerance(r.Expected), 50*time.Millisecond); err == nil || !strings.Contains(err.Error(), "GARP gap") {
+		t.Errorf("Check of a GARP %v before Master_Down_Interval: %v, want a GARP gap error", r.Expected-early.GARPGap, err)
+	}
 }
 
 func TestCaseTimes(t *testing.T) {
