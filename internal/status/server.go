@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -159,6 +160,13 @@ func Handler(src Source, rel Reloader) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, ReloadResult{Applied: applied, Diagnostics: diags})
 	})
+	// Go's profiles, for an operator chasing CPU or memory: only root
+	// reaches the socket (mode 0600), and nothing runs until asked.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -280,5 +282,23 @@ func TestUnreachable(t *testing.T) {
 				t.Errorf("Reload: %v, want *UnreachableError", err)
 			}
 		})
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	h := Handler(sourceFunc(Document{}.wire), nil)
+	for _, target := range []string{"/debug/pprof/heap", "/debug/pprof/profile?seconds=1", "/debug/pprof/goroutine"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		body := rec.Body.Bytes()
+		// A profile is gzipped protocol buffers.
+		if rec.Code != http.StatusOK || len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+			t.Errorf("GET %s: status %d, %d bytes starting %q; want 200 and a gzipped profile", target, rec.Code, len(body), body[:min(len(body), 16)])
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/debug/pprof/heap", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /debug/pprof/heap: status %d, want %d", rec.Code, http.StatusMethodNotAllowed)
 	}
 }
