@@ -4,12 +4,11 @@ package integration
 
 import (
 	"flag"
-	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -25,9 +24,6 @@ var (
 	hcBenchWarmup   = flag.Duration("hc-bench.warmup", 5*time.Second, "time between all servers healthy and the window")
 	hcBenchReps     = flag.Int("hc-bench.reps", 1, "measurement windows per boot")
 )
-
-// hcBenchMarker starts the guest's result line (vmtests.hcbMarker).
-const hcBenchMarker = "HCBENCH "
 
 // TestBenchHealthChecksVS boots the VM once, with keepalived in it, and
 // runs the vmtests benchmark that measures, over the same windows, the CPU
@@ -60,15 +56,9 @@ func TestBenchHealthChecksVS(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	for _, line := range strings.Split(res.Output, "\n") {
-		if i := strings.Index(line, hcBenchMarker); i >= 0 {
-			js := strings.TrimSpace(line[i+len(hcBenchMarker):])
-			if err := os.WriteFile(*hcBenchOut, []byte(js+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("result: %s", js)
-			return
-		}
+	js, err := benchresult.Save(res.Output, benchresult.HealthMarker, *hcBenchOut)
+	if err != nil {
+		t.Fatalf("the guest's result: %v", err)
 	}
-	t.Fatalf("the guest printed no %q line", hcBenchMarker)
+	t.Logf("result: %s", js)
 }

@@ -4,12 +4,11 @@ package integration
 
 import (
 	"flag"
-	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -22,9 +21,6 @@ var (
 	ipvsBenchServices = flag.Int("ipvs-bench.services", 5000, "virtual services of the IPVS programming benchmark")
 	ipvsBenchDests    = flag.Int("ipvs-bench.dests", 4, "real servers per virtual service of the IPVS programming benchmark")
 )
-
-// ipvsBenchMarker starts the guest's result line (vmtests.benchMarker).
-const ipvsBenchMarker = "IPVSBENCH "
 
 // TestBenchIPVSProgramming boots the VM once and runs the vmtests
 // benchmark that times lvsd's reconciler against ipvsadm -R on the same
@@ -49,15 +45,9 @@ func TestBenchIPVSProgramming(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	for _, line := range strings.Split(res.Output, "\n") {
-		if i := strings.Index(line, ipvsBenchMarker); i >= 0 {
-			js := strings.TrimSpace(line[i+len(ipvsBenchMarker):])
-			if err := os.WriteFile(*ipvsBenchOut, []byte(js+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("result: %s", js)
-			return
-		}
+	js, err := benchresult.Save(res.Output, benchresult.IPVSMarker, *ipvsBenchOut)
+	if err != nil {
+		t.Fatalf("the guest's result: %v", err)
 	}
-	t.Fatalf("the guest printed no %q line", ipvsBenchMarker)
+	t.Logf("result: %s", js)
 }

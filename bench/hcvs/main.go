@@ -118,12 +118,12 @@ func benchmark(o options) error {
 		if err := json.Unmarshal(b, &r.Result); err != nil {
 			return fmt.Errorf("run %d: decoding the result %q: %w", i+1, b, err)
 		}
-		if err := r.Result.validate(); err != nil {
+		if err := validate(r.Result); err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
 		r.LoadBefore, r.LoadAfter, r.Wall, r.Rev = load, benchrun.LoadAverage(), time.Since(start), rev
 		boots = append(boots, r)
-		ka, lv := r.Result.figures(keepalived), r.Result.figures(lvsd)
+		ka, lv := figuresOf(r.Result, keepalived), figuresOf(r.Result, lvsd)
 		fmt.Fprintf(os.Stderr, "hcvs: run %d: keepalived %.0f µs/check, lvsd %.0f µs/check, ratio %.2f, %s\n",
 			i+1, ka.CPUPerCheckUS, lv.CPUPerCheckUS, ratio(ka.CPUPerCheckUS, lv.CPUPerCheckUS), r.Wall.Round(time.Second))
 	}

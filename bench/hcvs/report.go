@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lvsd/lvsd/integration/benchresult"
 )
 
 // heading is the section of BENCHMARKS.md this command owns.
@@ -17,33 +19,12 @@ const (
 	lvsd       = "lvsd"
 )
 
-// result is the guest's JSON line (vmtests.HCBenchResult).
-type result struct {
-	Servers    int      `json:"servers"`
-	IntervalMS float64  `json:"interval_ms"`
-	TimeoutMS  float64  `json:"timeout_ms"`
-	WindowS    float64  `json:"window_s"`
-	WarmupS    float64  `json:"warmup_s"`
-	Kernel     string   `json:"kernel"`
-	CPUs       int      `json:"cpus"`
-	Keepalived string   `json:"keepalived"`
-	Runs       []window `json:"runs"`
-}
-
-// window is one checker's measurement window (vmtests.HCBenchRun).
-type window struct {
-	Checker    string  `json:"checker"`
-	WallS      float64 `json:"wall_s"`
-	UserMS     float64 `json:"user_ms"`
-	SysMS      float64 `json:"sys_ms"`
-	OtherMS    float64 `json:"other_ms"`
-	Checks     int64   `json:"checks"`
-	Covered    int     `json:"covered"`
-	Healthy    int     `json:"healthy"`
-	Failed     int64   `json:"failed"`
-	ListenerMS float64 `json:"listener_ms"`
-	GuestBusy  float64 `json:"guest_busy"`
-}
+// result is the guest's JSON line, and window one checker's figures over
+// one of its windows.
+type (
+	result = benchresult.Health
+	window = benchresult.HealthRun
+)
 
 // boot is one VM boot's result and the host's load around it.
 type boot struct {
@@ -63,7 +44,7 @@ type machine struct {
 // validate refuses a result whose figures would mean nothing: a checker
 // missing, a window without checks, or a server not checked or not
 // healthy. The guest fails such a run already; this guards the report.
-func (r result) validate() error {
+func validate(r result) error {
 	var errs []error
 	for _, c := range []string{keepalived, lvsd} {
 		if !slices.ContainsFunc(r.Runs, func(w window) bool { return w.Checker == c }) {
@@ -100,7 +81,7 @@ type figures struct {
 	GuestBusy     float64 // mean over the windows
 }
 
-func (r result) figures(checker string) figures {
+func figuresOf(r result, checker string) figures {
 	var f figures
 	var checks int64
 	var wall, user, sys, busy float64
@@ -194,11 +175,11 @@ func section(boots []boot, m machine, command string) string {
 	var ratios []float64
 	for i, bt := range boots {
 		for _, c := range []string{keepalived, lvsd} {
-			f := bt.Result.figures(c)
+			f := figuresOf(bt.Result, c)
 			fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %.0f µs | %.0f + %.0f µs | %s |\n", i+1, c,
 				f.ChecksPerSec, pct(f.Expected), f.CPUPerCheckUS, f.UserPerCheck, f.SysPerCheck, pct(f.CoreShare))
 		}
-		ratios = append(ratios, ratio(bt.Result.figures(keepalived).CPUPerCheckUS, bt.Result.figures(lvsd).CPUPerCheckUS))
+		ratios = append(ratios, ratio(figuresOf(bt.Result, keepalived).CPUPerCheckUS, figuresOf(bt.Result, lvsd).CPUPerCheckUS))
 	}
 	b.WriteString("\n| run | lvsd code | host load before | CPU per check, keepalived / lvsd |\n|---|---|---|---|\n")
 	for i, bt := range boots {
@@ -261,7 +242,7 @@ func observations(boots []boot, ratios []float64) string {
 	// Where the time goes: the kernel's share of each checker's time.
 	var kaSys, lvSys []float64
 	for _, bt := range boots {
-		ka, lv := bt.Result.figures(keepalived), bt.Result.figures(lvsd)
+		ka, lv := figuresOf(bt.Result, keepalived), figuresOf(bt.Result, lvsd)
 		kaSys = append(kaSys, ratio(ka.SysPerCheck, ka.CPUPerCheckUS))
 		lvSys = append(lvSys, ratio(lv.SysPerCheck, lv.CPUPerCheckUS))
 	}

@@ -38,7 +38,7 @@ func TestFigures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.checker, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, r.figures(tt.checker), cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+			if diff := cmp.Diff(tt.want, figuresOf(r, tt.checker), cmpopts.EquateApprox(0, 1e-9)); diff != "" {
 				t.Errorf("figures (-want +got):\n%s", diff)
 			}
 		})
@@ -63,12 +63,12 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := sample()
 			tt.change(&r)
-			err := r.validate()
+			err := validate(r)
 			switch {
 			case tt.want == "" && err != nil:
-				t.Errorf("validate() = %v, want nil", err)
+				t.Errorf("validate = %v, want nil", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("validate() = %v, want an error with %q", err, tt.want)
+				t.Errorf("validate = %v, want an error with %q", err, tt.want)
 			}
 		})
 	}

@@ -5,29 +5,15 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lvsd/lvsd/integration/benchresult"
 )
 
 // heading is the section of BENCHMARKS.md this command owns.
 const heading = "## IPVS programming"
 
-// result is the guest's JSON line (vmtests.BenchResult).
-type result struct {
-	Services         int       `json:"services"`
-	Destinations     int       `json:"destinations"`
-	Reps             int       `json:"reps"`
-	LVSDms           []float64 `json:"lvsd_ms"`
-	IPVSAdmms        []float64 `json:"ipvsadm_ms"`
-	LVSDRequests     uint64    `json:"lvsd_requests"`
-	WeightLVSDms     []float64 `json:"weight_lvsd_ms"`
-	WeightAdmms      []float64 `json:"weight_ipvsadm_ms"`
-	LVSDUserms       []float64 `json:"lvsd_user_ms"`
-	LVSDSysms        []float64 `json:"lvsd_sys_ms"`
-	IPVSAdmUserms    []float64 `json:"ipvsadm_user_ms"`
-	IPVSAdmSysms     []float64 `json:"ipvsadm_sys_ms"`
-	LVSDFlushedms    []float64 `json:"lvsd_flushed_ms"`
-	IPVSAdmFlushedms []float64 `json:"ipvsadm_flushed_ms"`
-	Kernel           string    `json:"kernel"`
-}
+// result is the guest's JSON line.
+type result = benchresult.IPVS
 
 // benchRun is one VM boot's result and the host's load around it.
 type benchRun struct {

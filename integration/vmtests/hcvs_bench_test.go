@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -39,9 +39,6 @@ var (
 	hcbWarmup   = flag.Duration("hcbench.warmup", 5*time.Second, "time between all servers healthy and the window")
 	hcbReps     = flag.Int("hcbench.reps", 1, "measurement windows, one after the other")
 )
-
-// hcbMarker starts the line of the benchmark's result on the console.
-const hcbMarker = "HCBENCH "
 
 // hcbRoleEnv, when set, turns the test binary into one of the benchmark's
 // helper processes: "listeners" or "lvsd". Each runs in a process of its
@@ -61,53 +58,6 @@ const hcbVIP = "192.0.2.10"
 // hcbResponse is every listener's answer: a small complete health page
 // that closes the connection, which both checkers read to the end.
 const hcbResponse = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
-
-// HCBenchResult is what TestHealthCheckCPUBench prints after hcbMarker,
-// as JSON, for the host to read off the console.
-type HCBenchResult struct {
-	Servers    int          `json:"servers"`
-	IntervalMS float64      `json:"interval_ms"`
-	TimeoutMS  float64      `json:"timeout_ms"`
-	WindowS    float64      `json:"window_s"`
-	WarmupS    float64      `json:"warmup_s"`
-	Kernel     string       `json:"kernel"`
-	CPUs       int          `json:"cpus"`
-	Keepalived string       `json:"keepalived"`
-	Runs       []HCBenchRun `json:"runs"`
-}
-
-// HCBenchRun is one checker's figures over one window; Runs lists
-// keepalived's, then lvsd's, for each window in turn.
-type HCBenchRun struct {
-	// Checker is "keepalived" or "lvsd".
-	Checker string  `json:"checker"`
-	WallS   float64 `json:"wall_s"`
-	// UserMS and SysMS are the checker process's CPU time in the window
-	// (its own and its reaped children's): keepalived's healthcheck
-	// child, or the process running lvsd's Scheduler.
-	UserMS float64 `json:"user_ms"`
-	SysMS  float64 `json:"sys_ms"`
-	// OtherMS is the CPU time of the rest of the checker's processes
-	// (keepalived's parent), not counted in UserMS and SysMS.
-	OtherMS float64 `json:"other_ms"`
-	// Checks are the requests the listeners answered in the window, and
-	// Covered how many distinct servers answered at least one.
-	Checks  int64 `json:"checks"`
-	Covered int   `json:"covered"`
-	// Healthy is the checker's own count of healthy servers after the
-	// window: ipvsadm -Ln's real servers for keepalived, the Scheduler's
-	// healthy jobs for lvsd.
-	Healthy int `json:"healthy"`
-	// Failed counts failed checks in the window: the Scheduler's results
-	// for lvsd, the failures keepalived logged (retries included). A run
-	// fails above hcbMaxFailed.
-	Failed int64 `json:"failed"`
-	// ListenerMS (the listener process's CPU time, both sets) and
-	// GuestBusy (the share of the guest's CPUs busy) are the window's,
-	// the same for both checkers.
-	ListenerMS float64 `json:"listener_ms"`
-	GuestBusy  float64 `json:"guest_busy"`
-}
 
 func init() {
 	role := os.Getenv(hcbRoleEnv)
@@ -164,7 +114,7 @@ func TestHealthCheckCPUBench(t *testing.T) {
 		t.Fatalf("listener process: %q, want ready", line)
 	}
 
-	res := HCBenchResult{
+	res := benchresult.Health{
 		Servers:    n,
 		IntervalMS: hcbMS(*hcbInterval),
 		TimeoutMS:  hcbMS(*hcbTimeout),
@@ -242,7 +192,7 @@ func TestHealthCheckCPUBench(t *testing.T) {
 			t.Fatalf("lvsd: window %d: %d of %d servers checked, %d jobs healthy after it, %d failed checks of %d (first: %s)",
 				i+1, lr.Covered, n, lr.Healthy, lr.Failed, lr.Checks, after.Sample)
 		}
-		for _, r := range []HCBenchRun{kr, lr} {
+		for _, r := range []benchresult.HealthRun{kr, lr} {
 			if r.Failed > 0 {
 				t.Logf("%s: %d failed checks of %d in window %d", r.Checker, r.Failed, r.Checks, i+1)
 			}
@@ -253,12 +203,10 @@ func TestHealthCheckCPUBench(t *testing.T) {
 	lv.close(t)
 	lis.close(t)
 
-	b, err := json.Marshal(res)
-	if err != nil {
+	// Printed, not logged: the host reads the line off the console.
+	if err := benchresult.Print(os.Stdout, benchresult.HealthMarker, res); err != nil {
 		t.Fatal(err)
 	}
-	// Printed, not logged: the host reads the line off the console.
-	fmt.Println(hcbMarker + string(b))
 }
 
 // hcbKeepalived is a running keepalived checker (-C alone).
@@ -350,11 +298,11 @@ func (k *hcbKeepalived) fail(format string, args ...any) {
 // flatter it.
 const hcbMaxFailed = 0.05
 
-func hcbTooManyFailed(r HCBenchRun) bool {
+func hcbTooManyFailed(r benchresult.HealthRun) bool {
 	return float64(r.Failed) > hcbMaxFailed*float64(r.Checks)
 }
 
-func hcbLog(t *testing.T, r HCBenchRun) {
+func hcbLog(t *testing.T, r benchresult.HealthRun) {
 	t.Helper()
 	t.Logf("%s: %d checks in %.1f s, %.0f ms user + %.0f ms sys, %d servers checked, %d healthy, guest busy %.0f%%",
 		r.Checker, r.Checks, r.WallS, r.UserMS, r.SysMS, r.Covered, r.Healthy, 100*r.GuestBusy)
@@ -363,7 +311,7 @@ func hcbLog(t *testing.T, r HCBenchRun) {
 // hcbMeasure opens the listeners' counts, sleeps through the window and
 // returns what keepalived's checker (kaPID; kaParent counted apart) and
 // lvsd's (lvPID) used in it.
-func hcbMeasure(lis *hcbProc, kaPID, kaParent, lvPID int) (ka, lv HCBenchRun, err error) {
+func hcbMeasure(lis *hcbProc, kaPID, kaParent, lvPID int) (ka, lv benchresult.HealthRun, err error) {
 	pids := []int{kaPID, kaParent, lvPID}
 	cpu := func() ([]time.Duration, []time.Duration, error) {
 		var us, ss []time.Duration
@@ -407,7 +355,7 @@ func hcbMeasure(lis *hcbProc, kaPID, kaParent, lvPID int) (ka, lv HCBenchRun, er
 	if total1 > total0 {
 		busy = float64(busy1-busy0) / float64(total1-total0)
 	}
-	common := HCBenchRun{WallS: wall.Seconds(), GuestBusy: busy, ListenerMS: hcbMS(lis1.cpu - lis0.cpu)}
+	common := benchresult.HealthRun{WallS: wall.Seconds(), GuestBusy: busy, ListenerMS: hcbMS(lis1.cpu - lis0.cpu)}
 	ka, lv = common, common
 	ka.UserMS, ka.SysMS = hcbMS(u1[0]-u0[0]), hcbMS(s1[0]-s0[0])
 	ka.OtherMS = hcbMS(u1[1] - u0[1] + s1[1] - s0[1])

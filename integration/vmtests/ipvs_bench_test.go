@@ -4,7 +4,6 @@ package vmtests
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/vm"
 	"github.com/lvsd/lvsd/internal/reconcile"
@@ -30,32 +30,6 @@ var (
 	benchServices = flag.Int("ipvsbench.services", 5000, "virtual services of the benchmark table")
 	benchDests    = flag.Int("ipvsbench.dests", 4, "real servers per virtual service of the benchmark table")
 )
-
-// benchMarker starts the line of the benchmark's results on the console.
-const benchMarker = "IPVSBENCH "
-
-// BenchResult is what TestIPVSProgrammingBench prints after benchMarker,
-// as JSON, for the host to read off the console.
-type BenchResult struct {
-	Services     int       `json:"services"`
-	Destinations int       `json:"destinations"`
-	Reps         int       `json:"reps"`
-	LVSDms       []float64 `json:"lvsd_ms"`
-	IPVSAdmms    []float64 `json:"ipvsadm_ms"`
-	LVSDRequests uint64    `json:"lvsd_requests"`
-	WeightLVSDms []float64 `json:"weight_lvsd_ms"`
-	WeightAdmms  []float64 `json:"weight_ipvsadm_ms"`
-	// CPU time of the programming, user and system (kernel), per
-	// repetition: lvsd's is the test process's, ipvsadm's its child's.
-	LVSDUserms    []float64 `json:"lvsd_user_ms"`
-	LVSDSysms     []float64 `json:"lvsd_sys_ms"`
-	IPVSAdmUserms []float64 `json:"ipvsadm_user_ms"`
-	IPVSAdmSysms  []float64 `json:"ipvsadm_sys_ms"`
-	// Wall times of programming a table flushed just before.
-	LVSDFlushedms    []float64 `json:"lvsd_flushed_ms"`
-	IPVSAdmFlushedms []float64 `json:"ipvsadm_flushed_ms"`
-	Kernel           string    `json:"kernel"`
-}
 
 // TestIPVSProgrammingBench times the cold programming of a large table
 // by lvsd's reconciler and by ipvsadm -R of the same rules, alternating
@@ -96,7 +70,7 @@ func TestIPVSProgrammingBench(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	res := BenchResult{Services: len(table), Destinations: countDests(table), Reps: *benchReps, Kernel: strings.TrimSpace(run(t, "uname", "-r"))}
+	res := benchresult.IPVS{Services: len(table), Destinations: countDests(table), Reps: *benchReps, Kernel: strings.TrimSpace(run(t, "uname", "-r"))}
 	// lvsd programs the table into d's empty table and returns the wall
 	// and CPU times.
 	lvsd := func(d *lab.Host, c *ipvs.Client) (wall, user, sys float64) {
@@ -227,12 +201,10 @@ func TestIPVSProgrammingBench(t *testing.T) {
 		t.Errorf("ipvsadm -S -n lacks the last weight change")
 	}
 
-	b, err := json.Marshal(res)
-	if err != nil {
+	// Printed, not logged: the host reads the line off the console.
+	if err := benchresult.Print(os.Stdout, benchresult.IPVSMarker, res); err != nil {
 		t.Fatal(err)
 	}
-	// Printed, not logged: the host reads the line off the console.
-	fmt.Println(benchMarker + string(b))
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,124 @@
+// Package benchresult holds the results that the lab VM's benchmarks
+// (integration/vmtests, behind the ipvsbench and hcbench tags) print on the
+// console and that the host-side commands (bench/ipvsprog, bench/hcvs) read
+// back: one JSON object on a line that starts with the benchmark's marker.
+// Both sides use these types, so a field added on one side is there on the
+// other.
+package benchresult
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// IPVSMarker starts the line of the IPVS programming benchmark's result.
+const IPVSMarker = "IPVSBENCH "
+
+// IPVS is the IPVS programming benchmark's result: lvsd's reconciler and
+// ipvsadm -R programming the same large table, alternately.
+type IPVS struct {
+	Services     int       `json:"services"`
+	Destinations int       `json:"destinations"`
+	Reps         int       `json:"reps"`
+	LVSDms       []float64 `json:"lvsd_ms"`
+	IPVSAdmms    []float64 `json:"ipvsadm_ms"`
+	LVSDRequests uint64    `json:"lvsd_requests"`
+	WeightLVSDms []float64 `json:"weight_lvsd_ms"`
+	WeightAdmms  []float64 `json:"weight_ipvsadm_ms"`
+	// CPU time of the programming, user and system (kernel), per
+	// repetition: lvsd's is the test process's, ipvsadm's its child's.
+	LVSDUserms    []float64 `json:"lvsd_user_ms"`
+	LVSDSysms     []float64 `json:"lvsd_sys_ms"`
+	IPVSAdmUserms []float64 `json:"ipvsadm_user_ms"`
+	IPVSAdmSysms  []float64 `json:"ipvsadm_sys_ms"`
+	// Wall times of programming a table flushed just before.
+	LVSDFlushedms    []float64 `json:"lvsd_flushed_ms"`
+	IPVSAdmFlushedms []float64 `json:"ipvsadm_flushed_ms"`
+	Kernel           string    `json:"kernel"`
+}
+
+// HealthMarker starts the line of the health check CPU benchmark's result.
+const HealthMarker = "HCBENCH "
+
+// Health is the health check CPU benchmark's result: keepalived's checker
+// and lvsd's Scheduler measured over the same windows.
+type Health struct {
+	Servers    int         `json:"servers"`
+	IntervalMS float64     `json:"interval_ms"`
+	TimeoutMS  float64     `json:"timeout_ms"`
+	WindowS    float64     `json:"window_s"`
+	WarmupS    float64     `json:"warmup_s"`
+	Kernel     string      `json:"kernel"`
+	CPUs       int         `json:"cpus"`
+	Keepalived string      `json:"keepalived"`
+	Runs       []HealthRun `json:"runs"`
+}
+
+// HealthRun is one checker's figures over one window; Health.Runs lists
+// keepalived's, then lvsd's, for each window in turn.
+type HealthRun struct {
+	// Checker is "keepalived" or "lvsd".
+	Checker string  `json:"checker"`
+	WallS   float64 `json:"wall_s"`
+	// UserMS and SysMS are the checker process's CPU time in the window
+	// (its own and its reaped children's): keepalived's healthcheck
+	// child, or the process running lvsd's Scheduler.
+	UserMS float64 `json:"user_ms"`
+	SysMS  float64 `json:"sys_ms"`
+	// OtherMS is the CPU time of the rest of the checker's processes
+	// (keepalived's parent), not counted in UserMS and SysMS.
+	OtherMS float64 `json:"other_ms"`
+	// Checks are the requests the listeners answered in the window, and
+	// Covered how many distinct servers answered at least one.
+	Checks  int64 `json:"checks"`
+	Covered int   `json:"covered"`
+	// Healthy is the checker's own count of healthy servers after the
+	// window: ipvsadm -Ln's real servers for keepalived, the Scheduler's
+	// healthy jobs for lvsd.
+	Healthy int `json:"healthy"`
+	// Failed counts failed checks in the window: the Scheduler's results
+	// for lvsd, the failures keepalived logged (retries included).
+	Failed int64 `json:"failed"`
+	// ListenerMS (the listener process's CPU time, both sets) and
+	// GuestBusy (the share of the guest's CPUs busy) are the window's,
+	// the same for both checkers.
+	ListenerMS float64 `json:"listener_ms"`
+	GuestBusy  float64 `json:"guest_busy"`
+}
+
+// Print writes v to w as JSON on one line after marker.
+func Print(w io.Writer, marker string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s%s\n", marker, b)
+	return err
+}
+
+// Find returns the JSON after marker on the first line of output that
+// carries it (a console may prefix the line), and whether there is one.
+func Find(output, marker string) (string, bool) {
+	for line := range strings.SplitSeq(output, "\n") {
+		if _, js, ok := strings.Cut(line, marker); ok {
+			return strings.TrimSpace(js), true
+		}
+	}
+	return "", false
+}
+
+// Save writes the JSON that Find finds in output to the file path, and
+// returns it.
+func Save(output, marker, path string) (string, error) {
+	js, ok := Find(output, marker)
+	if !ok {
+		return "", fmt.Errorf("no %q line in the output", marker)
+	}
+	if err := os.WriteFile(path, []byte(js+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	return js, nil
+}
