@@ -17,6 +17,7 @@ import (
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/vm"
 	"github.com/lvsd/lvsd/internal/status"
+	"github.com/lvsd/lvsd/internal/vrrpd"
 )
 
 // Two real `lvsd run` processes elect a master over a lab LAN, fail over,
@@ -238,6 +239,29 @@ func TestDaemonVRRPPair(t *testing.T) {
 			t.Fatalf("lvsd status --json exit %d: %s", code, out)
 		}
 		checkStatusFields(t, out)
+	})
+
+	t.Run("a VIP deleted by hand is put back at once", func(t *testing.T) {
+		before := waitState(t, a, status.StateMaster, time.Second)
+		a.host.MustExec(t, "ip", "addr", "del", "192.0.2.100/32", "dev", "eth0")
+		deleted := time.Now()
+		// The address watch puts it back on the deletion's notification;
+		// the periodic check alone would take up to
+		// vrrpd.DefaultVIPCheckInterval.
+		bound := time.Second
+		for !hasVIP(t, a) {
+			if time.Since(deleted) > bound {
+				t.Fatalf("192.0.2.100 not back on a's eth0 %v after its deletion (periodic check every %v)", bound, vrrpd.DefaultVIPCheckInterval)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Logf("192.0.2.100 back %v after its deletion", time.Since(deleted).Round(time.Millisecond))
+		after := waitState(t, a, status.StateMaster, time.Second)
+		for i := range before.VRRPInstances {
+			if got, want := after.VRRPInstances[i].Transitions, before.VRRPInstances[i].Transitions; got != want {
+				t.Errorf("%s: transitions after a VIP deletion = %d, want %d", before.VRRPInstances[i].Name, got, want)
+			}
+		}
 	})
 
 	t.Run("comment-only reload changes nothing", func(t *testing.T) {

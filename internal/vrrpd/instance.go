@@ -19,9 +19,13 @@ import (
 
 // DefaultVIPCheckInterval is how often a master looks for virtual addresses
 // deleted behind its back when no netlink event asks sooner (see
-// [Instance.CheckVIPs]). A second keeps the netlink dump cheap and still puts
-// an address back long before clients give up on a connection.
-const DefaultVIPCheckInterval = time.Second
+// [Instance.CheckVIPs]). The daemon watches the interface's address
+// deletions and checks at once on each, and again whenever that watch
+// fails and is renewed, so the periodic check is only a safety net. Every
+// check dumps the interface's addresses, a cost that grows with the VIPs
+// held, so it runs as seldom as IPVS's drift repair (reconcile_interval's
+// default).
+const DefaultVIPCheckInterval = 10 * time.Second
 
 // receiveBackoff is the pause after a socket error that is not the close at
 // shutdown (an interface gone, a buffer shortage), so that a persistent error

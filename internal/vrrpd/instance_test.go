@@ -322,14 +322,14 @@ func TestDeletedVIPIsPutBack(t *testing.T) {
 				a := newRouter(t, newFakeNet(&journal{}), "a", addrA, cfg, tc.opts...)
 				a.start()
 				// Delete between two checks, never at the instant of one.
-				time.Sleep(5*time.Second + 100*time.Millisecond)
+				time.Sleep(2*DefaultVIPCheckInterval + 100*time.Millisecond)
 				synctest.Wait()
 				a.vips.deleteBehindBack("eth0", other)
 				deletedAt := time.Now()
 				if tc.poke {
 					a.inst.CheckVIPs()
 				}
-				time.Sleep(5 * time.Second)
+				time.Sleep(DefaultVIPCheckInterval)
 				synctest.Wait()
 
 				var restores []vipCall
