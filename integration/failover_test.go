@@ -1,12 +1,11 @@
 package integration
 
 import (
-	"os"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/failover"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/internal/status"
@@ -76,11 +75,11 @@ func failoverWithin(t *testing.T, bin string, c failover.Case, sig syscall.Signa
 		}
 		early := r.Gap < r.Expected-tol || r.GARPGap < r.Expected-tol || r.GARPGap < r.Gap
 		if early || attempt == maxAttempts {
-			t.Errorf("attempt %d of %d: %v; load average %s", attempt, maxAttempts, err, loadAverage())
+			t.Errorf("attempt %d of %d: %v; load average %s", attempt, maxAttempts, err, benchresult.LoadAverage())
 			return p, r
 		}
 		pause := retryPause << (attempt - 1)
-		t.Logf("attempt %d of %d: %v; load average %s; measuring again on a new pair in %v", attempt, maxAttempts, err, loadAverage(), pause)
+		t.Logf("attempt %d of %d: %v; load average %s; measuring again on a new pair in %v", attempt, maxAttempts, err, benchresult.LoadAverage(), pause)
 		p.Backup.Proc.Kill()
 		time.Sleep(pause)
 	}
@@ -132,18 +131,4 @@ func TestFailoverLVSDPairStop(t *testing.T) {
 		t.Errorf("lvsd exit after SIGTERM: %v, want status 0", err)
 	}
 	checkTookOver(t, p)
-}
-
-// loadAverage is the first three fields of /proc/loadavg, for the messages
-// of a late takeover.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown (" + err.Error() + ")"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return strings.TrimSpace(string(b))
-	}
-	return strings.Join(f[:3], " ")
 }

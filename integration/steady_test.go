@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -29,9 +30,6 @@ var (
 	steadyMaxCPU   = flag.Float64("steady.max-cpu", 1.0, "fail TestSteadyState above this share of one core (emulated); 0: no bound")
 	steadyMaxRSS   = flag.Int64("steady.max-rss", 100, "fail TestSteadyState above this peak RSS in MB; 0: no bound")
 )
-
-// steadyMarker starts the guest's result line (bench/steady resultMarker).
-const steadyMarker = "STEADY-RESULT "
 
 // steadyReport is the part of bench/steady's guest report the test checks.
 type steadyReport struct {
@@ -92,14 +90,9 @@ steady ` + strings.Join(args, " ") + `
 	if res.ExitCode != 0 {
 		t.Fatalf("the guest failed with status %d (see the console above)", res.ExitCode)
 	}
-	var js string
-	for _, line := range strings.Split(res.Output, "\n") {
-		if i := strings.Index(line, steadyMarker); i >= 0 {
-			js = strings.TrimSpace(line[i+len(steadyMarker):])
-		}
-	}
-	if js == "" {
-		t.Fatalf("the guest printed no %q line", steadyMarker)
+	js, ok := benchresult.Find(res.Output, benchresult.SteadyMarker)
+	if !ok {
+		t.Fatalf("the guest printed no %q line", benchresult.SteadyMarker)
 	}
 	var r steadyReport
 	if err := json.Unmarshal([]byte(js), &r); err != nil {

@@ -32,7 +32,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/bench/internal/benchdoc"
-	"github.com/lvsd/lvsd/bench/internal/benchrun"
+	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/failover"
 )
 
@@ -101,7 +101,7 @@ func benchmark(o options) error {
 		CPUs:       runtime.NumCPU(),
 		Kernel:     kernel(),
 		Keepalived: keepalivedVersion(),
-		LoadBefore: benchrun.LoadAverage(),
+		LoadBefore: benchresult.LoadAverage(),
 	}
 	var samples []sample
 	for _, proto := range protocols {
@@ -126,7 +126,7 @@ func benchmark(o options) error {
 			}
 		}
 	}
-	m.LoadAfter = benchrun.LoadAverage()
+	m.LoadAfter = benchresult.LoadAverage()
 	sec := section(summarize(samples), m, o.Rounds)
 	fmt.Print(sec)
 	if o.Write == "" {

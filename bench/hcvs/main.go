@@ -23,7 +23,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -33,8 +32,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lvsd/lvsd/bench/internal/benchdoc"
 	"github.com/lvsd/lvsd/bench/internal/benchrun"
+	"github.com/lvsd/lvsd/integration/benchresult"
 )
 
 func main() {
@@ -101,7 +100,7 @@ func benchmark(o options) error {
 
 	var boots []boot
 	for i := 0; i < o.Runs; i++ {
-		load := benchrun.LoadAverage()
+		load := benchresult.LoadAverage()
 		// Before the boot, whose go test builds the working tree.
 		rev := revision(root)
 		out := filepath.Join(tmp, fmt.Sprintf("run%d.json", i))
@@ -110,18 +109,14 @@ func benchmark(o options) error {
 		if err := runVM(root, out, o); err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			return fmt.Errorf("run %d: reading the result: %w", i+1, err)
-		}
 		var r boot
-		if err := json.Unmarshal(b, &r.Result); err != nil {
-			return fmt.Errorf("run %d: decoding the result %q: %w", i+1, b, err)
+		if err := benchrun.ReadResult(out, &r.Result); err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
 		}
 		if err := validate(r.Result); err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
-		r.LoadBefore, r.LoadAfter, r.Wall, r.Rev = load, benchrun.LoadAverage(), time.Since(start), rev
+		r.LoadBefore, r.LoadAfter, r.Wall, r.Rev = load, benchresult.LoadAverage(), time.Since(start), rev
 		boots = append(boots, r)
 		ka, lv := figuresOf(r.Result, keepalived), figuresOf(r.Result, lvsd)
 		fmt.Fprintf(os.Stderr, "hcvs: run %d: keepalived %.0f µs/check, lvsd %.0f µs/check, ratio %.2f, %s\n",
@@ -133,11 +128,8 @@ func benchmark(o options) error {
 	if o.Write == "" {
 		return nil
 	}
-	path := o.Write
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(root, path)
-	}
-	if err := benchdoc.Write(path, sec); err != nil {
+	path, err := benchrun.WriteSection(root, o.Write, sec)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "hcvs: wrote the %q section of %s\n", heading, path)

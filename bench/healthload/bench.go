@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lvsd/lvsd/bench/internal/benchrun"
 	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/integration/benchresult"
 )
 
 // config describes one benchmark run.
@@ -107,7 +107,7 @@ func run(ctx context.Context, cfg config, beforeRun func() (after func())) (repo
 		}
 	}()
 
-	r := report{Config: cfg, LoadBefore: benchrun.LoadAverage(), GoMaxProcs: gomaxprocs()}
+	r := report{Config: cfg, LoadBefore: benchresult.LoadAverage(), GoMaxProcs: gomaxprocs()}
 	r.FloorConns = min(2000, 4*len(addrs))
 	if r.Floor, err = kernelFloor(addrs, r.FloorConns); err != nil {
 		return report{}, err
@@ -161,7 +161,7 @@ func run(ctx context.Context, cfg config, beforeRun func() (after func())) (repo
 	if r.PeakRSS, err = peakRSS(); err != nil {
 		return report{}, err
 	}
-	r.LoadAfter = benchrun.LoadAverage()
+	r.LoadAfter = benchresult.LoadAverage()
 
 	stopped = true
 	cr, err := ch.stop()

@@ -15,7 +15,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -23,8 +22,8 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/lvsd/lvsd/bench/internal/benchdoc"
 	"github.com/lvsd/lvsd/bench/internal/benchrun"
+	"github.com/lvsd/lvsd/integration/benchresult"
 )
 
 func main() {
@@ -67,22 +66,18 @@ func benchmark(o options) error {
 
 	var runs []benchRun
 	for i := 0; i < o.Runs; i++ {
-		load := benchrun.LoadAverage()
+		load := benchresult.LoadAverage()
 		out := filepath.Join(tmp, fmt.Sprintf("run%d.json", i))
 		fmt.Fprintf(os.Stderr, "ipvsprog: run %d of %d (load average %s)\n", i+1, o.Runs, load)
 		start := time.Now()
 		if err := runVM(root, out, o); err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			return fmt.Errorf("run %d: reading the result: %w", i+1, err)
-		}
 		var r benchRun
-		if err := json.Unmarshal(b, &r.Result); err != nil {
-			return fmt.Errorf("run %d: decoding the result %q: %w", i+1, b, err)
+		if err := benchrun.ReadResult(out, &r.Result); err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
 		}
-		r.LoadBefore, r.LoadAfter, r.Wall = load, benchrun.LoadAverage(), time.Since(start)
+		r.LoadBefore, r.LoadAfter, r.Wall = load, benchresult.LoadAverage(), time.Since(start)
 		runs = append(runs, r)
 		fmt.Fprintf(os.Stderr, "ipvsprog: run %d: lvsd %.0f ms, ipvsadm -R %.0f ms (medians), %s\n",
 			i+1, median(r.Result.LVSDms), median(r.Result.IPVSAdmms), r.Wall.Round(time.Second))
@@ -93,11 +88,8 @@ func benchmark(o options) error {
 	if o.Out == "" {
 		return nil
 	}
-	path := o.Out
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(root, path)
-	}
-	if err := benchdoc.Write(path, sec); err != nil {
+	path, err := benchrun.WriteSection(root, o.Out, sec)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "ipvsprog: wrote the %q section of %s\n", heading, path)

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,13 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lvsd/lvsd/bench/internal/benchrun"
+	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/internal/status"
 )
-
-// resultMarker starts the line on which the guest prints its guestReport
-// as JSON; the host side finds it in the VM's console.
-const resultMarker = "STEADY-RESULT "
 
 // load is the director's workload.
 type load struct {
@@ -249,7 +244,7 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 		return fmt.Errorf("status after the window: %w", err)
 	}
 	r.Healthy, r.InIPVS = countHealthy(doc)
-	r.Load1 = benchrun.LoadAverage()
+	r.Load1 = benchresult.LoadAverage()
 
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -273,12 +268,8 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 		}
 	}
 
-	js, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s%s\n", resultMarker, js)
-	return err
+	// The host side finds the line in the VM's console.
+	return benchresult.Print(w, benchresult.SteadyMarker, r)
 }
 
 // serveAll starts an HTTP server on every real server's address, counting

@@ -34,6 +34,7 @@ import (
 
 	"github.com/lvsd/lvsd/bench/internal/benchdoc"
 	"github.com/lvsd/lvsd/bench/internal/benchrun"
+	"github.com/lvsd/lvsd/integration/benchresult"
 )
 
 func main() {
@@ -89,7 +90,7 @@ func steadyMain(args []string) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	r := report{Load: l, Started: time.Now().UTC(), HostCPUs: runtime.NumCPU(), LoadBefore: benchrun.LoadAverage(),
+	r := report{Load: l, Started: time.Now().UTC(), HostCPUs: runtime.NumCPU(), LoadBefore: benchresult.LoadAverage(),
 		Command: strings.Join(append([]string{"go run ./bench/steady"}, args...), " ")}
 	if *inVM {
 		fmt.Fprintln(os.Stderr, "steady: booting the lab VM for lvsd; it runs for about", (l.Warmup+l.Duration)*2+time.Minute)
@@ -112,7 +113,7 @@ func steadyMain(args []string) error {
 		}
 		r.Host = &m
 	}
-	r.LoadAfter = benchrun.LoadAverage()
+	r.LoadAfter = benchresult.LoadAverage()
 	sec := r.section()
 	fmt.Print(sec)
 	if *write != "" {

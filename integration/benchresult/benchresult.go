@@ -1,8 +1,9 @@
 // Package benchresult holds the results that the lab VM's benchmarks
-// (integration/vmtests, behind the ipvsbench and hcbench tags) print on the
-// console and that the host-side commands (bench/ipvsprog, bench/hcvs) read
-// back: one JSON object on a line that starts with the benchmark's marker.
-// Both sides use these types, so a field added on one side is there on the
+// (integration/vmtests, behind the ipvsbench and hcbench tags, and the
+// guest side of bench/steady) print on the console and that the host-side
+// commands (bench/ipvsprog, bench/hcvs, bench/steady) read back: one JSON
+// object on a line that starts with the benchmark's marker. Both sides use
+// these types and markers, so a field added on one side is there on the
 // other.
 package benchresult
 
@@ -89,6 +90,11 @@ type HealthRun struct {
 	GuestBusy  float64 `json:"guest_busy"`
 }
 
+// SteadyMarker starts the line of the steady-state benchmark's guest report
+// (bench/steady, whose guest side prints it and whose host side,
+// integration's TestSteadyState, reads it).
+const SteadyMarker = "STEADY-RESULT "
+
 // Print writes v to w as JSON on one line after marker.
 func Print(w io.Writer, marker string, v any) error {
 	b, err := json.Marshal(v)
@@ -121,4 +127,18 @@ func Save(output, marker, path string) (string, error) {
 		return "", err
 	}
 	return js, nil
+}
+
+// LoadAverage is the three load averages of /proc/loadavg, as uptime
+// prints them, or "unknown": the machine's load around a measurement.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
 }

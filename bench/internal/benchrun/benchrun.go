@@ -1,10 +1,10 @@
 // Package benchrun holds what the benchmark commands share to run: where
-// the module is, how loaded the machine is, and running the host-side test
-// that boots the lab VM.
+// the module is, and running the host-side test that boots the lab VM.
 package benchrun
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/lvsd/lvsd/bench/internal/benchdoc"
 )
 
 // ModuleRoot is the directory of the go.mod the command runs in.
@@ -25,20 +27,6 @@ func ModuleRoot() (string, error) {
 		return "", errors.New("run from inside the lvsd module")
 	}
 	return filepath.Dir(gomod), nil
-}
-
-// LoadAverage is the three load averages of /proc/loadavg, as uptime
-// prints them, or "unknown".
-func LoadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], ", ")
 }
 
 // GoTest runs `go test args...` in root, where args name the test with
@@ -66,4 +54,26 @@ func GoTest(root string, verbose bool, test string, args ...string) error {
 		return errors.New("the benchmark was skipped")
 	}
 	return nil
+}
+
+// ReadResult decodes the JSON result file that one run's host-side test
+// wrote at path into v.
+func ReadResult(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading the result: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decoding the result %q: %w", b, err)
+	}
+	return nil
+}
+
+// WriteSection replaces sec's section of the markdown file at path (a
+// relative path is taken from root) and returns the file it wrote.
+func WriteSection(root, path, sec string) (string, error) {
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	return path, benchdoc.Write(path, sec)
 }
