@@ -13,6 +13,7 @@ import (
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/announce"
+	"github.com/lvsd/lvsd/internal/nldump"
 	"github.com/lvsd/lvsd/internal/reconcile"
 	"github.com/lvsd/lvsd/internal/vip"
 	"github.com/lvsd/lvsd/internal/vrrpd"
@@ -96,7 +97,7 @@ func (s *linuxSystem) Addrs(ifname string, ipv6 bool) ([]netip.Addr, error) {
 	if ipv6 {
 		family = netlink.FAMILY_V6
 	}
-	as, err := netlink.AddrList(l, family)
+	as, err := nldump.Do(func() ([]netlink.Addr, error) { return netlink.AddrList(l, family) })
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lvsd/lvsd/internal/nldump"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -69,7 +70,7 @@ func (k *Kernel) link(name string) (Link, bool, error) {
 		}
 		return Link{}, false, fmt.Errorf("reading device %s: %w", name, err)
 	}
-	addrs, err := k.h.AddrList(nl, netlink.FAMILY_ALL)
+	addrs, err := nldump.Do(func() ([]netlink.Addr, error) { return k.h.AddrList(nl, netlink.FAMILY_ALL) })
 	if err != nil {
 		return Link{}, false, fmt.Errorf("listing addresses of %s: %w", name, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/lvsd/lvsd/internal/nldump"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -107,7 +108,7 @@ func (m *Manager) Missing(ifname string, vips []netip.Prefix) (missing []netip.P
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses of %s: %w", ifname, err)
 	}
-	addrs, err := m.h.AddrList(link, netlink.FAMILY_ALL)
+	addrs, err := nldump.Do(func() ([]netlink.Addr, error) { return m.h.AddrList(link, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses of %s: %w", ifname, err)
 	}
