@@ -285,6 +285,11 @@ func dechunk(b []byte, eof bool) (body []byte, more bool, err error) {
 		}
 		line := b[:nl-1]
 		b = b[nl+1:]
+		if bytes.IndexByte(line, '\r') >= 0 {
+			// RFC 9112 §7.1: no CR inside a chunk-size line, extensions
+			// included.
+			return body, false, httpError(fmt.Sprintf("bare CR in chunk size line %q", clip(line)))
+		}
 		size, _, _ := bytes.Cut(line, []byte(";"))
 		size = bytes.TrimRight(size, " \t")
 		n, ok := parseHex(size)
