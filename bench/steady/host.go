@@ -1,25 +1,24 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 )
 
 // runVM runs the host-side test TestSteadyState, which boots the lab VM
 // and runs this command's guest side in it, with the full load and the
 // test's bounds switched off (this command reports against the targets
 // instead), and returns the guest's report.
-func runVM(ctx context.Context, root, tmp string, l load, verbose bool) (guestReport, error) {
+func runVM(root, tmp string, l load, verbose bool) (guestReport, error) {
 	out := filepath.Join(tmp, "guest.json")
-	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout=30m", "-v",
+	err := benchrun.GoTest(root, verbose, "TestSteadyState", "-count=1", "-timeout=30m", "-v",
 		"-run", "^TestSteadyState$", "./integration/",
 		"-args",
 		"-steady.out="+out,
@@ -31,27 +30,12 @@ func runVM(ctx context.Context, root, tmp string, l load, verbose bool) (guestRe
 		"-steady.duration="+l.Duration.String(),
 		"-steady.max-cpu=0", "-steady.max-rss=0",
 	)
-	cmd.Dir = root
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if verbose {
-		w := io.MultiWriter(&log, os.Stderr)
-		cmd.Stdout, cmd.Stderr = w, w
-	}
-	if err := cmd.Run(); err != nil {
-		if !verbose {
-			os.Stderr.Write(log.Bytes())
-		}
-		return guestReport{}, fmt.Errorf("go test: %w", err)
-	}
-	b, err := os.ReadFile(out)
 	if err != nil {
-		os.Stderr.Write(log.Bytes())
-		return guestReport{}, fmt.Errorf("reading the guest's result: %w", err)
+		return guestReport{}, err
 	}
 	var g guestReport
-	if err := json.Unmarshal(b, &g); err != nil {
-		return guestReport{}, fmt.Errorf("decoding the guest's result %q: %w", b, err)
+	if err := benchrun.ReadResult(out, &g); err != nil {
+		return guestReport{}, fmt.Errorf("the guest's result: %w", err)
 	}
 	return g, nil
 }

@@ -99,7 +99,7 @@ func steadyMain(args []string) error {
 		if err := vl.check(); err != nil {
 			return fmt.Errorf("-vm-interval, -vm-timeout: %w", err)
 		}
-		g, err := runVM(ctx, root, tmp, vl, *verbose)
+		g, err := runVM(root, tmp, vl, *verbose)
 		if err != nil {
 			return fmt.Errorf("in the VM: %w", err)
 		}
