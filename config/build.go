@@ -207,6 +207,7 @@ func (b *builder) instance(ib *block, nodes []Node, nodeRng map[string]hcl.Range
 		AdvertInterval: defaultAdvertInterval,
 		Preempt:        true,
 		Accept:         true,
+		Handover:       Release,
 		NodePriorities: map[string]uint8{},
 		GARP:           GARP{Repeat: defaultGARPRepeat, Delay: defaultGARPDelay},
 	}
@@ -294,6 +295,14 @@ func (b *builder) instance(ib *block, nodes []Node, nodeRng map[string]hcl.Range
 	}
 	if v := ib.get("accept"); v != nil {
 		vi.Accept = v.b
+	}
+	if v := ib.get("handover"); v != nil && b.enum(v, "handover", []string{string(Release), string(Relay)}) {
+		vi.Handover = Handover(v.str)
+		// The peer is the unicast peer that is not us: with multicast a
+		// master never hears its backup, so it cannot know where to relay.
+		if vi.Handover == Relay && (len(vi.UnicastPeers) == 0 || len(vi.UnicastPeers) > 2) && ib.ok("unicast_peers") {
+			b.errorf(v.rng, "handover = \"relay\" needs the peer director's address: unicast_peers must list the two directors (it lists %d)", len(vi.UnicastPeers))
+		}
 	}
 	if v := ib.get("auth_pass"); v != nil {
 		switch {

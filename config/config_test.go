@@ -116,7 +116,7 @@ func TestValidMinimal(t *testing.T) {
 		Node:    "lb1",
 		VRRPInstances: []VRRPInstance{{
 			Name: "VI_1", Interface: "eth0", VRID: 1, Version: 3,
-			AdvertInterval: time.Second, Preempt: true, Accept: true,
+			AdvertInterval: time.Second, Preempt: true, Accept: true, Handover: Release,
 			Priority:       100,
 			NodePriorities: map[string]uint8{},
 			VirtualIPs:     []netip.Prefix{netip.MustParsePrefix("10.0.0.1/24")},
@@ -176,6 +176,7 @@ func TestValidFull(t *testing.T) {
 				},
 				TrackInterfaces: []string{"eth1"},
 				Accept:          false,
+				Handover:        Relay,
 				GARP:            GARP{Repeat: 3, Interval: 10 * time.Millisecond, Delay: 2 * time.Second, Refresh: time.Minute},
 				Notify: Notify{
 					Master: []string{"/usr/local/bin/lvs-notify", "master"},
@@ -185,14 +186,14 @@ func TestValidFull(t *testing.T) {
 			},
 			{
 				Name: "VI_INT", Interface: "eth1", VRID: 52, Version: 2, AuthPass: "secret",
-				AdvertInterval: 2 * time.Second, Preempt: true, Accept: true,
+				AdvertInterval: 2 * time.Second, Preempt: true, Accept: true, Handover: Release,
 				Priority: 100, NodePriorities: prios(150, 100),
 				VirtualIPs: []netip.Prefix{netip.MustParsePrefix("192.168.1.1/24")},
 				GARP:       GARP{Repeat: 5, Delay: 5 * time.Second},
 			},
 			{
 				Name: "VI_V6", Interface: "eth0", VRID: 51, Version: 3,
-				AdvertInterval: time.Second, Preempt: true, Accept: true,
+				AdvertInterval: time.Second, Preempt: true, Accept: true, Handover: Release,
 				Priority: 100, NodePriorities: prios(150, 100),
 				VirtualIPs: []netip.Prefix{netip.MustParsePrefix("2001:db8::100/64")},
 				GARP:       GARP{Repeat: 5, Delay: 5 * time.Second},
@@ -579,6 +580,7 @@ status {}
 		"vrrp_instance.preempt_delay":   vi.PreemptDelay.String(),
 		"vrrp_instance.accept":          fmt.Sprint(vi.Accept),
 		"vrrp_instance.auth_pass":       q(vi.AuthPass),
+		"vrrp_instance.handover":        q(string(vi.Handover)),
 		"garp.repeat":                   fmt.Sprint(vi.GARP.Repeat),
 		"garp.interval":                 vi.GARP.Interval.String(),
 		"garp.delay":                    vi.GARP.Delay.String(),

@@ -52,6 +52,8 @@ type VRRPInstance struct {
 	VirtualIPs      []netip.Prefix // all of one family
 	TrackInterfaces []string
 	Accept          bool
+	// Handover is what a stopping master does before it lets go.
+	Handover Handover
 	// AuthPass is the VRRPv2 simple-text password (RFC 2338 auth type 1),
 	// for peering with routers that require it; "" means no authentication.
 	AuthPass string
@@ -102,6 +104,21 @@ const (
 	NAT Method = "nat"
 	DR  Method = "dr"
 	TUN Method = "tun"
+)
+
+// Handover is how a master hands its instance over when lvsd stops.
+type Handover string
+
+const (
+	// Release sends priority 0 at once (RFC 5798 §6.4.3).
+	Release Handover = "release"
+	// Relay first makes the peer director a real server of every DR or TUN
+	// virtual server on the instance's VIPs and quiesces its own real
+	// servers, and sends priority 0 once the connections it scheduled
+	// itself have ended (or a bound passed). Every director of the
+	// instance holds its VIPs on lo meanwhile, hidden from ARP, so that
+	// its IPVS can take the connections relayed to it.
+	Relay Handover = "relay"
 )
 
 // OnFailure is what happens to a real server that fails its checks.

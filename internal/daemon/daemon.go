@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"sync"
@@ -108,6 +109,14 @@ type Daemon struct {
 	links      map[string]bool
 	watched    map[string]bool // interfaces with an address watcher
 	lastStatus string
+	// handover is set during a stop that relays (see relay).
+	handover plan.Handover
+
+	// The VIPs held on lo for relayed connections (holdVIPs), guarded by
+	// reloadMu; heldSet is false until the first holdVIPs.
+	held      []netip.Addr
+	heldSet   bool
+	heldState string
 }
 
 // instance is one running VRRP instance.
@@ -115,8 +124,10 @@ type instance struct {
 	cfg       config.VRRPInstance
 	in        *vrrpd.Instance
 	transport vrrpd.Transport // closed by in.Run; by the daemon if it never runs
-	cancel    context.CancelFunc
-	done      chan struct{}
+	// peer is the director a stop relays to (relayPeer); invalid if none.
+	peer   netip.Addr
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New returns a daemon for opts. It starts nothing and reads nothing.
@@ -262,7 +273,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	d.checks = cs
 	d.loadedAt = time.Now()
 	if d.rec != nil {
-		d.rec.SetDesired(plan.Services(cfg, healthOf(cs, d.states)))
+		d.rec.SetDesired(d.desiredLocked())
 	}
 	d.mu.Unlock()
 
@@ -277,6 +288,13 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	// so a missing permission or interface stops the start cleanly.
 	insts, err := d.buildInstances(cfg, cfg.VRRPInstances)
 	if err != nil {
+		return err
+	}
+	d.heldState = heldStatePath(socket)
+	if err := d.holdVIPs(cfg); err != nil {
+		for _, in := range insts {
+			in.transport.Close()
+		}
 		return err
 	}
 
@@ -352,6 +370,7 @@ func (d *Daemon) stop() {
 		insts = append(insts, in)
 	}
 	d.mu.Unlock()
+	d.relay(insts)
 	stopInstances(insts)
 	d.reloadMu.Unlock()
 	d.instWG.Wait()
@@ -371,8 +390,16 @@ func (d *Daemon) stop() {
 			if err := d.rec.Cleanup(ctx); err != nil {
 				d.log.Warn("removing lvsd's IPVS services", "err", err)
 			}
+		} else {
+			d.endRelay(ctx)
 		}
 		cancel()
+	}
+	// The VIPs are off the interfaces: the ones on lo can go too.
+	if d.heldSet {
+		if err := d.sys.HoldVIPs(d.heldState, nil); err != nil {
+			d.log.Warn("taking the relay VIPs off lo", "err", err)
+		}
 	}
 
 	// Notify commands (the "stop" ones in particular) get what is left of
@@ -434,7 +461,7 @@ func (d *Daemon) onResult(key string, r healthcheck.Result, h healthcheck.Health
 	if changed && d.rec != nil {
 		// Under mu, so that concurrent changes reach the reconciler in
 		// the order their tables were computed.
-		d.rec.SetDesired(plan.Services(d.cfg, healthOf(d.checks, d.states)))
+		d.rec.SetDesired(d.desiredLocked())
 	}
 	d.mu.Unlock()
 	for _, o := range owners {

@@ -97,6 +97,11 @@ func (t *fakeTransport) adverts() []vrrp.Advert {
 	return slices.Clone(t.sent)
 }
 
+// sentZero reports whether a priority-0 advert was sent.
+func (t *fakeTransport) sentZero() bool {
+	return slices.ContainsFunc(t.adverts(), func(a vrrp.Advert) bool { return a.Priority == 0 })
+}
+
 // fakeVIPs records the addresses on each interface.
 type fakeVIPs struct {
 	mu    sync.Mutex
@@ -172,6 +177,9 @@ type fakeKernel struct {
 	table    []ipvs.Service
 	daemons  []ipvs.SyncDaemon
 	syncCall []string
+	// active is the number of active connections a dump reports for a
+	// destination address, in every service.
+	active map[netip.AddrPort]uint32
 }
 
 func (k *fakeKernel) Services() ([]ipvs.Service, error) {
@@ -180,8 +188,21 @@ func (k *fakeKernel) Services() ([]ipvs.Service, error) {
 	out := slices.Clone(k.table)
 	for i := range out {
 		out[i].Destinations = slices.Clone(out[i].Destinations)
+		for j := range out[i].Destinations {
+			out[i].Destinations[j].ActiveConns = k.active[out[i].Destinations[j].Addr]
+		}
 	}
 	return out, nil
+}
+
+// setActive sets the active connections of a destination address.
+func (k *fakeKernel) setActive(addr string, n uint32) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.active == nil {
+		k.active = make(map[netip.AddrPort]uint32)
+	}
+	k.active[netip.MustParseAddrPort(addr)] = n
 }
 
 func (k *fakeKernel) Apply(ops []ipvs.Op) ([]ipvs.OpResult, error) {
@@ -308,6 +329,9 @@ type fakeSystem struct {
 	sysctls    int
 	transports []*fakeTransport
 	linkCB     func(string, bool)
+	// holds are the arguments of every HoldVIPs call; holdErr fails them.
+	holds   [][]netip.Addr
+	holdErr error
 }
 
 func newFakeSystem(seg *fakeSegment, addr string, ifaces ...string) *fakeSystem {
@@ -369,6 +393,23 @@ func (s *fakeSystem) WatchLinks(ctx context.Context, f func(string, bool)) {
 }
 
 func (s *fakeSystem) WatchAddrs(ctx context.Context, _ string, _ func()) { <-ctx.Done() }
+
+func (s *fakeSystem) HoldVIPs(_ string, vips []netip.Addr) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holdErr != nil {
+		return s.holdErr
+	}
+	s.holds = append(s.holds, slices.Clone(vips))
+	return nil
+}
+
+// heldCalls returns the arguments of the HoldVIPs calls so far.
+func (s *fakeSystem) heldCalls() [][]netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.holds)
+}
 
 // setLink changes a link and reports it as the netlink watcher would.
 func (s *fakeSystem) setLink(ifname string, up bool) {

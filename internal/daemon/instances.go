@@ -115,7 +115,7 @@ func (d *Daemon) newInstance(vi config.VRRPInstance) (*instance, error) {
 		}
 		in.SetLink(name, up)
 	}
-	return &instance{cfg: vi, in: in, transport: t}, nil
+	return &instance{cfg: vi, in: in, transport: t, peer: relayPeer(vi, own)}, nil
 }
 
 // startInstances runs built instances; the caller holds reloadMu.

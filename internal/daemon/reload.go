@@ -10,7 +10,6 @@ import (
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/healthcheck"
-	"github.com/lvsd/lvsd/internal/plan"
 	"github.com/lvsd/lvsd/internal/status"
 )
 
@@ -113,10 +112,12 @@ func planReload(old, new *config.Config) reloadPlan {
 }
 
 // sameExceptPriority compares two instance configurations, leaving out the
-// priorities.
+// priorities and the handover, which only a stop reads (apply updates it
+// in place).
 func sameExceptPriority(a, b config.VRRPInstance) bool {
 	a.Priority, b.Priority = 0, 0
 	a.NodePriorities, b.NodePriorities = nil, nil
+	a.Handover, b.Handover = "", ""
 	return reflect.DeepEqual(a, b)
 }
 
@@ -227,7 +228,7 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		d.states = states
 	}
 	if d.rec != nil && p.Services {
-		d.rec.SetDesired(plan.Services(cfg, healthOf(d.checks, d.states)))
+		d.rec.SetDesired(d.desiredLocked())
 	}
 	d.mu.Unlock()
 	if d.rec != nil && p.IPVS {
@@ -254,6 +255,11 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		if in := d.instances[pc.Name]; in != nil {
 			in.cfg.Priority = pc.Priority
 			in.in.UpdatePriority(pc.Priority)
+		}
+	}
+	for _, vi := range cfg.VRRPInstances {
+		if in := d.instances[vi.Name]; in != nil {
+			in.cfg.Handover = vi.Handover
 		}
 	}
 	d.mu.Unlock()
@@ -290,6 +296,13 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		if in != nil {
 			d.rec.SetSyncRole(syncRole(in.in.Status().State))
 		}
+	}
+
+	// A failure here is logged and the rest of the reload stands; the
+	// VIPs that could not be held miss a stopping peer's relayed
+	// connections until a reload or restart holds them.
+	if err := d.holdVIPs(cfg); err != nil {
+		d.log.Warn("config reloaded, but the relay VIPs could not be set", "err", err)
 	}
 
 	d.mu.Lock()

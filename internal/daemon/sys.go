@@ -37,4 +37,10 @@ type system interface {
 	// WatchAddrs calls f whenever an address is deleted from ifname, until
 	// ctx ends.
 	WatchAddrs(ctx context.Context, ifname string, f func())
+	// HoldVIPs makes vips exactly the VIPs held on lo, hidden from ARP as
+	// a DR real server holds them (handover = "relay"), and records in
+	// the file state what it changed, so that a later call (after a crash
+	// too) undoes exactly that. An empty vips undoes everything; without
+	// a state file that does nothing.
+	HoldVIPs(state string, vips []netip.Addr) error
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -14,6 +15,7 @@ import (
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/announce"
 	"github.com/lvsd/lvsd/internal/nldump"
+	"github.com/lvsd/lvsd/internal/realserver"
 	"github.com/lvsd/lvsd/internal/reconcile"
 	"github.com/lvsd/lvsd/internal/vip"
 	"github.com/lvsd/lvsd/internal/vrrpd"
@@ -177,4 +179,50 @@ func (s *linuxSystem) WatchAddrs(ctx context.Context, ifname string, f func()) {
 		case <-time.After(resubscribeDelay):
 		}
 	}
+}
+
+func (s *linuxSystem) HoldVIPs(state string, vips []netip.Addr) error {
+	rec, err := realserver.LoadRecord(state)
+	if err != nil {
+		return err
+	}
+	if rec == nil && len(vips) == 0 {
+		return nil
+	}
+	var held []netip.Addr
+	next := realserver.Record{}
+	if rec != nil {
+		next = *rec
+		for _, a := range rec.Addrs {
+			if a.Link == "lo" && !slices.Contains(vips, a.Prefix.Addr()) {
+				held = append(held, a.Prefix.Addr())
+			}
+		}
+	}
+	k, err := realserver.NewKernel(realserver.DefaultSysctlRoot)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	// Up before Down: the sysctls stay set while any VIP needs them.
+	var errs []error
+	if len(vips) > 0 {
+		_, next, err = realserver.Up(k, realserver.Request{Method: realserver.DR, VIPs: vips}, next)
+		errs = append(errs, err)
+	}
+	if len(held) > 0 {
+		_, _, next, err = realserver.Down(k, realserver.Request{Method: realserver.DR, VIPs: held}, &next)
+		errs = append(errs, err)
+	} else if len(vips) == 0 && !next.Empty() {
+		// Sysctls recorded without a VIP (an earlier call failed half-way):
+		// a Down of no VIP restores them.
+		_, _, next, err = realserver.Down(k, realserver.Request{Method: realserver.DR}, &next)
+		errs = append(errs, err)
+	}
+	if next.Empty() {
+		errs = append(errs, realserver.RemoveRecord(state))
+	} else {
+		errs = append(errs, realserver.SaveRecord(state, next))
+	}
+	return errors.Join(errs...)
 }

@@ -165,6 +165,10 @@ func InstanceLine(v *config.VRRPInstance) string {
 		}
 		mode = "unicast " + strings.Join(peers, ",")
 	}
-	return fmt.Sprintf("vrrp_instance %s interface %s vrid %d version %d priority %d advert_interval %s %s virtual_ips %s",
+	line := fmt.Sprintf("vrrp_instance %s interface %s vrid %d version %d priority %d advert_interval %s %s virtual_ips %s",
 		v.Name, v.Interface, v.VRID, v.Version, v.Priority, v.AdvertInterval, mode, strings.Join(vips, ","))
+	if v.Handover == config.Relay {
+		line += " handover relay"
+	}
+	return line
 }

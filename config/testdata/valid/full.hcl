@@ -20,6 +20,7 @@ vrrp_instance "VI_EXT" {
   virtual_ips      = ["10.10.10.100/32", "10.10.10.101"]
   track_interfaces = ["eth1"]
   accept           = false
+  handover         = "relay"
 
   garp {
     repeat   = 3

@@ -1,0 +1,108 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/plan"
+	"github.com/lvsd/lvsd/ipvs"
+)
+
+func TestFlushAppliesBeforeReturning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		h.run()
+		defer h.stop()
+
+		// No synctest.Wait: the table must be in the kernel when Flush
+		// returns, whichever of Flush and Run does the round.
+		after := desired(config.Quiescent, down("198.51.100.1:80"))
+		h.r.SetDesired(after)
+		if err := h.r.Flush(context.Background()); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		h.wantTable(after)
+
+		// Nothing changed since: Flush asks nothing of the kernel.
+		requests, _, _ := k.stats()
+		if err := h.r.Flush(context.Background()); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		if got, _, _ := k.stats(); got != requests {
+			t.Errorf("Flush with nothing changed made %d requests, want 0", got-requests)
+		}
+	})
+}
+
+func TestFlushGivesUpWhenContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{hold: make(chan struct{})}
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		ctx, cancel := context.WithCancel(context.Background())
+		h.cancel = cancel
+		go func() { h.done <- h.r.Run(ctx) }()
+		synctest.Wait() // a round is stuck in the kernel
+
+		fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
+		defer fcancel()
+		if err := h.r.Flush(fctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Flush = %v, want a deadline error", err)
+		}
+		if _, err := h.r.ActiveConns(fctx, nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("ActiveConns = %v, want a deadline error", err)
+		}
+		close(k.hold)
+		h.stop()
+	})
+}
+
+func TestActiveConns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{})
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		h.run()
+		defer h.stop()
+
+		conns := map[netip.AddrPort]uint32{
+			ap("198.51.100.1:80"): 3, // web
+			ap("198.51.100.2:80"): 4, // web, the one skipped below
+			ap("198.51.100.5:53"): 5, // dns, not asked about
+		}
+		k.mu.Lock()
+		for i := range k.table {
+			for j := range k.table[i].Destinations {
+				d := &k.table[i].Destinations[j]
+				d.ActiveConns = conns[d.Addr]
+				d.InactiveConns = 100 // never counted
+			}
+		}
+		k.mu.Unlock()
+
+		keys := map[ipvs.ServiceKey]bool{webKey: true}
+		skip := func(a netip.AddrPort) bool { return a == ap("198.51.100.2:80") }
+		n, err := h.r.ActiveConns(context.Background(), keys, skip)
+		if err != nil || n != 3 {
+			t.Errorf("ActiveConns(web, skipping .2) = %d, %v; want 3", n, err)
+		}
+		n, err = h.r.ActiveConns(context.Background(), map[ipvs.ServiceKey]bool{webKey: true, dnsKey: true}, nil)
+		if err != nil || n != 12 {
+			t.Errorf("ActiveConns(web, dns) = %d, %v; want 12", n, err)
+		}
+
+		k.mu.Lock()
+		k.dumpErr = errors.New("netlink: boom")
+		k.mu.Unlock()
+		if _, err := h.r.ActiveConns(context.Background(), keys, nil); err == nil {
+			t.Error("ActiveConns with a failing dump: no error")
+		}
+	})
+}
