@@ -117,8 +117,10 @@ vrrp_instance "VI_1" {
   interface       = "eth0"
   vrid            = 51
   advert_interval = %q
+  unicast_peers   = ["%s", "%s"]
   virtual_ips     = ["%s/32"]
   preempt_delay   = %q
+  handover        = "relay"
   garp {
     repeat = 3
     delay  = "1s"
@@ -156,7 +158,7 @@ ipvs {
 status {
   metrics_listen = ""
 }
-`, e2ePrioA, e2ePrioB, e2eAdvert, e2eVIP, e2ePreemptDelay, e2eVIP, e2eInterval, e2eTimeout, e2eRise, e2eFall, servers,
+`, e2ePrioA, e2ePrioB, e2eAdvert, e2eDirA, e2eDirB, e2eVIP, e2ePreemptDelay, e2eVIP, e2eInterval, e2eTimeout, e2eRise, e2eFall, servers,
 		e2eVIP, natEcho, e2eRS1, natEcho)
 }
 
@@ -1124,6 +1126,61 @@ func (l *e2eLab) cpuSince(s e2eCPU) string {
 	return strings.Join(parts, ", ")
 }
 
+// e2eSplitAfter is when the second half of the split request of the clean
+// stop leaves: after b would have taken over without a relay (Skew_Time
+// plus the release wait), before the relay's bound.
+const e2eSplitAfter = 250 * time.Millisecond
+
+// e2eSplit is an HTTP request sent in two halves through the VIP.
+type e2eSplit struct {
+	conn   net.Conn
+	done   chan struct{}
+	end    time.Time // when the answer was read, or the request failed
+	answer string    // the answer's status line and body, on one line
+	err    error
+}
+
+// e2eStartSplit opens a connection to the VIP from h and sends the first
+// half of a request.
+func e2eStartSplit(t *testing.T, h *lab.Host) *e2eSplit {
+	t.Helper()
+	s := &e2eSplit{done: make(chan struct{})}
+	if err := h.Do(func() (err error) {
+		s.conn, err = net.DialTimeout("tcp", e2eVIP+":80", 2*time.Second)
+		return err
+	}); err != nil {
+		t.Fatalf("split request: connecting to the VIP: %v", err)
+	}
+	if _, err := io.WriteString(s.conn, "GET /index.html HTTP/1.0\r\n"); err != nil {
+		t.Fatalf("split request: first half: %v", err)
+	}
+	t.Cleanup(func() { s.conn.Close() })
+	return s
+}
+
+// finish sends the rest of the request at the time at and reads the
+// answer, in the background; done is closed when it is over.
+func (s *e2eSplit) finish(at time.Time) {
+	go func() {
+		defer close(s.done)
+		time.Sleep(time.Until(at))
+		_ = s.conn.SetDeadline(time.Now().Add(3 * time.Second))
+		var b []byte
+		_, s.err = io.WriteString(s.conn, "Host: vip\r\n\r\n")
+		if s.err == nil {
+			b, s.err = io.ReadAll(s.conn)
+		}
+		s.end = time.Now()
+		head, body, _ := strings.Cut(string(b), "\r\n\r\n")
+		status, _, _ := strings.Cut(head, "\r\n")
+		s.answer = strings.TrimSpace(status + " " + body)
+		if s.err == nil && (!strings.Contains(status, " 200 ") || !strings.HasPrefix(body, "rs")) {
+			s.err = fmt.Errorf("answer %q, want 200 from a real server", s.answer)
+		}
+		s.conn.Close()
+	}()
+}
+
 // e2eEchoAfter is how many lines an echo connection must echo after a
 // failover to count as having survived it: two seconds of them, past the
 // client's retransmissions across the takeover.
@@ -1361,10 +1418,16 @@ func TestE2EDirectorPair(t *testing.T) {
 		// Polled every 200 ms: a coarse measure of the sync's delay.
 		t.Logf("E2E-FIGURE sync learned_after_ms=%.0f connection=%q", e2eMSf(time.Since(opened)), learned)
 
+		// A request whose connection opens through a before the stop and
+		// whose second half follows e2eSplitAfter later: a must still
+		// forward it then, so it must wait for its own connections.
+		split := e2eStartSplit(t, l.client)
 		stopped := time.Now()
+		split.finish(stopped.Add(e2eSplitAfter))
 		e2eStopClean(t, "a", a.proc)
 		doc := l.waitState(b, status.StateMaster, 5*time.Second)
 		in, _ := e2eInstance(doc)
+		<-split.done
 		// The connections b knows just after the takeover, for the
 		// failures' diagnosis.
 		conns := b.host.MustExec(t, "ipvsadm", "-Lnc")
@@ -1379,10 +1442,26 @@ func TestE2EDirectorPair(t *testing.T) {
 		t.Logf("b MASTER %v after the SIGTERM, its first ARP for the VIP reached the client at +%v",
 			in.Since.Sub(stopped).Round(time.Millisecond), switched.Sub(stopped).Round(time.Millisecond))
 		time.Sleep(e2eSettle)
-		f := record("SIGTERM of the master", "gap < "+e2eMS(e2eStopBound)+", in-flight resets only", stopped, time.Now())
+		f := record("SIGTERM of the master", "gap < "+e2eMS(e2eStopBound)+", none failed", stopped, time.Now())
 		if f.Gap >= e2eStopBound {
 			t.Errorf("clean stop: the client went %v without an answer (from +%v), want less than %v", f.Gap, f.GapAt.Round(time.Millisecond), e2eStopBound)
 		}
+		// handover = "relay": a sent new connections to b first, and
+		// let go only once its own had ended (the echo connection keeps
+		// it to the relay's bound).
+		out := a.proc.Output()
+		if !strings.Contains(out, "relaying new connections to the peer") || !strings.Contains(out, "handing over") {
+			t.Errorf("clean stop: a's log shows no relay to b:\n%s", out)
+		}
+		if split.err != nil {
+			t.Errorf("clean stop: the request opened through a before the stop and finished %v after it failed: %v", e2eSplitAfter, split.err)
+		}
+		if !in.Since.After(split.end) {
+			t.Errorf("clean stop: b was MASTER at +%v, before the request a had scheduled ended (+%v): a did not wait for its own connections",
+				in.Since.Sub(stopped).Round(time.Millisecond), split.end.Sub(stopped).Round(time.Millisecond))
+		}
+		t.Logf("E2E-FIGURE relay b_master_ms=%.0f split_request_end_ms=%.0f split_answer=%q",
+			e2eMSf(in.Since.Sub(stopped)), e2eMSf(split.end.Sub(stopped)), split.answer)
 		reqs := c.window(stopped, time.Now())
 		inFlight, lost := e2eHandover(reqs, switched)
 		var resets []string
@@ -1398,9 +1477,10 @@ func TestE2EDirectorPair(t *testing.T) {
 				fromB[port] = true
 			}
 		}
-		// A connection in flight at the switch is reset by the new
-		// master's own stack; a reset from anywhere else is not the
-		// handover's.
+		// With the relay no connection is in flight at the switch: a
+		// new one went through b's IPVS already, an old one had ended.
+		// The split is kept for the diagnosis: a connection reset by
+		// b's own stack was one b did not know.
 		inFlight = slices.DeleteFunc(inFlight, func(r e2eRequest) bool {
 			if !fromB[r.Port] {
 				lost = append(lost, r)
@@ -1417,10 +1497,11 @@ func TestE2EDirectorPair(t *testing.T) {
 		}
 		if len(inFlight) > 0 {
 			table[len(table)-1].Note = fmt.Sprintf("reset %d (in flight at the switch)", len(inFlight))
+			t.Errorf("clean stop: b's stack reset %d connections in flight when the client switched to b, want none (the relay should have left none):%s",
+				len(inFlight), e2eDiagnose(inFlight, stopped, conns))
 		}
 		if len(lost) != 0 {
-			t.Errorf("clean stop: %d requests failed other than by b's reset of a connection in flight when the client switched to b, want none:%s",
-				len(lost), e2eDiagnose(lost, stopped, conns))
+			t.Errorf("clean stop: %d requests failed, want none:%s", len(lost), e2eDiagnose(lost, stopped, conns))
 		}
 		held2 := e2eEchoFigures(held.natWaitEchoes(stopped, e2eEchoAfter, 15*time.Second), stopped)
 		t.Logf("E2E-FIGURE sync step=%q synced_lines_after=%d synced_slowest_echo_ms=%.0f synced_error=%q",
