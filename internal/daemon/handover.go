@@ -139,15 +139,19 @@ func (d *Daemon) relay(insts []*instance) {
 	skip := func(a netip.AddrPort) bool { return slices.Contains(peers, a.Addr()) }
 	t := time.NewTicker(relayPoll)
 	defer t.Stop()
+	active := -1 // the last count read
 	for {
 		n, err := d.rec.ActiveConns(ctx, keys, skip)
+		if err == nil {
+			active = n
+		}
 		took := time.Since(start).Round(time.Millisecond).String()
 		switch {
 		case err == nil && n == 0:
 			d.log.Info("own connections ended; handing over", "took", took)
 			return
 		case ctx.Err() != nil:
-			d.log.Info("connections still active at the relay's bound; handing over", "active", n, "took", took)
+			d.log.Info("connections still active at the relay's bound; handing over", "active", active, "took", took)
 			return
 		case err != nil:
 			d.log.Warn("reading IPVS connection counts; handing over", "err", err)
