@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -131,8 +132,9 @@ type guestReport struct {
 	// Ready is how long lvsd took from its start until every real server
 	// was healthy and in IPVS.
 	Ready time.Duration `json:"ready_ns"`
-	// Checks is the same check load run alone by bench/healthload in the
-	// same boot, when asked for; CheckErr says why it is missing.
+	// Checks is the same check load run alone by bench/healthload beside
+	// lvsd, in the same window, when asked for; CheckErr says why it is
+	// missing.
 	Checks   *measurement `json:"checks,omitempty"`
 	CheckErr string       `json:"checks_error,omitempty"`
 	Load1    string       `json:"loadavg"`
@@ -228,8 +230,24 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 		return err
 	}
 
+	// The check load alone runs beside lvsd and is measured in the same
+	// window: under emulation a separate window differs in what the host
+	// gives the guest more than lvsd differs from the checker.
+	pids := []int{cmd.Process.Pid}
+	warmup := o.Load.Warmup
+	var hl *healthload
+	if o.Healthload != "" {
+		hl, err = startHealthload(ctx, o.Healthload, o.Load, netip.MustParseAddr("127.100.0.1"), 80)
+		if err != nil {
+			r.CheckErr = err.Error()
+		} else {
+			defer hl.stop()
+			pids = append(pids, hl.cmd.Process.Pid)
+			warmup += healthloadStart
+		}
+	}
 	var served0 int64
-	r.LVSD, err = window(ctx, cmd.Process.Pid, o.Load.Warmup, o.Load.Duration, func(end bool) {
+	ms, err := window(ctx, pids, warmup, o.Load.Duration, func(end bool) {
 		if end {
 			r.Served = served.Load() - served0
 		} else {
@@ -237,7 +255,15 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 		}
 	})
 	if err != nil {
+		if hl != nil {
+			err = fmt.Errorf("%w (healthload's output: %s)", err, lastLines(hl.out.String(), 5))
+		}
 		return fmt.Errorf("measuring lvsd: %w", err)
+	}
+	r.LVSD = ms[0]
+	if hl != nil {
+		r.Checks = &ms[1]
+		hl.stop()
 	}
 	doc, err := getStatus(ctx, socket)
 	if err != nil {
@@ -258,15 +284,6 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 		return errors.New("lvsd did not stop within 15 s of SIGTERM")
 	}
 	stopServers()
-
-	if o.Healthload != "" {
-		m, err := measureHealthload(ctx, o.Healthload, o.Load, netip.MustParseAddr("127.100.0.1"), 80)
-		if err != nil {
-			r.CheckErr = err.Error()
-		} else {
-			r.Checks = &m
-		}
-	}
 
 	// The host side finds the line in the VM's console.
 	return benchresult.Print(w, benchresult.SteadyMarker, r)
@@ -361,38 +378,64 @@ func ipvsadmCount(ctx context.Context) (services, dests int, err error) {
 // listeners from a child process, so the figure is the checker's alone.
 // Its own start (listeners, a calibration of bare connections) is inside
 // the longer warm-up it gets.
-func measureHealthload(ctx context.Context, bin string, l load, base netip.Addr, port uint16) (measurement, error) {
-	warmup := l.Warmup + healthloadStart
+// healthload is the check load alone (bench/healthload) running in the
+// guest.
+type healthload struct {
+	cmd    *exec.Cmd
+	out    strings.Builder
+	exited chan error
+	once   sync.Once
+}
+
+// startHealthload starts healthload with the checks of l against listeners
+// of its own from base:port; it runs until stop.
+func startHealthload(ctx context.Context, bin string, l load, base netip.Addr, port uint16) (*healthload, error) {
 	args := []string{
 		"-servers", strconv.Itoa(l.servers()),
 		"-interval", l.Interval.String(),
 		"-timeout", l.Timeout.String(),
-		"-duration", (warmup + l.Duration + 10*time.Second).String(),
+		"-duration", (l.Warmup + healthloadStart + l.Duration + time.Minute).String(),
 		"-base", base.String(),
 		"-port", strconv.Itoa(int(port)),
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 20 * time.Second
-	if err := cmd.Start(); err != nil {
-		return measurement{}, fmt.Errorf("starting healthload: %w", err)
+	h := &healthload{exited: make(chan error, 1)}
+	h.cmd = exec.CommandContext(ctx, bin, args...)
+	h.cmd.Stdout, h.cmd.Stderr = &h.out, &h.out
+	h.cmd.Cancel = func() error { return h.cmd.Process.Signal(os.Interrupt) }
+	h.cmd.WaitDelay = 20 * time.Second
+	if err := h.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting healthload: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	m, err := window(ctx, cmd.Process.Pid, warmup, l.Duration, nil)
-	_ = cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-exited:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
+	go func() { h.exited <- h.cmd.Wait() }()
+	return h, nil
+}
+
+// stop interrupts healthload and waits for it (killing it after 20 s).
+func (h *healthload) stop() {
+	h.once.Do(func() {
+		_ = h.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-h.exited:
+		case <-time.After(20 * time.Second):
+			_ = h.cmd.Process.Kill()
+			<-h.exited
+		}
+	})
+}
+
+// measureHealthload runs the check load alone and measures it in a window
+// of l's length after its warm-up.
+func measureHealthload(ctx context.Context, bin string, l load, base netip.Addr, port uint16) (measurement, error) {
+	h, err := startHealthload(ctx, bin, l, base, port)
 	if err != nil {
-		return measurement{}, fmt.Errorf("measuring healthload: %w (its output: %s)", err, lastLines(out.String(), 5))
+		return measurement{}, err
 	}
-	return m, nil
+	defer h.stop()
+	ms, err := window(ctx, []int{h.cmd.Process.Pid}, l.Warmup+healthloadStart, l.Duration, nil)
+	if err != nil {
+		return measurement{}, fmt.Errorf("measuring healthload: %w (its output: %s)", err, lastLines(h.out.String(), 5))
+	}
+	return ms[0], nil
 }
 
 // healthloadStart is the extra warm-up healthload gets: before its checks

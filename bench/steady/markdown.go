@@ -68,9 +68,11 @@ so in the VM the same %d servers are checked every %v with a timeout
 of %v.
 `, l.servers(), l.Interval, l.servers(), vmInterval, vmTimeout)
 	}
-	b.WriteString(`The same boot then runs the check load alone at the VM's rate
+	b.WriteString(`Beside lvsd the guest runs the check load alone at the VM's rate
 (bench/healthload: the healthcheck Scheduler with the same jobs, its
-listeners in a child process), measured the same way, and the host
+listeners in a child process), measured in the same window: in separate
+windows the emulator's pace varied between the two more than lvsd's
+cost differs from the checker's. The host
 runs the check load alone natively at the claimed rate. The estimate
 for lvsd on the host's cores at the claimed rate is lvsd's in-VM share
 times the host's check-load share over the VM's check-load share. It

@@ -119,33 +119,50 @@ func (m measurement) Share() float64 {
 	return m.CPU.Seconds() / m.Wall.Seconds()
 }
 
-// window measures process pid: it waits warmup, then samples over
-// duration. mark, when not nil, is called right after each of the two
-// samples (so a caller can count work done in the same window).
-func window(ctx context.Context, pid int, warmup, duration time.Duration, mark func(end bool)) (measurement, error) {
+// window measures processes pids over one window: it waits warmup, then
+// samples all of them over duration, so that whatever slows the machine
+// meanwhile (the emulator, the host's other work) weighs on each alike.
+// mark, when not nil, is called right after each of the two samples (so a
+// caller can count work done in the same window).
+func window(ctx context.Context, pids []int, warmup, duration time.Duration, mark func(end bool)) ([]measurement, error) {
 	if err := sleep(ctx, warmup); err != nil {
-		return measurement{}, err
+		return nil, err
 	}
-	s0, err := readProc(pid)
+	read := func() ([]procSample, error) {
+		out := make([]procSample, len(pids))
+		for i, pid := range pids {
+			s, err := readProc(pid)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	s0, err := read()
 	if err != nil {
-		return measurement{}, err
+		return nil, err
 	}
 	t0 := time.Now()
 	if mark != nil {
 		mark(false)
 	}
 	if err := sleep(ctx, duration); err != nil {
-		return measurement{}, err
+		return nil, err
 	}
-	s1, err := readProc(pid)
+	s1, err := read()
 	if err != nil {
-		return measurement{}, err
+		return nil, err
 	}
 	wall := time.Since(t0)
 	if mark != nil {
 		mark(true)
 	}
-	return measurement{CPU: s1.CPU - s0.CPU, Wall: wall, PeakRSS: s1.PeakRSS, RSS: s1.RSS}, nil
+	out := make([]measurement, len(pids))
+	for i := range pids {
+		out[i] = measurement{CPU: s1[i].CPU - s0[i].CPU, Wall: wall, PeakRSS: s1[i].PeakRSS, RSS: s1[i].RSS}
+	}
+	return out, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
