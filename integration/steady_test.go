@@ -29,6 +29,7 @@ var (
 	steadyDuration = flag.Duration("steady.duration", 3*time.Second, "measuring window of TestSteadyState")
 	steadyMaxCPU   = flag.Float64("steady.max-cpu", 1.0, "fail TestSteadyState above this share of one core (emulated); 0: no bound")
 	steadyMaxRSS   = flag.Int64("steady.max-rss", 100, "fail TestSteadyState above this peak RSS in MB; 0: no bound")
+	steadyProfile  = flag.Bool("steady.profile", false, "put lvsd's CPU profile over the window in the -steady.out report")
 )
 
 // steadyReport is the part of bench/steady's guest report the test checks.
@@ -66,6 +67,7 @@ func TestSteadyState(t *testing.T) {
 		fmt.Sprintf("-services=%d", services), fmt.Sprintf("-dests=%d", dests),
 		"-interval=" + steadyInterval.String(), "-timeout=" + steadyTimeout.String(),
 		"-warmup=" + steadyWarmup.String(), "-duration=" + steadyDuration.String(),
+		fmt.Sprintf("-guest-profile=%t", *steadyProfile),
 	}
 	script := `set -e
 modprobe ip_vs

@@ -137,6 +137,10 @@ type guestReport struct {
 	// missing.
 	Checks   *measurement `json:"checks,omitempty"`
 	CheckErr string       `json:"checks_error,omitempty"`
+	// Profile is lvsd's CPU profile (pprof) over the window, when asked
+	// for; ProfileErr says why it is missing.
+	Profile    []byte `json:"profile,omitempty"`
+	ProfileErr string `json:"profile_error,omitempty"`
 	Load1    string       `json:"loadavg"`
 }
 
@@ -145,6 +149,8 @@ type guestOptions struct {
 	LVSD       string
 	Healthload string
 	Dir        string
+	// Profile asks for lvsd's CPU profile over the window, in the report.
+	Profile bool
 }
 
 // guestMain runs inside the lab VM: it starts the real servers and lvsd,
@@ -247,13 +253,27 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 		}
 	}
 	var served0 int64
+	profiled := make(chan struct{})
 	ms, err := window(ctx, pids, warmup, o.Load.Duration, func(end bool) {
 		if end {
 			r.Served = served.Load() - served0
-		} else {
-			served0 = served.Load()
+			return
 		}
+		served0 = served.Load()
+		if !o.Profile {
+			close(profiled)
+			return
+		}
+		go func() {
+			defer close(profiled)
+			prof, perr := cpuProfile(ctx, socket, o.Load.Duration-time.Second)
+			r.Profile = prof
+			if perr != nil {
+				r.ProfileErr = perr.Error()
+			}
+		}()
 	})
+	<-profiled
 	if err != nil {
 		if hl != nil {
 			err = fmt.Errorf("%w (healthload's output: %s)", err, lastLines(hl.out.String(), 5))
@@ -320,6 +340,33 @@ func serveAll(l load, served *atomic.Int64) (stop func(), err error) {
 		}
 	}
 	return stop, nil
+}
+
+// cpuProfile fetches lvsd's CPU profile over d from its control socket.
+func cpuProfile(ctx context.Context, socket string, d time.Duration) ([]byte, error) {
+	c := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+		},
+	}}
+	url := fmt.Sprintf("http://lvsd/debug/pprof/profile?seconds=%d", max(int(d.Seconds()), 1))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %s", resp.Status)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	return b, nil
 }
 
 func getStatus(ctx context.Context, socket string) (status.Document, error) {

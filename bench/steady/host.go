@@ -16,12 +16,13 @@ import (
 // and runs this command's guest side in it, with the full load and the
 // test's bounds switched off (this command reports against the targets
 // instead), and returns the guest's report.
-func runVM(root, tmp string, l load, verbose bool) (guestReport, error) {
+func runVM(root, tmp string, l load, profile, verbose bool) (guestReport, error) {
 	out := filepath.Join(tmp, "guest.json")
 	err := benchrun.GoTest(root, verbose, "TestSteadyState", "-count=1", "-timeout=30m", "-v",
 		"-run", "^TestSteadyState$", "./integration/",
 		"-args",
 		"-steady.out="+out,
+		fmt.Sprintf("-steady.profile=%t", profile),
 		fmt.Sprintf("-steady.services=%d", l.Services),
 		fmt.Sprintf("-steady.dests=%d", l.Dests),
 		"-steady.interval="+l.Interval.String(),

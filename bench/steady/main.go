@@ -63,6 +63,8 @@ func steadyMain(args []string) error {
 	lvsd := fs.String("lvsd", "/usr/sbin/lvsd", "with -guest: the lvsd binary")
 	healthload := fs.String("healthload", "", "with -guest: the healthload binary; empty to skip the check-load figure")
 	dir := fs.String("dir", "/tmp", "with -guest: where the config, socket and log go")
+	profile := fs.String("profile", "", "write lvsd's CPU profile over the window (pprof) to this file; sampling costs lvsd a little CPU, so leave it out of the runs whose figures count")
+	guestProfile := fs.Bool("guest-profile", false, "with -guest: put lvsd's CPU profile in the report")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,7 +74,7 @@ func steadyMain(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *guest {
-		return guestMain(ctx, guestOptions{Load: l, LVSD: *lvsd, Healthload: *healthload, Dir: *dir}, os.Stdout)
+		return guestMain(ctx, guestOptions{Load: l, LVSD: *lvsd, Healthload: *healthload, Dir: *dir, Profile: *guestProfile}, os.Stdout)
 	}
 	if !*inVM && !*onHost {
 		return fmt.Errorf("nothing to measure: -vm=false and -host=false")
@@ -99,11 +101,23 @@ func steadyMain(args []string) error {
 		if err := vl.check(); err != nil {
 			return fmt.Errorf("-vm-interval, -vm-timeout: %w", err)
 		}
-		g, err := runVM(root, tmp, vl, *verbose)
+		g, err := runVM(root, tmp, vl, *profile != "", *verbose)
 		if err != nil {
 			return fmt.Errorf("in the VM: %w", err)
 		}
 		r.Guest = &g
+		if *profile != "" {
+			if len(g.Profile) == 0 {
+				return fmt.Errorf("the guest sent no profile: %s", g.ProfileErr)
+			}
+			if err := os.WriteFile(*profile, g.Profile, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "steady: lvsd's CPU profile is in %s (go tool pprof -top %s)\n", *profile, *profile)
+		}
+	}
+	if *write != "" && *profile != "" {
+		return fmt.Errorf("-profile with -write: a profiled run's figures include the sampling's cost")
 	}
 	if *onHost {
 		fmt.Fprintln(os.Stderr, "steady: measuring the check load alone on the host")
