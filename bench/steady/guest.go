@@ -141,7 +141,7 @@ type guestReport struct {
 	// for; ProfileErr says why it is missing.
 	Profile    []byte `json:"profile,omitempty"`
 	ProfileErr string `json:"profile_error,omitempty"`
-	Load1    string       `json:"loadavg"`
+	Load1      string `json:"loadavg"`
 }
 
 type guestOptions struct {
