@@ -465,7 +465,7 @@ func (d *Daemon) onResult(key string, r healthcheck.Result, h healthcheck.Health
 	}
 	d.mu.Unlock()
 	for _, o := range owners {
-		d.metrics.ObserveCheck(o.service, o.server.String(), r.Duration)
+		d.metrics.ObserveCheck(o.service, o.server, r.Duration)
 		if changed {
 			d.log.Info("real server health change", "service", o.service, "server", o.server.String(),
 				"healthy", h.Healthy, "check", r.Message)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,7 +51,10 @@ type Metrics struct {
 	reloads   map[string]uint64
 }
 
-type serverKey struct{ service, server string }
+type serverKey struct {
+	service string
+	server  netip.AddrPort
+}
 
 // NewMetrics returns metrics that read the daemon's counters from src.
 func NewMetrics(src Source) *Metrics {
@@ -67,7 +71,7 @@ func NewMetrics(src Source) *Metrics {
 
 // ObserveCheck records how long one health check of server (a real
 // server's address) in service (a virtual server's name) took.
-func (m *Metrics) ObserveCheck(service, server string, d time.Duration) {
+func (m *Metrics) ObserveCheck(service string, server netip.AddrPort, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := serverKey{service, server}
@@ -220,10 +224,10 @@ func (m *Metrics) gather() []family {
 		if c := strings.Compare(a.service, b.service); c != 0 {
 			return c
 		}
-		return strings.Compare(a.server, b.server)
+		return a.server.Compare(b.server)
 	})
 	for _, k := range keys {
-		m.checks[k].addTo(&checks, labels{{"service", k.service}, {"server", k.server}})
+		m.checks[k].addTo(&checks, labels{{"service", k.service}, {"server", k.server.String()}})
 	}
 	for _, op := range sortedKeys(m.ops) {
 		ops.add("", labels{{"op", op}}, float64(m.ops[op]))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"slices"
 	"sort"
@@ -97,9 +98,9 @@ func scrape(t *testing.T, h http.Handler) exposition {
 }
 
 func observed(m *Metrics) {
-	m.ObserveCheck("web", "10.10.10.12:80", 1300*time.Microsecond)
-	m.ObserveCheck("web", "10.10.10.12:80", 3*time.Millisecond)
-	m.ObserveCheck("web", "10.10.10.13:80", 2*time.Second)
+	m.ObserveCheck("web", netip.MustParseAddrPort("10.10.10.12:80"), 1300*time.Microsecond)
+	m.ObserveCheck("web", netip.MustParseAddrPort("10.10.10.12:80"), 3*time.Millisecond)
+	m.ObserveCheck("web", netip.MustParseAddrPort("10.10.10.13:80"), 2*time.Second)
 	m.ObserveReconcile(800 * time.Microsecond)
 	m.IPVSOps("add_service", 1)
 	m.IPVSOps("add_destination", 2)
