@@ -117,6 +117,9 @@ type Daemon struct {
 	held      []netip.Addr
 	heldSet   bool
 	heldState string
+	// redirected: a NAT relay routed real servers' answers to the peer
+	// (RedirectReplies); set and read by the stop only.
+	redirected bool
 }
 
 // instance is one running VRRP instance.
@@ -297,6 +300,11 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		}
 		return err
 	}
+	// A NAT relay's routes outlive a crash in the middle of a stop.
+	if slices.ContainsFunc(cfg.VRRPInstances, func(vi config.VRRPInstance) bool { return vi.Handover == config.Relay }) {
+		d.redirected = true
+		d.endRedirect()
+	}
 
 	d.partsCtx, d.cancelParts = context.WithCancel(context.Background())
 	d.notifyCtx, d.stopNotify = context.WithCancel(context.Background())
@@ -395,7 +403,9 @@ func (d *Daemon) stop() {
 		}
 		cancel()
 	}
-	// The VIPs are off the interfaces: the ones on lo can go too.
+	// The VIPs are off the interfaces: the real servers answer the new
+	// master, and the VIPs on lo can go too.
+	d.endRedirect()
 	if d.heldSet {
 		if err := d.sys.HoldVIPs(d.heldState, nil); err != nil {
 			d.log.Warn("taking the relay VIPs off lo", "err", err)

@@ -332,6 +332,11 @@ type fakeSystem struct {
 	// holds are the arguments of every HoldVIPs call; holdErr fails them.
 	holds   [][]netip.Addr
 	holdErr error
+	// routeIfaces answers RouteIface (default eth0); redirects records the
+	// RedirectReplies calls, which redirectErr fails when they add routes.
+	routeIfaces map[netip.Addr]string
+	redirects   [][]replyRoute
+	redirectErr error
 }
 
 func newFakeSystem(seg *fakeSegment, addr string, ifaces ...string) *fakeSystem {
@@ -402,6 +407,32 @@ func (s *fakeSystem) HoldVIPs(_ string, vips []netip.Addr) error {
 	}
 	s.holds = append(s.holds, slices.Clone(vips))
 	return nil
+}
+
+func (s *fakeSystem) RouteIface(a netip.Addr) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name, ok := s.routeIfaces[a]; ok {
+		return name, nil
+	}
+	return "eth0", nil
+}
+
+func (s *fakeSystem) RedirectReplies(routes []replyRoute) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.redirects = append(s.redirects, slices.Clone(routes))
+	if len(routes) > 0 && s.redirectErr != nil {
+		return s.redirectErr
+	}
+	return nil
+}
+
+// redirectCalls returns the arguments of the RedirectReplies calls so far.
+func (s *fakeSystem) redirectCalls() [][]replyRoute {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.redirects)
 }
 
 // heldCalls returns the arguments of the HoldVIPs calls so far.

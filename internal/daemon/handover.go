@@ -95,7 +95,10 @@ func (d *Daemon) relay(insts []*instance) {
 		return
 	}
 	d.mu.Lock()
+	cfg := d.cfg
+	d.mu.Unlock()
 	h := plan.Handover{}
+	peerOn := map[string]netip.Addr{} // the peer of each relaying interface
 	for _, in := range insts {
 		if in.cfg.Handover != config.Relay || in.in.Status().State != vrrp.Master {
 			continue
@@ -105,14 +108,19 @@ func (d *Daemon) relay(insts []*instance) {
 				"instance", in.cfg.Name, "unicast_peers", in.cfg.UnicastPeers)
 			continue
 		}
-		for _, vip := range plan.RelayVIPs(d.cfg, &in.cfg) {
+		peerOn[in.cfg.Interface] = in.peer
+		for _, vip := range plan.RelayVIPs(cfg, &in.cfg) {
 			h[vip] = in.peer
 		}
 	}
 	if len(h) == 0 {
-		d.mu.Unlock()
 		return
 	}
+	if !d.redirectNAT(cfg, h, peerOn) {
+		return
+	}
+
+	d.mu.Lock()
 	d.handover = h
 	d.rec.SetDesired(d.desiredLocked())
 	keys := make(map[ipvs.ServiceKey]bool)
@@ -162,6 +170,83 @@ func (d *Daemon) relay(insts []*instance) {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// redirectNAT prepares the answers of the NAT virtual servers in h: their
+// real servers send them to this director (their gateway), which must
+// pass those of the connections the peer scheduled on to the peer. Each
+// real server's interface needs a relaying instance, whose peer is the
+// next hop. A VIP with a NAT virtual server that cannot be served so is
+// taken out of h, and hands over by release. It returns false when
+// nothing is left to relay.
+func (d *Daemon) redirectNAT(cfg *config.Config, h plan.Handover, peerOn map[string]netip.Addr) bool {
+	byVIP := map[netip.Addr][]replyRoute{}
+	for i := range cfg.VirtualServers {
+		vs := &cfg.VirtualServers[i]
+		vip := vs.Address.Addr()
+		if _, ok := h[vip]; !ok || vs.Method != config.NAT || !plan.Relayable(vs) {
+			continue
+		}
+		servers := make([]netip.Addr, 0, len(vs.RealServers)+1)
+		for _, rs := range vs.RealServers {
+			servers = append(servers, rs.Address.Addr())
+		}
+		if vs.SorryServer.IsValid() {
+			servers = append(servers, vs.SorryServer.Addr())
+		}
+		for _, a := range servers {
+			iface, err := d.sys.RouteIface(a)
+			via, ok := peerOn[iface]
+			if err != nil || !ok {
+				d.log.Warn("a NAT real server's answers cannot reach the peer: no relaying instance on its interface; its VIP hands over by release",
+					"virtual_server", vs.Name, "server", a, "interface", iface, "err", err)
+				delete(h, vip)
+				break
+			}
+			if r := (replyRoute{From: a, Iface: iface, Via: via}); !slices.Contains(byVIP[vip], r) {
+				byVIP[vip] = append(byVIP[vip], r)
+			}
+		}
+	}
+	var routes []replyRoute
+	for vip, rs := range byVIP {
+		if _, ok := h[vip]; !ok {
+			continue
+		}
+		for _, r := range rs {
+			if !slices.Contains(routes, r) {
+				routes = append(routes, r)
+			}
+		}
+	}
+	if len(routes) == 0 {
+		return len(h) > 0
+	}
+	slices.SortFunc(routes, func(a, b replyRoute) int { return a.From.Compare(b.From) })
+	if err := d.sys.RedirectReplies(routes); err != nil {
+		d.log.Warn("routing NAT answers to the peer failed; the NAT virtual servers' VIPs hand over by release", "err", err)
+		for vip := range byVIP {
+			delete(h, vip)
+		}
+		if err := d.sys.RedirectReplies(nil); err != nil {
+			d.log.Warn("removing the NAT relay routes", "err", err)
+		}
+		return len(h) > 0
+	}
+	d.redirected = true
+	d.log.Info("NAT answers of the peer's connections routed to it", "real_servers", len(routes))
+	return true
+}
+
+// endRedirect removes the routes of a NAT relay, once the VIPs are gone.
+func (d *Daemon) endRedirect() {
+	if !d.redirected {
+		return
+	}
+	if err := d.sys.RedirectReplies(nil); err != nil {
+		d.log.Warn("removing the NAT relay routes", "err", err)
+	}
+	d.redirected = false
 }
 
 // endRelay puts the table back to the plan after a relay, for a stop that

@@ -74,7 +74,8 @@ status {
 `
 
 // A stopping master of a relay instance first sends new connections of its
-// DR services to the peer, and hands over only once its own have ended.
+// DR and NAT services to the peer (routing the NAT answers of the peer's
+// connections to it), and hands over only once its own have ended.
 func TestRunRelayHandover(t *testing.T) {
 	verifyNoLeaks(t)
 	for _, tc := range []struct {
@@ -104,13 +105,19 @@ func TestRunRelayHandover(t *testing.T) {
 			eventually(t, 2*time.Second, "a's table programmed", func() bool { return slices.Equal(sysA.kernel.dests(), plain) })
 
 			sysA.kernel.setActive("192.0.2.11:80", 2)
+			sysA.kernel.setActive("10.0.0.11:25", 1)
 			sysA.kernel.setActive("192.0.2.2:80", 5) // the peer's: never waited for
-			sysA.kernel.setActive("10.0.0.11:25", 7) // NAT: not relayed, never waited for
 			start := time.Now()
 			a.cancel()
-			relayed := []string{"10.0.0.11:25 w1", "192.0.2.11:80 w0", "192.0.2.12:80 w0", "192.0.2.2:80 w1"}
+			relayed := []string{"10.0.0.11:25 w0", "192.0.2.11:80 w0", "192.0.2.12:80 w0", "192.0.2.2:25 w1", "192.0.2.2:80 w1"}
 			eventually(t, time.Second, "a relaying to b", func() bool { return slices.Equal(sysA.kernel.dests(), relayed) })
 			relayAt := time.Since(start)
+			// The NAT real server answers through a: the answers of b's
+			// connections are routed to b.
+			nat := []replyRoute{{From: netip.MustParseAddr("10.0.0.11"), Iface: "eth0", Via: netip.MustParseAddr("192.0.2.2")}}
+			if got := sysA.redirectCalls(); !cmp.Equal(got, [][]replyRoute{nil, nat}, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })) {
+				t.Errorf("a's RedirectReplies calls %v, want the start's clean-up, then %v", got, nat)
+			}
 
 			wait := tc.end
 			if wait == 0 {
@@ -121,6 +128,7 @@ func TestRunRelayHandover(t *testing.T) {
 					t.Fatalf("a handed over while its own connections were active (b %s)", b.instance().State)
 				}
 				sysA.kernel.setActive("192.0.2.11:80", 0)
+				sysA.kernel.setActive("10.0.0.11:25", 0)
 			}
 			eventually(t, time.Second, "b MASTER", func() bool { return b.instance().State == status.StateMaster })
 			took := time.Since(start)
@@ -138,6 +146,9 @@ func TestRunRelayHandover(t *testing.T) {
 			}
 			if got := sysA.heldCalls(); len(got) != 2 || len(got[1]) != 0 {
 				t.Errorf("a's HoldVIPs calls %v, want the VIP, then none at the stop", got)
+			}
+			if got := sysA.redirectCalls(); len(got) != 3 || len(got[2]) != 0 {
+				t.Errorf("a's RedirectReplies calls %v, want the routes removed at the end", got)
 			}
 			// b, now master, kept its own table and its VIP on lo.
 			if got := sysB.kernel.dests(); !slices.Equal(got, plain) {
@@ -182,4 +193,32 @@ func TestReloadHandover(t *testing.T) {
 	if got := sys.heldCalls(); len(got) != 4 || len(got[3]) != 0 {
 		t.Errorf("HoldVIPs calls after the stop %v", got)
 	}
+}
+
+// A NAT virtual server whose real servers sit behind an interface with no
+// relaying instance cannot have its answers routed to the peer: its VIP
+// hands over by release, at once.
+func TestRunRelayNATWithoutPeer(t *testing.T) {
+	verifyNoLeaks(t)
+	seg := &fakeSegment{}
+	sysA := newFakeSystem(seg, "192.0.2.1", "eth0")
+	sysA.routeIfaces = map[netip.Addr]string{netip.MustParseAddr("10.0.0.11"): "eth1"}
+	sysB := newFakeSystem(seg, "192.0.2.2", "eth0")
+	a := startDaemonAs(t, relayPair, sysA, "a")
+	b := startDaemonAs(t, relayPair, sysB, "b")
+	eventually(t, 3*time.Second, "a MASTER, b BACKUP", func() bool {
+		return a.instance().State == status.StateMaster && b.instance().State == status.StateBackup
+	})
+	sysA.kernel.setActive("192.0.2.11:80", 2) // would hold a relay for 500 ms
+	start := time.Now()
+	a.cancel()
+	eventually(t, time.Second, "b MASTER", func() bool { return b.instance().State == status.StateMaster })
+	if took := time.Since(start); took > relayBound {
+		t.Errorf("b MASTER %v after the stop: a relayed, want a handover by release", took)
+	}
+	a.done <- <-a.done
+	if got := sysA.redirectCalls(); len(got) != 1 || len(got[0]) != 0 {
+		t.Errorf("a's RedirectReplies calls %v, want only the start's clean-up", got)
+	}
+	b.stop()
 }

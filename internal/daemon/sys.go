@@ -43,4 +43,22 @@ type system interface {
 	// too) undoes exactly that. An empty vips undoes everything; without
 	// a state file that does nothing.
 	HoldVIPs(state string, vips []netip.Addr) error
+	// RouteIface names the interface the kernel routes addr through.
+	RouteIface(addr netip.Addr) (string, error)
+	// RedirectReplies routes what arrives from each real server From on
+	// interface Iface to the director Via instead (policy routing), with
+	// ICMP redirects off on those interfaces, for a NAT relay: the
+	// stopping master's IPVS translates back the answers of its own
+	// connections and sends them on (net.ipv4.vs.snat_reroute), the
+	// others reach the peer that scheduled them. An empty list removes
+	// every such route and puts the redirect settings back.
+	RedirectReplies(routes []replyRoute) error
+}
+
+// replyRoute sends a real server's traffic to the peer director during a
+// NAT relay (see RedirectReplies).
+type replyRoute struct {
+	From  netip.Addr
+	Iface string
+	Via   netip.Addr
 }

@@ -3,10 +3,14 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -27,6 +31,9 @@ import (
 type linuxSystem struct {
 	log *slog.Logger
 	vip *vip.Manager // set by VIPs, for WatchAddrs
+	// redirects holds the send_redirects values RedirectReplies changed,
+	// by path, to put back.
+	redirects map[string]string
 }
 
 // resubscribeDelay is the pause before a failed netlink subscription is
@@ -225,4 +232,143 @@ func (s *linuxSystem) HoldVIPs(state string, vips []netip.Addr) error {
 		errs = append(errs, realserver.SaveRecord(state, next))
 	}
 	return errors.Join(errs...)
+}
+
+func (s *linuxSystem) RouteIface(addr netip.Addr) (string, error) {
+	routes, err := netlink.RouteGet(addr.AsSlice())
+	if err != nil {
+		return "", err
+	}
+	if len(routes) == 0 || routes[0].LinkIndex == 0 {
+		return "", fmt.Errorf("no route to %s", addr)
+	}
+	l, err := netlink.LinkByIndex(routes[0].LinkIndex)
+	if err != nil {
+		return "", err
+	}
+	return l.Attrs().Name, nil
+}
+
+// Policy routing of a NAT relay: one table per peer from relayTable on,
+// selected by rules at relayRulePref (after the local table's rule at 0,
+// so addresses of the director itself are still delivered to it).
+const (
+	relayTable    = 0x4c56 // "LV"
+	relayTables   = 16
+	relayRulePref = 100
+)
+
+func (s *linuxSystem) RedirectReplies(routes []replyRoute) error {
+	var errs []error
+	// Whatever an earlier call (or a crashed run) installed goes first.
+	rules, err := netlink.RuleList(netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("listing routing rules: %w", err)
+	}
+	for i := range rules {
+		if r := &rules[i]; r.Table >= relayTable && r.Table < relayTable+relayTables {
+			if err := netlink.RuleDel(r); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("removing a relay rule: %w", err))
+			}
+		}
+	}
+	for t := relayTable; t < relayTable+relayTables; t++ {
+		rs, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: t}, netlink.RT_FILTER_TABLE)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing relay routes: %w", err))
+			continue
+		}
+		for i := range rs {
+			if err := netlink.RouteDel(&rs[i]); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, fmt.Errorf("removing a relay route: %w", err))
+			}
+		}
+	}
+	if len(routes) == 0 {
+		s.restoreRedirects()
+		return errors.Join(errs...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+
+	// The stopping master's own connections rely on IPVS routing their
+	// translated answers afresh; without it they would follow the rule.
+	if v, err := os.ReadFile(filepath.Join(reconcile.SysctlRoot, "net/ipv4/vs/snat_reroute")); err != nil || strings.TrimSpace(string(v)) != "1" {
+		return fmt.Errorf("net.ipv4.vs.snat_reroute is not 1 (%q, %v): a NAT relay would misroute this director's own answers", strings.TrimSpace(string(v)), err)
+	}
+	// A reply routed back out of the interface it came in on would make
+	// the kernel tell the real server to use the peer as its gateway, for
+	// this director's own connections too.
+	ifaces := map[string]bool{"all": true}
+	for _, r := range routes {
+		ifaces[r.Iface] = true
+	}
+	for name := range ifaces {
+		if err := s.setRedirects(name); err != nil {
+			return err
+		}
+	}
+	tables := map[netip.Addr]int{}
+	for _, r := range routes {
+		t, ok := tables[r.Via]
+		if !ok {
+			if len(tables) == relayTables {
+				return fmt.Errorf("a NAT relay to more than %d peers", relayTables)
+			}
+			t = relayTable + len(tables)
+			tables[r.Via] = t
+			l, err := netlink.LinkByName(r.Iface)
+			if err != nil {
+				return err
+			}
+			dst := &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}
+			if r.Via.Is6() {
+				dst = &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+			}
+			if err := netlink.RouteAdd(&netlink.Route{Table: t, Dst: dst, Gw: r.Via.AsSlice(), LinkIndex: l.Attrs().Index}); err != nil {
+				return fmt.Errorf("adding the relay route via %s: %w", r.Via, err)
+			}
+		}
+		rule := netlink.NewRule()
+		rule.Src = &net.IPNet{IP: r.From.AsSlice(), Mask: net.CIDRMask(r.From.BitLen(), r.From.BitLen())}
+		rule.IifName = r.Iface
+		rule.Table = t
+		rule.Priority = relayRulePref
+		rule.Family = unix.AF_INET
+		if r.From.Is6() {
+			rule.Family = unix.AF_INET6
+		}
+		if err := netlink.RuleAdd(rule); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("adding the relay rule from %s: %w", r.From, err)
+		}
+	}
+	return nil
+}
+
+// setRedirects sets net.ipv4.conf.NAME.send_redirects to 0, remembering
+// the value it had.
+func (s *linuxSystem) setRedirects(name string) error {
+	path := filepath.Join(reconcile.SysctlRoot, "net/ipv4/conf", name, "send_redirects")
+	v, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if s.redirects == nil {
+		s.redirects = map[string]string{}
+	}
+	if _, ok := s.redirects[path]; !ok {
+		s.redirects[path] = strings.TrimSpace(string(v))
+	}
+	return os.WriteFile(path, []byte("0\n"), 0o644)
+}
+
+// restoreRedirects puts back what setRedirects changed.
+func (s *linuxSystem) restoreRedirects() {
+	for path, v := range s.redirects {
+		if err := os.WriteFile(path, []byte(v+"\n"), 0o644); err != nil && s.log != nil {
+			s.log.Warn("restoring send_redirects", "path", path, "err", err)
+		}
+	}
+	s.redirects = nil
 }

@@ -10,12 +10,13 @@ import (
 
 // Relayable reports whether a stopping master can relay the connections
 // of vs to its peer director: the peer's IPVS must see the client's packet
-// unchanged, addressed to the VIP, which direct routing gives. A DR or TUN
-// virtual server qualifies (the peer forwards by its own method); NAT does
-// not, since the real servers' answers go back through the gateway VIP of
-// the director that is stopping. A fwmark service has no VIP of its own.
+// unchanged, addressed to the VIP, which direct routing to the peer gives,
+// whatever vs's own method. A NAT virtual server's real servers answer
+// through the stopping director, which then routes the answers it cannot
+// translate to the peer (the daemon's part). A fwmark service has no VIP
+// of its own.
 func Relayable(vs *config.VirtualServer) bool {
-	return vs.FWMark == 0 && vs.Method != config.NAT
+	return vs.FWMark == 0
 }
 
 // RelayVIPs lists the VIPs of vi that a director holds on lo when vi hands

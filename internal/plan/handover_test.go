@@ -44,9 +44,9 @@ func TestRelayVIPs(t *testing.T) {
 		t.Errorf("RelayVIPs with handover = release: %v, want none", got)
 	}
 	cfg = relayConfig(config.Relay)
-	cfg.VirtualServers = cfg.VirtualServers[2:] // NAT and fwmark only
+	cfg.VirtualServers = cfg.VirtualServers[3:] // fwmark only
 	if got := RelayVIPs(cfg, &cfg.VRRPInstances[0]); len(got) != 0 {
-		t.Errorf("RelayVIPs without a DR or TUN virtual server: %v, want none", got)
+		t.Errorf("RelayVIPs with only a fwmark service: %v, want none", got)
 	}
 }
 
@@ -61,6 +61,7 @@ func TestHandoverRelay(t *testing.T) {
 		t.Fatal("Relay modified the services it was given")
 	}
 	tunnel := func(d ipvs.Destination) ipvs.Destination { d.Forward = ipvs.Tunnel; return d }
+	masq := func(d ipvs.Destination) ipvs.Destination { d.Forward = ipvs.Masquerade; return d }
 	withThreshold := func(d ipvs.Destination) ipvs.Destination { d.UpperThreshold = 10; return d }
 	want := [][]ipvs.Destination{
 		// DR: own servers quiesced, the peer (also a real server here: one
@@ -69,8 +70,9 @@ func TestHandoverRelay(t *testing.T) {
 		{withThreshold(dest("192.0.2.13:80", 0)), dest("192.0.2.14:80", 1)},
 		// TUN: the peer is reached by direct routing all the same.
 		{tunnel(dest("192.0.2.12:443", 0)), tunnel(withThreshold(dest("192.0.2.13:443", 0))), dest("192.0.2.14:443", 1)},
-		// NAT and fwmark: untouched.
-		services[2].Destinations,
+		// NAT: relayed too (the daemon routes the answers).
+		{masq(withThreshold(dest("192.0.2.13:80", 0))), masq(dest("192.0.2.14:80", 0)), dest("192.0.2.14:25", 1)},
+		// fwmark: untouched.
 		services[3].Destinations,
 	}
 	for i := range want {
