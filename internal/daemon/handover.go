@@ -12,6 +12,7 @@ import (
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/plan"
+	"github.com/lvsd/lvsd/internal/reconcile"
 	"github.com/lvsd/lvsd/ipvs"
 	"github.com/lvsd/lvsd/vrrp"
 )
@@ -99,6 +100,7 @@ func (d *Daemon) relay(insts []*instance) {
 	d.mu.Unlock()
 	h := plan.Handover{}
 	peerOn := map[string]netip.Addr{} // the peer of each relaying interface
+	var relaying []string
 	for _, in := range insts {
 		if in.cfg.Handover != config.Relay || in.in.Status().State != vrrp.Master {
 			continue
@@ -109,6 +111,7 @@ func (d *Daemon) relay(insts []*instance) {
 			continue
 		}
 		peerOn[in.cfg.Interface] = in.peer
+		relaying = append(relaying, in.cfg.Name)
 		for _, vip := range plan.RelayVIPs(cfg, &in.cfg) {
 			h[vip] = in.peer
 		}
@@ -118,6 +121,15 @@ func (d *Daemon) relay(insts []*instance) {
 	}
 	if !d.redirectNAT(cfg, h, peerOn) {
 		return
+	}
+
+	// The sync daemon would tell the peer of the connections relayed to
+	// it as this director sees them, bound to the peer's own address, and
+	// the peer's kernel replaces its own entry (bound to the real server)
+	// with that: the connection breaks. It stops first; the connections
+	// it told the peer of earlier stay known there.
+	if sd := cfg.IPVS.SyncDaemon; sd != nil && slices.Contains(relaying, sd.VRRPInstance) {
+		d.rec.SetSyncRole(reconcile.SyncNone)
 	}
 
 	d.mu.Lock()

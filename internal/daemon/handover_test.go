@@ -68,6 +68,12 @@ virtual_server "mail" {
   method  = "nat"
   real_server "10.0.0.11:25" {}
 }
+ipvs {
+  sync_daemon {
+    interface     = "eth0"
+    vrrp_instance = "VI_1"
+  }
+}
 status {
   metrics_listen = ""
 }
@@ -112,6 +118,11 @@ func TestRunRelayHandover(t *testing.T) {
 			relayed := []string{"10.0.0.11:25 w0", "192.0.2.11:80 w0", "192.0.2.12:80 w0", "192.0.2.2:25 w1", "192.0.2.2:80 w1"}
 			eventually(t, time.Second, "a relaying to b", func() bool { return slices.Equal(sysA.kernel.dests(), relayed) })
 			relayAt := time.Since(start)
+			// The sync daemon stopped before the relay began: it would
+			// have told b of the relayed connections bound to b itself.
+			if calls := sysA.kernel.syncCalls(); len(calls) == 0 || calls[len(calls)-1] != "stop master" {
+				t.Errorf("a's sync daemon calls %v when the relay began, want the master stopped last", calls)
+			}
 			// The NAT real server answers through a: the answers of b's
 			// connections are routed to b.
 			nat := []replyRoute{{From: netip.MustParseAddr("10.0.0.11"), Iface: "eth0", Via: netip.MustParseAddr("192.0.2.2")}}
