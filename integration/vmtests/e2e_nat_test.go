@@ -938,6 +938,12 @@ func TestE2ENATEvents(t *testing.T) {
 		if rules := a.host.MustExec(t, "ip", "rule", "show"); strings.Contains(rules, "lookup 19542") {
 			t.Errorf("clean stop: a left its relay rules:\n%s", rules)
 		}
+		if routes := a.host.MustExec(t, "ip", "route", "show", "table", "19542"); strings.TrimSpace(routes) != "" {
+			t.Errorf("clean stop: a left its relay routes:\n%s", routes)
+		}
+		if v := strings.TrimSpace(a.host.MustExec(t, "busybox", "sysctl", "-n", "net.ipv4.conf.eth1.send_redirects")); v != "1" {
+			t.Errorf("clean stop: a left net.ipv4.conf.eth1.send_redirects at %s, want it back at 1", v)
+		}
 		if len(lost) != 0 {
 			t.Errorf("clean stop: %d requests started after b announced both VIPs failed, want none:%s", len(lost), e2eDiagnose(lost, stopped, conns))
 		}

@@ -272,16 +272,17 @@ func (s *linuxSystem) RedirectReplies(routes []replyRoute) error {
 			}
 		}
 	}
-	for t := relayTable; t < relayTable+relayTables; t++ {
-		rs, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: t}, netlink.RT_FILTER_TABLE)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("listing relay routes: %w", err))
+	// One dump of every table (RT_TABLE_UNSPEC), not one per table.
+	rs, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("listing relay routes: %w", err))
+	}
+	for i := range rs {
+		if t := rs[i].Table; t < relayTable || t >= relayTable+relayTables {
 			continue
 		}
-		for i := range rs {
-			if err := netlink.RouteDel(&rs[i]); err != nil && !errors.Is(err, unix.ESRCH) {
-				errs = append(errs, fmt.Errorf("removing a relay route: %w", err))
-			}
+		if err := netlink.RouteDel(&rs[i]); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("removing a relay route: %w", err))
 		}
 	}
 	if len(routes) == 0 {
