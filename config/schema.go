@@ -143,7 +143,7 @@ var schema = &blockSpec{
 				{Name: "virtual_ips", Kind: kStringList, Required: true, Doc: "addresses in CIDR form (a bare address is a host prefix), all of one family, not in any other instance"},
 				{Name: "track_interfaces", Kind: kStringList, Default: "[]", Doc: "if any of these interfaces is down the instance goes to FAULT"},
 				{Name: "accept", Kind: kBool, Default: "true", Doc: "RFC 5798 Accept_Mode: the master accepts packets for the virtual IPs"},
-				{Name: "handover", Kind: kString, Default: `"release"`, Doc: "what a stopping master does first: `release` sends priority 0 at once; `relay` first sends the new connections of its DR and TUN virtual servers on to the peer director and hands over once its own have ended (at most 500ms), so a planned stop resets no connection; needs `unicast_peers` naming the two directors (see README, Operations)"},
+				{Name: "handover", Kind: kString, Default: `"release"`, Doc: "what a stopping master does first: `release` sends priority 0 at once; `relay` first sends the new connections of the virtual servers on its VIPs on to the peer director and hands over once its own have ended (at most 500ms), so a planned stop resets no connection; needs `unicast_peers` naming the two directors (see README, Operations → Stop)"},
 				{Name: "auth_pass", Kind: kString, Default: `""`, Doc: "VRRPv2 simple password (at most 8 bytes), for peers that require it; version 2 only"},
 			},
 			Blocks: []*blockSpec{
