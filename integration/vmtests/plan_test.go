@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/lvsd/lvsd/config"
@@ -74,6 +75,23 @@ func planSave(t *testing.T, file string) (string, []ipvs.Service) {
 	return b.String(), desired
 }
 
+// loadSchedulers loads the scheduler modules of services ahead of the
+// commands under test, which run with a time limit: the kernel would load
+// each on demand through modprobe, and a dozen of those on emulated CPUs
+// under load once took longer than ipvsadm -R's 30 s.
+func loadSchedulers(t *testing.T, services []ipvs.Service) {
+	t.Helper()
+	start := time.Now()
+	loaded := map[string]bool{}
+	for _, s := range services {
+		if !loaded[s.Scheduler] {
+			loaded[s.Scheduler] = true
+			run(t, "modprobe", "ip_vs_"+s.Scheduler)
+		}
+	}
+	t.Logf("%d scheduler modules loaded in %v", len(loaded), time.Since(start).Round(time.Millisecond))
+}
+
 // TestPlanIsIPVSAdmSave restores each plan's rules with ipvsadm -R and
 // reads them back with ipvsadm -S -n: ipvsadm, not lvsd, decides what the
 // rules look like, so `lvsd plan` must print exactly what it prints.
@@ -81,11 +99,12 @@ func TestPlanIsIPVSAdmSave(t *testing.T) {
 	vm.RequireGuest(t)
 	d := director(t)
 	for _, file := range planConfigs(t) {
-		want, _ := planSave(t, file)
+		want, desired := planSave(t, file)
 		if want == "" {
 			continue // a VRRP-only example
 		}
 		t.Run(filepath.Base(file), func(t *testing.T) {
+			loadSchedulers(t, desired)
 			rules := filepath.Join(t.TempDir(), "rules")
 			if err := os.WriteFile(rules, []byte(want), 0o600); err != nil {
 				t.Fatal(err)
