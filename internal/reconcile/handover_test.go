@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/plan"
@@ -38,29 +37,6 @@ func TestFlushAppliesBeforeReturning(t *testing.T) {
 		if got, _, _ := k.stats(); got != requests {
 			t.Errorf("Flush with nothing changed made %d requests, want 0", got-requests)
 		}
-	})
-}
-
-func TestFlushGivesUpWhenContextEnds(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{hold: make(chan struct{})}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
-		ctx, cancel := context.WithCancel(context.Background())
-		h.cancel = cancel
-		go func() { h.done <- h.r.Run(ctx) }()
-		synctest.Wait() // a round is stuck in the kernel
-
-		fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
-		defer fcancel()
-		if err := h.r.Flush(fctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("Flush = %v, want a deadline error", err)
-		}
-		if _, err := h.r.ActiveConns(fctx, nil, nil); !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("ActiveConns = %v, want a deadline error", err)
-		}
-		close(k.hold)
-		h.stop()
 	})
 }
 

@@ -517,24 +517,38 @@ func TestCleanupRemovesOnlyOwned(t *testing.T) {
 	})
 }
 
-func TestCleanupGivesUpWhenContextEnds(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{hold: make(chan struct{})}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
-		ctx, cancel := context.WithCancel(context.Background())
-		h.cancel = cancel
-		go func() { h.done <- h.r.Run(ctx) }()
-		synctest.Wait() // a round is stuck in the kernel
+// Every call that waits for the kernel behind a round gives up when its
+// context ends.
+func TestKernelWaitsGiveUpWhenContextEnds(t *testing.T) {
+	calls := map[string]func(*Reconciler, context.Context) error{
+		"Cleanup": (*Reconciler).Cleanup,
+		"Flush":   (*Reconciler).Flush,
+		"ActiveConns": func(r *Reconciler, ctx context.Context) error {
+			_, err := r.ActiveConns(ctx, nil, nil)
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := &fakeKernel{hold: make(chan struct{})}
+				h := newHarness(t, k, config.IPVS{})
+				h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+				ctx, cancel := context.WithCancel(context.Background())
+				h.cancel = cancel
+				go func() { h.done <- h.r.Run(ctx) }()
+				synctest.Wait() // a round is stuck in the kernel
 
-		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
-		defer ccancel()
-		if err := h.r.Cleanup(cctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("Cleanup = %v, want a deadline error", err)
-		}
-		close(k.hold)
-		h.stop()
-	})
+				cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+				defer ccancel()
+				if err := call(h.r, cctx); !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("%s = %v, want a deadline error", name, err)
+				}
+				close(k.hold)
+				h.stop()
+			})
+		})
+	}
 }
 
 func TestSnapshot(t *testing.T) {
