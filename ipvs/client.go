@@ -56,7 +56,19 @@ func DialNetNS(nsFd int) (*Client, error) {
 	return dial(&netlink.Config{NetNS: nsFd})
 }
 
+// recvBuffer is the fixed receive buffer of a Client's socket. The kernel
+// fills a datagram of a dump up to the reader's buffer, 32 KiB at most
+// (netlink_recvmsg), and an acknowledgement is far smaller, so every
+// datagram fits; without a fixed buffer each receive first peeks at the
+// datagram's size, a second system call. A datagram that did not fit
+// would be an error (truncated), never a silent loss.
+const recvBuffer = 64 << 10
+
 func dial(cfg *netlink.Config) (*Client, error) {
+	if cfg == nil {
+		cfg = &netlink.Config{}
+	}
+	cfg.MessageBufferSize = recvBuffer
 	conn, err := netlink.Dial(genetlink.Protocol, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("dialing generic netlink: %w", err)
