@@ -112,9 +112,10 @@ type Handover string
 const (
 	// Release sends priority 0 at once (RFC 5798 §6.4.3).
 	Release Handover = "release"
-	// Relay first makes the peer director a real server of every DR or TUN
-	// virtual server on the instance's VIPs and quiesces its own real
-	// servers, and sends priority 0 once the connections it scheduled
+	// Relay first makes the peer director a real server of every virtual
+	// server on the instance's VIPs (fwmark services aside; for NAT it also
+	// routes the real servers' answers of the peer's connections to the
+	// peer) and quiesces its own real servers, and sends priority 0 once the connections it scheduled
 	// itself have ended (or a bound passed). Every director of the
 	// instance holds its VIPs on lo meanwhile, hidden from ARP, so that
 	// its IPVS can take the connections relayed to it.

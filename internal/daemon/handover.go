@@ -84,8 +84,9 @@ func (d *Daemon) holdVIPs(cfg *config.Config) error {
 }
 
 // relay is the first step of a stop for the instances in MASTER whose
-// handover is relay: their DR and TUN virtual servers get the peer director
-// as their one real server with weight, their own real servers weight 0,
+// handover is relay: the virtual servers on their VIPs (fwmark services
+// aside; NAT ones once redirectNAT has routed their answers) get the peer
+// director as their one real server with weight, their own real servers weight 0,
 // so new connections go through the peer's IPVS (which takes them on the
 // VIP it holds on lo) while the connections this director scheduled
 // finish where they are. Once none of those is active, or relayBound has
