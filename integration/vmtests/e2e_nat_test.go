@@ -463,14 +463,34 @@ func (l *natLab) natWaitSynced(backup *e2eDirector, client string, within time.D
 	var out string
 	for time.Now().Before(deadline) {
 		out = backup.host.MustExec(l.t, "ipvsadm", "-Lnc")
-		for _, line := range strings.Split(out, "\n") {
-			if strings.Contains(line, client) && strings.Contains(line, fmt.Sprintf("%s:%d", e2eVIP, natEcho)) {
-				return line, true
-			}
+		if line, ok := echoEntry(out, client); ok {
+			return line, true
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	return out, false
+}
+
+// echoEntry returns the line of ipvsadm -Lnc's output for the
+// connection from client (address:port) to the echo service on the VIP.
+// Both ends must match exactly: the client's HTTP stream reuses source
+// ports, and its entries for port 80 stay in the table for two minutes.
+func echoEntry(lnc, client string) (string, bool) {
+	echo := fmt.Sprintf("%s:%d", e2eVIP, natEcho)
+	for _, line := range strings.Split(lnc, "\n") {
+		// pro expire state source virtual destination
+		if f := strings.Fields(line); len(f) == 6 && f[3] == client && f[4] == echo {
+			return line, true
+		}
+	}
+	return "", false
+}
+
+// hasEntry tells whether ipvsadm -Lnc's output holds the echo
+// connection from client.
+func hasEntry(lnc, client string) bool {
+	_, ok := echoEntry(lnc, client)
+	return ok
 }
 
 // TestE2ENATFailover is the NAT pair with connection sync (VRRP sync
@@ -545,7 +565,7 @@ func TestE2ENATFailoverWithoutSync(t *testing.T) {
 	// As long as the other test waits for the sync, so that the break
 	// is not for want of time.
 	time.Sleep(3 * time.Second)
-	if out := b.host.MustExec(t, "ipvsadm", "-Lnc"); strings.Contains(out, echo.local) {
+	if out := b.host.MustExec(t, "ipvsadm", "-Lnc"); hasEntry(out, echo.local) {
 		t.Errorf("b knows the echo connection without a sync daemon:\n%s", out)
 	}
 	l.natCheckNoFlap(b)
@@ -964,4 +984,27 @@ func TestE2ENATEvents(t *testing.T) {
 				e.lines, e2eEchoAfter, e.err)
 		}
 	})
+}
+
+// TestE2ENATEchoEntry holds the matcher of the sync tests to both ends
+// of the connection: a client port reused by the HTTP stream, or one
+// that is a prefix of another, is not the echo connection.
+func TestE2ENATEchoEntry(t *testing.T) {
+	lnc := "IPVS connection entries\n" +
+		"pro expire state       source             virtual            destination\n" +
+		"TCP 01:58  FIN_WAIT    192.0.2.10:47314   192.0.2.100:80     192.0.2.22:80\n" +
+		"TCP 14:58  ESTABLISHED 192.0.2.10:47306   192.0.2.100:7000   192.0.2.21:7000\n"
+	for _, tc := range []struct {
+		client string
+		want   bool
+	}{
+		{"192.0.2.10:47306", true},
+		{"192.0.2.10:47314", false}, // an HTTP request's entry, same port
+		{"192.0.2.10:4730", false},  // a prefix of the echo's port
+		{"192.0.2.10:7000", false},
+	} {
+		if got := hasEntry(lnc, tc.client); got != tc.want {
+			t.Errorf("hasEntry(%s) = %v, want %v", tc.client, got, tc.want)
+		}
+	}
 }

@@ -1221,7 +1221,7 @@ func e2eUnsyncedEcho(t *testing.T, l *e2eLab, master, backup *e2eDirector) *natE
 		}
 		daemons := master.host.MustExec(t, "ipvsadm", "-L", "--daemon")
 		if !strings.Contains(daemons, "master sync daemon") {
-			if out := backup.host.MustExec(t, "ipvsadm", "-Lnc"); strings.Contains(out, e.local) {
+			if out := backup.host.MustExec(t, "ipvsadm", "-Lnc"); hasEntry(out, e.local) {
 				t.Fatalf("%s knows the echo connection %s opened with %s's sync daemon stopped:\n%s", backup.name, e.local, master.name, out)
 			}
 			return e
