@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,7 +142,12 @@ type guestReport struct {
 	// for; ProfileErr says why it is missing.
 	Profile    []byte `json:"profile,omitempty"`
 	ProfileErr string `json:"profile_error,omitempty"`
-	Load1      string `json:"loadavg"`
+	// ChecksProfile is healthload's CPU profile from its checks' start to
+	// its stop, beside lvsd's, to compare the two; ChecksProfileErr says
+	// why it is missing.
+	ChecksProfile    []byte `json:"checks_profile,omitempty"`
+	ChecksProfileErr string `json:"checks_profile_error,omitempty"`
+	Load1            string `json:"loadavg"`
 }
 
 type guestOptions struct {
@@ -149,7 +155,8 @@ type guestOptions struct {
 	LVSD       string
 	Healthload string
 	Dir        string
-	// Profile asks for lvsd's CPU profile over the window, in the report.
+	// Profile asks for lvsd's CPU profile over the window, and
+	// healthload's, in the report.
 	Profile bool
 }
 
@@ -243,7 +250,11 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 	warmup := o.Load.Warmup
 	var hl *healthload
 	if o.Healthload != "" {
-		hl, err = startHealthload(ctx, o.Healthload, o.Load, netip.MustParseAddr("127.100.0.1"), 80)
+		var hlProfile string
+		if o.Profile {
+			hlProfile = filepath.Join(o.Dir, "healthload.pprof")
+		}
+		hl, err = startHealthload(ctx, o.Healthload, o.Load, netip.MustParseAddr("127.100.0.1"), 80, hlProfile)
 		if err != nil {
 			r.CheckErr = err.Error()
 		} else {
@@ -284,6 +295,15 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 	if hl != nil {
 		r.Checks = &ms[1]
 		hl.stop()
+		if o.Profile {
+			r.ChecksProfile, err = os.ReadFile(filepath.Join(o.Dir, "healthload.pprof"))
+			if err == nil && len(r.ChecksProfile) == 0 {
+				err = fmt.Errorf("healthload wrote an empty profile; its output: %s", lastLines(hl.out.String(), 5))
+			}
+			if err != nil {
+				r.ChecksProfileErr = err.Error()
+			}
+		}
 	}
 	doc, err := getStatus(ctx, socket)
 	if err != nil {
@@ -435,8 +455,9 @@ type healthload struct {
 }
 
 // startHealthload starts healthload with the checks of l against listeners
-// of its own from base:port; it runs until stop.
-func startHealthload(ctx context.Context, bin string, l load, base netip.Addr, port uint16) (*healthload, error) {
+// of its own from base:port; it runs until stop. With profile, healthload
+// writes its CPU profile there when it stops.
+func startHealthload(ctx context.Context, bin string, l load, base netip.Addr, port uint16, profile string) (*healthload, error) {
 	args := []string{
 		"-servers", strconv.Itoa(l.servers()),
 		"-interval", l.Interval.String(),
@@ -444,6 +465,9 @@ func startHealthload(ctx context.Context, bin string, l load, base netip.Addr, p
 		"-duration", (l.Warmup + healthloadStart + l.Duration + time.Minute).String(),
 		"-base", base.String(),
 		"-port", strconv.Itoa(int(port)),
+	}
+	if profile != "" {
+		args = append(args, "-cpuprofile", profile)
 	}
 	h := &healthload{exited: make(chan error, 1)}
 	h.cmd = exec.CommandContext(ctx, bin, args...)
@@ -473,7 +497,7 @@ func (h *healthload) stop() {
 // measureHealthload runs the check load alone and measures it in a window
 // of l's length after its warm-up.
 func measureHealthload(ctx context.Context, bin string, l load, base netip.Addr, port uint16) (measurement, error) {
-	h, err := startHealthload(ctx, bin, l, base, port)
+	h, err := startHealthload(ctx, bin, l, base, port, "")
 	if err != nil {
 		return measurement{}, err
 	}

@@ -63,7 +63,7 @@ func steadyMain(args []string) error {
 	lvsd := fs.String("lvsd", "/usr/sbin/lvsd", "with -guest: the lvsd binary")
 	healthload := fs.String("healthload", "", "with -guest: the healthload binary; empty to skip the check-load figure")
 	dir := fs.String("dir", "/tmp", "with -guest: where the config, socket and log go")
-	profile := fs.String("profile", "", "write lvsd's CPU profile over the window (pprof) to this file; sampling costs lvsd a little CPU, so leave it out of the runs whose figures count")
+	profile := fs.String("profile", "", "write lvsd's CPU profile over the window (pprof) to this file, and the check load's alone to FILE.healthload; sampling costs lvsd a little CPU, so leave it out of the runs whose figures count")
 	guestProfile := fs.Bool("guest-profile", false, "with -guest: put lvsd's CPU profile in the report")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -114,6 +114,13 @@ func steadyMain(args []string) error {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "steady: lvsd's CPU profile is in %s (go tool pprof -top %s)\n", *profile, *profile)
+			if len(g.ChecksProfile) == 0 {
+				fmt.Fprintf(os.Stderr, "steady: no profile of the check load alone: %s\n", g.ChecksProfileErr)
+			} else if err := os.WriteFile(*profile+".healthload", g.ChecksProfile, 0o644); err != nil {
+				return err
+			} else {
+				fmt.Fprintf(os.Stderr, "steady: the check load's alone is in %s.healthload\n", *profile)
+			}
 		}
 	}
 	if *write != "" && *profile != "" {
