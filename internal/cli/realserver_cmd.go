@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lvsd/lvsd/internal/realserver"
+	"github.com/lvsd/lvsd/internal/sysctl"
 )
 
 // exitFailed is realserver's only failure status: the documented statuses are 0 / 1,
@@ -53,7 +54,7 @@ func runRealserver(env Env, args []string) int {
 	if err != nil {
 		return fail("%v; remove it if it is damaged (down then sets the kernel defaults)", err)
 	}
-	k, err := realserver.NewKernel(realserver.DefaultSysctlRoot)
+	k, err := realserver.NewKernel(sysctl.Root)
 	if err != nil {
 		return fail("%s", withHint(err))
 	}

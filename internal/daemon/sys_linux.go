@@ -7,10 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -21,6 +18,7 @@ import (
 	"github.com/lvsd/lvsd/internal/nldump"
 	"github.com/lvsd/lvsd/internal/realserver"
 	"github.com/lvsd/lvsd/internal/reconcile"
+	"github.com/lvsd/lvsd/internal/sysctl"
 	"github.com/lvsd/lvsd/internal/vip"
 	"github.com/lvsd/lvsd/internal/vrrpd"
 	"github.com/lvsd/lvsd/ipvs"
@@ -32,8 +30,8 @@ type linuxSystem struct {
 	log *slog.Logger
 	vip *vip.Manager // set by VIPs, for WatchAddrs
 	// redirects holds the send_redirects values RedirectReplies changed,
-	// by path, to put back.
-	redirects map[string]string
+	// to put back.
+	redirects *sysctl.Saved
 }
 
 // resubscribeDelay is the pause before a failed netlink subscription is
@@ -49,7 +47,7 @@ func (s *linuxSystem) DialIPVS() (reconcile.Kernel, func(), error) {
 }
 
 func (s *linuxSystem) ApplySysctls(cfg config.IPVS) error {
-	return reconcile.ApplySysctls(reconcile.SysctlRoot, cfg)
+	return reconcile.ApplySysctls(sysctl.Root, cfg)
 }
 
 func (s *linuxSystem) Listen(ifname string, ipv6 bool, opts ...vrrp.Option) (vrrpd.Transport, error) {
@@ -206,7 +204,7 @@ func (s *linuxSystem) HoldVIPs(state string, vips []netip.Addr) error {
 			}
 		}
 	}
-	k, err := realserver.NewKernel(realserver.DefaultSysctlRoot)
+	k, err := realserver.NewKernel(sysctl.Root)
 	if err != nil {
 		return err
 	}
@@ -286,7 +284,11 @@ func (s *linuxSystem) RedirectReplies(routes []replyRoute) error {
 		}
 	}
 	if len(routes) == 0 {
-		s.restoreRedirects()
+		if s.redirects != nil {
+			if err := s.redirects.Restore(); err != nil {
+				errs = append(errs, fmt.Errorf("restoring send_redirects: %w", err))
+			}
+		}
 		return errors.Join(errs...)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -295,8 +297,8 @@ func (s *linuxSystem) RedirectReplies(routes []replyRoute) error {
 
 	// The stopping master's own connections rely on IPVS routing their
 	// translated answers afresh; without it they would follow the rule.
-	if v, err := os.ReadFile(filepath.Join(reconcile.SysctlRoot, "net/ipv4/vs/snat_reroute")); err != nil || strings.TrimSpace(string(v)) != "1" {
-		return fmt.Errorf("net.ipv4.vs.snat_reroute is not 1 (%q, %v): a NAT relay would misroute this director's own answers", strings.TrimSpace(string(v)), err)
+	if v, err := sysctl.Read(sysctl.Root, "net.ipv4.vs.snat_reroute"); err != nil || v != "1" {
+		return fmt.Errorf("net.ipv4.vs.snat_reroute is not 1 (%q, %v): a NAT relay would misroute this director's own answers", v, err)
 	}
 	// A reply routed back out of the interface it came in on would make
 	// the kernel tell the real server to use the peer as its gateway, for
@@ -305,8 +307,12 @@ func (s *linuxSystem) RedirectReplies(routes []replyRoute) error {
 	for _, r := range routes {
 		ifaces[r.Iface] = true
 	}
+	if s.redirects == nil {
+		s.redirects = sysctl.NewSaved(sysctl.Root)
+	}
 	for name := range ifaces {
-		if err := s.setRedirects(name); err != nil {
+		// A slash path: a device name may hold a dot (eth0.100).
+		if err := s.redirects.Set("net/ipv4/conf/"+name+"/send_redirects", "0"); err != nil {
 			return err
 		}
 	}
@@ -345,31 +351,4 @@ func (s *linuxSystem) RedirectReplies(routes []replyRoute) error {
 		}
 	}
 	return nil
-}
-
-// setRedirects sets net.ipv4.conf.NAME.send_redirects to 0, remembering
-// the value it had.
-func (s *linuxSystem) setRedirects(name string) error {
-	path := filepath.Join(reconcile.SysctlRoot, "net/ipv4/conf", name, "send_redirects")
-	v, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if s.redirects == nil {
-		s.redirects = map[string]string{}
-	}
-	if _, ok := s.redirects[path]; !ok {
-		s.redirects[path] = strings.TrimSpace(string(v))
-	}
-	return os.WriteFile(path, []byte("0\n"), 0o644)
-}
-
-// restoreRedirects puts back what setRedirects changed.
-func (s *linuxSystem) restoreRedirects() {
-	for path, v := range s.redirects {
-		if err := os.WriteFile(path, []byte(v+"\n"), 0o644); err != nil && s.log != nil {
-			s.log.Warn("restoring send_redirects", "path", path, "err", err)
-		}
-	}
-	s.redirects = nil
 }

@@ -5,23 +5,15 @@ package realserver
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/lvsd/lvsd/internal/nldump"
+	"github.com/lvsd/lvsd/internal/sysctl"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
-
-// DefaultSysctlRoot is where the kernel shows its sysctls. The net.*
-// entries under it belong to the network namespace of the thread that
-// opens them.
-const DefaultSysctlRoot = "/proc/sys"
 
 // Kernel is the System of the calling thread's network namespace: devices
 // and addresses over rtnetlink, sysctls as files under a root directory.
@@ -31,7 +23,7 @@ type Kernel struct {
 }
 
 // NewKernel opens rtnetlink in the calling thread's network namespace;
-// sysctlRoot is normally DefaultSysctlRoot.
+// sysctlRoot is normally sysctl.Root.
 func NewKernel(sysctlRoot string) (*Kernel, error) {
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
@@ -91,7 +83,7 @@ func (k *Kernel) link(name string) (Link, bool, error) {
 func (k *Kernel) Apply(c Change) error {
 	switch c.Kind {
 	case SysctlSet:
-		return writeSysctl(k.root, c.Key, c.To)
+		return sysctl.Write(k.root, c.Key, c.To)
 	case LinkCreate:
 		return k.create(c.Link)
 	}
@@ -168,40 +160,19 @@ func toAddr(p netip.Prefix) *netlink.Addr {
 	return a
 }
 
-// sysctlPath turns a dotted key into its file under root. The keys here
-// name devices without dots (all, default, lo, tunl0), so every dot is a
-// separator.
-func sysctlPath(root, key string) string {
-	return filepath.Join(root, filepath.FromSlash(strings.ReplaceAll(key, ".", "/")))
-}
-
 // readSysctls reads the keys that exist; a key without a file (a device
 // that does not exist) is left out.
 func readSysctls(root string, keys []string) (map[string]string, error) {
 	m := make(map[string]string, len(keys))
 	for _, k := range keys {
-		b, err := os.ReadFile(sysctlPath(root, k))
-		if errors.Is(err, fs.ErrNotExist) {
+		v, err := sysctl.Read(root, k)
+		if sysctl.IsNotExist(err) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading sysctl %s: %w", k, err)
+			return nil, err
 		}
-		m[k] = strings.TrimSpace(string(b))
+		m[k] = v
 	}
 	return m, nil
-}
-
-// writeSysctl writes one value. The file must exist: creating it would
-// only hide a typo in a test and cannot happen under /proc/sys.
-func writeSysctl(root, key, value string) error {
-	f, err := os.OpenFile(sysctlPath(root, key), os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return fmt.Errorf("setting %s to %s: %w", key, value, err)
-	}
-	_, werr := f.WriteString(value + "\n")
-	if err := errors.Join(werr, f.Close()); err != nil {
-		return fmt.Errorf("setting %s to %s: %w", key, value, err)
-	}
-	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lvsd/lvsd/internal/sysctl"
 )
 
 // sysctlTree makes a directory shaped like /proc/sys with the given values.
@@ -16,7 +18,7 @@ func sysctlTree(t *testing.T, values map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for k, v := range values {
-		p := sysctlPath(root, k)
+		p := sysctl.Path(root, k)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -31,9 +33,6 @@ func TestSysctlFiles(t *testing.T) {
 		"net.ipv4.conf.all.arp_announce": "1",
 		"net.ipv4.conf.lo.rp_filter":     "2",
 	})
-	if got := sysctlPath(root, "net.ipv4.conf.all.arp_ignore"); got != filepath.Join(root, "net/ipv4/conf/all/arp_ignore") {
-		t.Errorf("sysctlPath = %s", got)
-	}
 	got, err := readSysctls(root, SysctlKeys())
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +50,7 @@ func TestSysctlFiles(t *testing.T) {
 	if err := k.Apply(Change{Kind: SysctlSet, Key: "net.ipv4.conf.all.arp_ignore", From: "0", To: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(sysctlPath(root, "net.ipv4.conf.all.arp_ignore"))
+	b, err := os.ReadFile(sysctl.Path(root, "net.ipv4.conf.all.arp_ignore"))
 	if err != nil || string(b) != "1\n" {
 		t.Errorf("arp_ignore file = %q, %v; want \"1\\n\"", b, err)
 	}
@@ -60,7 +59,7 @@ func TestSysctlFiles(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "net.ipv4.conf.tunl0.rp_filter") {
 		t.Errorf("setting a missing key: %v", err)
 	}
-	if _, err := os.Stat(sysctlPath(root, "net.ipv4.conf.tunl0.rp_filter")); !os.IsNotExist(err) {
+	if _, err := os.Stat(sysctl.Path(root, "net.ipv4.conf.tunl0.rp_filter")); !os.IsNotExist(err) {
 		t.Errorf("setting a missing key created it: %v", err)
 	}
 }

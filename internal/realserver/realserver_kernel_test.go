@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lvsd/integration/vm"
+	"github.com/lvsd/lvsd/internal/sysctl"
 )
 
 // enterNewNetns moves the test goroutine, locked to its thread, into a new
@@ -113,7 +114,7 @@ func newNetns(t *testing.T) netns.NsHandle {
 
 func kernel(t *testing.T) *Kernel {
 	t.Helper()
-	k, err := NewKernel(DefaultSysctlRoot)
+	k, err := NewKernel(sysctl.Root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func nsState(t *testing.T) []string {
 			lines = append(lines, fmt.Sprintf("addr %s %s flags %#x scope %d", a.Name, ad.IPNet, ad.Flags, ad.Scope))
 		}
 	}
-	root := filepath.Join(DefaultSysctlRoot, "net/ipv4/conf")
+	root := filepath.Join(sysctl.Root, "net/ipv4/conf")
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -162,7 +163,7 @@ func nsState(t *testing.T) []string {
 
 func mustSysctl(t *testing.T, key, value string) {
 	t.Helper()
-	if err := writeSysctl(DefaultSysctlRoot, key, value); err != nil {
+	if err := sysctl.Write(sysctl.Root, key, value); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -331,7 +332,7 @@ func TestKernelTUNForwarding(t *testing.T) {
 		for _, key := range []string{"net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter"} {
 			// The replies come from the VIP, which the director routes
 			// into the tunnel: it must not filter them.
-			if err := writeSysctl(DefaultSysctlRoot, key, "0"); err != nil {
+			if err := sysctl.Write(sysctl.Root, key, "0"); err != nil {
 				return err
 			}
 		}

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/sysctl"
 	"github.com/lvsd/lvsd/ipvs"
 )
 
@@ -280,11 +281,11 @@ func TestKernelSettings(t *testing.T) {
 	read := func() map[string]string {
 		out := map[string]string{}
 		err := inNS(t, ns, func() error {
-			if err := ApplySysctls(SysctlRoot, cfg); err != nil {
+			if err := ApplySysctls(sysctl.Root, cfg); err != nil {
 				return err
 			}
 			for _, name := range []string{"expire_nodest_conn", "expire_quiescent_template"} {
-				b, err := os.ReadFile(filepath.Join(SysctlRoot, "net/ipv4/vs", name))
+				b, err := os.ReadFile(filepath.Join(sysctl.Root, "net/ipv4/vs", name))
 				if err != nil {
 					return err
 				}

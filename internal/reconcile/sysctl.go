@@ -1,23 +1,16 @@
 package reconcile
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/sysctl"
 )
 
-// SysctlRoot is where the kernel's sysctls are, for ApplySysctls. Each
-// network namespace sees its own net.ipv4.vs values there.
-const SysctlRoot = "/proc/sys"
-
 // ApplySysctls sets the IPVS sysctls of ipvs {} in the network namespace
-// the calling process sees under root (SysctlRoot; tests pass a temporary
-// directory with the same layout). The kernel's meaning
+// the calling process sees under root (sysctl.Root; tests pass a
+// temporary directory with the same layout). The kernel's meaning
 // (Documentation/networking/ipvs-sysctl.rst):
 //
 //   - expire_nodest_conn = 1: a connection whose real server was removed
@@ -47,23 +40,13 @@ func ApplySysctls(root string, cfg config.IPVS) error {
 		{"expire_quiescent_template", boolSysctl(cfg.ExpireQuiescentTemplate)},
 		{"conn_reuse_mode", strconv.Itoa(cfg.ConnReuseMode)},
 	} {
-		path := filepath.Join(root, "net", "ipv4", "vs", s.name)
-		value := s.value
-		// No O_CREATE: a missing file means a missing module, not a file
-		// to make.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("setting net.ipv4.vs.%s: %s does not exist (is the ip_vs module loaded? run `modprobe ip_vs`)", s.name, path)
+		key := "net.ipv4.vs." + s.name
+		err := sysctl.Write(root, key, s.value)
+		if sysctl.IsNotExist(err) {
+			return fmt.Errorf("setting %s: %s does not exist (is the ip_vs module loaded? run `modprobe ip_vs`)", key, sysctl.Path(root, key))
 		}
 		if err != nil {
-			return fmt.Errorf("setting net.ipv4.vs.%s: %w", s.name, err)
-		}
-		_, err = f.WriteString(value)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("setting net.ipv4.vs.%s to %s: %w", s.name, value, err)
+			return err
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/sysctl"
 )
 
 // sysctlNames are the sysctls ApplySysctls writes.
@@ -35,11 +36,11 @@ func readSysctls(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, name := range sysctlNames {
-		b, err := os.ReadFile(filepath.Join(root, "net", "ipv4", "vs", name))
+		v, err := sysctl.Read(root, "net.ipv4.vs."+name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[name] = string(b)
+		out[name] = v
 	}
 	return out
 }
