@@ -54,20 +54,38 @@ func (l load) check() error {
 	return nil
 }
 
-// vip is service s's virtual address, rsAddr the address of its real
-// server d. Real servers live on loopback addresses (all of 127.0.0.0/8 is
-// local on Linux, nothing to configure), which IPVS accepts as
-// destinations; no packet is forwarded to them, only health checks go.
+// vip is service s's virtual address.
 func vip(s int) netip.Addr { return netip.AddrFrom4([4]byte{203, 0, 113, byte(s + 1)}) }
 
-func rsAddr(s, d int) netip.AddrPort {
+// realServers places the real servers. By default they live on loopback
+// addresses of the guest (all of 127.0.0.0/8 is local on Linux, nothing to
+// configure), which IPVS accepts as DR destinations; no packet is
+// forwarded to them, only health checks go. With remote set they are
+// consecutive ports of one address across the network card, NAT
+// destinations since their ports differ from the service's.
+type realServers struct {
+	remote netip.AddrPort // the first one; invalid: on loopback
+	dests  int            // per service
+}
+
+func (rs realServers) addr(s, d int) netip.AddrPort {
+	if rs.remote.IsValid() {
+		return netip.AddrPortFrom(rs.remote.Addr(), rs.remote.Port()+uint16(s*rs.dests+d))
+	}
 	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 2, byte(s + 1), byte(d + 1)}), 80)
 }
 
+func (rs realServers) method() string {
+	if rs.remote.IsValid() {
+		return "nat"
+	}
+	return "dr"
+}
+
 // directorConfig is the benchmark's lvsd.hcl: one VRRP instance holding
-// every VIP, and one DR service per VIP whose real servers are checked
-// over HTTP.
-func directorConfig(l load) string {
+// every VIP, and one service per VIP whose real servers are checked over
+// HTTP.
+func directorConfig(l load, rs realServers) string {
 	var b strings.Builder
 	b.WriteString(`# The steady-state benchmark's director (bench/steady).
 cluster = "steady"
@@ -93,15 +111,15 @@ vrrp_instance "VI_1" {
 virtual_server "web%d" {
   address   = "%v:80"
   scheduler = "wlc"
-  method    = "dr"
+  method    = %q
   health_check "http" {
     interval = %q
     timeout  = %q
     path     = "/"
   }
-`, s+1, vip(s), l.Interval.String(), l.Timeout.String())
+`, s+1, vip(s), rs.method(), l.Interval.String(), l.Timeout.String())
 		for d := range l.Dests {
-			fmt.Fprintf(&b, "  real_server %q {}\n", rsAddr(s, d).String())
+			fmt.Fprintf(&b, "  real_server %q {}\n", rs.addr(s, d).String())
 		}
 		b.WriteString("}\n")
 	}
@@ -119,8 +137,12 @@ type guestReport struct {
 	Load   load   `json:"load"`
 	Kernel string `json:"kernel"`
 	CPUs   int    `json:"cpus"`
+	// Remote is the first real server when they are across the network
+	// card, empty when they are on the guest's loopback.
+	Remote string `json:"remote,omitempty"`
 	// LVSD is the lvsd process over the window; Served the HTTP requests
-	// the real servers answered in the same window.
+	// the real servers answered in the same window, when they are in the
+	// guest.
 	LVSD   measurement `json:"lvsd"`
 	Served int64       `json:"served"`
 	// Healthy and InIPVS count real servers in the status document after
@@ -158,6 +180,10 @@ type guestOptions struct {
 	// Profile asks for lvsd's CPU profile over the window, and
 	// healthload's, in the report.
 	Profile bool
+	// Remote is the first of lvsd's real servers when they are across
+	// the network card (see realServers); healthload keeps its own on
+	// the guest's loopback either way.
+	Remote netip.AddrPort
 }
 
 // guestMain runs inside the lab VM: it starts the real servers and lvsd,
@@ -172,15 +198,21 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 	}
 	r := guestReport{Load: o.Load, Kernel: kernelRelease(), CPUs: numCPU()}
 
+	rs := realServers{remote: o.Remote, dests: o.Load.Dests}
 	var served atomic.Int64
-	stopServers, err := serveAll(o.Load, &served)
-	if err != nil {
-		return err
+	stopServers := func() {}
+	if o.Remote.IsValid() {
+		r.Remote = o.Remote.String()
+	} else {
+		var err error
+		if stopServers, err = serveAll(o.Load, rs, &served); err != nil {
+			return err
+		}
+		defer stopServers()
 	}
-	defer stopServers()
 
 	cfg := o.Dir + "/steady.hcl"
-	if err := os.WriteFile(cfg, []byte(directorConfig(o.Load)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(directorConfig(o.Load, rs)), 0o644); err != nil {
 		return err
 	}
 	socket := o.Dir + "/lvsd.sock"
@@ -331,7 +363,7 @@ func guestMain(ctx context.Context, o guestOptions, w io.Writer) error {
 
 // serveAll starts an HTTP server on every real server's address, counting
 // the requests it answers.
-func serveAll(l load, served *atomic.Int64) (stop func(), err error) {
+func serveAll(l load, rs realServers, served *atomic.Int64) (stop func(), err error) {
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			served.Add(1)
@@ -350,7 +382,7 @@ func serveAll(l load, served *atomic.Int64) (stop func(), err error) {
 	}
 	for s := range l.Services {
 		for d := range l.Dests {
-			ln, err := net.Listen("tcp4", rsAddr(s, d).String())
+			ln, err := net.Listen("tcp4", rs.addr(s, d).String())
 			if err != nil {
 				stop()
 				return nil, fmt.Errorf("listening as real server: %w", err)

@@ -13,16 +13,18 @@ import (
 )
 
 // runVM runs the host-side test TestSteadyState, which boots the lab VM
-// and runs this command's guest side in it, with the full load and the
+// and runs this command's guest side in it (lvsd's real servers on the
+// host, across the VM's network card, with remote), with the full load and the
 // test's bounds switched off (this command reports against the targets
 // instead), and returns the guest's report.
-func runVM(root, tmp string, l load, profile, verbose bool) (guestReport, error) {
+func runVM(root, tmp string, l load, remote, profile, verbose bool) (guestReport, error) {
 	out := filepath.Join(tmp, "guest.json")
 	err := benchrun.GoTest(root, verbose, "TestSteadyState", "-count=1", "-timeout=30m", "-v",
 		"-run", "^TestSteadyState$", "./integration/",
 		"-args",
 		"-steady.out="+out,
 		fmt.Sprintf("-steady.profile=%t", profile),
+		fmt.Sprintf("-steady.remote=%t", remote),
 		fmt.Sprintf("-steady.services=%d", l.Services),
 		fmt.Sprintf("-steady.dests=%d", l.Dests),
 		"-steady.interval="+l.Interval.String(),
@@ -63,6 +65,8 @@ type report struct {
 	HostCPUs              int
 	LoadBefore, LoadAfter string
 	Command               string
-	Guest                 *guestReport
-	Host                  *measurement
+	// Guest has lvsd with its real servers on the guest's loopback,
+	// Remote with them across the VM's network card.
+	Guest, Remote *guestReport
+	Host          *measurement
 }

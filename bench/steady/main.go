@@ -26,6 +26,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -63,8 +64,10 @@ func steadyMain(args []string) error {
 	lvsd := fs.String("lvsd", "/usr/sbin/lvsd", "with -guest: the lvsd binary")
 	healthload := fs.String("healthload", "", "with -guest: the healthload binary; empty to skip the check-load figure")
 	dir := fs.String("dir", "/tmp", "with -guest: where the config, socket and log go")
-	profile := fs.String("profile", "", "write lvsd's CPU profile over the window (pprof) to this file, and the check load's alone to FILE.healthload; sampling costs lvsd a little CPU, so leave it out of the runs whose figures count")
+	profile := fs.String("profile", "", "write lvsd's CPU profiles over the windows (pprof) to FILE.remote and FILE.loopback, and the check load's alone beside them to FILE.*.healthload; sampling costs lvsd a little CPU, so leave it out of the runs whose figures count")
+	onlyRemote := fs.Bool("only-remote", false, "in the VM, measure lvsd with real servers across the network card only, not on the guest's loopback too")
 	guestProfile := fs.Bool("guest-profile", false, "with -guest: put lvsd's CPU profile in the report")
+	remote := fs.String("remote", "", "with -guest: lvsd's first real server ADDR:PORT across the network card, the others on the next ports; empty: on the guest's loopback")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,7 +77,14 @@ func steadyMain(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *guest {
-		return guestMain(ctx, guestOptions{Load: l, LVSD: *lvsd, Healthload: *healthload, Dir: *dir, Profile: *guestProfile}, os.Stdout)
+		o := guestOptions{Load: l, LVSD: *lvsd, Healthload: *healthload, Dir: *dir, Profile: *guestProfile}
+		if *remote != "" {
+			var err error
+			if o.Remote, err = netip.ParseAddrPort(*remote); err != nil {
+				return fmt.Errorf("-remote: %w", err)
+			}
+		}
+		return guestMain(ctx, o, os.Stdout)
 	}
 	if !*inVM && !*onHost {
 		return fmt.Errorf("nothing to measure: -vm=false and -host=false")
@@ -95,31 +105,36 @@ func steadyMain(args []string) error {
 	r := report{Load: l, Started: time.Now().UTC(), HostCPUs: runtime.NumCPU(), LoadBefore: benchresult.LoadAverage(),
 		Command: strings.Join(append([]string{"go run ./bench/steady"}, args...), " ")}
 	if *inVM {
-		fmt.Fprintln(os.Stderr, "steady: booting the lab VM for lvsd; it runs for about", (l.Warmup+l.Duration)*2+time.Minute)
 		vl := l
 		vl.Interval, vl.Timeout = *vmInterval, *vmTimeout
 		if err := vl.check(); err != nil {
 			return fmt.Errorf("-vm-interval, -vm-timeout: %w", err)
 		}
-		g, err := runVM(root, tmp, vl, *profile != "", *verbose)
-		if err != nil {
-			return fmt.Errorf("in the VM: %w", err)
-		}
-		r.Guest = &g
-		if *profile != "" {
-			if len(g.Profile) == 0 {
-				return fmt.Errorf("the guest sent no profile: %s", g.ProfileErr)
+		// Real servers across the network card first, the director's
+		// view; then on the guest's loopback, where the guest's kernel
+		// also does their side of every check.
+		for _, remote := range []bool{true, false} {
+			if *onlyRemote && !remote {
+				continue
 			}
-			if err := os.WriteFile(*profile, g.Profile, 0o644); err != nil {
-				return err
+			where := "across the network card"
+			if !remote {
+				where = "on the guest's loopback"
 			}
-			fmt.Fprintf(os.Stderr, "steady: lvsd's CPU profile is in %s (go tool pprof -top %s)\n", *profile, *profile)
-			if len(g.ChecksProfile) == 0 {
-				fmt.Fprintf(os.Stderr, "steady: no profile of the check load alone: %s\n", g.ChecksProfileErr)
-			} else if err := os.WriteFile(*profile+".healthload", g.ChecksProfile, 0o644); err != nil {
-				return err
+			fmt.Fprintf(os.Stderr, "steady: booting the lab VM for lvsd, real servers %s; it runs for about %v\n", where, (l.Warmup+l.Duration)+time.Minute)
+			g, err := runVM(root, tmp, vl, remote, *profile != "", *verbose)
+			if err != nil {
+				return fmt.Errorf("in the VM, real servers %s: %w", where, err)
+			}
+			if remote {
+				r.Remote = &g
 			} else {
-				fmt.Fprintf(os.Stderr, "steady: the check load's alone is in %s.healthload\n", *profile)
+				r.Guest = &g
+			}
+			if *profile != "" {
+				if err := saveProfiles(*profile, remote, g); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -147,3 +162,27 @@ func steadyMain(args []string) error {
 }
 
 func numCPU() int { return runtime.NumCPU() }
+
+// saveProfiles writes the profiles of one VM run beside base.
+func saveProfiles(base string, remote bool, g guestReport) error {
+	name := base + ".loopback"
+	if remote {
+		name = base + ".remote"
+	}
+	if len(g.Profile) == 0 {
+		return fmt.Errorf("the guest sent no profile: %s", g.ProfileErr)
+	}
+	if err := os.WriteFile(name, g.Profile, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "steady: lvsd's CPU profile is in %s (go tool pprof -top %s)\n", name, name)
+	if len(g.ChecksProfile) == 0 {
+		fmt.Fprintf(os.Stderr, "steady: no profile of the check load alone: %s\n", g.ChecksProfileErr)
+		return nil
+	}
+	if err := os.WriteFile(name+".healthload", g.ChecksProfile, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "steady: the check load's alone is in %s.healthload\n", name)
+	return nil
+}

@@ -62,7 +62,7 @@ func TestDirectorConfig(t *testing.T) {
 	if err := l.check(); err != nil {
 		t.Fatal(err)
 	}
-	src := directorConfig(l)
+	src := directorConfig(l, realServers{dests: l.Dests})
 	f, diags := config.Parse("steady.hcl", []byte(src))
 	if diags.HasErrors() {
 		t.Fatalf("config.Parse: %v\n%s", diags, src)
@@ -121,26 +121,48 @@ func TestLoadCheck(t *testing.T) {
 }
 
 func TestSectionEstimate(t *testing.T) {
-	g := &guestReport{
-		Load:   load{Services: 100, Dests: 4, Interval: 2 * time.Second, Timeout: time.Second, Duration: 60 * time.Second},
+	l := load{Services: 100, Dests: 4, Interval: 2 * time.Second, Timeout: time.Second, Duration: 60 * time.Second}
+	loop := &guestReport{
+		Load:   l,
 		LVSD:   measurement{CPU: 30 * time.Second, Wall: 60 * time.Second, PeakRSS: 30 << 20},
 		Checks: &measurement{CPU: 60 * time.Second, Wall: 60 * time.Second},
 	}
-	r := report{Load: g.Load, Guest: g, Host: &measurement{CPU: 7200 * time.Millisecond, Wall: 60 * time.Second}}
-	est, ok := r.estimate()
+	r := report{Load: l, Guest: loop, Host: &measurement{CPU: 7200 * time.Millisecond, Wall: 60 * time.Second}}
+	est, ok := r.estimate(loop)
 	// 50 % in the VM, where the checks alone take 100 %, and 12 % on the
 	// host: 6 %.
 	if !ok || est < 0.0599 || est > 0.0601 {
 		t.Errorf("estimate = %v, %v; want 0.06", est, ok)
 	}
 	sec := r.section()
-	for _, want := range []string{heading + "\n", "| **lvsd run, estimated** |", "**6.00 %**", "peak RSS 30.0 MB, under 60 MB", "estimated CPU on the host 6.00 %, NOT under 3 %"} {
+	for _, want := range []string{heading + "\n", "| **lvsd run, estimated, real servers on loopback (upper bound)** |", "**6.00 %**",
+		"peak RSS 30.0 MB, under 60 MB", "estimated CPU on the host, real servers on loopback, 6.00 %, NOT under 3 %"} {
 		if !strings.Contains(sec, want) {
 			t.Errorf("section lacks %q:\n%s", want, sec)
 		}
 	}
+
+	// With the run across a network the claim is judged on it; the
+	// loopback figure stays, not in bold.
+	remote := &guestReport{
+		Load:   l,
+		Remote: "10.0.2.2:20000",
+		LVSD:   measurement{CPU: 6 * time.Second, Wall: 60 * time.Second, PeakRSS: 20 << 20},
+		Checks: &measurement{CPU: 60 * time.Second, Wall: 60 * time.Second},
+	}
+	r.Remote = remote
+	sec = r.section()
+	for _, want := range []string{"| **lvsd run, estimated, real servers across a network** |", "**1.20 %**",
+		"| lvsd run, estimated, real servers on loopback (upper bound) |", "| 6.00 % |",
+		"peak RSS 20.0 MB, under 60 MB", "estimated CPU on the host, real servers across a network, 1.20 %, under 3 %",
+		"real servers from 10.0.2.2:20000 on"} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("section lacks %q:\n%s", want, sec)
+		}
+	}
+
 	r.Host = nil
-	if _, ok := r.estimate(); ok {
+	if _, ok := r.estimate(remote); ok {
 		t.Error("an estimate without the host's figure")
 	}
 }

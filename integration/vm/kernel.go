@@ -39,6 +39,7 @@ var optionalModules = []string{
 	"dummy", "macvlan", "8021q",
 	"sch_netem", // delayed or lossy links
 	"nf_nat",
+	"virtio_pci", "virtio_net", // the network card of Config.UserNet
 }
 
 // ipvsModuleDir is where the kernel tree keeps IPVS and its schedulers.
@@ -100,7 +101,22 @@ func cachedKernel(cache string) (*Kernel, bool) {
 			return nil, false
 		}
 	}
+	// A kernel prepared for another selection of modules is prepared
+	// again, so that a module added to the lists reaches every machine.
+	if b, err := os.ReadFile(filepath.Join(cache, "kernel", v, wantedFile)); err != nil || string(b) != moduleSelection() {
+		return nil, false
+	}
 	return k, true
+}
+
+// wantedFile records, beside a prepared kernel, the module selection it
+// was prepared for.
+const wantedFile = "modules.wanted"
+
+// moduleSelection is the lists of modules a prepared kernel holds, as
+// recorded in wantedFile.
+func moduleSelection() string {
+	return "required " + strings.Join(requiredModules, " ") + "\noptional " + strings.Join(optionalModules, " ") + "\n"
 }
 
 // prepareKernel returns the cached kernel, fetching and extracting Debian's
@@ -162,6 +178,9 @@ func prepareKernel(cache string, logf func(string, ...any)) (*Kernel, error) {
 		}
 	}
 	if _, err := output(exec.Command("depmod", "-b", filepath.Join(stage, "root"), version)); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(stage, wantedFile), []byte(moduleSelection()), 0o644); err != nil {
 		return nil, err
 	}
 	dep, err = readString(filepath.Join(dstMods, "modules.dep"))

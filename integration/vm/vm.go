@@ -37,6 +37,14 @@ import (
 	"github.com/lvsd/lvsd/integration/lab"
 )
 
+// UserNetHost is the address through which a guest run with
+// Config.UserNet reaches the host's loopback (qemu's user-mode network
+// maps it to 127.0.0.1); UserNetGuest is the guest's own address there.
+const (
+	UserNetHost  = "10.0.2.2"
+	UserNetGuest = "10.0.2.15"
+)
+
 // Config describes one run of the VM.
 type Config struct {
 	// Files are copied into the guest: guest path -> host path. Executable
@@ -60,6 +68,13 @@ type Config struct {
 	MemoryMB int
 	// CPUs is the number of virtual CPUs; 2 if zero.
 	CPUs int
+	// UserNet gives the guest a network card (virtio-net, driver
+	// virtio_net, to load with modprobe) on qemu's user-mode network:
+	// the guest is 10.0.2.15/24 and a connection to UserNetHost:PORT
+	// reaches the host's 127.0.0.1:PORT, made by qemu's own TCP stack in
+	// the host's qemu process. The guest's kernel then does only its own
+	// side of each TCP exchange, as with a machine across a network.
+	UserNet bool
 	// Log receives every console line; the test log if nil.
 	Log func(line string)
 }
@@ -179,6 +194,11 @@ func boot(ctx context.Context, k *Kernel, initrd string, cfg Config) (*Result, e
 		// mitigations=off: page-table isolation would flush the emulated
 		// TLB on every system call, which costs seconds under emulation.
 		"-append", "console=ttyS0 quiet panic=-1 mitigations=off",
+	}
+	if cfg.UserNet {
+		// romfile=: no option ROM to load (network boot), which the
+		// direct kernel boot does not need.
+		args = append(args, "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile=")
 	}
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	// If the test binary dies, so does qemu. Pdeathsig follows the thread
