@@ -155,7 +155,7 @@ emulation: the VM's peak RSS is the faithful figure.
 		}
 		served := fmt.Sprintf("the real servers answered %.1f requests/s in the window", float64(g.Served)/g.LVSD.Wall.Seconds())
 		if g.Remote != "" {
-			served = "the real servers from " + g.Remote + " on"
+			served = fmt.Sprintf("the real servers were %s and the next %d ports of the host", g.Remote, g.Load.servers()-1)
 		}
 		fmt.Fprintf(&b, "\nIn the VM, real servers %s (kernel %s): lvsd was steady %.1f s after its start; ipvsadm listed %d services and %d destinations; %s (%d checks every %v make %.1f/s); %d of %d real servers were healthy and %d in IPVS after it; guest load average %s.\n",
 			run.where, g.Kernel, g.Ready.Seconds(), g.IPVSServices, g.IPVSDests, served,

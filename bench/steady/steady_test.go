@@ -155,7 +155,7 @@ func TestSectionEstimate(t *testing.T) {
 	for _, want := range []string{"| **lvsd run, estimated, real servers across a network** |", "**1.20 %**",
 		"| lvsd run, estimated, real servers on loopback (upper bound) |", "| 6.00 % |",
 		"peak RSS 20.0 MB, under 60 MB", "estimated CPU on the host, real servers across a network, 1.20 %, under 3 %",
-		"real servers from 10.0.2.2:20000 on"} {
+		"the real servers were 10.0.2.2:20000 and the next 399 ports of the host"} {
 		if !strings.Contains(sec, want) {
 			t.Errorf("section lacks %q:\n%s", want, sec)
 		}
