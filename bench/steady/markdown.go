@@ -25,6 +25,25 @@ func (r report) estimate(g *guestReport) (float64, bool) {
 	return g.LVSD.Share() * r.Host.Share() / g.Checks.Share(), true
 }
 
+// run is one VM run of lvsd and where its real servers were.
+type run struct {
+	g           *guestReport
+	remote      bool
+	short, long string
+}
+
+// runs are the VM runs made, across the network first.
+func (r report) runs() []run {
+	var out []run
+	if r.Remote != nil {
+		out = append(out, run{r.Remote, true, "across a network", "across the network card"})
+	}
+	if r.Guest != nil {
+		out = append(out, run{r.Guest, false, "on loopback", "on the guest's loopback"})
+	}
+	return out
+}
+
 // headline is the run the claim is judged on: real servers across the
 // network card when measured, as a director's are.
 func (r report) headline() *guestReport {
@@ -107,21 +126,15 @@ emulation: the VM's peak RSS is the faithful figure.
 		r.Started.Format("2006-01-02 15:04 MST"), r.HostCPUs, r.LoadBefore, r.LoadAfter)
 	b.WriteString("| what | where | checks | CPU, share of one core | CPU per check | peak RSS (VmHWM) | RSS at the end |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
-	for _, run := range []struct {
-		g     *guestReport
-		where string
-	}{{r.Remote, "across a network"}, {r.Guest, "on loopback"}} {
+	for _, run := range r.runs() {
 		g := run.g
-		if g == nil {
-			continue
-		}
 		gl := g.Load
 		checks := float64(g.Served)
 		if g.Remote != "" {
 			checks = gl.expected(g.LVSD.Wall) // the host's listeners counted them
 		}
 		fmt.Fprintf(&b, "| lvsd run, real servers %s | lab VM (TCG, %d vCPUs) | %d every %v | %s | %s | %s | %s |\n",
-			run.where, g.CPUs, gl.servers(), gl.Interval, pct(g.LVSD.Share()), perCheck(g.LVSD, checks), mb(g.LVSD.PeakRSS), mb(g.LVSD.RSS))
+			run.short, g.CPUs, gl.servers(), gl.Interval, pct(g.LVSD.Share()), perCheck(g.LVSD, checks), mb(g.LVSD.PeakRSS), mb(g.LVSD.RSS))
 		if c := g.Checks; c != nil {
 			fmt.Fprintf(&b, "| check load alone (healthload), same window | lab VM (TCG) | %d every %v | %s | %s | %s | %s |\n",
 				gl.servers(), gl.Interval, pct(c.Share()), perCheck(*c, gl.expected(c.Wall)), mb(c.PeakRSS), mb(c.RSS))
@@ -133,32 +146,27 @@ emulation: the VM's peak RSS is the faithful figure.
 		fmt.Fprintf(&b, "| check load alone (healthload) | host | %d every %v | %s | %s | %s | %s |\n",
 			l.servers(), l.Interval, pct(h.Share()), perCheck(*h, l.expected(h.Wall)), mb(h.PeakRSS), mb(h.RSS))
 	}
-	for _, run := range []struct {
-		g     *guestReport
-		where string
-	}{{r.Remote, "real servers across a network"}, {r.Guest, "real servers on loopback (upper bound)"}} {
+	for _, run := range r.runs() {
 		if est, ok := r.estimate(run.g); ok {
 			bold := run.g == r.headline()
+			label := "lvsd run, estimated, real servers " + run.short
+			if !run.remote {
+				label += " (upper bound)"
+			}
 			fmt.Fprintf(&b, "| %s | host (VM × host/VM check load) | %d every %v | %s | | %s (VM) | |\n",
-				emph("lvsd run, estimated, "+run.where, bold), l.servers(), l.Interval, emph(pct(est), bold), mb(run.g.LVSD.PeakRSS))
+				emph(label, bold), l.servers(), l.Interval, emph(pct(est), bold), mb(run.g.LVSD.PeakRSS))
 		}
 	}
 	b.WriteString("\nCPU per check: the process's CPU over the checks its jobs make in the window (for lvsd with real servers on loopback, the requests they answered).\n")
 
-	for _, run := range []struct {
-		g     *guestReport
-		where string
-	}{{r.Remote, "across the network card"}, {r.Guest, "on the guest's loopback"}} {
+	for _, run := range r.runs() {
 		g := run.g
-		if g == nil {
-			continue
-		}
 		served := fmt.Sprintf("the real servers answered %.1f requests/s in the window", float64(g.Served)/g.LVSD.Wall.Seconds())
 		if g.Remote != "" {
 			served = fmt.Sprintf("the real servers were %s and the next %d ports of the host", g.Remote, g.Load.servers()-1)
 		}
 		fmt.Fprintf(&b, "\nIn the VM, real servers %s (kernel %s): lvsd was steady %.1f s after its start; ipvsadm listed %d services and %d destinations; %s (%d checks every %v make %.1f/s); %d of %d real servers were healthy and %d in IPVS after it; guest load average %s.\n",
-			run.where, g.Kernel, g.Ready.Seconds(), g.IPVSServices, g.IPVSDests, served,
+			run.long, g.Kernel, g.Ready.Seconds(), g.IPVSServices, g.IPVSDests, served,
 			g.Load.servers(), g.Load.Interval, g.Load.expected(time.Second), g.Healthy, g.Load.servers(), g.InIPVS, g.Load1)
 	}
 
