@@ -62,14 +62,14 @@ func (r report) section() string {
 	}
 	fmt.Fprintf(&b, `%s
 
-What an idle director costs: %d virtual services (one VIP each, DR,
-wlc) with %d real servers in all, each checked over HTTP every %v
+What an idle director costs: %d virtual services (one VIP each,
+wlc, DR or NAT as below) with %d real servers in all, each checked over HTTP every %v
 (timeout %v, rise 2, fall 3), one VRRP instance holding the %d VIPs
 as master (advert 1 s), the IPVS table re-read every 10 s (the default)
 and the metrics listener on. The claim: under %.0f %% of one core and
 under %d MB resident.
 
-Command (root, from the module's root; it boots the lab VM once and
+Command (root, from the module's root; it boots the lab VM twice and
 rewrites this section):
 
     go run ./bench/steady -write BENCHMARKS.md
