@@ -368,6 +368,30 @@ func (c *Conn) Receive(buf []byte) (Packet, error) {
 // should never happen and is counted as DropOther.
 var errNoAddress = errors.New("missing packet address")
 
+// Pending reports whether a packet waits in the socket's receive queue
+// (SIOCINQ), so that a Receive would return at once. A backup whose
+// Master_Down_Timer runs out asks it: on a busy machine the goroutine that
+// reads the socket may not have run since the master's advert arrived.
+func (c *Conn) Pending() (bool, error) {
+	sc, ok := c.pc.(syscall.Conn)
+	if !ok {
+		return false, fmt.Errorf("vrrp socket on %s: no file descriptor", c.ifi.Name)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var n int
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil {
+		return false, err
+	}
+	if ierr != nil {
+		return false, fmt.Errorf("vrrp socket on %s: SIOCINQ: %w", c.ifi.Name, ierr)
+	}
+	return n > 0, nil
+}
+
 // SetReadDeadline sets the deadline of Receive.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.pc.SetReadDeadline(t) }
 

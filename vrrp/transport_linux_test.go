@@ -281,6 +281,67 @@ func TestTransportBoundToInterface(t *testing.T) {
 	}
 }
 
+// Pending sees a packet the kernel queued before anything reads it, and
+// nothing once it has been read.
+func TestTransportPending(t *testing.T) {
+	lan := lab.NewLAN(t, "r1", "r2")
+	lan.AddAddr("r1", "192.0.2.11/24")
+	lan.AddAddr("r2", "192.0.2.12/24")
+	lan.AddAddr("r1", "2001:db8::11/64")
+	lan.AddAddr("r2", "2001:db8::12/64")
+	for _, ipv6 := range []bool{false, true} {
+		name := "ipv4"
+		if ipv6 {
+			name = "ipv6"
+		}
+		t.Run(name, func(t *testing.T) {
+			sender := listenIn(t, lan.Host("r1"), "eth0", ipv6)
+			c := listenIn(t, lan.Host("r2"), "eth0", ipv6)
+			if got, err := c.Pending(); err != nil || got {
+				t.Fatalf("Pending before any advert: %v, %v; want false", got, err)
+			}
+			a := &Advert{Version: 3, VRID: 62, Priority: 100, MaxAdvertInterval: time.Second, Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
+			if ipv6 {
+				a.Addresses = []netip.Addr{netip.MustParseAddr("2001:db8::100")}
+			}
+			// Sent again until it is queued: the bridge may lose the
+			// first frames of a fresh LAN.
+			queued := false
+			for deadline := time.Now().Add(3 * time.Second); !queued && time.Now().Before(deadline); {
+				if err := sender.Send(a, MulticastGroup(ipv6)); err != nil {
+					t.Fatal(err)
+				}
+				for wait := time.Now().Add(200 * time.Millisecond); time.Now().Before(wait); time.Sleep(5 * time.Millisecond) {
+					got, err := c.Pending()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got {
+						queued = true
+						break
+					}
+				}
+			}
+			if !queued {
+				t.Fatal("Pending never reported the advert sent to the group")
+			}
+			if _, err := tryReceive(c, 62, time.Second); err != nil {
+				t.Fatalf("receiving the queued advert: %v", err)
+			}
+			// Copies sent before the first was seen are read too; then
+			// the queue is empty.
+			for {
+				if _, err := tryReceive(c, 62, 300*time.Millisecond); err != nil {
+					break
+				}
+			}
+			if got, err := c.Pending(); err != nil || got {
+				t.Errorf("Pending after reading every advert: %v, %v; want false", got, err)
+			}
+		})
+	}
+}
+
 func TestTransportSetupAndSendErrors(t *testing.T) {
 	lan := lab.NewLAN(t, "r1")
 	lan.AddAddr("r1", "192.0.2.11/24")

@@ -81,6 +81,11 @@ type fakeConn struct {
 	mu       sync.Mutex
 	detached bool
 	sent     []sentAdvert
+	// stall, when set, holds the reader after it takes a packet until it
+	// is closed, with the packet still reported by Pending: a reader not
+	// scheduled while the kernel holds the packet.
+	stall chan struct{}
+	held  bool
 }
 
 func (n *fakeNet) attach(name string, addr netip.Addr) *fakeConn {
@@ -141,10 +146,38 @@ func (c *fakeConn) deliver(p vrrp.Packet, err error) {
 func (c *fakeConn) Receive([]byte) (vrrp.Packet, error) {
 	select {
 	case it := <-c.inbox:
+		c.mu.Lock()
+		stall := c.stall
+		c.held = stall != nil
+		c.mu.Unlock()
+		if stall != nil {
+			select {
+			case <-stall:
+			case <-c.closed:
+			}
+			c.mu.Lock()
+			c.held = false
+			c.mu.Unlock()
+		}
 		return it.p, it.err
 	case <-c.closed:
 		return vrrp.Packet{}, fmt.Errorf("reading: %w", net.ErrClosed)
 	}
+}
+
+// Pending reports a packet the reader has not passed on, as SIOCINQ does.
+func (c *fakeConn) Pending() (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held || len(c.inbox) > 0, nil
+}
+
+// stallReader holds the reader with the next packet it takes until release
+// is closed.
+func (c *fakeConn) stallReader(release chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stall = release
 }
 
 func (c *fakeConn) Close() error {

@@ -44,6 +44,19 @@ const masterDownEarly = 2 * time.Millisecond
 // Master_Down_Timer, so that a flood cannot hold it off forever.
 const maxDrain = 16
 
+// queuedWait bounds how long Run waits, when the Master_Down_Timer runs out
+// with a packet still in the socket, for the reader to pass that packet on.
+// The reader needs only to be scheduled: it waits this long only on a
+// machine too busy to run it, where taking over on an advert that did
+// arrive would be a false failover.
+const queuedWait = 10 * time.Millisecond
+
+// queuer is a Transport that can tell whether a packet waits in its socket;
+// *vrrp.Conn is one.
+type queuer interface {
+	Pending() (bool, error)
+}
+
 // maxAdvertLen is the largest advert: 8 bytes of header, 8 of version 2
 // authentication data and 255 IPv6 addresses.
 const maxAdvertLen = 8 + 8 + 255*16
@@ -570,11 +583,33 @@ func (in *Instance) armMasterDown(after time.Duration) {
 // masterDownFired sleeps the last stretch of the Master_Down_Timer in Run
 // itself, so that the first advert leaves as soon as the thread wakes, with
 // no second goroutine to schedule. Adverts that arrived meanwhile are taken
-// in first: one from the master re-arms the timer, which then does not
-// fire.
+// in first (takeQueued): one from the master re-arms the timer, which then
+// does not fire.
 func (in *Instance) masterDownFired(rx <-chan received) {
 	gen := in.mdGen
 	preciseSleepUntil(in.mdDeadline)
+	in.takeQueued(rx)
+	if in.mdGen == gen {
+		in.step(vrrp.TimerFired{Timer: vrrp.MasterDownTimer})
+	}
+}
+
+// takeQueued takes in, up to maxDrain, the packets that arrived before the
+// Master_Down_Timer ran out: those the reader has passed on, and those
+// still in the socket. A timer and a packet that fall due together wake
+// two goroutines, and on a busy machine the timer's often runs first,
+// with the master's advert read by nobody yet; the RFC's backup would
+// have heard it. For a packet in the socket Run waits for the reader at
+// most queuedWait. A dead master sends nothing, so its takeover is not
+// delayed.
+func (in *Instance) takeQueued(rx <-chan received) {
+	q, _ := in.deps.Transport.(queuer)
+	var wait *time.Timer
+	defer func() {
+		if wait != nil {
+			wait.Stop()
+		}
+	}()
 	for range maxDrain {
 		select {
 		case r := <-rx:
@@ -582,10 +617,21 @@ func (in *Instance) masterDownFired(rx <-chan received) {
 			continue
 		default:
 		}
-		break
-	}
-	if in.mdGen == gen {
-		in.step(vrrp.TimerFired{Timer: vrrp.MasterDownTimer})
+		if q == nil {
+			return
+		}
+		if pending, err := q.Pending(); err != nil || !pending {
+			return
+		}
+		if wait == nil {
+			wait = time.NewTimer(queuedWait)
+		}
+		select {
+		case r := <-rx:
+			in.receive(r)
+		case <-wait.C:
+			return
+		}
 	}
 }
 

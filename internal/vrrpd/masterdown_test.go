@@ -39,3 +39,65 @@ func TestMasterDownLastStretchAdvertCounts(t *testing.T) {
 		b.stop(t)
 	})
 }
+
+// A master's advert that arrived before the Master_Down_Timer ran out but
+// that the reader has not passed on (a busy machine ran the timer's
+// goroutine first) holds the backup back: Run waits for it, up to
+// queuedWait. Without the wait the backup would take over from a live
+// master.
+func TestMasterDownWaitsForQueuedAdvert(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// late is how long after the timer ran out the reader gets
+		// the CPU.
+		late    time.Duration
+		holdsOn bool
+	}{
+		{name: "reader within queuedWait", late: queuedWait / 2, holdsOn: true},
+		{name: "reader later than queuedWait", late: 3 * queuedWait, holdsOn: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				mdi := vrrp.MasterDownInterval(100, time.Second)
+				b := newRouter(t, newFakeNet(&journal{}), "b", addrB, instanceConfig("VI_1", 51, 100))
+				good := vrrp.Advert{Version: 3, VRID: 51, Priority: 254, MaxAdvertInterval: time.Second, Addresses: []netip.Addr{testVIP.Addr()}}
+				t0 := time.Now()
+				b.start()
+				time.Sleep(mdi - 100*time.Millisecond)
+				release := make(chan struct{})
+				b.conn.stallReader(release)
+				p, err := packetFrom(t, good, netip.MustParseAddr(addrA), vrrp.MulticastGroup(false), 255, nil)
+				b.conn.deliver(p, err)
+				time.Sleep(100*time.Millisecond + tc.late)
+				close(release)
+				readAt := time.Now()
+				time.Sleep(10 * time.Second)
+				synctest.Wait()
+
+				got := b.firstSendAs(100)
+				want := readAt.Add(mdi) // counted from when the reader read it
+				if !tc.holdsOn {
+					want = t0.Add(mdi + queuedWait)
+				}
+				if !got.Equal(want) {
+					t.Errorf("became master at +%v, want +%v", got.Sub(t0), want.Sub(t0))
+				}
+				if got := b.inst.Status().AdvertsReceived; got != 1 {
+					t.Errorf("adverts received %d, want 1", got)
+				}
+				// BACKUP, then MASTER once the master is silent. When the
+				// reader came too late, MASTER came first, the advert of
+				// the higher priority sent it back to BACKUP, and the
+				// silence after it made it MASTER again.
+				wantTransitions := uint64(2)
+				if !tc.holdsOn {
+					wantTransitions = 4
+				}
+				if got := b.inst.Status().Transitions; got != wantTransitions {
+					t.Errorf("transitions %d, want %d", got, wantTransitions)
+				}
+				b.stop(t)
+			})
+		})
+	}
+}
