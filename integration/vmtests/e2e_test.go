@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/vm"
 	"github.com/lvsd/lvsd/internal/status"
@@ -99,6 +100,50 @@ var (
 	// emulated guest (as in the health-check test).
 	e2eDetectBound = e2eFall*e2eInterval + e2eTimeout + e2eInterval
 )
+
+// e2eAttempts is how many times a timed step is measured before its
+// failure is the test's. The guest's CPUs are emulated on a host it shares,
+// and now and then the whole guest is held for a few hundred milliseconds:
+// a new master's timer then fires that much late, or a backup's reader
+// does not run before its Master_Down_Timer. That comes and goes; a fault
+// of lvsd's fails every attempt.
+const e2eAttempts = 3
+
+// e2eRetry measures a step up to e2eAttempts times. measure returns what
+// failed in an attempt (nothing: the step passed); again puts the lab back
+// where the step starts. Before again runs, a pause that doubles with each
+// attempt lets a burst of load pass. The failures of the last attempt fail
+// the test, those of the earlier ones are logged, each with the guest's
+// load average.
+func e2eRetry(t *testing.T, measure func(attempt int) []string, again func()) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		failed := measure(attempt)
+		if len(failed) == 0 {
+			return
+		}
+		load := benchresult.LoadAverage()
+		if attempt == e2eAttempts {
+			for _, f := range failed {
+				t.Errorf("attempt %d of %d: %s (load average %s)", attempt, e2eAttempts, f, load)
+			}
+			return
+		}
+		pause := time.Second << (attempt - 1)
+		t.Logf("attempt %d of %d failed (load average %s); measuring again in %v:\n  %s",
+			attempt, e2eAttempts, load, pause, strings.Join(failed, "\n  "))
+		time.Sleep(pause)
+		again()
+	}
+}
+
+// e2eAttemptStep names a step's figures after its first attempt.
+func e2eAttemptStep(step string, attempt int) string {
+	if attempt == 1 {
+		return step
+	}
+	return fmt.Sprintf("%s (attempt %d)", step, attempt)
+}
 
 // e2eConfig is the cluster file of both directors; rs3 is in it only
 // once the test adds it by a reload.
@@ -1349,43 +1394,74 @@ func TestE2EDirectorPair(t *testing.T) {
 			t.Logf("b: took over for a moment while a was master (%d transitions before the crash, 1 without); a reclaimed the VIP", n)
 		}
 
-		// The cable first: from that instant a forwards nothing, and the
-		// SIGKILL follows within a millisecond, before lvsd could act on
-		// the carrier loss.
-		killed := time.Now()
-		if err := l.lan.Unplug("a"); err != nil {
-			t.Fatal(err)
+		// checkSync checks the long-lived connections across the crash
+		// at killed: the one b learned from a's sync daemon survives, the
+		// one it never heard of breaks.
+		checkSync := func(killed time.Time) {
+			kept := e2eEchoFigures(synced.natWaitEchoes(killed, e2eEchoAfter, 15*time.Second), killed)
+			broke := e2eEchoFigures(unsynced.natWaitEchoes(killed, e2eEchoAfter, 15*time.Second), killed)
+			t.Logf("E2E-FIGURE sync step=%q synced_lines_after=%d synced_slowest_echo_ms=%.0f synced_error=%q unsynced_lines_after=%d unsynced_broke_after_ms=%.0f unsynced_error=%q",
+				"kill -9 of the master", kept.lines, e2eMSf(kept.slowest), kept.errText(), broke.lines, e2eMSf(broke.failedAt), broke.errText())
+			l.say("echo connection known to b: %d lines echoed after the crash, the slowest in %s; the one unknown to b: %s after %s",
+				kept.lines, e2eMS(kept.slowest), broke.errText(), e2eMS(broke.failedAt))
+			if kept.err != nil || kept.lines < e2eEchoAfter {
+				t.Errorf("crash: the echo connection b learned from the sync daemon did not survive: %d lines echoed after the crash, want %d; last error %v",
+					kept.lines, e2eEchoAfter, kept.err)
+			}
+			if broke.err == nil {
+				t.Errorf("crash: the echo connection opened without sync survived (%d lines after the crash): the new master must not know it, so the survival of the synced one proves nothing", broke.lines)
+			}
+			synced.conn.Close()
+			unsynced.conn.Close()
 		}
-		a.proc.Kill()
-		doc := l.waitState(b, status.StateMaster, 5*time.Second)
-		in, _ := e2eInstance(doc)
-		l.say("b became MASTER %v after the crash (Master_Down_Interval at priority %d: %v, counted from a's last advertisement)",
-			in.Since.Sub(killed).Round(time.Millisecond), e2ePrioB, vrrp.MasterDownInterval(e2ePrioB, e2eAdvert))
-		l.say("\n$ lvsd status   # director b\n%s\n", l.plainStatus(b))
-		c.waitServed(t, "rs1", killed, 5*time.Second)
-		time.Sleep(e2eSettle)
-		f := record("kill -9 of the master, cable pulled", "gap < MDI + 150 ms = "+e2eMS(e2eCrashBound), killed, time.Now())
-		l.say("client: longest gap without an answer %s (bound %s); %d of %d requests failed (%s): sent to the dead director before b's gratuitous ARP moved the client",
-			e2eMS(f.Gap), e2eMS(e2eCrashBound), f.Failed, f.Requests, e2eErrorKinds(c.window(killed, time.Now())))
-		if f.Gap >= e2eCrashBound {
-			t.Errorf("crash: the client went %v without an answer, want less than Master_Down_Interval + 150 ms = %v", f.Gap, e2eCrashBound)
+		var killed time.Time
+		crash := func(attempt int) []string {
+			// The cable first: from that instant a forwards nothing,
+			// and the SIGKILL follows within a millisecond, before lvsd
+			// could act on the carrier loss.
+			killed = time.Now()
+			if err := l.lan.Unplug("a"); err != nil {
+				t.Fatal(err)
+			}
+			a.proc.Kill()
+			doc := l.waitState(b, status.StateMaster, 5*time.Second)
+			in, _ := e2eInstance(doc)
+			tookOver := in.Since.Sub(killed)
+			l.say("b became MASTER %v after the crash (Master_Down_Interval at priority %d: %v, counted from a's last advertisement)",
+				tookOver.Round(time.Millisecond), e2ePrioB, vrrp.MasterDownInterval(e2ePrioB, e2eAdvert))
+			if attempt == 1 {
+				l.say("\n$ lvsd status   # director b\n%s\n", l.plainStatus(b))
+			}
+			c.waitServed(t, "rs1", killed, 5*time.Second)
+			time.Sleep(e2eSettle)
+			f := record(e2eAttemptStep("kill -9 of the master, cable pulled", attempt), "gap < MDI + 150 ms = "+e2eMS(e2eCrashBound), killed, time.Now())
+			l.say("client: longest gap without an answer %s (bound %s); %d of %d requests failed (%s): sent to the dead director before b's gratuitous ARP moved the client",
+				e2eMS(f.Gap), e2eMS(e2eCrashBound), f.Failed, f.Requests, e2eErrorKinds(c.window(killed, time.Now())))
+			if f.Gap >= e2eCrashBound {
+				return []string{fmt.Sprintf("crash: the client went %v without an answer, want less than Master_Down_Interval + 150 ms = %v; b took over %v after the kill",
+					f.Gap, e2eCrashBound, tookOver.Round(time.Millisecond))}
+			}
+			return nil
 		}
-
-		kept := e2eEchoFigures(synced.natWaitEchoes(killed, e2eEchoAfter, 15*time.Second), killed)
-		broke := e2eEchoFigures(unsynced.natWaitEchoes(killed, e2eEchoAfter, 15*time.Second), killed)
-		t.Logf("E2E-FIGURE sync step=%q synced_lines_after=%d synced_slowest_echo_ms=%.0f synced_error=%q unsynced_lines_after=%d unsynced_broke_after_ms=%.0f unsynced_error=%q",
-			"kill -9 of the master", kept.lines, e2eMSf(kept.slowest), kept.errText(), broke.lines, e2eMSf(broke.failedAt), broke.errText())
-		l.say("echo connection known to b: %d lines echoed after the crash, the slowest in %s; the one unknown to b: %s after %s",
-			kept.lines, e2eMS(kept.slowest), broke.errText(), e2eMS(broke.failedAt))
-		if kept.err != nil || kept.lines < e2eEchoAfter {
-			t.Errorf("crash: the echo connection b learned from the sync daemon did not survive: %d lines echoed after the crash, want %d; last error %v",
-				kept.lines, e2eEchoAfter, kept.err)
-		}
-		if broke.err == nil {
-			t.Errorf("crash: the echo connection opened without sync survived (%d lines after the crash): the new master must not know it, so the survival of the synced one proves nothing", broke.lines)
-		}
-		synced.conn.Close()
-		unsynced.conn.Close()
+		// The connection-sync checks run on the first crash. A crash
+		// measured again starts from a restarted a, master again, with
+		// the client served through it.
+		e2eRetry(t, func(attempt int) []string {
+			failed := crash(attempt)
+			if attempt == 1 {
+				checkSync(killed)
+			}
+			return failed
+		}, func() {
+			if err := l.lan.Plug("a"); err != nil {
+				t.Fatal(err)
+			}
+			l.start(a)
+			l.waitState(a, status.StateMaster, 10*time.Second)
+			l.waitState(b, status.StateBackup, 5*time.Second)
+			c.waitServed(t, "rs2", time.Now(), 5*time.Second)
+			time.Sleep(e2eSettle)
+		})
 	})
 	if l.demo {
 		return // the demo ends with the takeover
@@ -1674,31 +1750,47 @@ func TestE2EDirectorPair(t *testing.T) {
 	})
 
 	t.Run("reload adds a real server", func(t *testing.T) {
-		ta, sa := l.transitions(a)
-		tb, sb := l.transitions(b)
-		l.writeConfig(true)
-		reloaded := time.Now()
-		l.reload(a)
-		l.reload(b)
-		first := c.waitServed(t, "rs3", reloaded, 10*time.Second)
-		t.Logf("rs3 answered %v after the reload", first.Sub(reloaded).Round(time.Millisecond))
-		l.waitServers(b, 10*time.Second, e2eRS2, e2eRS3)
-		time.Sleep(e2eSettle)
-		f := record("reload adding rs3", "none lost, no transition", reloaded, time.Now())
-		t.Logf("after the reload: %s", e2eCounts(c.window(first, time.Now())))
-		if f.Lost != 0 {
-			t.Errorf("reload: %d requests failed other than late, want none:%s%s", f.Lost, e2eFirstErrors(c.window(reloaded, time.Now()), reloaded, 5),
-				explain(t, c.window(reloaded, time.Now()), reloaded))
-		}
-		for _, x := range []struct {
-			d     *e2eDirector
-			trans uint64
-			state string
-		}{{a, ta, sa}, {b, tb, sb}} {
-			n, s := l.transitions(x.d)
-			if n != x.trans || s != x.state {
-				t.Errorf("director %s: VI_1 %s with %d transitions after the reload, want %s with %d: the reload must not touch VRRP", x.d.name, s, n, x.state, x.trans)
+		e2eRetry(t, func(attempt int) []string {
+			ta, sa := l.transitions(a)
+			tb, sb := l.transitions(b)
+			l.writeConfig(true)
+			reloaded := time.Now()
+			l.reload(a)
+			l.reload(b)
+			first := c.waitServed(t, "rs3", reloaded, 10*time.Second)
+			t.Logf("rs3 answered %v after the reload", first.Sub(reloaded).Round(time.Millisecond))
+			l.waitServers(b, 10*time.Second, e2eRS2, e2eRS3)
+			time.Sleep(e2eSettle)
+			f := record(e2eAttemptStep("reload adding rs3", attempt), "none lost, no transition", reloaded, time.Now())
+			t.Logf("after the reload: %s", e2eCounts(c.window(first, time.Now())))
+			var failed []string
+			if f.Lost != 0 {
+				failed = append(failed, fmt.Sprintf("reload: %d requests failed other than late, want none:%s%s", f.Lost, e2eFirstErrors(c.window(reloaded, time.Now()), reloaded, 5),
+					explain(t, c.window(reloaded, time.Now()), reloaded)))
 			}
-		}
+			for _, x := range []struct {
+				d     *e2eDirector
+				trans uint64
+				state string
+			}{{a, ta, sa}, {b, tb, sb}} {
+				n, s := l.transitions(x.d)
+				if n != x.trans || s != x.state {
+					failed = append(failed, fmt.Sprintf("director %s: VI_1 %s with %d transitions after the reload, want %s with %d: the reload must not touch VRRP", x.d.name, s, n, x.state, x.trans))
+				}
+			}
+			return failed
+		}, func() {
+			// rs3 out again, by a reload of the file without it, until
+			// neither table has it.
+			l.writeConfig(false)
+			l.reload(a)
+			l.reload(b)
+			for _, d := range []*e2eDirector{a, b} {
+				l.waitServers(d, 10*time.Second, e2eRS2)
+			}
+			l.waitState(a, status.StateMaster, 5*time.Second)
+			l.waitState(b, status.StateBackup, 5*time.Second)
+			time.Sleep(e2eSettle)
+		})
 	})
 }
