@@ -9,20 +9,31 @@ import (
 	"github.com/lvsd/lvsd/vrrp"
 )
 
+// startBackup starts b, priority 100 with adverts every second, in a bubble
+// of testing/synctest; it waits its Master_Down_Interval from t0 in BACKUP.
+func startBackup(t *testing.T) (b *router, mdi time.Duration, t0 time.Time) {
+	t.Helper()
+	b = newRouter(t, newFakeNet(&journal{}), "b", addrB, instanceConfig("VI_1", 51, 100))
+	t0 = time.Now()
+	b.start()
+	return b, vrrp.MasterDownInterval(100, time.Second), t0
+}
+
+// masterAdvert is an advert of a master of priority 254 for b's VRID.
+func masterAdvert(t *testing.T) (vrrp.Packet, error) {
+	good := vrrp.Advert{Version: 3, VRID: 51, Priority: 254, MaxAdvertInterval: time.Second, Addresses: []netip.Addr{testVIP.Addr()}}
+	return packetFrom(t, good, netip.MustParseAddr(addrA), vrrp.MulticastGroup(false), 255, nil)
+}
+
 // An advert that arrives in the Master_Down_Timer's last stretch, while Run
 // sleeps it out precisely (masterDownEarly), still holds the backup back,
 // and the new Master_Down_Interval counts from when the advert was
 // received, not from when Run got to it.
 func TestMasterDownLastStretchAdvertCounts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mdi := vrrp.MasterDownInterval(100, time.Second)
-		b := newRouter(t, newFakeNet(&journal{}), "b", addrB, instanceConfig("VI_1", 51, 100))
-		good := vrrp.Advert{Version: 3, VRID: 51, Priority: 254, MaxAdvertInterval: time.Second, Addresses: []netip.Addr{testVIP.Addr()}}
-		t0 := time.Now()
-		b.start()
+		b, mdi, t0 := startBackup(t)
 		time.Sleep(mdi - masterDownEarly/2)
-		p, err := packetFrom(t, good, netip.MustParseAddr(addrA), vrrp.MulticastGroup(false), 255, nil)
-		b.conn.deliver(p, err)
+		b.conn.deliver(masterAdvert(t))
 		sentAt := time.Now()
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
@@ -58,16 +69,11 @@ func TestMasterDownWaitsForQueuedAdvert(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				mdi := vrrp.MasterDownInterval(100, time.Second)
-				b := newRouter(t, newFakeNet(&journal{}), "b", addrB, instanceConfig("VI_1", 51, 100))
-				good := vrrp.Advert{Version: 3, VRID: 51, Priority: 254, MaxAdvertInterval: time.Second, Addresses: []netip.Addr{testVIP.Addr()}}
-				t0 := time.Now()
-				b.start()
+				b, mdi, t0 := startBackup(t)
 				time.Sleep(mdi - 100*time.Millisecond)
 				release := make(chan struct{})
 				b.conn.stallReader(release)
-				p, err := packetFrom(t, good, netip.MustParseAddr(addrA), vrrp.MulticastGroup(false), 255, nil)
-				b.conn.deliver(p, err)
+				b.conn.deliver(masterAdvert(t))
 				time.Sleep(100*time.Millisecond + tc.late)
 				close(release)
 				readAt := time.Now()
