@@ -65,6 +65,16 @@ func freePort(t *testing.T) int {
 	return port
 }
 
+// pairHeader names the unit cluster and its two directors, a preferred.
+const pairHeader = `cluster = "unit"
+node "a" {
+  priority = 150
+}
+node "b" {
+  priority = 100
+}
+`
+
 const runConfig = `cluster = "unit"
 
 node "a" {
@@ -505,14 +515,7 @@ status {
 // the master sends priority 0 so the backup takes over at once.
 func TestRunPairHandover(t *testing.T) {
 	verifyNoLeaks(t)
-	src := `cluster = "unit"
-node "a" {
-  priority = 150
-}
-node "b" {
-  priority = 100
-}
-vrrp_instance "VI_1" {
+	src := pairHeader + `vrrp_instance "VI_1" {
   interface       = "eth0"
   vrid            = 51
   advert_interval = "100ms"
@@ -564,14 +567,7 @@ status {
 // that does not join the multicast group, and elects against the peer.
 func TestRunUnicastPeers(t *testing.T) {
 	verifyNoLeaks(t)
-	src := `cluster = "unit"
-node "a" {
-  priority = 150
-}
-node "b" {
-  priority = 100
-}
-vrrp_instance "VI_1" {
+	src := pairHeader + `vrrp_instance "VI_1" {
   interface       = "eth0"
   vrid            = 51
   advert_interval = "50ms"

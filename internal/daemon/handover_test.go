@@ -42,14 +42,7 @@ func TestRelayPeer(t *testing.T) {
 	}
 }
 
-const relayPair = `cluster = "unit"
-node "a" {
-  priority = 150
-}
-node "b" {
-  priority = 100
-}
-vrrp_instance "VI_1" {
+const relayPair = pairHeader + `vrrp_instance "VI_1" {
   interface       = "eth0"
   vrid            = 51
   advert_interval = "50ms"
