@@ -238,10 +238,8 @@ func TestIncrementalRoundsMatchFullDiff(t *testing.T) {
 // counters of the last dump, and the touched one keeps its own.
 func TestSnapshotCountersKeptByHealthChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
-		h.run()
+		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		k := h.k
 		defer h.stop()
 
 		k.editDest(dnsKey, "198.51.100.5:53", func(d *ipvs.Destination) { d.ActiveConns = 5 })
@@ -274,10 +272,8 @@ func TestSnapshotCountersKeptByHealthChange(t *testing.T) {
 // the remembered table in place.
 func TestConcurrentSetDesiredAndSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Quiescent, plan.AllHealthy))
-		h.run()
+		h := startHarness(t, config.IPVS{}, desired(config.Quiescent, plan.AllHealthy))
+		k := h.k
 		defer h.stop()
 
 		servers := []string{"198.51.100.1:80", "198.51.100.2:80", "198.51.100.3:80"}

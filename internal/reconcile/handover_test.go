@@ -14,10 +14,8 @@ import (
 
 func TestFlushAppliesBeforeReturning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
-		h.run()
+		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		k := h.k
 		defer h.stop()
 
 		// No synctest.Wait: the table must be in the kernel when Flush
@@ -42,10 +40,8 @@ func TestFlushAppliesBeforeReturning(t *testing.T) {
 
 func TestActiveConns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
-		h.run()
+		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		k := h.k
 		defer h.stop()
 
 		conns := map[netip.AddrPort]uint32{

@@ -102,6 +102,15 @@ func newHarness(t *testing.T, k *fakeKernel, cfg config.IPVS) *harness {
 	return h
 }
 
+// startHarness runs a Reconciler with cfg on an empty fake kernel, the
+// table want desired from the start, and waits for its first round.
+func startHarness(t *testing.T, cfg config.IPVS, want []ipvs.Service) *harness {
+	h := newHarness(t, &fakeKernel{}, cfg)
+	h.r.SetDesired(want)
+	h.run()
+	return h
+}
+
 // run starts Run and waits for its first round.
 func (h *harness) run() {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -153,11 +162,9 @@ func opNames(ops []ipvs.Op) []string {
 
 func TestColdStartProgramsEverything(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
 		want := desired(config.Remove, plan.AllHealthy)
-		h.r.SetDesired(want)
-		h.run()
+		h := startHarness(t, config.IPVS{}, want)
+		k := h.k
 		defer h.stop()
 
 		h.wantTable(want)
@@ -181,10 +188,8 @@ func TestColdStartProgramsEverything(t *testing.T) {
 
 func TestSteadyStateAppliesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
-		h.run()
+		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		k := h.k
 		defer h.stop()
 
 		// Five intervals: five dumps, no change; the same table given
@@ -219,10 +224,8 @@ func TestHealthChangeIsOneRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				k := &fakeKernel{}
-				h := newHarness(t, k, config.IPVS{})
-				h.r.SetDesired(desired(tc.onFailure, tc.before))
-				h.run()
+				h := startHarness(t, config.IPVS{}, desired(tc.onFailure, tc.before))
+				k := h.k
 				defer h.stop()
 
 				requests, _, batches := k.stats()
@@ -246,11 +249,9 @@ func TestHealthChangeIsOneRequest(t *testing.T) {
 
 func TestFlushByHandRepairedWithinOneInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
 		want := desired(config.Remove, plan.AllHealthy)
-		h.r.SetDesired(want)
-		h.run()
+		h := startHarness(t, config.IPVS{}, want)
+		k := h.k
 		defer h.stop()
 
 		time.Sleep(time.Second)
@@ -268,11 +269,9 @@ func TestFlushByHandRepairedWithinOneInterval(t *testing.T) {
 
 func TestEditByHandRepaired(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
 		want := desired(config.Remove, plan.AllHealthy)
-		h.r.SetDesired(want)
-		h.run()
+		h := startHarness(t, config.IPVS{}, want)
+		k := h.k
 		defer h.stop()
 
 		// ipvsadm -e -t 192.0.2.10:80 -r 198.51.100.1:80 -w 9
@@ -292,10 +291,8 @@ func TestEditByHandRepaired(t *testing.T) {
 // the interval.
 func TestStaleTableRedumpedAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Quiescent, plan.AllHealthy))
-		h.run()
+		h := startHarness(t, config.IPVS{}, desired(config.Quiescent, plan.AllHealthy))
+		k := h.k
 		defer h.stop()
 
 		k.flush()
@@ -345,10 +342,8 @@ func TestHandAddedServiceUntouched(t *testing.T) {
 
 func TestReloadRemovingServiceDeletesIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
-		h.run()
+		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		k := h.k
 		defer h.stop()
 
 		reloaded := desired(config.Remove, plan.AllHealthy)[:2] // without the fwmark service
@@ -373,10 +368,8 @@ func TestReloadRemovingServiceDeletesIt(t *testing.T) {
 // kernel refused its deletion stays lvsd's until it is gone.
 func TestReloadRemovalRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
-		h.run()
+		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		k := h.k
 		defer h.stop()
 
 		k.mu.Lock()
@@ -553,10 +546,8 @@ func TestKernelWaitsGiveUpWhenContextEnds(t *testing.T) {
 
 func TestSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
-		h.r.SetDesired(desired(config.Quiescent, plan.AllHealthy))
-		h.run()
+		h := startHarness(t, config.IPVS{}, desired(config.Quiescent, plan.AllHealthy))
+		k := h.k
 		defer h.stop()
 
 		k.editDest(webKey, "198.51.100.1:80", func(d *ipvs.Destination) {
