@@ -166,6 +166,7 @@ func parseHead(b []byte) (head, error) {
 	}
 	b = b[nl+1:]
 	sawLength, sawTE := false, false
+	var lengthText []byte // the first Content-Length's value
 	// framing names the field the previous line set when it was
 	// Content-Length or Transfer-Encoding.
 	framing := ""
@@ -204,10 +205,12 @@ func parseHead(b []byte) (head, error) {
 			if err != nil {
 				return h, err
 			}
-			if sawLength && n != h.length {
+			// Repeated, the same text, as net/http requires: "2" and
+			// "02" conflict.
+			if sawLength && !bytes.Equal(value, lengthText) {
 				return h, httpError("conflicting Content-Length headers")
 			}
-			sawLength, h.length = true, n
+			sawLength, h.length, lengthText = true, n, value
 			framing = "Content-Length"
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			if sawTE {

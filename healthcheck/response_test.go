@@ -60,6 +60,7 @@ var parseCases = []struct {
 	{name: "bad length", in: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", err: `^bad Content-Length`},
 	{name: "conflicting lengths", in: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nok", err: `^conflicting Content-Length`},
 	{name: "same length twice", in: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", status: 200, body: "ok"},
+	{name: "same length written two ways", in: "HTTP/1.0 200 \nContent-Length:2\nContent-Length:02\n\n00", err: `^conflicting Content-Length`},
 	{name: "unknown transfer coding", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", err: `^unsupported transfer encoding`},
 	{name: "head too large", in: "HTTP/1.1 200 OK\r\nX-Junk: " + strings.Repeat("a", maxHead), err: `^response header exceeds 65536 bytes$`},
 }
