@@ -187,8 +187,11 @@ func parseHead(b []byte) (head, error) {
 				return h, httpError(fmt.Sprintf("malformed MIME header line: %q", clip(line)))
 			}
 			// Folded into the field above, separated by a space: a
-			// framing field's value then is no longer a valid one.
-			if len(bytes.Trim(line, " \t")) > 0 && framing != "" {
+			// framing field's value then is no longer a valid one. Even
+			// a blank fold adds the space (net/http then reads
+			// "chunked " and rejects it), so a framing field may not be
+			// folded at all.
+			if framing != "" {
 				return h, httpError(fmt.Sprintf("bad %s folded over lines", framing))
 			}
 			continue
@@ -252,7 +255,9 @@ func parseStatusLine(line []byte) (status int, http10 bool, err error) {
 	}
 	rest = bytes.TrimLeft(rest, " ")
 	code, _, _ := bytes.Cut(rest, []byte(" "))
-	if len(code) != 3 || !isDigits(code) {
+	// RFC 9110 §15: the first digit is the class, 1 to 5; a code below
+	// 100 has none, and no rule says whether it has a body.
+	if len(code) != 3 || !isDigits(code) || code[0] == '0' {
 		return 0, false, httpError(fmt.Sprintf("malformed HTTP status code %q", clip(code)))
 	}
 	return int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0'), http10, nil
