@@ -111,11 +111,16 @@ func startHarness(t *testing.T, cfg config.IPVS, want []ipvs.Service) *harness {
 	return h
 }
 
-// run starts Run and waits for its first round.
-func (h *harness) run() {
+// start starts Run; stop ends it.
+func (h *harness) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- h.r.Run(ctx) }()
+}
+
+// run starts Run and waits for its first round.
+func (h *harness) run() {
+	h.start()
 	synctest.Wait()
 	select {
 	case <-h.r.Reconciled():
@@ -461,9 +466,7 @@ func TestBurstsCoalesced(t *testing.T) {
 		k := &fakeKernel{hold: make(chan struct{})}
 		h := newHarness(t, k, config.IPVS{})
 		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
-		ctx, cancel := context.WithCancel(context.Background())
-		h.cancel = cancel
-		go func() { h.done <- h.r.Run(ctx) }()
+		h.start()
 		defer h.stop()
 		synctest.Wait() // the first round waits in Apply
 
@@ -527,9 +530,7 @@ func TestKernelWaitsGiveUpWhenContextEnds(t *testing.T) {
 				k := &fakeKernel{hold: make(chan struct{})}
 				h := newHarness(t, k, config.IPVS{})
 				h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
-				ctx, cancel := context.WithCancel(context.Background())
-				h.cancel = cancel
-				go func() { h.done <- h.r.Run(ctx) }()
+				h.start()
 				synctest.Wait() // a round is stuck in the kernel
 
 				cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
