@@ -19,6 +19,7 @@ import (
 	"github.com/lvsd/lvsd/internal/plan"
 	"github.com/lvsd/lvsd/internal/reconcile"
 	"github.com/lvsd/lvsd/internal/status"
+	"github.com/lvsd/lvsd/internal/vip"
 	"github.com/lvsd/lvsd/internal/vrrpd"
 )
 
@@ -81,9 +82,10 @@ type Daemon struct {
 	started atomic.Bool
 
 	// Set during start-up, before any goroutine reads them.
+	socket      string
 	rec         *reconcile.Reconciler
 	sched       *healthcheck.Scheduler
-	vips        vrrpd.VIPs
+	vips        *vip.Ledger
 	closeVIPs   func()
 	ann         vrrpd.Announcer
 	muxes       *muxes
@@ -228,6 +230,14 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	log.Info("starting", "cluster", cfg.Cluster, "node", cfg.Node, "config", cfg.File,
 		"vrrp_instances", len(cfg.VRRPInstances), "virtual_servers", len(cfg.VirtualServers))
 
+	// A second daemon on the same socket would fight the first over the
+	// VIPs (and reclaim the addresses the first holds): refuse before
+	// touching anything.
+	d.socket = d.socketPath(cfg)
+	if alive(d.socket) {
+		return fmt.Errorf("another lvsd answers on %s: stop it, or give this one its own --socket", d.socket)
+	}
+
 	// IPVS only when there is something to program: a VRRP-only director
 	// must run on a kernel without it.
 	if len(cfg.VirtualServers) > 0 {
@@ -255,12 +265,9 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		}
 	}
 	if len(cfg.VRRPInstances) > 0 {
-		vips, closeVIPs, err := d.sys.VIPs()
-		if err != nil {
-			return fmt.Errorf("opening rtnetlink for the virtual addresses: %w", explainPermission(err))
+		if err := d.openVIPs(cfg.VRRPInstances); err != nil {
+			return err
 		}
-		d.vips, d.closeVIPs = vips, closeVIPs
-		d.ann = d.sys.Announcer()
 	}
 	d.muxes = newMuxes(d.sys.Listen, log)
 
@@ -280,20 +287,14 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	d.mu.Unlock()
 
-	// A second daemon on the same socket would fight the first over the
-	// VIPs before failing to listen: refuse before any instance runs.
-	socket := d.socketPath(cfg)
-	if alive(socket) {
-		return fmt.Errorf("another lvsd answers on %s: stop it, or give this one its own --socket", socket)
-	}
-
+	socket := d.socket
 	// The VRRP instances are built (sockets opened) before anything runs,
 	// so a missing permission or interface stops the start cleanly.
 	insts, err := d.buildInstances(cfg, cfg.VRRPInstances)
 	if err != nil {
 		return err
 	}
-	d.heldState = heldStatePath(socket)
+	d.heldState = runStatePath(socket, ".relay.json")
 	if err := d.holdVIPs(cfg); err != nil {
 		for _, in := range insts {
 			in.transport.Close()

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/lvsd/lvsd/config"
@@ -51,13 +49,6 @@ func relayPeer(vi config.VRRPInstance, own []netip.Addr) netip.Addr {
 // the peer during a stop. The caller holds d.mu.
 func (d *Daemon) desiredLocked() []ipvs.Service {
 	return d.handover.Relay(d.cfg, plan.Services(d.cfg, healthOf(d.checks, d.states)))
-}
-
-// heldStatePath is the file that records what holding the relay VIPs
-// changed, next to the control socket so that two daemons on one host
-// keep apart.
-func heldStatePath(socket string) string {
-	return filepath.Join(filepath.Dir(socket), strings.TrimSuffix(filepath.Base(socket), ".sock")+".relay.json")
 }
 
 // holdVIPs puts the VIPs of cfg's relay instances on lo, hidden from ARP,

@@ -274,12 +274,11 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 	if len(list) > 0 {
 		if d.vips == nil {
 			// A daemon without instances gains its first one.
-			vips, closeVIPs, err := d.sys.VIPs()
-			if err != nil {
-				return fmt.Errorf("opening rtnetlink for the virtual addresses: %w", explainPermission(err))
+			if err := d.openVIPs(list); err != nil {
+				return err
 			}
-			d.vips, d.closeVIPs = vips, closeVIPs
-			d.ann = d.sys.Announcer()
+		} else if err := d.adoptVIPs(list); err != nil {
+			return err
 		}
 		insts, err := d.buildInstances(cfg, list)
 		if err != nil {

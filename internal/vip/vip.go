@@ -197,21 +197,6 @@ func toAddr(p netip.Prefix) (*netlink.Addr, error) {
 	return a, nil
 }
 
-// normalize unmaps an IPv4-mapped address and drops a zone, keeping the
-// host bits: a VIP is an address with a prefix length, not a network.
-func normalize(p netip.Prefix) netip.Prefix {
-	ip := p.Addr()
-	bits := p.Bits()
-	if ip.Is4In6() {
-		ip = ip.Unmap()
-		bits -= 96
-		if bits < 0 {
-			bits = 0
-		}
-	}
-	return netip.PrefixFrom(ip.WithZone(""), bits)
-}
-
 func fromIPNet(n *net.IPNet) (netip.Prefix, bool) {
 	if n == nil {
 		return netip.Prefix{}, false
