@@ -287,11 +287,29 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	d.mu.Unlock()
 
+	// Everything that can fail is bound or opened before anything runs
+	// (and so before READY): the control socket, the metrics port, the
+	// VRRP sockets. A missing permission, a port taken or an interface
+	// missing stops the start cleanly.
 	socket := d.socket
-	// The VRRP instances are built (sockets opened) before anything runs,
-	// so a missing permission or interface stops the start cleanly.
+	ctl, err := status.ListenControl(socket)
+	if err != nil {
+		return err
+	}
+	metricsLn, err := status.ListenMetrics(cfg.Status.MetricsListen)
+	if err != nil {
+		ctl.Close()
+		return err
+	}
+	unbind := func() {
+		ctl.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
+	}
 	insts, err := d.buildInstances(cfg, cfg.VRRPInstances)
 	if err != nil {
+		unbind()
 		return err
 	}
 	d.heldState = runStatePath(socket, ".relay.json")
@@ -299,6 +317,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		for _, in := range insts {
 			in.transport.Close()
 		}
+		unbind()
 		return err
 	}
 	// A NAT relay's routes outlive a crash in the middle of a stop.
@@ -335,10 +354,10 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	d.reloadMu.Unlock()
 
 	part("control socket", func(ctx context.Context) error {
-		return status.Serve(ctx, socket, d, d)
+		return ctl.Serve(ctx, d, d)
 	})
 	part("metrics listener", func(ctx context.Context) error {
-		return status.ServeMetrics(ctx, cfg.Status.MetricsListen, d.metrics.Handler())
+		return status.ServeMetricsOn(ctx, metricsLn, d.metrics.Handler())
 	})
 	part("systemd notification", d.notifyLoop)
 

@@ -647,3 +647,52 @@ status {
 	}
 	first.stop()
 }
+
+// A daemon that cannot bind its metrics port fails its start without ever
+// telling systemd it is ready, and leaves no socket or instance behind.
+func TestRunBindsBeforeReady(t *testing.T) {
+	verifyNoLeaks(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	src := fmt.Sprintf(`cluster = "unit"
+vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  advert_interval = "50ms"
+  virtual_ips     = ["192.0.2.100/32"]
+}
+status {
+  metrics_listen = %q
+}
+`, taken.Addr().String())
+	dir := t.TempDir()
+	file := filepath.Join(dir, "lvsd.hcl")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0")
+	sd := &recordingNotifier{}
+	socket := filepath.Join(dir, "lvsd.sock")
+	d := New(Options{ConfigFile: file, Socket: socket, Logger: testLogger(t), Notifier: sd, sys: sys})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = d.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("Run did not fail at start-up")
+	}
+	if err == nil || !strings.Contains(err.Error(), "listening for metrics on "+taken.Addr().String()) {
+		t.Errorf("Run: %v, want the metrics port named", err)
+	}
+	if sd.has("READY=1") {
+		t.Error("READY=1 sent by a daemon that failed to start")
+	}
+	if n := sys.openTransports(); n != 0 {
+		t.Errorf("%d VRRP sockets left open after a failed start", n)
+	}
+	if _, err := os.Stat(socket); err == nil {
+		t.Error("the control socket was left behind")
+	}
+}

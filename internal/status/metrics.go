@@ -139,18 +139,35 @@ func (m *Metrics) Handler() http.Handler {
 	return mux
 }
 
-// ServeMetrics serves h on the TCP address addr (status.metrics_listen)
-// until ctx ends. An empty addr means metrics are off: it then just waits
-// for ctx, so callers can run it like every other part of the daemon.
+// ServeMetrics serves h on addr until ctx ends: ListenMetrics, then
+// ServeMetricsOn. An empty addr serves nothing and waits for ctx.
 func ServeMetrics(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := ListenMetrics(addr)
+	if err != nil {
+		return err
+	}
+	return ServeMetricsOn(ctx, ln, h)
+}
+
+// ListenMetrics binds the metrics port; "" binds nothing and returns a nil
+// listener. The daemon binds it before it tells systemd it is ready.
+func ListenMetrics(addr string) (net.Listener, error) {
 	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// ServeMetricsOn serves h on ln until ctx ends, then closes ln; a nil ln
+// serves nothing and waits for ctx.
+func ServeMetricsOn(ctx context.Context, ln net.Listener, h http.Handler) error {
+	if ln == nil {
 		<-ctx.Done()
 		return nil
-	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listening for metrics on %s: %w", addr, err)
 	}
 	return serveHTTP(ctx, ln, h)
 }

@@ -47,18 +47,46 @@ const socketMode = 0o600
 const shutdownGrace = 2 * time.Second
 
 // Serve answers GET /status and POST /reload on the unix socket at path
-// until ctx ends, then closes the listener, removes the socket file and
-// returns nil. It creates the socket's directory (mode 0755) if missing
-// and replaces a stale socket file, but refuses to take over a socket that
-// another daemon still answers on. rel may be nil: /reload then answers
-// 501.
+// until ctx ends: ListenControl, then Control.Serve.
 func Serve(ctx context.Context, path string, src Source, rel Reloader) error {
-	ln, err := listenUnix(path)
+	c, err := ListenControl(path)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(path)
-	return serveHTTP(ctx, ln, Handler(src, rel))
+	return c.Serve(ctx, src, rel)
+}
+
+// Control is a bound control socket, not yet answering. The daemon binds
+// it before it tells systemd it is ready, so that a socket it cannot have
+// fails the start instead of a running daemon.
+type Control struct {
+	ln   *net.UnixListener
+	path string
+}
+
+// ListenControl binds the control socket at path. It creates the socket's
+// directory (mode 0755) if missing and replaces a stale socket file, but
+// refuses to take over a socket that another daemon still answers on.
+func ListenControl(path string) (*Control, error) {
+	ln, err := listenUnix(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Control{ln: ln, path: path}, nil
+}
+
+// Serve answers GET /status and POST /reload until ctx ends, then closes
+// the listener, removes the socket file and returns nil. rel may be nil:
+// /reload then answers 501.
+func (c *Control) Serve(ctx context.Context, src Source, rel Reloader) error {
+	defer os.Remove(c.path)
+	return serveHTTP(ctx, c.ln, Handler(src, rel))
+}
+
+// Close releases a control socket that will not be served.
+func (c *Control) Close() {
+	c.ln.Close()
+	os.Remove(c.path)
 }
 
 // listenUnix binds the socket under a temporary name, sets its mode and
