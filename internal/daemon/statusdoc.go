@@ -30,8 +30,11 @@ type docInput struct {
 // Status returns the status document (status.Source).
 func (d *Daemon) Status() status.Document {
 	in := d.docInput()
-	if d.rec != nil {
-		snap := d.rec.Snapshot()
+	d.mu.Lock()
+	rec := d.rec
+	d.mu.Unlock()
+	if rec != nil {
+		snap := rec.Snapshot()
 		in.kernel = &snap
 	}
 	return buildDocument(in)

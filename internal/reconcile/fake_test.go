@@ -29,8 +29,10 @@ type fakeKernel struct {
 	refuse func(ipvs.Op) error
 	// dumpErr, when set, fails Services.
 	dumpErr error
-	// hold, when set, makes Apply wait until it is closed (a slow kernel).
+	// hold, when set, makes Apply wait until it is closed (a slow kernel);
+	// holdDump does the same to Services.
 	hold        chan struct{}
+	holdDump    chan struct{}
 	inFlight    int
 	maxInFlight int
 
@@ -38,6 +40,10 @@ type fakeKernel struct {
 	daemons   []ipvs.SyncDaemon
 	syncCalls []string
 	startErr  error // answer of StartSyncDaemon, when set
+	// order lists the sync daemon calls and the applied batches in the
+	// order the kernel saw them ("stop master", "apply add_destination
+	// …").
+	order []string
 }
 
 var _ Kernel = (*fakeKernel)(nil)
@@ -56,6 +62,12 @@ func (k *fakeKernel) enter() func() {
 
 func (k *fakeKernel) Services() ([]ipvs.Service, error) {
 	defer k.enter()()
+	k.mu.Lock()
+	hold := k.holdDump
+	k.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.requests++
@@ -79,6 +91,9 @@ func (k *fakeKernel) Apply(ops []ipvs.Op) ([]ipvs.OpResult, error) {
 	defer k.mu.Unlock()
 	k.requests += len(ops)
 	k.batches = append(k.batches, slices.Clone(ops))
+	for _, name := range opNames(ops) {
+		k.order = append(k.order, "apply "+name)
+	}
 	results := make([]ipvs.OpResult, len(ops))
 	var errs []error
 	for i, op := range ops {
@@ -172,6 +187,7 @@ func (k *fakeKernel) StartSyncDaemon(d ipvs.SyncDaemon) error {
 	defer k.mu.Unlock()
 	k.requests++
 	k.syncCalls = append(k.syncCalls, fmt.Sprintf("start %s %s %d", d.State, d.Interface, d.SyncID))
+	k.order = append(k.order, k.syncCalls[len(k.syncCalls)-1])
 	if k.startErr != nil {
 		return k.startErr
 	}
@@ -187,6 +203,7 @@ func (k *fakeKernel) StopSyncDaemon(s ipvs.SyncState) error {
 	defer k.mu.Unlock()
 	k.requests++
 	k.syncCalls = append(k.syncCalls, "stop "+s.String())
+	k.order = append(k.order, k.syncCalls[len(k.syncCalls)-1])
 	i := slices.IndexFunc(k.daemons, func(x ipvs.SyncDaemon) bool { return x.State == s })
 	if i < 0 {
 		return fmt.Errorf("stopping IPVS %s sync daemon: %w", s, syscall.ESRCH)

@@ -315,47 +315,108 @@ func (r *Reconciler) currentInterval() time.Duration {
 	return r.interval
 }
 
-// round is one pass of the loop: the sync daemons when their role or
-// settings changed (every fresh round looks at them too), then the table;
-// fresh rounds dump it. r.sem is held.
-func (r *Reconciler) round(fresh bool) {
+// input is what one round works on, taken from the reconciler's fields in
+// one critical section (take). A round converges the sync daemons of its
+// input before it applies its input's table, so the order in which the
+// caller set them holds by construction: a table set after a sync role
+// is never applied before that role (the relay handover needs the sync
+// daemon's master stopped before the relay table is in the kernel).
+type input struct {
+	// converge: the sync daemons are to be brought to sync.
+	converge bool
+	sync     syncInput
+	// full: services is the whole desired table and gone the owned
+	// services no longer desired; otherwise both cover only the services
+	// that changed since the last round.
+	full     bool
+	services []ipvs.Service
+	gone     map[ipvs.ServiceKey]bool
+	// keys are the services that changed (not full).
+	keys map[ipvs.ServiceKey]bool
+}
+
+// syncInput is the sync daemon's part of an input.
+type syncInput struct {
+	cfg     *config.SyncDaemon
+	role    SyncRole
+	dropped bool // the config no longer has a sync_daemon: stop lvsd's
+}
+
+// take takes the inputs set since the last round: the whole desired table
+// when full, else the services that changed. The sync daemons are
+// converged when their role or settings changed, or on a fresh round.
+func (r *Reconciler) take(full, fresh bool) input {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.seen = r.gen
-	changed := r.pending
-	r.pending = nil
-	converge := r.syncKnown && (r.syncDirty || fresh)
+	in := input{
+		converge: r.syncKnown && (r.syncDirty || fresh),
+		sync:     syncInput{cfg: r.syncCfg, role: r.syncRole, dropped: r.syncDropped},
+		full:     full,
+	}
 	r.syncDirty = false
-	r.mu.Unlock()
-	// The sync daemon first: a VRRP transition must not wait for the
-	// table pass of the same round, which can take long on a large table
-	// or a slow kernel. A new master whose daemon is not yet sending
-	// leaves the backups without the connections it schedules meanwhile.
-	if converge {
-		if err := r.convergeSync(); err != nil {
-			r.log.Warn("IPVS sync daemon not in its role; retrying on the next interval", "err", err)
+	keys := r.pending
+	r.pending = nil
+	if full {
+		// A shallow copy is enough: SetDesired replaces services, it
+		// never modifies their destinations.
+		in.services = slices.Clone(r.desired.services)
+		in.gone = maps.Clone(r.gone)
+		return in
+	}
+	in.keys = keys
+	in.services = make([]ipvs.Service, 0, len(keys))
+	in.gone = make(map[ipvs.ServiceKey]bool)
+	for k := range keys {
+		if i, ok := r.desired.index[k]; ok {
+			in.services = append(in.services, r.desired.services[i])
+		} else if r.gone[k] {
+			in.gone[k] = true
 		}
 	}
+	return in
+}
+
+// round is one pass of the loop on one input: the sync daemons when their
+// role or settings changed (every fresh round looks at them too), then
+// the table; fresh rounds dump it. r.sem is held.
+func (r *Reconciler) round(fresh bool) {
+	in := r.take(fresh || !r.actualValid, fresh)
+	r.converge(in)
 	r.applyTimeouts()
 
 	start := time.Now()
-
 	var err error
-	if !fresh && r.actualValid {
-		err = r.passChanged(changed)
-		if err != nil {
-			// The remembered table was wrong: read the kernel's and redo.
-			r.log.Info("IPVS kernel refused a change to the remembered table; re-reading it", "err", err)
-			err = r.passFull()
-		}
-	} else {
-		// A full pass covers the changed services too.
-		err = r.passFull()
+	if in.full {
+		err = r.passFull(in)
+	} else if err = r.passChanged(in); err != nil {
+		// The remembered table was wrong: read the kernel's and redo,
+		// with the inputs of now (a full pass covers the changed
+		// services too).
+		r.log.Info("IPVS kernel refused a change to the remembered table; re-reading it", "err", err)
+		in = r.take(true, false)
+		r.converge(in)
+		err = r.passFull(in)
 	}
 	if err != nil {
 		r.log.Warn("IPVS reconcile incomplete; retrying on the next round", "err", err)
 	}
 	if r.metrics != nil {
 		r.metrics.ObserveReconcile(time.Since(start))
+	}
+}
+
+// converge brings the sync daemons to the input's role when it asks for
+// it. It runs before the table pass of the same round: a VRRP transition
+// must not wait for the table, which can take long on a large table or a
+// slow kernel, and a new master whose daemon is not yet sending leaves the
+// backups without the connections it schedules meanwhile.
+func (r *Reconciler) converge(in input) {
+	if !in.converge {
+		return
+	}
+	if err := r.convergeSync(in.sync); err != nil {
+		r.log.Warn("IPVS sync daemon not in its role; retrying on the next interval", "err", err)
 	}
 }
 
@@ -378,10 +439,10 @@ func (r *Reconciler) applyTimeouts() {
 	r.mu.Unlock()
 }
 
-// passFull dumps the kernel's table, diffs the whole desired table
+// passFull dumps the kernel's table, diffs the input's whole desired table
 // against it and applies the differences. It returns an error when the
 // table could not be read or an operation failed; r.sem is held.
-func (r *Reconciler) passFull() error {
+func (r *Reconciler) passFull(in input) error {
 	actual, err := r.k.Services()
 	if err != nil {
 		r.actualValid = false
@@ -391,38 +452,23 @@ func (r *Reconciler) passFull() error {
 	r.setActual(actual)
 	r.actualValid = true
 	r.snapshot = Snapshot{Services: actual, ReadAt: time.Now()}
-	// A shallow copy is enough: SetDesired replaces services, it never
-	// modifies their destinations.
-	desired := slices.Clone(r.desired.services)
-	gone := maps.Clone(r.gone)
 	r.mu.Unlock()
-	return r.apply(ipvs.Diff(desired, actual, func(k ipvs.ServiceKey) bool { return gone[k] }), true)
+	return r.apply(ipvs.Diff(in.services, actual, func(k ipvs.ServiceKey) bool { return in.gone[k] }), true)
 }
 
-// passChanged diffs the desired services of keys, and only them, against
+// passChanged diffs the input's changed services, and only them, against
 // the remembered table and applies the differences: a service not listed
 // is unchanged since the last round, which left it as desired or left the
 // table invalid. It returns an error when an operation failed; r.sem is
 // held and r.actualValid is true.
-func (r *Reconciler) passChanged(keys map[ipvs.ServiceKey]bool) error {
-	desired := make([]ipvs.Service, 0, len(keys))
-	gone := make(map[ipvs.ServiceKey]bool)
-	r.mu.Lock()
-	for k := range keys {
-		if i, ok := r.desired.index[k]; ok {
-			desired = append(desired, r.desired.services[i])
-		} else if r.gone[k] {
-			gone[k] = true
-		}
-	}
-	r.mu.Unlock()
-	actual := make([]ipvs.Service, 0, len(keys))
-	for k := range keys {
+func (r *Reconciler) passChanged(in input) error {
+	actual := make([]ipvs.Service, 0, len(in.keys))
+	for k := range in.keys {
 		if i, ok := r.actualIndex[k]; ok {
 			actual = append(actual, r.actual[i])
 		}
 	}
-	return r.apply(ipvs.Diff(desired, actual, func(k ipvs.ServiceKey) bool { return gone[k] }), false)
+	return r.apply(ipvs.Diff(in.services, actual, func(k ipvs.ServiceKey) bool { return in.gone[k] }), false)
 }
 
 // apply sends ops, brings the remembered table past those the kernel

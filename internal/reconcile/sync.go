@@ -66,6 +66,7 @@ func (r *Reconciler) SetSyncRole(role SyncRole) {
 func (r *Reconciler) StopSync(ctx context.Context) error {
 	r.mu.Lock()
 	r.syncRole, r.syncKnown, r.syncDirty = SyncNone, true, false
+	in := syncInput{cfg: r.syncCfg, role: SyncNone, dropped: r.syncDropped}
 	r.mu.Unlock()
 	select {
 	case r.sem <- struct{}{}:
@@ -73,19 +74,17 @@ func (r *Reconciler) StopSync(ctx context.Context) error {
 		return fmt.Errorf("stopping IPVS sync daemon: %w", ctx.Err())
 	}
 	defer func() { <-r.sem }()
-	return r.convergeSync()
+	return r.convergeSync(in)
 }
 
-// convergeSync brings the kernel's sync daemons to the recorded role: the
+// convergeSync brings the kernel's sync daemons to the role of in: the
 // daemon of the role runs with the configured interface and sync id, the
 // other does not. lvsd manages both states once the config has a
 // sync_daemon, as keepalived does. Starting a daemon that already runs
 // (EEXIST) and stopping one that does not (ESRCH) are success, so the
 // convergence is idempotent. r.sem is held.
-func (r *Reconciler) convergeSync() error {
-	r.mu.Lock()
-	cfg, role, dropped := r.syncCfg, r.syncRole, r.syncDropped
-	r.mu.Unlock()
+func (r *Reconciler) convergeSync(in syncInput) error {
+	cfg, role, dropped := in.cfg, in.role, in.dropped
 	var want ipvs.SyncDaemon
 	switch {
 	case cfg != nil:

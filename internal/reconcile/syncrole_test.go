@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -138,5 +140,59 @@ func TestSyncRoleDuringSlowTablePass(t *testing.T) {
 			t.Errorf("the fake clock moved %v: the role waited for a timer", d)
 		}
 		wantDaemons(t, k, SyncBackup)
+	})
+}
+
+// TestSyncRoleBeforeTheTableSetAfterIt: the relay handover stops the
+// sync daemon's master role (SetSyncRole) before it asks for the relay
+// table (SetDesired), since the peer's kernel would replace its entry of a
+// relayed connection with ours. Both arrive while a round is blocked in
+// its dump, between its sync convergence and its table pass; the table
+// must still not reach the kernel before the role.
+func TestSyncRoleBeforeTheTableSetAfterIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h.r.SetSyncRole(SyncMaster)
+		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		h.run()
+		defer h.stop()
+		wantDaemons(t, k, SyncMaster)
+
+		// The interval's round converges the sync daemon, then blocks in
+		// its dump.
+		hold := make(chan struct{})
+		k.mu.Lock()
+		k.holdDump = hold
+		k.order = nil
+		k.mu.Unlock()
+		time.Sleep(interval)
+		synctest.Wait()
+		k.mu.Lock()
+		inFlight := k.inFlight
+		k.mu.Unlock()
+		if inFlight != 1 {
+			t.Fatalf("%d kernel calls in flight, want the round blocked in its dump", inFlight)
+		}
+
+		relay := desired(config.Remove, down("198.51.100.2:80"))
+		h.r.SetSyncRole(SyncNone)
+		h.r.SetDesired(relay)
+		k.mu.Lock()
+		k.holdDump = nil
+		k.mu.Unlock()
+		close(hold)
+		synctest.Wait()
+
+		h.wantTable(relay)
+		wantDaemons(t, k, SyncNone)
+		k.mu.Lock()
+		order := slices.Clone(k.order)
+		k.mu.Unlock()
+		stop := slices.Index(order, "stop master")
+		apply := slices.IndexFunc(order, func(s string) bool { return strings.HasPrefix(s, "apply ") })
+		if stop < 0 || apply < 0 || apply < stop {
+			t.Errorf("kernel calls %q: want the master's sync daemon stopped before the relay table is applied", order)
+		}
 	})
 }
