@@ -113,6 +113,9 @@ type Daemon struct {
 	lastStatus string
 	// handover is set during a stop that relays (see relay).
 	handover plan.Handover
+	// syncHeld: a relaying stop has taken the sync daemon over; VRRP
+	// transitions no longer set its role.
+	syncHeld bool
 
 	// The VIPs held on lo for relayed connections (holdVIPs), guarded by
 	// reloadMu; heldSet is false until the first holdVIPs.
@@ -129,6 +132,7 @@ type instance struct {
 	cfg       config.VRRPInstance
 	in        *vrrpd.Instance
 	transport vrrpd.Transport // closed by in.Run; by the daemon if it never runs
+	notifier  *notifier
 	// peer is the director a stop relays to (relayPeer); invalid if none.
 	peer   netip.Addr
 	cancel context.CancelFunc

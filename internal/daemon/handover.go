@@ -120,11 +120,13 @@ func (d *Daemon) relay(insts []*instance) {
 	// the peer's kernel replaces its own entry (bound to the real server)
 	// with that: the connection breaks. It stops first; the connections
 	// it told the peer of earlier stay known there.
+	// The role and the relay table are set together, in this order: the
+	// reconciler applies a table only after the role set before it.
+	d.mu.Lock()
 	if sd := cfg.IPVS.SyncDaemon; sd != nil && slices.Contains(relaying, sd.VRRPInstance) {
+		d.syncHeld = true
 		d.rec.SetSyncRole(reconcile.SyncNone)
 	}
-
-	d.mu.Lock()
 	d.handover = h
 	d.rec.SetDesired(d.desiredLocked())
 	keys := make(map[ipvs.ServiceKey]bool)

@@ -89,11 +89,13 @@ func (d *Daemon) newInstance(vi config.VRRPInstance) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp_instance %s: opening the VRRP socket on %s: %w", vi.Name, vi.Interface, explainPermission(err))
 	}
+	n := &notifier{d: d, cfg: vi}
+	n.setCommands(vi.Notify)
 	in, err := vrrpd.New(vi, vrrpd.Deps{
 		Transport: t,
 		VIPs:      d.vips,
 		Announcer: d.ann,
-		Notifier:  &notifier{d: d, cfg: vi},
+		Notifier:  n,
 		Logger:    d.log,
 	}, vrrpd.WithOwnAddrs(own...))
 	if err != nil {
@@ -115,7 +117,7 @@ func (d *Daemon) newInstance(vi config.VRRPInstance) (*instance, error) {
 		}
 		in.SetLink(name, up)
 	}
-	return &instance{cfg: vi, in: in, transport: t, peer: relayPeer(vi, own)}, nil
+	return &instance{cfg: vi, in: in, transport: t, notifier: n, peer: relayPeer(vi, own)}, nil
 }
 
 // startInstances runs built instances; the caller holds reloadMu.
@@ -196,29 +198,37 @@ type notifier struct {
 	cfg config.VRRPInstance
 
 	mu      sync.Mutex
+	cmds    config.Notify // a reload changes them in place
 	queue   [][]string
 	running bool
 }
 
+// setCommands sets the notify commands of the next transitions.
+func (n *notifier) setCommands(c config.Notify) {
+	n.mu.Lock()
+	n.cmds = c
+	n.mu.Unlock()
+}
+
 func (n *notifier) Notify(instance string, to vrrp.State) {
 	d := n.d
+	// Under mu, so that a transition told late (its instance's goroutine
+	// was slow to get here) never undoes the sync role a relaying stop
+	// has set: the stop owns the sync daemon from then on.
 	d.mu.Lock()
-	var follows bool
-	if d.cfg != nil && d.cfg.IPVS.SyncDaemon != nil {
-		follows = d.cfg.IPVS.SyncDaemon.VRRPInstance == instance
-	}
-	d.mu.Unlock()
-	if follows && d.rec != nil {
+	if d.cfg != nil && d.cfg.IPVS.SyncDaemon != nil && d.cfg.IPVS.SyncDaemon.VRRPInstance == instance &&
+		d.rec != nil && !d.syncHeld {
 		d.rec.SetSyncRole(syncRole(to))
 	}
+	d.mu.Unlock()
 	d.updateStatusLine()
 
-	argv := notifyArgv(n.cfg.Notify, to)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	argv := notifyArgv(n.cmds, to)
 	if len(argv) == 0 {
 		return
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.queue = append(n.queue, argv)
 	if n.running {
 		return

@@ -23,9 +23,12 @@ type priorityChange struct {
 // running untouched: no transition, no advert out of schedule, no GARP.
 type reloadPlan struct {
 	Priority []priorityChange // UpdatePriority
-	Restart  []string         // stopped, then started with the new config
-	Stop     []string         // removed from the config
-	Start    []string         // new in the config
+	// InPlace: the garp block, notify commands or handover changed; the
+	// running instance takes them without a transition.
+	InPlace []string
+	Restart []string // stopped, then started with the new config
+	Stop    []string // removed from the config
+	Start   []string // new in the config
 	// Services: the virtual servers changed, so the health jobs and the
 	// desired table are recomputed.
 	Services bool
@@ -38,7 +41,7 @@ type reloadPlan struct {
 
 // empty reports whether the plan changes nothing at all.
 func (p reloadPlan) empty() bool {
-	return len(p.Priority) == 0 && len(p.Restart) == 0 && len(p.Stop) == 0 && len(p.Start) == 0 &&
+	return len(p.Priority) == 0 && len(p.InPlace) == 0 && len(p.Restart) == 0 && len(p.Stop) == 0 && len(p.Start) == 0 &&
 		!p.Services && !p.IPVS && !p.Status
 }
 
@@ -65,7 +68,7 @@ func planReload(old, new *config.Config) reloadPlan {
 		switch {
 		case !ok:
 			p.Start = append(p.Start, vi.Name)
-		case !sameExceptPriority(was, vi) || !slices.Equal(oldGroups[vi.Name], newGroups[vi.Name]):
+		case !sameElection(was, vi) || !slices.Equal(oldGroups[vi.Name], newGroups[vi.Name]):
 			restart[vi.Name] = true
 		}
 	}
@@ -96,8 +99,13 @@ func planReload(old, new *config.Config) reloadPlan {
 		case !ok:
 		case restart[vi.Name]:
 			p.Restart = append(p.Restart, vi.Name)
-		case was.Priority != vi.Priority:
-			p.Priority = append(p.Priority, priorityChange{Name: vi.Name, Priority: vi.Priority})
+		default:
+			if was.Priority != vi.Priority {
+				p.Priority = append(p.Priority, priorityChange{Name: vi.Name, Priority: vi.Priority})
+			}
+			if was.GARP != vi.GARP || !reflect.DeepEqual(was.Notify, vi.Notify) || was.Handover != vi.Handover {
+				p.InPlace = append(p.InPlace, vi.Name)
+			}
 		}
 	}
 	for _, vi := range old.VRRPInstances {
@@ -111,13 +119,17 @@ func planReload(old, new *config.Config) reloadPlan {
 	return p
 }
 
-// sameExceptPriority compares two instance configurations, leaving out the
-// priorities and the handover, which only a stop reads (apply updates it
-// in place).
-func sameExceptPriority(a, b config.VRRPInstance) bool {
-	a.Priority, b.Priority = 0, 0
-	a.NodePriorities, b.NodePriorities = nil, nil
-	a.Handover, b.Handover = "", ""
+// sameElection compares two instance configurations, leaving out what a
+// running instance takes in place (README, Reload): the priorities, the
+// handover, which only a stop reads, the garp block and the notify
+// commands.
+func sameElection(a, b config.VRRPInstance) bool {
+	for _, vi := range []*config.VRRPInstance{&a, &b} {
+		vi.Priority, vi.NodePriorities = 0, nil
+		vi.Handover = ""
+		vi.GARP = config.GARP{}
+		vi.Notify = config.Notify{}
+	}
 	return reflect.DeepEqual(a, b)
 }
 
@@ -193,7 +205,7 @@ func (d *Daemon) Reload(ctx context.Context) (applied bool, diagnostics string, 
 	}
 	d.metrics.Reload(status.ReloadApplied)
 	d.log.Info("config reloaded", "config", cfg.File, "restarted", p.Restart, "started", p.Start,
-		"stopped", p.Stop, "priority_changes", len(p.Priority), "services_changed", p.Services, "ipvs_changed", p.IPVS)
+		"stopped", p.Stop, "priority_changes", len(p.Priority), "changed_in_place", p.InPlace, "services_changed", p.Services, "ipvs_changed", p.IPVS)
 	if p.Status {
 		d.log.Warn("status {} changes take effect when lvsd restarts")
 	}
@@ -257,9 +269,17 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 			in.in.UpdatePriority(pc.Priority)
 		}
 	}
-	for _, vi := range cfg.VRRPInstances {
-		if in := d.instances[vi.Name]; in != nil {
-			in.cfg.Handover = vi.Handover
+	for _, name := range p.InPlace {
+		in := d.instances[name]
+		if in == nil {
+			continue
+		}
+		vi := cfg.VRRPInstances[slices.IndexFunc(cfg.VRRPInstances, func(vi config.VRRPInstance) bool { return vi.Name == name })]
+		in.cfg.Handover = vi.Handover
+		in.notifier.setCommands(vi.Notify)
+		if in.cfg.GARP != vi.GARP {
+			in.cfg.GARP = vi.GARP
+			in.in.UpdateGARP(vi.GARP)
 		}
 	}
 	d.mu.Unlock()

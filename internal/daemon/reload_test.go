@@ -1,13 +1,19 @@
 package daemon
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/status"
 )
 
 const baseConfig = `cluster = "web"
@@ -127,10 +133,23 @@ vrrp_sync_group "G1" {
 			want: reloadPlan{Restart: []string{"VI_2"}},
 		},
 		{
-			name: "garp change restarts",
+			name: "garp change: in place",
 			old:  baseConfig,
 			new:  edit(t, baseConfig, `vrid        = 51`, "vrid = 51\n  garp {\n    repeat = 3\n  }"),
-			want: reloadPlan{Restart: []string{"VI_1"}},
+			want: reloadPlan{InPlace: []string{"VI_1"}},
+		},
+		{
+			name: "notify change: in place",
+			old:  baseConfig,
+			new:  edit(t, baseConfig, `vrid        = 52`, "vrid = 52\n  notify {\n    master = [\"/bin/true\"]\n  }"),
+			want: reloadPlan{InPlace: []string{"VI_2"}},
+		},
+		{
+			name: "handover and priority change: both in place",
+			old:  baseConfig,
+			new: edit(t, baseConfig, `vrid        = 51`,
+				"vrid = 51\n  priorities = { \"a\" = 201 }\n  handover = \"release\"\n  notify {\n    backup = [\"/bin/true\"]\n  }"),
+			want: reloadPlan{Priority: []priorityChange{{Name: "VI_1", Priority: 201}}, InPlace: []string{"VI_1"}},
 		},
 		{
 			name: "instance added and removed",
@@ -182,4 +201,68 @@ vrrp_sync_group "G1" {
 			}
 		})
 	}
+}
+
+// A reload that changes only the garp block and the notify commands is
+// applied in place (README, Reload): the master stays MASTER with the
+// same socket, announces nothing out of schedule, and the next transition
+// runs the new command.
+func TestRunReloadNotifyAndGARPInPlace(t *testing.T) {
+	verifyNoLeaks(t)
+	dir := t.TempDir()
+	oldMark, newMark := filepath.Join(dir, "old-fault"), filepath.Join(dir, "new-fault")
+	src := fmt.Sprintf(`cluster = "unit"
+vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  advert_interval = "20ms"
+  virtual_ips     = ["192.0.2.100/32"]
+  garp {
+    repeat = 1
+    delay  = "0s"
+  }
+  notify {
+    fault = ["touch", %q]
+  }
+}
+status {
+  metrics_listen = ""
+}
+`, oldMark)
+	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0")
+	h := startDaemon(t, src, sys)
+	eventually(t, 2*time.Second, "MASTER", func() bool { return h.instance().State == status.StateMaster })
+	eventually(t, time.Second, "the first announcement", func() bool { return sys.ann.count() == 1 })
+	before := h.instance()
+
+	changed := strings.Replace(strings.Replace(src, oldMark, newMark, 1), `delay  = "0s"`, `delay  = "0s"
+    refresh = "1h"`, 1)
+	h.write(changed)
+	applied, diags, err := h.d.Reload(context.Background())
+	if !applied || err != nil {
+		t.Fatalf("reload: applied %v, diagnostics %q, err %v", applied, diags, err)
+	}
+	time.Sleep(100 * time.Millisecond) // five advert intervals
+	after := h.instance()
+	if after.State != status.StateMaster || after.Transitions != before.Transitions {
+		t.Errorf("after a notify and garp reload: state %s, transitions %d → %d; want MASTER, unchanged",
+			after.State, before.Transitions, after.Transitions)
+	}
+	if n := sys.ann.count(); n != 1 {
+		t.Errorf("%d announcement rounds after the reload, want still 1", n)
+	}
+	if n := len(sys.transports); n != 1 {
+		t.Errorf("%d sockets opened, want 1 (the instance kept running)", n)
+	}
+
+	sys.setLink("eth0", false)
+	eventually(t, time.Second, "FAULT", func() bool { return h.instance().State == status.StateFault })
+	eventually(t, 2*time.Second, "the new fault command", func() bool {
+		_, err := os.Stat(newMark)
+		return err == nil
+	})
+	if _, err := os.Stat(oldMark); err == nil {
+		t.Error("the fault command of the old config ran")
+	}
+	h.stop()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/announce"
 )
 
@@ -13,14 +14,40 @@ import (
 // holds up an advert. It replaces a schedule still running; everything
 // stops when the instance leaves MASTER or starts stopping.
 func (in *Instance) startAnnouncing() {
+	in.runSchedule(time.Now(), false)
+}
+
+// runSchedule runs the schedule of in.garp counted from start, leaving out
+// the sends before now when resume is set: a garp block changed by a
+// reload takes effect for the rest of the master's schedule, with no send
+// out of it.
+func (in *Instance) runSchedule(start time.Time, resume bool) {
 	in.stopAnnouncing()
 	if in.deps.Announcer == nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	in.annCancel = cancel
-	start := time.Now()
-	in.annWG.Go(func() { in.announce(ctx, start) })
+	in.annStart = start
+	g := in.garp
+	sched := announce.Schedule{Repeat: g.Repeat, Interval: g.Interval, Delay: g.Delay, Refresh: g.Refresh}
+	var from time.Duration
+	if resume {
+		from = time.Since(start)
+	}
+	in.annWG.Go(func() { in.announce(ctx, sched, start, from) })
+}
+
+// setGARP takes a new garp block; a running schedule goes on under it.
+// Run's goroutine calls it.
+func (in *Instance) setGARP(g config.GARP) {
+	if g == in.garp {
+		return
+	}
+	in.garp = g
+	if in.annCancel != nil {
+		in.runSchedule(in.annStart, true)
+	}
 }
 
 // stopAnnouncing cancels the running schedule without waiting for it: Run
@@ -33,9 +60,9 @@ func (in *Instance) stopAnnouncing() {
 	}
 }
 
-func (in *Instance) announce(ctx context.Context, start time.Time) {
-	g := in.cfg.GARP
-	sched := announce.Schedule{Repeat: g.Repeat, Interval: g.Interval, Delay: g.Delay, Refresh: g.Refresh}
+// announce sends the rounds of sched counted from start, those at from or
+// later.
+func (in *Instance) announce(ctx context.Context, sched announce.Schedule, start time.Time, from time.Duration) {
 	burst, failed := 0, 0
 	var firstErr error
 	report := func() {
@@ -47,6 +74,9 @@ func (in *Instance) announce(ctx context.Context, start time.Time) {
 	}
 	defer report()
 	for b, at := range sched.Sends() {
+		if at < from {
+			continue
+		}
 		if b != burst {
 			report()
 			burst = b

@@ -169,3 +169,40 @@ func TestAnnouncementNeverBlocksAdverts(t *testing.T) {
 		}
 	})
 }
+
+// A garp block changed while MASTER (a reload) sends nothing out of
+// schedule: no transition, no burst at the change; the rest of the
+// master's schedule follows the new block, counted from when it became
+// master.
+func TestUpdateGARPInPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := instanceConfig("VI_1", 51, 200)
+		cfg.GARP = config.GARP{Repeat: 1, Delay: 5 * time.Second}
+		r := newRouter(t, newFakeNet(&journal{}), "b", addrB, cfg)
+		r.start()
+		time.Sleep(vrrp.MasterDownInterval(200, time.Second))
+		synctest.Wait()
+		if r.state() != vrrp.Master {
+			t.Fatalf("state %v, want MASTER", r.state())
+		}
+		m0 := time.Now()
+		before := r.inst.Status().Transitions
+
+		time.Sleep(2 * time.Second)
+		r.inst.UpdateGARP(config.GARP{Repeat: 2, Interval: 100 * time.Millisecond, Delay: 5 * time.Second, Refresh: 20 * time.Second})
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+
+		var got []time.Duration
+		for _, at := range r.ann.recorded() {
+			got = append(got, at.Sub(m0))
+		}
+		if diff := cmp.Diff(ms(0, 5000, 5100, 20000, 20100), got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("announcement rounds after becoming master (-want +got):\n%s", diff)
+		}
+		if after := r.inst.Status().Transitions; after != before {
+			t.Errorf("transitions %d after the garp change, want %d", after, before)
+		}
+		r.stop(t)
+	})
+}

@@ -88,11 +88,11 @@ func WithVIPCheckInterval(d time.Duration) Option {
 
 // Instance drives one VRRP virtual router. New builds it; Run runs it.
 //
-// Only the priority can change while it runs ([Instance.UpdatePriority]); a
-// reload that changes anything else in the vrrp_instance block (interface,
-// VRID, version, interval, preemption, peers, addresses, garp, notify) needs
-// a new Instance: stop the old one (its Run returns once the addresses are
-// handed over) and run the new one.
+// The priority ([Instance.UpdatePriority]) and the garp block
+// ([Instance.UpdateGARP]) can change while it runs; a reload that changes
+// the election (interface, VRID, version, interval, preemption, peers,
+// addresses) needs a new Instance: stop the old one (its Run returns once
+// the addresses are handed over) and run the new one.
 type Instance struct {
 	cfg      config.VRRPInstance
 	deps     Deps
@@ -109,7 +109,9 @@ type Instance struct {
 	m           *vrrp.Machine
 	timers      [len(timerIDs)]*time.Timer
 	vipTimer    *time.Timer
+	garp        config.GARP
 	annCancel   context.CancelFunc
+	annStart    time.Time // when the running schedule began
 	annWG       sync.WaitGroup
 	sendFailing bool
 	vipFailing  bool
@@ -130,6 +132,7 @@ type Instance struct {
 	mu       sync.Mutex
 	pending  []vrrp.Event
 	checkReq bool
+	newGARP  *config.GARP // set by UpdateGARP, taken by Run
 	linkDown map[string]bool
 	st       InstanceStatus
 	ifDown   bool
@@ -172,6 +175,7 @@ func New(cfg config.VRRPInstance, deps Deps, opts ...Option) (*Instance, error) 
 		deps:       deps,
 		log:        log.With("instance", cfg.Name),
 		vips:       slices.Clone(cfg.VirtualIPs),
+		garp:       cfg.GARP,
 		vipCheck:   o.vipCheck,
 		dropLogged: make(map[vrrp.DropReason]bool),
 		wake:       make(chan struct{}, 1),
@@ -289,6 +293,17 @@ func (in *Instance) UpdatePriority(p uint8) {
 	in.enqueueLocked(vrrp.PriorityChanged{Priority: p})
 }
 
+// UpdateGARP sets a new garp block, as a reload that changes it does: no
+// transition and no announcement out of schedule. A master's running
+// schedule goes on under the new block, counted from when it became
+// master; a later schedule uses it from the start.
+func (in *Instance) UpdateGARP(g config.GARP) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.newGARP = &g
+	in.signalLocked()
+}
+
 // CheckVIPs asks a master to look for deleted virtual addresses now, for
 // instance on a netlink address-deleted event; it does not wait.
 func (in *Instance) CheckVIPs() {
@@ -325,6 +340,18 @@ func (in *Instance) takePending() ([]vrrp.Event, bool) {
 	return evs, check
 }
 
+// takeGARP returns a garp block set by UpdateGARP since the last call.
+func (in *Instance) takeGARP() (config.GARP, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	g := in.newGARP
+	in.newGARP = nil
+	if g == nil {
+		return config.GARP{}, false
+	}
+	return *g, true
+}
+
 // syncView is what a sync group needs of a member.
 func (in *Instance) syncView() (vrrp.State, bool) {
 	in.mu.Lock()
@@ -338,10 +365,10 @@ type received struct {
 	at  time.Time // when Receive returned it
 }
 
-// Run starts the instance and runs it until ctx ends, then stops it as
-// On stop, a master sends a priority-0 advert and keeps its
-// addresses until another router's advert arrives or the release timer
-// (at most vrrp.MaxReleaseWait) runs out, then removes them. Run returns
+// Run starts the instance and runs it until ctx ends, then stops it: a
+// master sends a priority-0 advert and keeps its addresses until another
+// router's advert arrives or the release timer (at most
+// vrrp.MaxReleaseWait) runs out, then removes them. Run returns
 // after that, having closed the transport and waited for every goroutine it
 // started. It returns nil after a clean stop; an Instance runs once.
 func (in *Instance) Run(ctx context.Context) error {
@@ -377,6 +404,9 @@ func (in *Instance) Run(ctx context.Context) error {
 
 	// Link reports and a priority set before Run come first, so an
 	// interface already down leads Startup to FAULT.
+	if g, ok := in.takeGARP(); ok {
+		in.garp = g
+	}
 	evs, _ := in.takePending()
 	for _, ev := range evs {
 		in.step(ev)
@@ -409,6 +439,9 @@ func (in *Instance) Run(ctx context.Context) error {
 		case <-in.timers[5].C:
 			in.step(vrrp.TimerFired{Timer: timerIDs[5]})
 		case <-in.wake:
+			if g, ok := in.takeGARP(); ok {
+				in.setGARP(g)
+			}
 			evs, check := in.takePending()
 			for _, ev := range evs {
 				in.step(ev)
