@@ -264,29 +264,54 @@ func TestDaemonVRRPPair(t *testing.T) {
 		}
 	})
 
-	t.Run("comment-only reload changes nothing", func(t *testing.T) {
-		before := waitState(t, a, status.StateMaster, time.Second)
-		arp := lan.Capture(t, "arp")
-		appendFile(t, cfg, "\n# a comment added by the test\n")
-		if out, code := lvsdCmd(t, bin, "reload", "--socket", a.socket); code != 0 {
-			t.Fatalf("lvsd reload exit %d, want 0: %s", code, out)
-		}
-		time.Sleep(700 * time.Millisecond) // several advert intervals
-		after := waitState(t, a, status.StateMaster, time.Second)
-		for i := range before.VRRPInstances {
-			if got, want := after.VRRPInstances[i].Transitions, before.VRRPInstances[i].Transitions; got != want {
-				t.Errorf("%s: transitions after a comment-only reload = %d, want %d", before.VRRPInstances[i].Name, got, want)
+	// Reloads that do not touch the election change nothing on the wire:
+	// no transition, no announcement out of schedule.
+	for _, tc := range []struct {
+		name string
+		edit func(src string) string
+	}{
+		{"comment-only reload changes nothing", func(src string) string {
+			return src + "\n# a comment added by the test\n"
+		}},
+		{"garp and notify reload changes nothing", func(src string) string {
+			return strings.Replace(src, "    repeat = 2\n    delay  = \"0s\"\n  }\n",
+				"    repeat = 3\n    delay  = \"0s\"\n    refresh = \"1h\"\n  }\n  notify {\n    master = [\"true\"]\n  }\n", 1)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := waitState(t, a, status.StateMaster, time.Second)
+			arp := lan.Capture(t, "arp")
+			src, err := os.ReadFile(cfg)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if !after.Config.LoadedAt.After(before.Config.LoadedAt) {
-			t.Errorf("loaded_at %v not after %v", after.Config.LoadedAt, before.Config.LoadedAt)
-		}
-		for _, f := range arp.Stop() {
-			if strings.Contains(f.Text, "192.0.2.10") { // .100 and .101
-				t.Errorf("announcement after a comment-only reload: %s", f.Text)
+			edited := tc.edit(string(src))
+			if edited == string(src) {
+				t.Fatal("the edit changed nothing")
 			}
-		}
-	})
+			if err := os.WriteFile(cfg, []byte(edited), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, code := lvsdCmd(t, bin, "reload", "--socket", a.socket); code != 0 {
+				t.Fatalf("lvsd reload exit %d, want 0: %s", code, out)
+			}
+			time.Sleep(700 * time.Millisecond) // several advert intervals
+			after := waitState(t, a, status.StateMaster, time.Second)
+			for i := range before.VRRPInstances {
+				if got, want := after.VRRPInstances[i].Transitions, before.VRRPInstances[i].Transitions; got != want {
+					t.Errorf("%s: transitions after the reload = %d, want %d", before.VRRPInstances[i].Name, got, want)
+				}
+			}
+			if !after.Config.LoadedAt.After(before.Config.LoadedAt) {
+				t.Errorf("loaded_at %v not after %v", after.Config.LoadedAt, before.Config.LoadedAt)
+			}
+			for _, f := range arp.Stop() {
+				if strings.Contains(f.Text, "192.0.2.10") { // .100 and .101
+					t.Errorf("announcement after the reload: %s", f.Text)
+				}
+			}
+		})
+	}
 
 	t.Run("broken reload is rejected and changes nothing", func(t *testing.T) {
 		good, err := os.ReadFile(cfg)
@@ -381,18 +406,6 @@ func TestDaemonVRRPPair(t *testing.T) {
 
 	if err := b.proc.Stop(3 * time.Second); err != nil {
 		t.Errorf("stopping b: %v", err)
-	}
-}
-
-func appendFile(t *testing.T, path, text string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(text); err != nil {
-		t.Fatal(err)
 	}
 }
 
