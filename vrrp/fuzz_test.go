@@ -32,6 +32,10 @@ func FuzzParseAdvert(f *testing.F) {
 	}
 	f.Add([]byte{0x21, 1, 100, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, []byte{10, 0, 0, 1}, []byte{224, 0, 0, 18}, true, true)
 	f.Add([]byte{0x31, 1, 100, 0, 0, 100, 0, 0}, []byte{10, 0, 0, 1}, []byte{10, 0, 0, 2}, false, true)
+	// No address at all, checksum valid (RFC 5798 §5.2.5 wants at least
+	// one): it must be dropped, not obeyed.
+	src4, group4 := netip.MustParseAddr("192.0.2.12"), MulticastGroup(false)
+	f.Add(noAddressAdvert(src4, group4), src4.AsSlice(), group4.AsSlice(), false, false)
 
 	f.Fuzz(func(t *testing.T, b, srcBytes, dstBytes []byte, ipv6, fixChecksum bool) {
 		src, _ := netip.AddrFromSlice(srcBytes)

@@ -51,7 +51,7 @@ const (
 	advertCentisecond = 10 * time.Millisecond
 	advertV2MaxSecs   = 0xff
 
-	// Count IPvX Addr is one octet (RFC 5798 §5.2.5).
+	// Count IPvX Addr is one octet and at least 1 (RFC 5798 §5.2.5).
 	advertMaxAddrs = 0xff
 )
 
@@ -65,8 +65,9 @@ var (
 	// ErrLength: the bytes after the fixed part are not a whole number of
 	// addresses of the transport's family.
 	ErrLength = errors.New("vrrp advert length is not a whole number of addresses")
-	// ErrAddrCount: Count IPvX Addr disagrees with the addresses present
-	// (or, when marshalling, more than 255 addresses).
+	// ErrAddrCount: Count IPvX Addr disagrees with the addresses present,
+	// or the advert has no address (when marshalling: none, or more than
+	// 255).
 	ErrAddrCount = errors.New("vrrp advert address count mismatch")
 	// ErrVersion: a version other than 2 or 3, or version 2 over IPv6,
 	// which RFC 3768 does not define.
@@ -291,6 +292,15 @@ func (a *Advert) Unmarshal(b []byte, src, dst netip.Addr, ipv6 bool) error {
 	if count := int(b[3]); count != body/addrLen {
 		return fmt.Errorf("count %d, message holds %d addresses: %w", count, body/addrLen, ErrAddrCount)
 	}
+	if body == 0 {
+		// The minimum Count IPvX Addr is 1 (RFC 5798 §5.2.5), and a
+		// version 2 advert carries "one or more" addresses too
+		// (RFC 3768 §5.3.9). An advert without one names no virtual
+		// router anybody could configure, and a master must not yield
+		// to it. keepalived sends one only from an instance without
+		// virtual_ipaddress, which lvsd's virtual_ips never are.
+		return fmt.Errorf("count 0: %w", ErrAddrCount)
+	}
 
 	var sum uint32
 	if version == 3 {
@@ -370,8 +380,8 @@ func (a *Advert) AppendMarshal(b []byte, src, dst netip.Addr) ([]byte, error) {
 	if typ != TypeAdvertisement {
 		return b, fmt.Errorf("type %d: %w", typ, ErrType)
 	}
-	if len(a.Addresses) > advertMaxAddrs {
-		return b, fmt.Errorf("%d addresses, at most %d fit: %w", len(a.Addresses), advertMaxAddrs, ErrAddrCount)
+	if len(a.Addresses) == 0 || len(a.Addresses) > advertMaxAddrs {
+		return b, fmt.Errorf("%d addresses, want 1..%d: %w", len(a.Addresses), advertMaxAddrs, ErrAddrCount)
 	}
 
 	var ipv6 bool

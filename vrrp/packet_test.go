@@ -42,6 +42,15 @@ func advertFixChecksum(b []byte, src, dst netip.Addr, ipv6 bool) {
 	binary.BigEndian.PutUint16(b[6:8], ^checksumFold(checksumAdd(sum, b)))
 }
 
+// noAddressAdvert is a version 3 advert from src to dst for VRID 51 at
+// priority 254 with Count IPvX Addr 0 and no address, its checksum valid:
+// what a backup that wants to take over, or a hostile host, might send.
+func noAddressAdvert(src, dst netip.Addr) []byte {
+	b := []byte{0x31, 51, 254, 0, 0x00, 100, 0, 0}
+	advertFixChecksum(b, src, dst, src.Is6() && !src.Is4In6())
+	return b
+}
+
 // TestCaptureAdverts parses every advert keepalived sent in the lab captures,
 // checks its fields against the capture's README, and re-marshals it to the
 // identical bytes, checksum included.
@@ -209,6 +218,13 @@ func TestParseAdvertErrors(t *testing.T) {
 		return c
 	}
 
+	noAddrV3 := noAddressAdvert(src4, dst4)
+	noAddrV3IPv6 := noAddressAdvert(src6, dst6)
+	noAddrV2 := edit(v2, true, func(b []byte) []byte {
+		b[3] = 0
+		return append(b[:advertHeaderLen], b[len(b)-advertAuthLen:]...)
+	})
+
 	tests := []struct {
 		name     string
 		b        []byte
@@ -233,6 +249,14 @@ func TestParseAdvertErrors(t *testing.T) {
 		{"count 0, one address", edit(v3, true, func(b []byte) []byte { b[3] = 0; return b }), src4, dst4, false, ErrAddrCount, DropAddrCount},
 		{"count 1, two addresses", edit(v3, true, func(b []byte) []byte { return append(b, 192, 0, 2, 101) }), src4, dst4, false, ErrAddrCount, DropAddrCount},
 		{"v2 count 3, two addresses", edit(v2, true, func(b []byte) []byte { b[3] = 3; return b }), src4, dst4, false, ErrAddrCount, DropAddrCount},
+		// RFC 5798 §5.2.5: the minimum Count IPvX Addr is 1. A master
+		// must not yield to an advert that names no address, even one
+		// with a valid checksum and priority 254.
+		{"RFC 5798 §5.2.5: v3 count 0, no address", noAddrV3, src4, dst4, false, ErrAddrCount, DropAddrCount},
+		{"RFC 5798 §5.2.5: v3 IPv6 count 0, no address", noAddrV3IPv6, src6, dst6, true, ErrAddrCount, DropAddrCount},
+		// RFC 3768 §5.3.9: a version 2 advert carries one or more
+		// addresses too.
+		{"RFC 3768 §5.3.9: v2 count 0, no address", noAddrV2, src4, dst4, false, ErrAddrCount, DropAddrCount},
 		{"checksum flipped", edit(v3, false, func(b []byte) []byte { b[7] ^= 1; return b }), src4, dst4, false, ErrChecksum, DropChecksum},
 		{"priority changed in flight", edit(v3, false, func(b []byte) []byte { b[2] = 255; return b }), src4, dst4, false, ErrChecksum, DropChecksum},
 		{"v2 priority changed in flight", edit(v2, false, func(b []byte) []byte { b[2] = 255; return b }), src4, dst4, false, ErrChecksum, DropChecksum},
@@ -286,15 +310,15 @@ func TestParseAdvertAccepts(t *testing.T) {
 		},
 		{
 			name: "v3 largest interval",
-			b:    []byte{0x31, 7, 100, 0, 0x0f, 0xff, 0, 0},
+			b:    []byte{0x31, 7, 100, 1, 0x0f, 0xff, 0, 0, 10, 0, 0, 1},
 			src:  src4, dst: dst4,
-			want: Advert{Version: 3, Type: 1, VRID: 7, Priority: 100, MaxAdvertInterval: 40950 * time.Millisecond, Addresses: []netip.Addr{}},
+			want: Advert{Version: 3, Type: 1, VRID: 7, Priority: 100, MaxAdvertInterval: 40950 * time.Millisecond, Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.1")}},
 		},
 		{
-			name: "v2 no addresses, no auth",
-			b:    []byte{0x21, 7, 100, 0, 0, 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+			name: "v2 largest interval, no auth",
+			b:    []byte{0x21, 7, 100, 1, 0, 255, 0, 0, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0},
 			src:  src4, dst: dst4,
-			want: Advert{Version: 2, Type: 1, VRID: 7, Priority: 100, MaxAdvertInterval: 255 * time.Second, Addresses: []netip.Addr{}},
+			want: Advert{Version: 2, Type: 1, VRID: 7, Priority: 100, MaxAdvertInterval: 255 * time.Second, Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.1")}},
 		},
 		{
 			name: "IPv4-mapped source and destination",
@@ -344,6 +368,8 @@ func TestMarshalAdvertErrors(t *testing.T) {
 		{"v3 interval 1.005s", Advert{Version: 3, MaxAdvertInterval: 1005 * time.Millisecond, Addresses: vip4}, src4, dst4, ErrInterval},
 		{"v3 interval 40.96s", Advert{Version: 3, MaxAdvertInterval: 40960 * time.Millisecond, Addresses: vip4}, src4, dst4, ErrInterval},
 		{"256 addresses", Advert{Version: 3, MaxAdvertInterval: time.Second, Addresses: many}, src4, dst4, ErrAddrCount},
+		{"no address", Advert{Version: 3, MaxAdvertInterval: time.Second}, src4, dst4, ErrAddrCount},
+		{"v2 no address", Advert{Version: 2, MaxAdvertInterval: time.Second}, src4, dst4, ErrAddrCount},
 		{"IPv6 VIP over IPv4", Advert{Version: 3, MaxAdvertInterval: time.Second, Addresses: vip6}, src4, dst4, ErrAddrFamily},
 		{"IPv4 VIP over IPv6", Advert{Version: 3, MaxAdvertInterval: time.Second, Addresses: vip4}, src6, dst6, ErrAddrFamily},
 		{"v2 IPv6 VIP", Advert{Version: 2, MaxAdvertInterval: time.Second, Addresses: vip6}, src4, dst4, ErrAddrFamily},

@@ -365,7 +365,7 @@ func TestTransportSetupAndSendErrors(t *testing.T) {
 		{"IPv4 destination on an IPv6 conn", c6, v3six, MulticastGroup(false), ErrAddrFamily},
 		{"version 2 over IPv6", c6, v2, MulticastGroup(true), ErrVersion},
 		{"IPv6 VIP in an IPv4 advert", c4, v3six, MulticastGroup(false), ErrAddrFamily},
-		{"zero interval", c4, &Advert{Version: 3, VRID: 1}, MulticastGroup(false), ErrInterval},
+		{"zero interval", c4, &Advert{Version: 3, VRID: 1, Addresses: v3.Addresses}, MulticastGroup(false), ErrInterval},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
