@@ -734,6 +734,12 @@ func TestVRRPHostilePackets(t *testing.T) {
 		{"version 2 to a version 3 instance", 255, advert(2, 51, 255), "version"},
 		{"version 4", 255, patch(func(b []byte) { b[0] = 0x41 }), "version"},
 		{"address count larger than the payload", 255, patch(func(b []byte) { b[3] = 5 }), "addr_count"},
+		{"no address, count 0 (RFC 5798 §5.2.5)", 255, func() []byte {
+			b := advert(3, 51, 254)[:8]
+			b[3] = 0
+			vrrpChecksum(b, src, group)
+			return b
+		}(), "addr_count"},
 		{"type 2", 255, patch(func(b []byte) { b[0] = 0x32 }), "type"},
 		{"interval 0", 255, patch(func(b []byte) { b[4], b[5] = 0, 0 }), "interval"},
 		{"random garbage", 255, garbage, ""},

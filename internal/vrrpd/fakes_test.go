@@ -2,6 +2,7 @@ package vrrpd
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"net"
@@ -415,6 +416,27 @@ func (r *router) firstSendAs(prio uint8) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// checksummed sets the checksum of the version 3 IPv4 message b from src to
+// dst, whose checksum field is zero (RFC 5798 §5.2.8: the one's complement
+// sum over the pseudo-header and the message), and returns b.
+func checksummed(b []byte, src, dst netip.Addr) []byte {
+	s, d := src.As4(), dst.As4()
+	sum := uint32(vrrp.IPProtocol + len(b))
+	for _, part := range [][]byte{s[:], d[:], b} {
+		for i := 0; i+1 < len(part); i += 2 {
+			sum += uint32(part[i])<<8 | uint32(part[i+1])
+		}
+		if len(part)%2 == 1 {
+			sum += uint32(part[len(part)-1]) << 8
+		}
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(b[6:8], ^uint16(sum))
+	return b
 }
 
 // packetFrom marshals a from src to dst and decodes it as the transport

@@ -442,6 +442,50 @@ func TestDroppedPacketsAreCountedAndChangeNothing(t *testing.T) {
 	}
 }
 
+// RFC 5798 §5.2.5: Count IPvX Addr is at least 1. A master that receives a
+// priority-254 advert with a valid checksum and no address drops it as
+// "addr_count" and stays master; the same advert with its address makes it
+// step down, so the drop is what kept it.
+func TestMasterIgnoresAdvertWithoutAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newRouter(t, newFakeNet(&journal{}), "a", addrA, instanceConfig("VI_1", 51, 100))
+		a.start()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if a.state() != vrrp.Master {
+			t.Fatalf("state %v before the advert, want MASTER", a.state())
+		}
+
+		peer, group := netip.MustParseAddr(addrB), vrrp.MulticastGroup(false)
+		higher := vrrp.Advert{Version: 3, VRID: 51, Priority: 254, MaxAdvertInterval: time.Second, Addresses: []netip.Addr{testVIP.Addr()}}
+		a.conn.deliver(packetFrom(t, higher, peer, group, 255, func(b []byte) []byte {
+			// Count 0, the address cut off, the checksum made right
+			// again for the shorter message.
+			b = b[:8]
+			b[3], b[6], b[7] = 0, 0, 0
+			return checksummed(b, peer, group)
+		}))
+		time.Sleep(time.Second)
+		synctest.Wait()
+
+		st := a.inst.Status()
+		if st.State != vrrp.Master || st.Transitions != 2 {
+			t.Errorf("state %v after %d transitions, want MASTER after 2 (BACKUP, MASTER)", st.State, st.Transitions)
+		}
+		if st.Dropped[vrrp.DropAddrCount] != 1 || st.AdvertsReceived != 0 {
+			t.Errorf("dropped %v, received %d; want addr_count 1, received 0", st.Dropped, st.AdvertsReceived)
+		}
+
+		a.conn.deliver(packetFrom(t, higher, peer, group, 255, nil))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if a.state() != vrrp.Backup {
+			t.Errorf("state %v after the advert with its address, want BACKUP", a.state())
+		}
+		a.stop(t)
+	})
+}
+
 // RFC 2338 §7.1 (version 2 simple password, which keepalived sends): an
 // advert with another password is dropped as "auth"; one with the right
 // password is accepted; the instance's own adverts carry the password.
