@@ -30,14 +30,20 @@ type docInput struct {
 // Status returns the status document (status.Source).
 func (d *Daemon) Status() status.Document {
 	in := d.docInput()
-	d.mu.Lock()
-	rec := d.rec
-	d.mu.Unlock()
-	if rec != nil {
+	if rec := d.reconciler(); rec != nil {
 		snap := rec.Snapshot()
 		in.kernel = &snap
 	}
 	return buildDocument(in)
+}
+
+// reconciler returns the reconciler once Run has made it (nil without
+// IPVS). Run sets it under d.mu: a status request may come during the
+// start-up (tests ask before the control socket serves).
+func (d *Daemon) reconciler() *reconcile.Reconciler {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rec
 }
 
 // docInput gathers the document's sources, without the kernel's table.
