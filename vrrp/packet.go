@@ -238,6 +238,22 @@ func (a *Advert) CheckAuth(authType uint8, authData [8]byte) error {
 	return nil
 }
 
+// PeekVRID returns the Virtual Rtr ID of the message b without checking
+// anything else, so that a receive path shared by several virtual routers
+// can hand a packet that does not decode (a bad checksum, a wrong count) to
+// the one it names, which counts it once. ok is false when the message is
+// too short to hold the VRID, or of a version other than 2 or 3, whose
+// second octet need not be a VRID.
+func PeekVRID(b []byte) (vrid uint8, ok bool) {
+	if len(b) < 2 {
+		return 0, false
+	}
+	if v := b[0] >> 4; v != 2 && v != 3 {
+		return 0, false
+	}
+	return b[1], true
+}
+
 // ParseAdvert parses and validates the VRRP message b, the payload of an IP
 // packet from src to dst. ipv6 tells which IP version carried it: it fixes
 // the size of the addresses and the pseudo-header of the version 3 checksum.

@@ -660,3 +660,30 @@ func TestChecksumAllOnes(t *testing.T) {
 		t.Errorf("checksum 0xffff of the same message: %v", err)
 	}
 }
+
+// PeekVRID reads the VRID of messages that do not decode, as long as the
+// octet is there and the version says it is a VRID.
+func TestPeekVRID(t *testing.T) {
+	tests := []struct {
+		name   string
+		b      []byte
+		want   uint8
+		wantOK bool
+	}{
+		{"empty", nil, 0, false},
+		{"version octet only", []byte{0x31}, 0, false},
+		{"v3 cut after the VRID", []byte{0x31, 51}, 51, true},
+		{"v3 bad checksum", []byte{0x31, 52, 100, 1, 0, 100, 0xde, 0xad, 192, 0, 2, 100}, 52, true},
+		{"v2", []byte{0x21, 53}, 53, true},
+		{"version 4", []byte{0x41, 54, 100}, 0, false},
+		{"version 0", []byte{0x01, 55, 100}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := PeekVRID(tt.b)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("PeekVRID(%x) = %d, %v; want %d, %v", tt.b, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}

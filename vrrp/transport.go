@@ -39,6 +39,10 @@ type Packet struct {
 	// IfIndex is the index of the interface the packet arrived on, or 0
 	// when the kernel did not report it.
 	IfIndex int
+	// VRID is the Virtual Rtr ID the message names (PeekVRID), set also
+	// when the message did not decode; 0, which no virtual router has,
+	// when it cannot be read.
+	VRID uint8
 }
 
 // Option changes how ListenIPv4 and ListenIPv6 set up a Conn.
@@ -322,8 +326,8 @@ func (c *Conn) Send(a *Advert, dst netip.Addr) error {
 //
 // An error from the socket (net.ErrClosed after Close, a deadline) comes
 // with a zero Packet. A packet that does not decode comes with its Src, Dst,
-// TTL and IfIndex filled in, a nil Advert and an error wrapping one of the
-// codec's sentinels, so the caller can count it with ReasonOf and go on
+// TTL, IfIndex and VRID filled in, a nil Advert and an error wrapping one of
+// the codec's sentinels, so the caller can count it with ReasonOf and go on
 // reading. Receive does not apply the configuration checks: see Accept.
 func (c *Conn) Receive(buf []byte) (Packet, error) {
 	p := Packet{TTL: -1}
@@ -350,6 +354,7 @@ func (c *Conn) Receive(buf []byte) (Packet, error) {
 	if err != nil {
 		return Packet{}, fmt.Errorf("reading vrrp packet on %s: %w", c.ifi.Name, err)
 	}
+	p.VRID, _ = PeekVRID(buf[:n])
 	if ia, ok := src.(*net.IPAddr); ok {
 		p.Src = ipToAddr(ia.IP)
 	}
