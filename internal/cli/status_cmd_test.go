@@ -72,6 +72,10 @@ func daemonDocument() status.Document {
 				Dropped: map[string]uint64{"ttl": 3, "auth": 1, "checksum": 0},
 			},
 		},
+		VRRPInterfaces: []status.VRRPInterface{
+			{Interface: "eth0", Dropped: map[string]uint64{"vrid": 2, "checksum": 0}},
+			{Interface: "eth1", Dropped: map[string]uint64{"vrid": 0}},
+		},
 		VirtualServers: []status.VirtualServer{
 			{
 				Name: "web", Address: "10.10.10.100:80", Protocol: "tcp", Scheduler: "wlc", Method: "dr", QuorumMet: true,

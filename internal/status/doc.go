@@ -35,6 +35,19 @@ type Document struct {
 	Config         Config          `json:"config"`
 	VRRPInstances  []Instance      `json:"vrrp_instances"`
 	VirtualServers []VirtualServer `json:"virtual_servers"`
+	// VRRPInterfaces counts what no instance could count: the packets
+	// received on an interface that name a VRID none of its instances
+	// runs, or none readable. A packet whose VRID runs there is counted
+	// by that instance alone, so every packet is counted once.
+	VRRPInterfaces []VRRPInterface `json:"vrrp_interfaces"`
+}
+
+// VRRPInterface is one interface with VRRP instances, or that had some.
+type VRRPInterface struct {
+	Interface string `json:"interface"`
+	// Dropped counts the packets no instance was given, by reason (the
+	// vrrp package's DropReason names, as in Instance.Dropped).
+	Dropped map[string]uint64 `json:"dropped"`
 }
 
 // Config tells which file the daemon runs and whether the last reload failed.
@@ -167,6 +180,14 @@ func (d Document) wire() Document {
 		ins[i] = in
 	}
 	d.VRRPInstances = ins
+	ifs := make([]VRRPInterface, len(d.VRRPInterfaces))
+	for i, f := range d.VRRPInterfaces {
+		if f.Dropped == nil {
+			f.Dropped = map[string]uint64{}
+		}
+		ifs[i] = f
+	}
+	d.VRRPInterfaces = ifs
 	vss := make([]VirtualServer, len(d.VirtualServers))
 	for i, vs := range d.VirtualServers {
 		rss := make([]RealServer, len(vs.RealServers))

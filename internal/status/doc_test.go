@@ -33,6 +33,7 @@ func sampleDocument() Document {
 			Dropped:       map[string]uint64{"ttl": 4, "checksum": 1},
 			TransitionsTo: map[string]uint64{StateBackup: 1, StateMaster: 1},
 		}},
+		VRRPInterfaces: []VRRPInterface{{Interface: "eth0", Dropped: map[string]uint64{"vrid": 6, "length": 1}}},
 		VirtualServers: []VirtualServer{{
 			Name: "web", Address: "10.10.10.100:80", Protocol: "tcp", Scheduler: "wlc", Method: "dr",
 			QuorumMet: true, SorryServerActive: false,
@@ -106,8 +107,14 @@ func TestDocumentMatchesSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := shapeOf(t, spec)
-	// The documentation names in_ipvs in prose, not in the example.
+	// The documentation names in_ipvs and vrrp_interfaces in prose, not
+	// in the example.
 	want["$.virtual_servers[].real_servers[].in_ipvs"] = "bool"
+	want["$.vrrp_interfaces"] = "array"
+	want["$.vrrp_interfaces[]"] = "object"
+	want["$.vrrp_interfaces[].interface"] = "string"
+	want["$.vrrp_interfaces[].dropped"] = "object"
+	want["$.vrrp_interfaces[].dropped.*"] = "number"
 
 	doc := sampleDocument()
 	doc.Config.LastReloadError = nil // the example shows the null case
@@ -174,6 +181,7 @@ func TestEmptyListsAreArrays(t *testing.T) {
 		Cluster:        "x",
 		VRRPInstances:  []Instance{{Name: "VI_1"}},
 		VirtualServers: []VirtualServer{{Name: "web"}},
+		VRRPInterfaces: []VRRPInterface{{Interface: "eth0"}},
 	}
 	b, err := json.Marshal(doc.wire())
 	if err != nil {
@@ -181,7 +189,7 @@ func TestEmptyListsAreArrays(t *testing.T) {
 	}
 	got := shapeOf(t, b)
 	var keys []string
-	for _, k := range []string{"$.vrrp_instances[].virtual_ips", "$.vrrp_instances[].dropped", "$.virtual_servers[].real_servers"} {
+	for _, k := range []string{"$.vrrp_instances[].virtual_ips", "$.vrrp_instances[].dropped", "$.virtual_servers[].real_servers", "$.vrrp_interfaces[].dropped"} {
 		keys = append(keys, k+"="+got[k])
 	}
 	sort.Strings(keys)
@@ -189,12 +197,13 @@ func TestEmptyListsAreArrays(t *testing.T) {
 		"$.virtual_servers[].real_servers=array",
 		"$.vrrp_instances[].dropped=object",
 		"$.vrrp_instances[].virtual_ips=array",
+		"$.vrrp_interfaces[].dropped=object",
 	}
 	if diff := cmp.Diff(want, keys); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	b, _ = json.Marshal(Document{}.wire())
-	if !strings.Contains(string(b), `"vrrp_instances":[]`) || !strings.Contains(string(b), `"virtual_servers":[]`) {
+	if !strings.Contains(string(b), `"vrrp_instances":[]`) || !strings.Contains(string(b), `"virtual_servers":[]`) || !strings.Contains(string(b), `"vrrp_interfaces":[]`) {
 		t.Errorf("empty document: %s", b)
 	}
 }

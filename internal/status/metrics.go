@@ -207,6 +207,15 @@ func (m *Metrics) gather() []family {
 			dropped.add("", labels{{"instance", in.Name}, {"reason", reason}}, float64(in.Dropped[reason]))
 		}
 	}
+	// A packet no instance could be given has no instance label to go
+	// under: its own family, by interface.
+	ifDropped := family{name: "lvsd_vrrp_interface_packets_dropped_total", typ: "counter",
+		help: "Received VRRP packets dropped before reaching an instance (a VRID no instance on the interface runs, or none readable), by reason."}
+	for _, f := range doc.VRRPInterfaces {
+		for _, reason := range sortedKeys(f.Dropped) {
+			ifDropped.add("", labels{{"interface", f.Interface}, {"reason", reason}}, float64(f.Dropped[reason]))
+		}
+	}
 
 	healthy := family{name: "lvsd_realserver_healthy", typ: "gauge",
 		help: "1 if the real server passes its health checks, else 0."}
@@ -255,7 +264,7 @@ func (m *Metrics) gather() []family {
 	}
 	m.mu.Unlock()
 
-	return []family{state, trans, sent, recv, dropped, healthy, checks, ops, reconcile, conns, bytes, reloads}
+	return []family{state, trans, sent, recv, dropped, ifDropped, healthy, checks, ops, reconcile, conns, bytes, reloads}
 }
 
 func boolValue(b bool) float64 {

@@ -128,6 +128,7 @@ func TestMetricNamesTypesAndLabels(t *testing.T) {
 		{"lvsd_vrrp_adverts_sent_total", "counter", "instance"},
 		{"lvsd_vrrp_adverts_received_total", "counter", "instance"},
 		{"lvsd_vrrp_packets_dropped_total", "counter", "instance,reason"},
+		{"lvsd_vrrp_interface_packets_dropped_total", "counter", "interface,reason"},
 		{"lvsd_realserver_healthy", "gauge", "service,server"},
 		{"lvsd_healthcheck_duration_seconds", "histogram", "service,server"},
 		{"lvsd_ipvs_operations_total", "counter", "op"},
@@ -162,8 +163,8 @@ func TestMetricNamesTypesAndLabels(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if len(names) != 12 {
-		t.Errorf("families %v, want the 12 documented ones", names)
+	if len(names) != 13 {
+		t.Errorf("families %v, want the 13 documented ones", names)
 	}
 }
 
@@ -181,6 +182,8 @@ func TestMetricValues(t *testing.T) {
 		`lvsd_vrrp_adverts_received_total{instance="VI_1"}`:                                           3,
 		`lvsd_vrrp_packets_dropped_total{instance="VI_1",reason="checksum"}`:                          1,
 		`lvsd_vrrp_packets_dropped_total{instance="VI_1",reason="ttl"}`:                               4,
+		`lvsd_vrrp_interface_packets_dropped_total{interface="eth0",reason="length"}`:                 1,
+		`lvsd_vrrp_interface_packets_dropped_total{interface="eth0",reason="vrid"}`:                   6,
 		`lvsd_realserver_healthy{service="web",server="10.10.10.12:80"}`:                              1,
 		`lvsd_realserver_healthy{service="web",server="10.10.10.13:80"}`:                              0,
 		`lvsd_ipvs_connections_active{service="web",server="10.10.10.12:80"}`:                         7,
@@ -255,8 +258,8 @@ func TestBucketsAreCumulative(t *testing.T) {
 func TestNoInstancesStillDeclaresEveryFamily(t *testing.T) {
 	m := NewMetrics(sourceFunc(Document{}.wire))
 	e := scrape(t, m.Handler())
-	if len(e.types) != 12 {
-		t.Errorf("%d families declared, want 12", len(e.types))
+	if len(e.types) != 13 {
+		t.Errorf("%d families declared, want 13", len(e.types))
 	}
 	for _, k := range []string{`lvsd_config_reloads_total{result="applied"}`, `lvsd_config_reloads_total{result="rejected"}`, `lvsd_ipvs_reconcile_seconds_count`} {
 		if v, ok := e.samples[k]; !ok || v != 0 {
