@@ -27,7 +27,7 @@ type fakeSegment struct {
 type fakeTransport struct {
 	seg   *fakeSegment
 	src   netip.Addr
-	rx    chan vrrp.Packet
+	rx    chan rxPacket
 	once  sync.Once
 	close chan struct{}
 
@@ -37,7 +37,7 @@ type fakeTransport struct {
 }
 
 func (s *fakeSegment) attach(src netip.Addr) *fakeTransport {
-	t := &fakeTransport{seg: s, src: src, rx: make(chan vrrp.Packet, 256), close: make(chan struct{})}
+	t := &fakeTransport{seg: s, src: src, rx: make(chan rxPacket, 256), close: make(chan struct{})}
 	s.mu.Lock()
 	s.ports = append(s.ports, t)
 	s.mu.Unlock()
@@ -57,7 +57,7 @@ func (t *fakeTransport) Send(a *vrrp.Advert, dst netip.Addr) error {
 		}
 		c := *a
 		select {
-		case p.rx <- vrrp.Packet{Advert: &c, Src: t.src, Dst: dst, TTL: vrrp.AdvertTTL}:
+		case p.rx <- rxPacket{p: vrrp.Packet{Advert: &c, Src: t.src, Dst: dst, TTL: vrrp.AdvertTTL, VRID: c.VRID}}:
 		default:
 		}
 	}
@@ -66,14 +66,18 @@ func (t *fakeTransport) Send(a *vrrp.Advert, dst netip.Addr) error {
 
 func (t *fakeTransport) Receive([]byte) (vrrp.Packet, error) {
 	select {
-	case p := <-t.rx:
-		return p, nil
+	case r := <-t.rx:
+		return r.p, r.err
 	case <-t.close:
 		return vrrp.Packet{}, net.ErrClosed
 	}
 }
 
 func (t *fakeTransport) Source() netip.Addr { return t.src }
+
+// inject makes Receive return p and err, as a packet from the wire would:
+// err set for one that did not decode.
+func (t *fakeTransport) inject(p vrrp.Packet, err error) { t.rx <- rxPacket{p: p, err: err} }
 
 func (t *fakeTransport) Close() error {
 	t.once.Do(func() {

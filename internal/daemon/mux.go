@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"sync"
@@ -22,6 +23,13 @@ import (
 // daemon opens one socket per (interface, family, mode, source) and hands
 // each received packet to the instance whose VRID it carries; sends go out
 // through the shared socket directly.
+//
+// Every dropped packet is counted once. One whose VRID (read even when the
+// packet does not decode) runs on the socket goes to that instance, which
+// counts it under its reason. Any other, a VRID nobody here runs or none
+// readable, is counted on the interface (status "vrrp_interfaces",
+// lvsd_vrrp_interface_packets_dropped_total): handing it to every instance
+// would count it once per instance.
 
 // muxKey identifies a shared socket. Unicast and multicast instances need
 // differently configured sockets (group membership), and a unicast instance
@@ -51,10 +59,36 @@ type muxes struct {
 
 	mu  sync.Mutex
 	all map[muxKey]*mux
+	// dropped counts, by interface, the packets no instance was given.
+	// It outlives the sockets, so a restarted instance does not reset it.
+	dropped map[string]map[vrrp.DropReason]uint64
+	logged  map[ifReason]bool // first drop of each kind, logged
+}
+
+type ifReason struct {
+	ifname string
+	reason vrrp.DropReason
 }
 
 func newMuxes(listen listenFunc, log *slog.Logger) *muxes {
-	return &muxes{listen: listen, log: log, all: make(map[muxKey]*mux)}
+	return &muxes{
+		listen:  listen,
+		log:     log,
+		all:     make(map[muxKey]*mux),
+		dropped: make(map[string]map[vrrp.DropReason]uint64),
+		logged:  make(map[ifReason]bool),
+	}
+}
+
+// interfaceDrops returns a copy of the interface counters.
+func (ms *muxes) interfaceDrops() map[string]map[vrrp.DropReason]uint64 {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	out := make(map[string]map[vrrp.DropReason]uint64, len(ms.dropped))
+	for ifname, byReason := range ms.dropped {
+		out[ifname] = maps.Clone(byReason)
+	}
+	return out
 }
 
 // rxQueue is how many received packets wait for one instance before
@@ -157,32 +191,94 @@ func (m *mux) read() {
 	}
 }
 
-// deliver hands a packet to the instance of its VRID. A packet that did not
-// decode, or names a VRID nobody here runs, goes to every instance on the
-// socket, which counts it under its drop reason exactly as a socket of its
-// own would have made it do.
+// deliver hands a packet to the instance of the VRID it names, decoded or
+// not, and counts any other on the interface.
 func (m *mux) deliver(p vrrp.Packet, err error) {
-	var targets []*muxTransport
-	m.ms.mu.Lock()
-	if t := m.subs[vrid(p, err)]; t != nil {
-		targets = append(targets, t)
-	} else {
-		for _, t := range m.subs {
-			targets = append(targets, t)
+	id := vrid(p)
+	ms := m.ms
+	ms.mu.Lock()
+	t := m.subs[id]
+	var reason vrrp.DropReason
+	first := false
+	if t == nil && ms.countsStrayLocked(m, id, p.Dst) {
+		reason = strayReason(p, err)
+		byReason := ms.dropped[m.key.ifname]
+		if byReason == nil {
+			byReason = make(map[vrrp.DropReason]uint64)
+			ms.dropped[m.key.ifname] = byReason
 		}
+		byReason[reason]++
+		k := ifReason{m.key.ifname, reason}
+		first = !ms.logged[k]
+		ms.logged[k] = true
 	}
-	m.ms.mu.Unlock()
-	for _, t := range targets {
+	ms.mu.Unlock()
+	if t != nil {
 		t.push(rxPacket{p: p, err: err})
+		return
+	}
+	if first {
+		// One line for the first drop of each kind, as an instance
+		// logs its own: a misconfigured neighbour sends every second.
+		m.log.Warn("dropping vrrp packets for no instance", "interface", m.key.ifname, "vrid", id, "from", p.Src.String(), "reason", string(reason), "err", err)
 	}
 }
 
-// vrid is the VRID of a decoded advert, 0 (never configured) otherwise.
-func vrid(p vrrp.Packet, err error) uint8 {
-	if err != nil || p.Advert == nil {
-		return 0
+// countsStrayLocked reports whether m counts a packet to dst that none of
+// its instances takes, the caller holding ms.mu. A multicast packet reaches
+// only the interface's one multicast socket: m counts it. A packet to one of
+// our addresses reaches every socket of the interface and family: if one of
+// them runs its VRID, that instance counts it; otherwise the first socket
+// in muxKeyLess order does, so that it is counted once.
+func (ms *muxes) countsStrayLocked(m *mux, id uint8, dst netip.Addr) bool {
+	if dst.IsMulticast() {
+		return true
 	}
-	return p.Advert.VRID
+	first := m
+	for k, o := range ms.all {
+		if k.ifname != m.key.ifname || k.ipv6 != m.key.ipv6 || o == m {
+			continue
+		}
+		if o.subs[id] != nil {
+			return false
+		}
+		if muxKeyLess(k, first.key) {
+			first = o
+		}
+	}
+	return first == m
+}
+
+// muxKeyLess orders the sockets of one interface and family: the multicast
+// socket first, then the unicast ones by source.
+func muxKeyLess(a, b muxKey) bool {
+	if a.unicast != b.unicast {
+		return !a.unicast
+	}
+	return a.src.Less(b.src)
+}
+
+// strayReason is why a packet no instance takes is dropped, in the order of
+// the receive checks (RFC 5798 §7.1): what the codec found, else a TTL
+// other than 255, else the VRID nobody here runs.
+func strayReason(p vrrp.Packet, err error) vrrp.DropReason {
+	switch {
+	case err != nil:
+		return vrrp.ReasonOf(err)
+	case p.TTL != vrrp.AdvertTTL:
+		return vrrp.DropTTL
+	default:
+		return vrrp.DropVRID
+	}
+}
+
+// vrid is the VRID the packet names, decoded or not; 0, which no instance
+// has, when it cannot be read.
+func vrid(p vrrp.Packet) uint8 {
+	if p.Advert != nil {
+		return p.Advert.VRID
+	}
+	return p.VRID
 }
 
 type rxPacket struct {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/lvsd/lvsd/internal/vrrpd"
 	"github.com/lvsd/lvsd/vrrp"
 )
@@ -96,22 +98,23 @@ func TestMuxDemultiplexesByVRID(t *testing.T) {
 	}
 	noPacket(t, t51)
 
-	// A VRID nobody runs, and a packet that did not decode, go to every
-	// instance of the socket, which count them as their own socket would.
-	eth0.in <- rxPacket{p: advert(99)}
-	for _, tr := range []*muxTransport{t51, t52} {
-		if p, _ := recv(t, tr); p.Advert.VRID != 99 {
-			t.Errorf("vrid %d: got %+v, want the vrid 99 advert", tr.vrid, p)
-		}
-	}
-	bad := vrrp.Packet{Src: netip.MustParseAddr("192.0.2.9"), TTL: 255}
+	// A packet that did not decode goes to the instance its VRID names,
+	// and to no other.
+	bad := vrrp.Packet{Src: netip.MustParseAddr("192.0.2.9"), TTL: 255, VRID: 51}
 	eth0.in <- rxPacket{p: bad, err: vrrp.ErrChecksum}
-	for _, tr := range []*muxTransport{t51, t52} {
-		if _, err := recv(t, tr); !errors.Is(err, vrrp.ErrChecksum) {
-			t.Errorf("vrid %d: error %v, want the checksum error", tr.vrid, err)
-		}
+	if _, err := recv(t, t51); !errors.Is(err, vrrp.ErrChecksum) {
+		t.Errorf("vrid 51: error %v, want the checksum error", err)
 	}
+	noPacket(t, t52)
+
+	// A VRID nobody runs reaches no instance: the interface counts it.
+	eth0.in <- rxPacket{p: advert(99)}
+	noPacket(t, t51)
+	noPacket(t, t52)
 	noPacket(t, other)
+	if diff := cmp.Diff(map[string]map[vrrp.DropReason]uint64{"eth0": {vrrp.DropVRID: 1}}, ms.interfaceDrops()); diff != "" {
+		t.Errorf("interface drops (-want +got):\n%s", diff)
+	}
 
 	// Sends go out through the shared socket.
 	if err := t51.Send(&vrrp.Advert{VRID: 51}, vrrp.MulticastGroup(false)); err != nil || <-eth0.sent != 51 {
@@ -135,4 +138,71 @@ func TestMuxDemultiplexesByVRID(t *testing.T) {
 	if n := ms.open(); n != 0 {
 		t.Errorf("%d sockets open after every instance closed", n)
 	}
+}
+
+// A packet to one of our addresses reaches every socket of the interface:
+// the multicast one and each unicast one. It is still counted once: by the
+// instance of its VRID on whichever socket runs it, or else by the
+// interface, through the multicast socket alone. A multicast packet reaches
+// the multicast socket only, which counts it whatever VRID it names.
+func TestMuxCountsAPacketSeenByTwoSocketsOnce(t *testing.T) {
+	verifyNoLeaks(t)
+	conns := map[muxKey]*pipeConn{}
+	ms := newMuxes(func(string, bool, ...vrrp.Option) (vrrpd.Transport, error) {
+		return newPipeConn(), nil
+	}, slog.New(slog.DiscardHandler))
+	self := netip.MustParseAddr("192.0.2.1")
+	mcast := muxKey{ifname: "eth0"}
+	ucast := muxKey{ifname: "eth0", unicast: true, src: self}
+	t51, err := ms.acquire(mcast, 51)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t52, err := ms.acquire(ucast, 52)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, m := range ms.all {
+		conns[k] = m.conn.(*pipeConn)
+	}
+	// flush waits until both sockets have handled everything sent before.
+	flush := func() {
+		t.Helper()
+		a51, a52 := advert(51), advert(52)
+		a51.Dst, a52.Dst = self, self
+		conns[mcast].in <- rxPacket{p: a51}
+		conns[ucast].in <- rxPacket{p: a52}
+		recv(t, t51)
+		recv(t, t52)
+	}
+	both := func(p vrrp.Packet, err error) {
+		conns[mcast].in <- rxPacket{p: p, err: err}
+		conns[ucast].in <- rxPacket{p: p, err: err}
+	}
+	src := netip.MustParseAddr("192.0.2.9")
+
+	// VRID 52 with a bad checksum, to us: the unicast instance counts it.
+	both(vrrp.Packet{Src: src, Dst: self, TTL: 255, VRID: 52}, vrrp.ErrChecksum)
+	if _, err := recv(t, t52); !errors.Is(err, vrrp.ErrChecksum) {
+		t.Errorf("vrid 52: error %v, want the checksum error", err)
+	}
+	// Unreadable, to us: the interface counts it once.
+	both(vrrp.Packet{Src: src, Dst: self, TTL: 255}, vrrp.ErrTooShort)
+	// VRID 99, to us: the same.
+	p99 := advert(99)
+	p99.Dst = self
+	both(p99, nil)
+	// VRID 52 by multicast, which the unicast socket does not hear.
+	m52 := advert(52)
+	m52.Dst = vrrp.MulticastGroup(false)
+	conns[mcast].in <- rxPacket{p: m52}
+	flush()
+	noPacket(t, t51)
+	noPacket(t, t52)
+	want := map[string]map[vrrp.DropReason]uint64{"eth0": {vrrp.DropLength: 1, vrrp.DropVRID: 2}}
+	if diff := cmp.Diff(want, ms.interfaceDrops()); diff != "" {
+		t.Errorf("interface drops (-want +got):\n%s", diff)
+	}
+	t51.Close()
+	t52.Close()
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"maps"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/lvsd/lvsd/config"
@@ -13,6 +14,7 @@ import (
 	"github.com/lvsd/lvsd/internal/status"
 	"github.com/lvsd/lvsd/internal/vrrpd"
 	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/vrrp"
 )
 
 // docInput is everything the status document is made of, gathered under
@@ -25,6 +27,9 @@ type docInput struct {
 	checks    checkSet
 	states    map[string]healthcheck.Status
 	kernel    *reconcile.Snapshot // nil without IPVS
+	// ifDropped counts, by interface, the VRRP packets no instance was
+	// given (muxes.interfaceDrops).
+	ifDropped map[string]map[vrrp.DropReason]uint64
 }
 
 // Status returns the status document (status.Source).
@@ -61,7 +66,16 @@ func (d *Daemon) docInput() docInput {
 	for _, i := range d.instances {
 		insts = append(insts, i)
 	}
+	// Run sets d.muxes before it publishes the config, as d.rec (see
+	// reconciler).
+	var ms *muxes
+	if d.cfg != nil {
+		ms = d.muxes
+	}
 	d.mu.Unlock()
+	if ms != nil {
+		in.ifDropped = ms.interfaceDrops()
+	}
 	// Instance status takes the instance's own lock: not under d.mu.
 	for _, i := range insts {
 		in.instances[i.cfg.Name] = i.in.Status()
@@ -90,6 +104,7 @@ func buildDocument(in docInput) status.Document {
 		}
 		doc.VRRPInstances = append(doc.VRRPInstances, instanceDoc(st))
 	}
+	doc.VRRPInterfaces = interfacesDoc(cfg, in.ifDropped)
 
 	kernel := make(map[ipvs.ServiceKey]ipvs.Service)
 	if in.kernel != nil {
@@ -150,6 +165,27 @@ func findDest(s ipvs.Service, addr netip.AddrPort) (ipvs.Destination, bool) {
 		}
 	}
 	return ipvs.Destination{}, false
+}
+
+// interfacesDoc lists, by name, every interface with VRRP instances and any
+// other that counted drops before its instances went away. Every reason is
+// there from the start, at zero, as an instance's are.
+func interfacesDoc(cfg *config.Config, dropped map[string]map[vrrp.DropReason]uint64) []status.VRRPInterface {
+	names := slices.Collect(maps.Keys(dropped))
+	for _, vi := range cfg.VRRPInstances {
+		names = append(names, vi.Interface)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	out := make([]status.VRRPInterface, 0, len(names))
+	for _, name := range names {
+		f := status.VRRPInterface{Interface: name, Dropped: make(map[string]uint64)}
+		for _, r := range vrrp.DropReasons() {
+			f.Dropped[string(r)] = dropped[name][r]
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // instanceDoc converts a vrrpd snapshot to the document's form.

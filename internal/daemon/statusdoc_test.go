@@ -95,7 +95,19 @@ func TestBuildDocument(t *testing.T) {
 		cfg: cfg, loadedAt: loaded, reloadErr: &errText,
 		instances: map[string]vrrpd.InstanceStatus{"VI_1": inst},
 		checks:    cs, states: states, kernel: &snap,
+		// eth0 has VI_1; eth9 had an instance until a reload.
+		ifDropped: map[string]map[vrrp.DropReason]uint64{
+			"eth0": {vrrp.DropVRID: 3},
+			"eth9": {vrrp.DropChecksum: 1},
+		},
 	})
+	zeros := func(counts map[string]uint64) map[string]uint64 {
+		out := make(map[string]uint64)
+		for _, r := range vrrp.DropReasons() {
+			out[string(r)] = counts[string(r)]
+		}
+		return out
+	}
 
 	want := status.Document{
 		Cluster: "web", Node: "director-a", Version: buildinfo.Version,
@@ -108,6 +120,10 @@ func TestBuildDocument(t *testing.T) {
 			Dropped:       map[string]uint64{"ttl": 1, "checksum": 0},
 			TransitionsTo: map[string]uint64{"BACKUP": 1, "MASTER": 1},
 		}},
+		VRRPInterfaces: []status.VRRPInterface{
+			{Interface: "eth0", Dropped: zeros(map[string]uint64{"vrid": 3})},
+			{Interface: "eth9", Dropped: zeros(map[string]uint64{"checksum": 1})},
+		},
 		VirtualServers: []status.VirtualServer{
 			{
 				Name: "web", Address: "192.0.2.100:80", Protocol: "tcp", Scheduler: "wlc", Method: "dr",
