@@ -653,7 +653,8 @@ func TestVRRPSyncGroup(t *testing.T) {
 	stopDirector(t, b)
 }
 
-// hostileConfig is a lone director, master of VRID 51 at priority 100.
+// hostileConfig is a lone director, master of VRIDs 51 and 52 at priority
+// 100 on one interface.
 const hostileConfig = `cluster = "vrrp"
 
 node "a" {
@@ -671,6 +672,17 @@ vrrp_instance "VI_1" {
   }
 }
 
+vrrp_instance "VI_2" {
+  interface       = "eth0"
+  vrid            = 52
+  advert_interval = "100ms"
+  virtual_ips     = ["192.0.2.101/32"]
+  garp {
+    repeat = 1
+    delay  = "0s"
+  }
+}
+
 status {
   metrics_listen = ""
 }
@@ -681,6 +693,9 @@ status {
 // their reason in `lvsd status --json` and change nothing, even those that
 // claim priority 255; the same sender's well-formed advert is obeyed, which
 // shows the drops come from the checks and not from the way of sending.
+// Each packet is counted once, by the instance of the VRID it names (VI_1,
+// although VI_2 shares the socket), or by the interface when no instance
+// there runs its VRID or it has none readable.
 func TestVRRPHostilePackets(t *testing.T) {
 	l := newVRRPLab(t, "a", "x")
 	l.lan.AddAddr("a", "192.0.2.1/24")
@@ -723,42 +738,46 @@ func TestVRRPHostilePackets(t *testing.T) {
 		name    string
 		ttl     uint8
 		payload []byte
-		reason  string // "" for any one reason
+		counter string // "VI_1/reason" or "eth0/reason"; "" for any one
 	}{
-		{"TTL 64", 64, advert(3, 51, 255), "ttl"},
-		{"priority 255 with TTL 1", 1, advert(3, 51, 255), "ttl"},
-		{"bad checksum", 255, func() []byte { b := advert(3, 51, 255); b[6] ^= 0xff; return b }(), "checksum"},
-		{"wrong VRID", 255, advert(3, 99, 255), "vrid"},
-		{"truncated to 4 bytes", 255, advert(3, 51, 255)[:4], "length"},
-		{"truncated inside an address", 255, advert(3, 51, 255)[:10], "length"},
-		{"version 2 to a version 3 instance", 255, advert(2, 51, 255), "version"},
-		{"version 4", 255, patch(func(b []byte) { b[0] = 0x41 }), "version"},
-		{"address count larger than the payload", 255, patch(func(b []byte) { b[3] = 5 }), "addr_count"},
+		{"TTL 64", 64, advert(3, 51, 255), "VI_1/ttl"},
+		{"priority 255 with TTL 1", 1, advert(3, 51, 255), "VI_1/ttl"},
+		{"bad checksum", 255, func() []byte { b := advert(3, 51, 255); b[6] ^= 0xff; return b }(), "VI_1/checksum"},
+		{"wrong VRID", 255, advert(3, 99, 255), "eth0/vrid"},
+		{"bad checksum, VRID nobody runs", 255, func() []byte { b := advert(3, 99, 255); b[6] ^= 0xff; return b }(), "eth0/checksum"},
+		{"truncated to 4 bytes", 255, advert(3, 51, 255)[:4], "VI_1/length"},
+		{"truncated inside an address", 255, advert(3, 51, 255)[:10], "VI_1/length"},
+		{"truncated to 1 byte, no VRID", 255, advert(3, 51, 255)[:1], "eth0/length"},
+		{"version 2 to a version 3 instance", 255, advert(2, 51, 255), "VI_1/version"},
+		{"version 4", 255, patch(func(b []byte) { b[0] = 0x41 }), "eth0/version"},
+		{"address count larger than the payload", 255, patch(func(b []byte) { b[3] = 5 }), "VI_1/addr_count"},
 		{"no address, count 0 (RFC 5798 §5.2.5)", 255, func() []byte {
 			b := advert(3, 51, 254)[:8]
 			b[3] = 0
 			vrrpChecksum(b, src, group)
 			return b
-		}(), "addr_count"},
-		{"type 2", 255, patch(func(b []byte) { b[0] = 0x32 }), "type"},
-		{"interval 0", 255, patch(func(b []byte) { b[4], b[5] = 0, 0 }), "interval"},
+		}(), "VI_1/addr_count"},
+		{"type 2", 255, patch(func(b []byte) { b[0] = 0x32 }), "VI_1/type"},
+		{"interval 0", 255, patch(func(b []byte) { b[4], b[5] = 0, 0 }), "VI_1/interval"},
 		{"random garbage", 255, garbage, ""},
 	}
 	base := instanceJSON(t, l, a)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			_, beforeDrops := dropCounters(t, l, a)
 			before := instanceJSON(t, l, a)
 			if err := sendVRRPv4(x, "eth0", src, group, tc.ttl, tc.payload); err != nil {
 				t.Fatal(err)
 			}
-			after := waitDropped(t, l, a, sumDropped(before)+1)
-			if tc.reason != "" {
-				if got, want := after.Dropped[tc.reason], before.Dropped[tc.reason]+1; got != want {
-					t.Errorf("dropped[%q] = %d, want %d; dropped = %v", tc.reason, got, want, after.Dropped)
+			afterDrops := waitDrops(t, l, a, sumCounters(beforeDrops)+1)
+			after := instanceJSON(t, l, a)
+			if tc.counter != "" {
+				if got, want := afterDrops[tc.counter], beforeDrops[tc.counter]+1; got != want {
+					t.Errorf("%s = %d, want %d; counters = %v", tc.counter, got, want, nonZero(afterDrops))
 				}
 			}
-			if got := sumDropped(after); got != sumDropped(before)+1 {
-				t.Errorf("%d drops counted for one packet: %v", got-sumDropped(before), after.Dropped)
+			if got := sumCounters(afterDrops); got != sumCounters(beforeDrops)+1 {
+				t.Errorf("%d drops counted for one packet: %v", got-sumCounters(beforeDrops), nonZero(afterDrops))
 			}
 			if after.State != status.StateMaster || after.Transitions != before.Transitions {
 				t.Errorf("state %s after %d transitions, want MASTER after %d", after.State, after.Transitions, before.Transitions)
@@ -858,20 +877,59 @@ func instanceJSON(t *testing.T, l *vrrpLab, d *director) status.Instance {
 	return in
 }
 
-// waitDropped polls `lvsd status --json` until VI_1 has counted at least n
-// drops in all.
-func waitDropped(t *testing.T, l *vrrpLab, d *director, n uint64) status.Instance {
+// dropCounters reads every drop counter of `lvsd status --json`, each
+// instance's as "NAME/reason" and each interface's as "IFACE/reason", and
+// returns the document with them.
+func dropCounters(t *testing.T, l *vrrpLab, d *director) (status.Document, map[string]uint64) {
+	t.Helper()
+	doc := statusJSON(t, l.bin, d)
+	out := make(map[string]uint64)
+	for _, in := range doc.VRRPInstances {
+		for r, n := range in.Dropped {
+			out[in.Name+"/"+r] += n
+		}
+	}
+	for _, f := range doc.VRRPInterfaces {
+		for r, n := range f.Dropped {
+			out[f.Interface+"/"+r] += n
+		}
+	}
+	return doc, out
+}
+
+func sumCounters(c map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range c {
+		n += v
+	}
+	return n
+}
+
+func nonZero(c map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64)
+	for k, v := range c {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// waitDrops polls `lvsd status --json` until its instances and interfaces
+// have counted at least n drops in all, and returns the counters.
+func waitDrops(t *testing.T, l *vrrpLab, d *director, n uint64) map[string]uint64 {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		in := instanceJSON(t, l, d)
-		if sumDropped(in) >= n || time.Now().After(deadline) {
-			if sumDropped(in) < n {
-				t.Fatalf("%s: %d drops counted, want %d: %v", d.name, sumDropped(in), n, in.Dropped)
+		_, c := dropCounters(t, l, d)
+		if sumCounters(c) >= n || time.Now().After(deadline) {
+			if sumCounters(c) < n {
+				t.Fatalf("%s: %d drops counted, want %d: %v", d.name, sumCounters(c), n, nonZero(c))
 			}
 			// A little longer, so a packet counted twice shows.
 			time.Sleep(100 * time.Millisecond)
-			return instanceJSON(t, l, d)
+			_, c = dropCounters(t, l, d)
+			return c
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
