@@ -655,30 +655,30 @@ func TestRunTwice(t *testing.T) {
 // does and leaves no goroutine behind (goleak, also in TestMain).
 func TestRunReturnsOnCancel(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	k := &fakeKernel{}
-	r := New(k, WithConfig(config.IPVS{ReconcileInterval: 10 * time.Millisecond}), WithLogger(slog.New(&logRecorder{})))
-	r.SetDesired(desired(config.Remove, plan.AllHealthy))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	select {
-	case <-r.Reconciled():
-	case <-time.After(5 * time.Second):
-		t.Fatal("no first round within 5s")
-	}
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{}
+		r := New(k, WithConfig(config.IPVS{ReconcileInterval: 10 * time.Millisecond}), WithLogger(slog.New(&logRecorder{})))
+		r.SetDesired(desired(config.Remove, plan.AllHealthy))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		synctest.Wait()
+		select {
+		case <-r.Reconciled():
+		default:
+			t.Fatal("no first round")
+		}
+		time.Sleep(55 * time.Millisecond)
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
 			t.Errorf("Run = %v, want nil", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
-	if _, dumps, _ := k.stats(); dumps < 2 {
-		t.Errorf("%d dumps in 50ms at a 10ms interval", dumps)
-	}
+		// The first round and one every 10 ms.
+		if _, dumps, _ := k.stats(); dumps != 6 {
+			t.Errorf("%d dumps in 55ms at a 10ms interval, want 6", dumps)
+		}
+	})
 }
 
 func TestNewStartsNothing(t *testing.T) {
