@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/vm"
@@ -76,7 +75,7 @@ func TestIPVSProgrammingBench(t *testing.T) {
 	lvsd := func(d *lab.Host, c *ipvs.Client) (wall, user, sys float64) {
 		t.Helper()
 		before := c.Requests()
-		r := reconcile.New(c, reconcile.WithLogger(log), reconcile.WithConfig(config.IPVS{ReconcileInterval: time.Hour}))
+		r := reconcile.New(c, reconcile.WithLogger(log), reconcile.WithSettings(reconcile.Settings{Interval: time.Hour}))
 		ctx, cancel := context.WithCancel(context.Background())
 		stopped := make(chan error, 1)
 		ru0 := rusage(t)
@@ -169,7 +168,7 @@ func TestIPVSProgrammingBench(t *testing.T) {
 	d = scaleDirector(t)
 	c = dialIPVS(t, d)
 	rec := make(rounds, 16)
-	r := startReconciler(t, c, config.IPVS{ReconcileInterval: time.Hour}, slog.LevelWarn, table, reconcile.WithMetrics(rec))
+	r := startReconciler(t, c, reconcile.Settings{Interval: time.Hour}, slog.LevelWarn, table, reconcile.WithMetrics(rec))
 	svc := len(table) / 2
 	changed := cloneTable(table)
 	for i := 0; i < 5; i++ {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/vm"
 	"github.com/lvsd/lvsd/internal/reconcile"
@@ -118,7 +117,7 @@ func TestIPVSScaleOneChangeOneRequest(t *testing.T) {
 	rec := make(rounds, 16)
 	start := time.Now()
 	// An hour: no periodic dump may add requests to the counts below.
-	r := startReconciler(t, c, config.IPVS{ReconcileInterval: time.Hour}, slog.LevelWarn, table, reconcile.WithMetrics(rec))
+	r := startReconciler(t, c, reconcile.Settings{Interval: time.Hour}, slog.LevelWarn, table, reconcile.WithMetrics(rec))
 	took := rec.wait(t, time.Second)
 	t.Logf("5000 services, %d real servers programmed in %v (first round %v), %d requests",
 		countDests(table), time.Since(start).Round(time.Millisecond), took.Round(time.Millisecond), c.Requests())

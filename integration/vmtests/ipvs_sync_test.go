@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/vm"
 	"github.com/lvsd/lvsd/internal/reconcile"
@@ -28,7 +27,7 @@ func TestIPVSSyncDaemonFollowsRole(t *testing.T) {
 
 	// An hour: every change below must come from SetSyncRole's wake-up,
 	// not from a periodic round.
-	cfg := config.IPVS{ReconcileInterval: time.Hour, SyncDaemon: &config.SyncDaemon{Interface: "eth0", SyncID: 7}}
+	cfg := reconcile.Settings{Interval: time.Hour, Sync: &reconcile.SyncSettings{Interface: "eth0", SyncID: 7}}
 	r := startReconciler(t, dialIPVS(t, d), cfg, slog.LevelInfo, nil)
 	if got := daemons(t, d); got != "" {
 		t.Fatalf("sync daemons before any role: %q, want none", got)

@@ -123,10 +123,10 @@ func (w logWriter) Write(p []byte) (int, error) {
 
 // startReconciler runs lvsd's reconciler on c with desired as its table
 // until the test ends, and returns once its first round is done.
-func startReconciler(t testing.TB, c *ipvs.Client, cfg config.IPVS, level slog.Level, desired []ipvs.Service, opts ...reconcile.Option) *reconcile.Reconciler {
+func startReconciler(t testing.TB, c *ipvs.Client, cfg reconcile.Settings, level slog.Level, desired []ipvs.Service, opts ...reconcile.Option) *reconcile.Reconciler {
 	t.Helper()
 	opts = append([]reconcile.Option{
-		reconcile.WithConfig(cfg),
+		reconcile.WithSettings(cfg),
 		reconcile.WithLogger(slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: level}))),
 	}, opts...)
 	r := reconcile.New(c, opts...)
@@ -263,7 +263,7 @@ func TestIPVSTraffic(t *testing.T) {
 
 	cfg := resolveConfig(t, trafficConfig)
 	desired := plan.Services(cfg, plan.AllHealthy)
-	startReconciler(t, dialIPVS(t, d), cfg.IPVS, slog.LevelInfo, desired)
+	startReconciler(t, dialIPVS(t, d), reconcile.Settings{Interval: cfg.IPVS.ReconcileInterval}, slog.LevelInfo, desired)
 	if diff := cmp.Diff(saveOf(t, desired), d.MustExec(t, "ipvsadm", "-S", "-n")); diff != "" {
 		t.Fatalf("ipvsadm -S -n after the first reconcile (-plan +kernel):\n%s", diff)
 	}

@@ -256,7 +256,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		if err := d.sys.ApplySysctls(cfg.IPVS); err != nil {
 			return fmt.Errorf("setting the IPVS sysctls: %w", explainPermission(err))
 		}
-		rec := reconcile.New(k, reconcile.WithConfig(cfg.IPVS), reconcile.WithLogger(log), reconcile.WithMetrics(d.metrics))
+		rec := reconcile.New(k, reconcile.WithSettings(reconcileSettings(cfg.IPVS)), reconcile.WithLogger(log), reconcile.WithMetrics(d.metrics))
 		// Under mu: Status may already be asked (tests do, before the
 		// control socket serves).
 		d.mu.Lock()

@@ -251,7 +251,7 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		if err := d.sys.ApplySysctls(cfg.IPVS); err != nil {
 			d.log.Warn("setting the IPVS sysctls", "err", explainPermission(err))
 		}
-		d.rec.Reconfigure(cfg.IPVS)
+		d.rec.Reconfigure(reconcileSettings(cfg.IPVS))
 	}
 
 	// VRRP: stop what goes away or restarts, together, then start the new.

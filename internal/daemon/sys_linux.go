@@ -47,7 +47,7 @@ func (s *linuxSystem) DialIPVS() (reconcile.Kernel, func(), error) {
 }
 
 func (s *linuxSystem) ApplySysctls(cfg config.IPVS) error {
-	return reconcile.ApplySysctls(sysctl.Root, cfg)
+	return reconcile.ApplySysctls(sysctl.Root, sysctlsOf(cfg))
 }
 
 func (s *linuxSystem) Listen(ifname string, ipv6 bool, opts ...vrrp.Option) (vrrpd.Transport, error) {

@@ -60,7 +60,7 @@ func startBench(b *testing.B, table []ipvs.Service) (*Reconciler, *fakeKernel, r
 	b.Helper()
 	k := &fakeKernel{}
 	rounds := make(roundSignal, 1)
-	r := New(k, WithConfig(config.IPVS{ReconcileInterval: time.Hour}),
+	r := New(k, WithSettings(Settings{Interval: time.Hour}),
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), WithMetrics(rounds))
 	r.SetDesired(table)
 	ctx, cancel := context.WithCancel(context.Background())

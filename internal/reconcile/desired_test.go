@@ -123,7 +123,7 @@ func TestDesiredTableDiff(t *testing.T) {
 func TestCallerMayReuseItsTable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
+		h := newHarness(t, k, Settings{})
 		table := desired(config.Quiescent, plan.AllHealthy)
 		h.r.SetDesired(table)
 		h.run()
@@ -149,7 +149,7 @@ func TestIncrementalRoundsMatchFullDiff(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		k := &fakeKernel{}
 		k.addByHand(handService())
-		h := newHarness(t, k, config.IPVS{})
+		h := newHarness(t, k, Settings{})
 		h.run()
 		defer h.stop()
 
@@ -238,7 +238,7 @@ func TestIncrementalRoundsMatchFullDiff(t *testing.T) {
 // counters of the last dump, and the touched one keeps its own.
 func TestSnapshotCountersKeptByHealthChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		h := startHarness(t, Settings{}, desired(config.Remove, plan.AllHealthy))
 		k := h.k
 		defer h.stop()
 
@@ -272,7 +272,7 @@ func TestSnapshotCountersKeptByHealthChange(t *testing.T) {
 // the remembered table in place.
 func TestConcurrentSetDesiredAndSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, config.IPVS{}, desired(config.Quiescent, plan.AllHealthy))
+		h := startHarness(t, Settings{}, desired(config.Quiescent, plan.AllHealthy))
 		k := h.k
 		defer h.stop()
 

@@ -14,7 +14,7 @@ import (
 
 func TestFlushAppliesBeforeReturning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		h := startHarness(t, Settings{}, desired(config.Remove, plan.AllHealthy))
 		k := h.k
 		defer h.stop()
 
@@ -40,7 +40,7 @@ func TestFlushAppliesBeforeReturning(t *testing.T) {
 
 func TestActiveConns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		h := startHarness(t, Settings{}, desired(config.Remove, plan.AllHealthy))
 		k := h.k
 		defer h.stop()
 

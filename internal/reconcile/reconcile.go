@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/ipvs"
 )
 
@@ -50,10 +49,30 @@ const maxErrorLogs = 20
 // Option configures a Reconciler.
 type Option func(*Reconciler)
 
-// WithConfig applies the ipvs {} settings: the reconcile interval, the
+// Settings are the reconciler's part of the ipvs {} block, as the daemon
+// translates it.
+type Settings struct {
+	// Interval is how often the kernel's table is read again and drift
+	// repaired; 0 or less means DefaultInterval.
+	Interval time.Duration
+	// Timeouts are written when not all zero; a zero field leaves the
+	// kernel's value.
+	Timeouts ipvs.Timeouts
+	// Sync is the connection-synchronisation daemon lvsd runs, in the
+	// role SetSyncRole gives it; nil: none.
+	Sync *SyncSettings
+}
+
+// SyncSettings configure the IPVS sync daemon.
+type SyncSettings struct {
+	Interface string
+	SyncID    uint8
+}
+
+// WithSettings applies the settings: the reconcile interval, the
 // connection timeouts and the sync daemon.
-func WithConfig(cfg config.IPVS) Option {
-	return func(r *Reconciler) { r.configure(cfg) }
+func WithSettings(s Settings) Option {
+	return func(r *Reconciler) { r.configure(s) }
 }
 
 // WithLogger sets the logger; the default is slog.Default().
@@ -109,7 +128,7 @@ type Reconciler struct {
 	interval    time.Duration
 	timeouts    ipvs.Timeouts
 	setTimeouts bool // timeouts are to be written
-	syncCfg     *config.SyncDaemon
+	syncCfg     *SyncSettings
 	syncRole    SyncRole
 	syncKnown   bool // SetSyncRole was called: lvsd manages the daemons
 	syncDirty   bool // role or settings changed since the last convergence
@@ -143,20 +162,19 @@ func New(k Kernel, opts ...Option) *Reconciler {
 	return r
 }
 
-// configure takes the settings of cfg; r.mu is held or r is not shared yet.
-func (r *Reconciler) configure(cfg config.IPVS) {
-	r.interval = cfg.ReconcileInterval
+// configure takes the settings; r.mu is held or r is not shared yet.
+func (r *Reconciler) configure(s Settings) {
+	r.interval = s.Interval
 	if r.interval <= 0 {
 		r.interval = DefaultInterval
 	}
-	t := ipvs.Timeouts{TCP: cfg.TimeoutTCP, TCPFin: cfg.TimeoutTCPFin, UDP: cfg.TimeoutUDP}
-	if t != r.timeouts {
-		r.timeouts = t
-		r.setTimeouts = t != (ipvs.Timeouts{})
+	if s.Timeouts != r.timeouts {
+		r.timeouts = s.Timeouts
+		r.setTimeouts = s.Timeouts != (ipvs.Timeouts{})
 	}
-	var sd *config.SyncDaemon
-	if cfg.SyncDaemon != nil {
-		c := *cfg.SyncDaemon
+	var sd *SyncSettings
+	if s.Sync != nil {
+		c := *s.Sync
 		sd = &c
 	}
 	if !equalSync(sd, r.syncCfg) {
@@ -168,19 +186,19 @@ func (r *Reconciler) configure(cfg config.IPVS) {
 	}
 }
 
-func equalSync(a, b *config.SyncDaemon) bool {
+func equalSync(a, b *SyncSettings) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Interface == b.Interface && a.SyncID == b.SyncID
+	return *a == *b
 }
 
-// Reconfigure applies the ipvs {} settings of a reloaded configuration:
-// a new interval takes effect after the current one, new timeouts and sync
+// Reconfigure applies the settings of a reloaded configuration: a new
+// interval takes effect after the current one, new timeouts and sync
 // daemon settings on the next round, which it starts.
-func (r *Reconciler) Reconfigure(cfg config.IPVS) {
+func (r *Reconciler) Reconfigure(s Settings) {
 	r.mu.Lock()
-	r.configure(cfg)
+	r.configure(s)
 	r.gen++
 	r.mu.Unlock()
 	r.poke()
@@ -337,7 +355,7 @@ type input struct {
 
 // syncInput is the sync daemon's part of an input.
 type syncInput struct {
-	cfg     *config.SyncDaemon
+	cfg     *SyncSettings
 	role    SyncRole
 	dropped bool // the config no longer has a sync_daemon: stop lvsd's
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/sysctl"
 	"github.com/lvsd/lvsd/ipvs"
 )
@@ -112,7 +111,7 @@ func newNetNS(t *testing.T) int {
 	return r.fd
 }
 
-func kernelReconciler(t *testing.T, cfg config.IPVS) (*ipvs.Client, *Reconciler, int) {
+func kernelReconciler(t *testing.T, cfg Settings) (*ipvs.Client, *Reconciler, int) {
 	t.Helper()
 	ns := newNetNS(t)
 	c, err := ipvs.DialNetNS(ns)
@@ -123,7 +122,7 @@ func kernelReconciler(t *testing.T, cfg config.IPVS) (*ipvs.Client, *Reconciler,
 	if err := Check(c); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	r := New(c, WithConfig(cfg), WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	r := New(c, WithSettings(cfg), WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	return c, r, ns
 }
 
@@ -209,7 +208,7 @@ var handMade = ipvs.Service{ServiceKey: ipvs.ServiceKey{Protocol: ipvs.TCP, Addr
 
 func TestKernelFlushRepairedAndHandMadeKept(t *testing.T) {
 	const interval = time.Second
-	_, r, ns := kernelReconciler(t, config.IPVS{ReconcileInterval: interval})
+	_, r, ns := kernelReconciler(t, Settings{Interval: interval})
 	want := kernelDesired()
 	r.SetDesired(want)
 	stop := run(t, r)
@@ -243,7 +242,7 @@ func TestKernelFlushRepairedAndHandMadeKept(t *testing.T) {
 // TestKernelHealthChangeIsOneRequest counts the requests the real client
 // sends for one real server's change: exactly one.
 func TestKernelHealthChangeIsOneRequest(t *testing.T) {
-	c, r, ns := kernelReconciler(t, config.IPVS{ReconcileInterval: time.Hour})
+	c, r, ns := kernelReconciler(t, Settings{Interval: time.Hour})
 	r.SetDesired(kernelDesired())
 	run(t, r)
 
@@ -267,11 +266,11 @@ func TestKernelHealthChangeIsOneRequest(t *testing.T) {
 // TestKernelSettings checks the timeouts and the sysctls in the
 // director's namespace.
 func TestKernelSettings(t *testing.T) {
-	cfg := config.IPVS{
-		ReconcileInterval: time.Second,
-		TimeoutTCP:        900 * time.Second, TimeoutTCPFin: 120 * time.Second, TimeoutUDP: 300 * time.Second,
-		ExpireNodestConn: true, ExpireQuiescentTemplate: false,
+	cfg := Settings{
+		Interval: time.Second,
+		Timeouts: ipvs.Timeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second},
 	}
+	sysctls := Sysctls{ExpireNodestConn: true, ExpireQuiescentTemplate: false}
 	_, r, ns := kernelReconciler(t, cfg)
 	run(t, r)
 	if got := runIn(t, ns, "ipvsadm", "-L", "-n", "--timeout"); !strings.Contains(got, "900 120 300") {
@@ -281,7 +280,7 @@ func TestKernelSettings(t *testing.T) {
 	read := func() map[string]string {
 		out := map[string]string{}
 		err := inNS(t, ns, func() error {
-			if err := ApplySysctls(sysctl.Root, cfg); err != nil {
+			if err := ApplySysctls(sysctl.Root, sysctls); err != nil {
 				return err
 			}
 			for _, name := range []string{"expire_nodest_conn", "expire_quiescent_template"} {

@@ -93,18 +93,18 @@ type harness struct {
 	done    chan error
 }
 
-func newHarness(t *testing.T, k *fakeKernel, cfg config.IPVS) *harness {
-	if cfg.ReconcileInterval == 0 {
-		cfg.ReconcileInterval = interval
+func newHarness(t *testing.T, k *fakeKernel, cfg Settings) *harness {
+	if cfg.Interval == 0 {
+		cfg.Interval = interval
 	}
 	h := &harness{t: t, k: k, log: &logRecorder{}, metrics: &recordingMetrics{}, done: make(chan error, 1)}
-	h.r = New(k, WithConfig(cfg), WithLogger(slog.New(h.log)), WithMetrics(h.metrics))
+	h.r = New(k, WithSettings(cfg), WithLogger(slog.New(h.log)), WithMetrics(h.metrics))
 	return h
 }
 
 // startHarness runs a Reconciler with cfg on an empty fake kernel, the
 // table want desired from the start, and waits for its first round.
-func startHarness(t *testing.T, cfg config.IPVS, want []ipvs.Service) *harness {
+func startHarness(t *testing.T, cfg Settings, want []ipvs.Service) *harness {
 	h := newHarness(t, &fakeKernel{}, cfg)
 	h.r.SetDesired(want)
 	h.run()
@@ -168,7 +168,7 @@ func opNames(ops []ipvs.Op) []string {
 func TestColdStartProgramsEverything(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		want := desired(config.Remove, plan.AllHealthy)
-		h := startHarness(t, config.IPVS{}, want)
+		h := startHarness(t, Settings{}, want)
 		k := h.k
 		defer h.stop()
 
@@ -193,7 +193,7 @@ func TestColdStartProgramsEverything(t *testing.T) {
 
 func TestSteadyStateAppliesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		h := startHarness(t, Settings{}, desired(config.Remove, plan.AllHealthy))
 		k := h.k
 		defer h.stop()
 
@@ -229,7 +229,7 @@ func TestHealthChangeIsOneRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				h := startHarness(t, config.IPVS{}, desired(tc.onFailure, tc.before))
+				h := startHarness(t, Settings{}, desired(tc.onFailure, tc.before))
 				k := h.k
 				defer h.stop()
 
@@ -255,7 +255,7 @@ func TestHealthChangeIsOneRequest(t *testing.T) {
 func TestFlushByHandRepairedWithinOneInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		want := desired(config.Remove, plan.AllHealthy)
-		h := startHarness(t, config.IPVS{}, want)
+		h := startHarness(t, Settings{}, want)
 		k := h.k
 		defer h.stop()
 
@@ -275,7 +275,7 @@ func TestFlushByHandRepairedWithinOneInterval(t *testing.T) {
 func TestEditByHandRepaired(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		want := desired(config.Remove, plan.AllHealthy)
-		h := startHarness(t, config.IPVS{}, want)
+		h := startHarness(t, Settings{}, want)
 		k := h.k
 		defer h.stop()
 
@@ -296,7 +296,7 @@ func TestEditByHandRepaired(t *testing.T) {
 // the interval.
 func TestStaleTableRedumpedAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, config.IPVS{}, desired(config.Quiescent, plan.AllHealthy))
+		h := startHarness(t, Settings{}, desired(config.Quiescent, plan.AllHealthy))
 		k := h.k
 		defer h.stop()
 
@@ -318,7 +318,7 @@ func TestHandAddedServiceUntouched(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
 		k.addByHand(handService()) // before lvsd starts
-		h := newHarness(t, k, config.IPVS{})
+		h := newHarness(t, k, Settings{})
 		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
 		h.run()
 
@@ -347,7 +347,7 @@ func TestHandAddedServiceUntouched(t *testing.T) {
 
 func TestReloadRemovingServiceDeletesIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		h := startHarness(t, Settings{}, desired(config.Remove, plan.AllHealthy))
 		k := h.k
 		defer h.stop()
 
@@ -373,7 +373,7 @@ func TestReloadRemovingServiceDeletesIt(t *testing.T) {
 // kernel refused its deletion stays lvsd's until it is gone.
 func TestReloadRemovalRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, config.IPVS{}, desired(config.Remove, plan.AllHealthy))
+		h := startHarness(t, Settings{}, desired(config.Remove, plan.AllHealthy))
 		k := h.k
 		defer h.stop()
 
@@ -409,7 +409,7 @@ func TestFailedOpLoggedAndRetried(t *testing.T) {
 			}
 			return nil
 		}
-		h := newHarness(t, k, config.IPVS{})
+		h := newHarness(t, k, Settings{})
 		want := desired(config.Remove, plan.AllHealthy)
 		h.r.SetDesired(want)
 		h.run()
@@ -441,7 +441,7 @@ func TestFailedOpLoggedAndRetried(t *testing.T) {
 func TestDumpFailureRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{dumpErr: errors.New("receiving: no buffer space available")}
-		h := newHarness(t, k, config.IPVS{})
+		h := newHarness(t, k, Settings{})
 		want := desired(config.Remove, plan.AllHealthy)
 		h.r.SetDesired(want)
 		h.run()
@@ -464,7 +464,7 @@ func TestDumpFailureRetried(t *testing.T) {
 func TestBurstsCoalesced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{hold: make(chan struct{})}
-		h := newHarness(t, k, config.IPVS{})
+		h := newHarness(t, k, Settings{})
 		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
 		h.start()
 		defer h.stop()
@@ -494,7 +494,7 @@ func TestCleanupRemovesOnlyOwned(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
 		k.addByHand(handService())
-		h := newHarness(t, k, config.IPVS{})
+		h := newHarness(t, k, Settings{})
 		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
 		h.run()
 		h.stop()
@@ -528,7 +528,7 @@ func TestKernelWaitsGiveUpWhenContextEnds(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				k := &fakeKernel{hold: make(chan struct{})}
-				h := newHarness(t, k, config.IPVS{})
+				h := newHarness(t, k, Settings{})
 				h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
 				h.start()
 				synctest.Wait() // a round is stuck in the kernel
@@ -547,7 +547,7 @@ func TestKernelWaitsGiveUpWhenContextEnds(t *testing.T) {
 
 func TestSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := startHarness(t, config.IPVS{}, desired(config.Quiescent, plan.AllHealthy))
+		h := startHarness(t, Settings{}, desired(config.Quiescent, plan.AllHealthy))
 		k := h.k
 		defer h.stop()
 
@@ -589,16 +589,16 @@ func TestSnapshot(t *testing.T) {
 func TestTimeouts(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		cfg    config.IPVS
-		reload config.IPVS
+		cfg    Settings
+		reload Settings
 		want   []ipvs.Timeouts
 	}{
-		{"unset", config.IPVS{}, config.IPVS{}, nil},
-		{"set once", config.IPVS{TimeoutTCP: 900 * time.Second, TimeoutUDP: 300 * time.Second},
-			config.IPVS{TimeoutTCP: 900 * time.Second, TimeoutUDP: 300 * time.Second},
+		{"unset", Settings{}, Settings{}, nil},
+		{"set once", Settings{Timeouts: ipvs.Timeouts{TCP: 900 * time.Second, UDP: 300 * time.Second}},
+			Settings{Timeouts: ipvs.Timeouts{TCP: 900 * time.Second, UDP: 300 * time.Second}},
 			[]ipvs.Timeouts{{TCP: 900 * time.Second, UDP: 300 * time.Second}}},
-		{"changed by reload", config.IPVS{TimeoutTCP: 900 * time.Second},
-			config.IPVS{TimeoutTCPFin: 120 * time.Second},
+		{"changed by reload", Settings{Timeouts: ipvs.Timeouts{TCP: 900 * time.Second}},
+			Settings{Timeouts: ipvs.Timeouts{TCPFin: 120 * time.Second}},
 			[]ipvs.Timeouts{{TCP: 900 * time.Second}, {TCPFin: 120 * time.Second}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -608,7 +608,7 @@ func TestTimeouts(t *testing.T) {
 				h.run()
 				defer h.stop()
 				time.Sleep(2 * interval)
-				tc.reload.ReconcileInterval = interval
+				tc.reload.Interval = interval
 				h.r.Reconfigure(tc.reload)
 				synctest.Wait()
 				time.Sleep(2 * interval)
@@ -626,10 +626,10 @@ func TestTimeouts(t *testing.T) {
 func TestReconfigureInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{})
+		h := newHarness(t, k, Settings{})
 		h.run()
 		defer h.stop()
-		h.r.Reconfigure(config.IPVS{ReconcileInterval: 2 * time.Second})
+		h.r.Reconfigure(Settings{Interval: 2 * time.Second})
 		synctest.Wait()
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
@@ -642,7 +642,7 @@ func TestReconfigureInterval(t *testing.T) {
 
 func TestRunTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, &fakeKernel{}, config.IPVS{})
+		h := newHarness(t, &fakeKernel{}, Settings{})
 		h.run()
 		defer h.stop()
 		if err := h.r.Run(context.Background()); err == nil {
@@ -657,7 +657,7 @@ func TestRunReturnsOnCancel(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
-		r := New(k, WithConfig(config.IPVS{ReconcileInterval: 10 * time.Millisecond}), WithLogger(slog.New(&logRecorder{})))
+		r := New(k, WithSettings(Settings{Interval: 10 * time.Millisecond}), WithLogger(slog.New(&logRecorder{})))
 		r.SetDesired(desired(config.Remove, plan.AllHealthy))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -683,7 +683,7 @@ func TestRunReturnsOnCancel(t *testing.T) {
 
 func TestNewStartsNothing(t *testing.T) {
 	k := &fakeKernel{}
-	r := New(k, WithConfig(config.IPVS{TimeoutTCP: time.Minute, SyncDaemon: &config.SyncDaemon{Interface: "eth1"}}))
+	r := New(k, WithSettings(Settings{Timeouts: ipvs.Timeouts{TCP: time.Minute}, Sync: &SyncSettings{Interface: "eth1"}}))
 	r.SetDesired(desired(config.Remove, plan.AllHealthy))
 	r.SetSyncRole(SyncMaster)
 	if requests, _, _ := k.stats(); requests != 0 {

@@ -14,16 +14,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/ipvs"
 )
 
-var syncCfg = &config.SyncDaemon{Interface: "eth1", VRRPInstance: "VI_1", SyncID: 5}
+var syncCfg = &SyncSettings{Interface: "eth1", SyncID: 5}
 
 func TestSyncRole(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		cfg     *config.SyncDaemon
+		cfg     *SyncSettings
 		running []ipvs.SyncDaemon // before lvsd starts
 		roles   []SyncRole
 		want    []string // calls that change the kernel, in order
@@ -62,7 +61,7 @@ func TestSyncRole(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				k := &fakeKernel{daemons: tc.running}
-				h := newHarness(t, k, config.IPVS{SyncDaemon: tc.cfg})
+				h := newHarness(t, k, Settings{Sync: tc.cfg})
 				h.run()
 				defer h.stop()
 				for _, role := range tc.roles {
@@ -92,7 +91,7 @@ func TestSyncRole(t *testing.T) {
 func TestSyncStartExists(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{startErr: fmt.Errorf("starting IPVS master sync daemon on eth1: %w", syscall.EEXIST)}
-		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
 		h.r.SetSyncRole(SyncMaster)
@@ -108,7 +107,7 @@ func TestSyncStartExists(t *testing.T) {
 func TestSyncRepairedAndRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{startErr: syscall.ENODEV}
-		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
 		h.r.SetSyncRole(SyncBackup)
@@ -142,7 +141,7 @@ func TestSyncRepairedAndRetried(t *testing.T) {
 func TestStopSync(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		h.r.SetSyncRole(SyncMaster)
 		synctest.Wait()
@@ -161,7 +160,7 @@ func TestStopSync(t *testing.T) {
 
 func TestStopSyncReportsErrors(t *testing.T) {
 	k := &stopFails{fakeKernel: &fakeKernel{daemons: []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}}}}
-	r := New(k, WithConfig(config.IPVS{SyncDaemon: syncCfg}), WithLogger(slog.New(&logRecorder{})))
+	r := New(k, WithSettings(Settings{Sync: syncCfg}), WithLogger(slog.New(&logRecorder{})))
 	if err := r.StopSync(context.Background()); !errors.Is(err, syscall.EPERM) {
 		t.Errorf("StopSync = %v, want EPERM", err)
 	}
@@ -184,12 +183,12 @@ func TestSyncRoleString(t *testing.T) {
 func TestSyncDroppedByReload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
 		h.r.SetSyncRole(SyncMaster)
 		synctest.Wait()
-		h.r.Reconfigure(config.IPVS{ReconcileInterval: interval})
+		h.r.Reconfigure(Settings{Interval: interval})
 		synctest.Wait()
 		k.mu.Lock()
 		k.daemons = []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth7"}} // by hand

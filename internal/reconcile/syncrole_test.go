@@ -43,7 +43,7 @@ func wantDaemons(t *testing.T, k *fakeKernel, role SyncRole) {
 func TestSyncRoleInTheRoundItWakes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
 		h.set(desired(config.Remove, plan.AllHealthy))
@@ -66,7 +66,7 @@ func TestSyncRoleInTheRoundItWakes(t *testing.T) {
 func TestSyncRoleBeforeSlowTablePass(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
 		h.set(desired(config.Remove, plan.AllHealthy))
@@ -119,7 +119,7 @@ func TestSyncRoleBeforeSlowTablePass(t *testing.T) {
 func TestSyncRoleDuringSlowTablePass(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
 		h.r.SetSyncRole(SyncMaster)
@@ -152,7 +152,7 @@ func TestSyncRoleDuringSlowTablePass(t *testing.T) {
 func TestSyncRoleBeforeTheTableSetAfterIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := &fakeKernel{}
-		h := newHarness(t, k, config.IPVS{SyncDaemon: syncCfg})
+		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.r.SetSyncRole(SyncMaster)
 		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
 		h.run()

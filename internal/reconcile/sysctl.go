@@ -4,9 +4,15 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/sysctl"
 )
+
+// Sysctls are the net.ipv4.vs sysctls lvsd sets, resolved from ipvs {}.
+type Sysctls struct {
+	ExpireNodestConn        bool
+	ExpireQuiescentTemplate bool
+	ConnReuseMode           int
+}
 
 // ApplySysctls sets the IPVS sysctls of ipvs {} in the network namespace
 // the calling process sees under root (sysctl.Root; tests pass a
@@ -31,7 +37,7 @@ import (
 //
 // The files exist only while ip_vs is loaded; when they are missing the
 // error says so.
-func ApplySysctls(root string, cfg config.IPVS) error {
+func ApplySysctls(root string, cfg Sysctls) error {
 	for _, s := range []struct {
 		name  string
 		value string

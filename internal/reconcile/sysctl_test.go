@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/sysctl"
 )
 
@@ -50,17 +49,17 @@ func TestApplySysctls(t *testing.T) {
 		name string
 		// The config's resolved values: they default from the
 		// services' on_failure, config/ does the resolving.
-		cfg  config.IPVS
+		cfg  Sysctls
 		old  string
 		want map[string]string
 	}{
-		{"remove services (default nodest)", config.IPVS{ExpireNodestConn: true, ConnReuseMode: 1}, "0\n",
+		{"remove services (default nodest)", Sysctls{ExpireNodestConn: true, ConnReuseMode: 1}, "0\n",
 			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "0", "conn_reuse_mode": "1"}},
-		{"quiescent services (default template)", config.IPVS{ExpireQuiescentTemplate: true, ConnReuseMode: 1}, "0\n",
+		{"quiescent services (default template)", Sysctls{ExpireQuiescentTemplate: true, ConnReuseMode: 1}, "0\n",
 			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "1", "conn_reuse_mode": "1"}},
-		{"both, DR services", config.IPVS{ExpireNodestConn: true, ExpireQuiescentTemplate: true, ConnReuseMode: 3}, "0\n",
+		{"both, DR services", Sysctls{ExpireNodestConn: true, ExpireQuiescentTemplate: true, ConnReuseMode: 3}, "0\n",
 			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "1", "conn_reuse_mode": "3"}},
-		{"turned off", config.IPVS{}, "1\n",
+		{"turned off", Sysctls{}, "1\n",
 			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "0", "conn_reuse_mode": "0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,7 +76,7 @@ func TestApplySysctls(t *testing.T) {
 
 func TestApplySysctlsWithoutIPVS(t *testing.T) {
 	root := t.TempDir() // no net/ipv4/vs: ip_vs not loaded
-	err := ApplySysctls(root, config.IPVS{ExpireNodestConn: true})
+	err := ApplySysctls(root, Sysctls{ExpireNodestConn: true})
 	if err == nil {
 		t.Fatal("ApplySysctls without the files = nil")
 	}
