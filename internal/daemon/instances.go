@@ -91,7 +91,7 @@ func (d *Daemon) newInstance(vi config.VRRPInstance) (*instance, error) {
 	}
 	n := &notifier{d: d, cfg: vi}
 	n.setCommands(vi.Notify)
-	in, err := vrrpd.New(vi, vrrpd.Deps{
+	in, err := vrrpd.New(vrrpdConfig(vi), vrrpd.Deps{
 		Transport: t,
 		VIPs:      d.vips,
 		Announcer: d.ann,

@@ -279,7 +279,7 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		in.notifier.setCommands(vi.Notify)
 		if in.cfg.GARP != vi.GARP {
 			in.cfg.GARP = vi.GARP
-			in.in.UpdateGARP(vi.GARP)
+			in.in.UpdateGARP(announceSchedule(vi.GARP))
 		}
 	}
 	d.mu.Unlock()

@@ -1,8 +1,12 @@
 package daemon
 
 import (
+	"slices"
+
 	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/announce"
 	"github.com/lvsd/lvsd/internal/reconcile"
+	"github.com/lvsd/lvsd/internal/vrrpd"
 	"github.com/lvsd/lvsd/ipvs"
 )
 
@@ -29,4 +33,30 @@ func sysctlsOf(c config.IPVS) reconcile.Sysctls {
 		ExpireQuiescentTemplate: c.ExpireQuiescentTemplate,
 		ConnReuseMode:           c.ConnReuseMode,
 	}
+}
+
+// vrrpdConfig is the virtual router of a vrrp_instance block, with this
+// node's priority.
+func vrrpdConfig(vi config.VRRPInstance) vrrpd.Config {
+	return vrrpd.Config{
+		Name:            vi.Name,
+		Interface:       vi.Interface,
+		VRID:            vi.VRID,
+		Version:         vi.Version,
+		AdvertInterval:  vi.AdvertInterval,
+		Priority:        vi.Priority,
+		Preempt:         vi.Preempt,
+		PreemptDelay:    vi.PreemptDelay,
+		Accept:          vi.Accept,
+		UnicastPeers:    slices.Clone(vi.UnicastPeers),
+		VirtualIPs:      slices.Clone(vi.VirtualIPs),
+		TrackInterfaces: slices.Clone(vi.TrackInterfaces),
+		AuthPass:        vi.AuthPass,
+		Announce:        announceSchedule(vi.GARP),
+	}
+}
+
+// announceSchedule is the schedule of a garp block.
+func announceSchedule(g config.GARP) announce.Schedule {
+	return announce.Schedule{Repeat: g.Repeat, Interval: g.Interval, Delay: g.Delay, Refresh: g.Refresh}
 }

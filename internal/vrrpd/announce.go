@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/announce"
 )
 
@@ -29,8 +28,7 @@ func (in *Instance) runSchedule(start time.Time, resume bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	in.annCancel = cancel
 	in.annStart = start
-	g := in.garp
-	sched := announce.Schedule{Repeat: g.Repeat, Interval: g.Interval, Delay: g.Delay, Refresh: g.Refresh}
+	sched := in.garp
 	var from time.Duration
 	if resume {
 		from = time.Since(start)
@@ -40,7 +38,7 @@ func (in *Instance) runSchedule(start time.Time, resume bool) {
 
 // setGARP takes a new garp block; a running schedule goes on under it.
 // Run's goroutine calls it.
-func (in *Instance) setGARP(g config.GARP) {
+func (in *Instance) setGARP(g announce.Schedule) {
 	if g == in.garp {
 		return
 	}

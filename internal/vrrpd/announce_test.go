@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/announce"
 	"github.com/lvsd/lvsd/vrrp"
 )
 
@@ -34,55 +34,55 @@ func ms(ds ...float64) []time.Duration {
 func TestAnnouncementSchedule(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		garp    config.GARP
+		garp    announce.Schedule
 		leaveAt time.Duration // after becoming master
 		want    []time.Duration
 	}{
 		{
 			name:    "defaults",
-			garp:    config.GARP{Repeat: 5, Delay: 5 * time.Second},
+			garp:    announce.Schedule{Repeat: 5, Delay: 5 * time.Second},
 			leaveAt: 60 * time.Second,
 			want:    ms(0, 0, 0, 0, 0, 5000, 5000, 5000, 5000, 5000),
 		},
 		{
 			name:    "spacing, delay and refresh",
-			garp:    config.GARP{Repeat: 3, Interval: 100 * time.Millisecond, Delay: 2 * time.Second, Refresh: 10 * time.Second},
+			garp:    announce.Schedule{Repeat: 3, Interval: 100 * time.Millisecond, Delay: 2 * time.Second, Refresh: 10 * time.Second},
 			leaveAt: 25050 * time.Millisecond,
 			want:    ms(0, 100, 200, 2000, 2100, 2200, 10000, 10100, 10200, 20000, 20100, 20200),
 		},
 		{
 			name:    "leaving master cuts a burst short",
-			garp:    config.GARP{Repeat: 3, Interval: 100 * time.Millisecond, Delay: 2 * time.Second, Refresh: 10 * time.Second},
+			garp:    announce.Schedule{Repeat: 3, Interval: 100 * time.Millisecond, Delay: 2 * time.Second, Refresh: 10 * time.Second},
 			leaveAt: 2150 * time.Millisecond,
 			want:    ms(0, 100, 200, 2000, 2100),
 		},
 		{
 			name:    "no second burst",
-			garp:    config.GARP{Repeat: 2, Interval: time.Second},
+			garp:    announce.Schedule{Repeat: 2, Interval: time.Second},
 			leaveAt: 60 * time.Second,
 			want:    ms(0, 1000),
 		},
 		{
 			name:    "refresh before the second burst",
-			garp:    config.GARP{Repeat: 1, Delay: 5 * time.Second, Refresh: 3 * time.Second},
+			garp:    announce.Schedule{Repeat: 1, Delay: 5 * time.Second, Refresh: 3 * time.Second},
 			leaveAt: 13500 * time.Millisecond,
 			want:    ms(0, 3000, 5000, 6000, 9000, 12000),
 		},
 		{
 			name:    "second burst and refresh together",
-			garp:    config.GARP{Repeat: 1, Delay: 4 * time.Second, Refresh: 4 * time.Second},
+			garp:    announce.Schedule{Repeat: 1, Delay: 4 * time.Second, Refresh: 4 * time.Second},
 			leaveAt: 9 * time.Second,
 			want:    ms(0, 4000, 8000),
 		},
 		{
 			name:    "a burst due during the previous one waits for it",
-			garp:    config.GARP{Repeat: 3, Interval: time.Second, Delay: time.Second, Refresh: 4 * time.Second},
+			garp:    announce.Schedule{Repeat: 3, Interval: time.Second, Delay: time.Second, Refresh: 4 * time.Second},
 			leaveAt: 9500 * time.Millisecond,
 			want:    ms(0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000),
 		},
 		{
 			name:    "repeat 0 counts as one",
-			garp:    config.GARP{Repeat: 0, Delay: time.Second},
+			garp:    announce.Schedule{Repeat: 0, Delay: time.Second},
 			leaveAt: 10 * time.Second,
 			want:    ms(0, 1000),
 		},
@@ -90,7 +90,7 @@ func TestAnnouncementSchedule(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cfg := instanceConfig("VI_1", 51, 200)
-				cfg.GARP = tc.garp
+				cfg.Announce = tc.garp
 				r := newRouter(t, newFakeNet(&journal{}), "b", addrB, cfg)
 				r.start()
 				time.Sleep(vrrp.MasterDownInterval(200, time.Second))
@@ -177,7 +177,7 @@ func TestAnnouncementNeverBlocksAdverts(t *testing.T) {
 func TestUpdateGARPInPlace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := instanceConfig("VI_1", 51, 200)
-		cfg.GARP = config.GARP{Repeat: 1, Delay: 5 * time.Second}
+		cfg.Announce = announce.Schedule{Repeat: 1, Delay: 5 * time.Second}
 		r := newRouter(t, newFakeNet(&journal{}), "b", addrB, cfg)
 		r.start()
 		time.Sleep(vrrp.MasterDownInterval(200, time.Second))
@@ -189,7 +189,7 @@ func TestUpdateGARPInPlace(t *testing.T) {
 		before := r.inst.Status().Transitions
 
 		time.Sleep(2 * time.Second)
-		r.inst.UpdateGARP(config.GARP{Repeat: 2, Interval: 100 * time.Millisecond, Delay: 5 * time.Second, Refresh: 20 * time.Second})
+		r.inst.UpdateGARP(announce.Schedule{Repeat: 2, Interval: 100 * time.Millisecond, Delay: 5 * time.Second, Refresh: 20 * time.Second})
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
 

@@ -4,9 +4,42 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"time"
 
+	"github.com/lvsd/lvsd/internal/announce"
 	"github.com/lvsd/lvsd/vrrp"
 )
+
+// Config is one virtual router as the instance runs it; the daemon
+// translates a vrrp_instance block of the cluster file into it.
+type Config struct {
+	Name      string
+	Interface string
+	VRID      uint8
+	Version   int // 2 (RFC 3768) or 3 (RFC 5798); 0 means 3
+	// AdvertInterval is whole seconds for v2 and a multiple of 10ms for v3.
+	AdvertInterval time.Duration
+	Priority       uint8
+	Preempt        bool
+	PreemptDelay   time.Duration
+	Accept         bool
+	// UnicastPeers lists every router's address for unicast adverts, ours
+	// included (it is left out); empty means multicast.
+	UnicastPeers []netip.Addr
+	VirtualIPs   []netip.Prefix // all of one family
+	// TrackInterfaces: any of them down puts the instance in FAULT.
+	TrackInterfaces []string
+	// AuthPass is the VRRPv2 simple-text password; "" means none.
+	AuthPass string
+	// Announce is the master's schedule of gratuitous ARPs or unsolicited
+	// neighbour advertisements.
+	Announce announce.Schedule
+}
+
+// IPv6 reports whether the virtual IPs (and so the adverts) are IPv6.
+func (c *Config) IPv6() bool {
+	return len(c.VirtualIPs) > 0 && c.VirtualIPs[0].Addr().Is6()
+}
 
 // Transport carries the advertisements of one instance. *vrrp.Conn satisfies
 // it as it is.

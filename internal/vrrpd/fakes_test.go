@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/announce"
 	"github.com/lvsd/lvsd/vrrp"
 )
 
@@ -336,8 +336,8 @@ var testVIP = netip.MustParsePrefix("192.0.2.100/32")
 
 // instanceConfig is a version 3 instance with a one-second interval and
 // preemption, as the config package would build it.
-func instanceConfig(name string, vrid, prio uint8) config.VRRPInstance {
-	return config.VRRPInstance{
+func instanceConfig(name string, vrid, prio uint8) Config {
+	return Config{
 		Name:           name,
 		Interface:      "eth0",
 		VRID:           vrid,
@@ -347,7 +347,7 @@ func instanceConfig(name string, vrid, prio uint8) config.VRRPInstance {
 		Priority:       prio,
 		VirtualIPs:     []netip.Prefix{testVIP},
 		Accept:         true,
-		GARP:           config.GARP{Repeat: 5, Delay: 5 * time.Second},
+		Announce:           announce.Schedule{Repeat: 5, Delay: 5 * time.Second},
 	}
 }
 
@@ -364,7 +364,7 @@ type router struct {
 	done   chan error
 }
 
-func newRouter(t *testing.T, n *fakeNet, name string, addr string, cfg config.VRRPInstance, opts ...Option) *router {
+func newRouter(t *testing.T, n *fakeNet, name string, addr string, cfg Config, opts ...Option) *router {
 	t.Helper()
 	r := &router{
 		name:  name,

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/vrrp"
 )
 
@@ -19,7 +18,7 @@ func TestSyncGroupMovesTogether(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		j := &journal{}
 		outside, inside := newFakeNet(j), newFakeNet(j)
-		cy := func(prio uint8) (cfg config.VRRPInstance) {
+		cy := func(prio uint8) (cfg Config) {
 			cfg = instanceConfig("Y", 2, prio)
 			cfg.Interface = "eth1"
 			return cfg

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/announce"
 	"github.com/lvsd/lvsd/vrrp"
 	"golang.org/x/sys/unix"
 )
@@ -94,7 +94,7 @@ func WithVIPCheckInterval(d time.Duration) Option {
 // addresses) needs a new Instance: stop the old one (its Run returns once
 // the addresses are handed over) and run the new one.
 type Instance struct {
-	cfg      config.VRRPInstance
+	cfg      Config
 	deps     Deps
 	log      *slog.Logger
 	vips     []netip.Prefix
@@ -109,7 +109,7 @@ type Instance struct {
 	m           *vrrp.Machine
 	timers      [len(timerIDs)]*time.Timer
 	vipTimer    *time.Timer
-	garp        config.GARP
+	garp        announce.Schedule
 	annCancel   context.CancelFunc
 	annStart    time.Time // when the running schedule began
 	annWG       sync.WaitGroup
@@ -132,7 +132,7 @@ type Instance struct {
 	mu       sync.Mutex
 	pending  []vrrp.Event
 	checkReq bool
-	newGARP  *config.GARP // set by UpdateGARP, taken by Run
+	newGARP  *announce.Schedule // set by UpdateGARP, taken by Run
 	linkDown map[string]bool
 	st       InstanceStatus
 	ifDown   bool
@@ -142,7 +142,7 @@ type Instance struct {
 // New builds an instance from its configuration. It starts nothing: no
 // goroutine runs and no packet is sent until Run. Transport and VIPs must be
 // set in deps.
-func New(cfg config.VRRPInstance, deps Deps, opts ...Option) (*Instance, error) {
+func New(cfg Config, deps Deps, opts ...Option) (*Instance, error) {
 	if deps.Transport == nil {
 		return nil, fmt.Errorf("vrrp instance %s: no transport", cfg.Name)
 	}
@@ -175,7 +175,7 @@ func New(cfg config.VRRPInstance, deps Deps, opts ...Option) (*Instance, error) 
 		deps:       deps,
 		log:        log.With("instance", cfg.Name),
 		vips:       slices.Clone(cfg.VirtualIPs),
-		garp:       cfg.GARP,
+		garp:       cfg.Announce,
 		vipCheck:   o.vipCheck,
 		dropLogged: make(map[vrrp.DropReason]bool),
 		wake:       make(chan struct{}, 1),
@@ -297,7 +297,7 @@ func (in *Instance) UpdatePriority(p uint8) {
 // transition and no announcement out of schedule. A master's running
 // schedule goes on under the new block, counted from when it became
 // master; a later schedule uses it from the start.
-func (in *Instance) UpdateGARP(g config.GARP) {
+func (in *Instance) UpdateGARP(g announce.Schedule) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.newGARP = &g
@@ -341,13 +341,13 @@ func (in *Instance) takePending() ([]vrrp.Event, bool) {
 }
 
 // takeGARP returns a garp block set by UpdateGARP since the last call.
-func (in *Instance) takeGARP() (config.GARP, bool) {
+func (in *Instance) takeGARP() (announce.Schedule, bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	g := in.newGARP
 	in.newGARP = nil
 	if g == nil {
-		return config.GARP{}, false
+		return announce.Schedule{}, false
 	}
 	return *g, true
 }

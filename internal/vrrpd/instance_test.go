@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/vrrp"
 )
 
@@ -677,7 +676,7 @@ func TestElectionIPv6(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newFakeNet(&journal{})
 		vip6 := netip.MustParsePrefix("2001:db8::100/128")
-		cfg := func(prio uint8) config.VRRPInstance {
+		cfg := func(prio uint8) Config {
 			c := instanceConfig("VI_6", 61, prio)
 			c.VirtualIPs = []netip.Prefix{vip6}
 			return c

@@ -132,7 +132,7 @@ func TestRunLeaksNoGoroutines(t *testing.T) {
 	n := newFakeNet(&journal{})
 	ca := instanceConfig("VI_1", 51, 200)
 	ca.AdvertInterval = 10 * time.Millisecond
-	ca.GARP.Refresh = 20 * time.Millisecond
+	ca.Announce.Refresh = 20 * time.Millisecond
 	cb := instanceConfig("VI_1", 51, 100)
 	cb.AdvertInterval = 10 * time.Millisecond
 	a := newRouter(t, n, "a", addrA, ca, WithVIPCheckInterval(10*time.Millisecond))
