@@ -21,7 +21,9 @@ import (
 // socket kept open would pin an interface that may be deleted meanwhile.
 type LinkSender struct{}
 
-// Announce implements Sender: one round of announcements, sent at once.
+// Announce sends one round of announcements at once: for each virtual
+// address a gratuitous ARP request and reply, or an unsolicited neighbour
+// advertisement (the prefix length does not matter).
 // It does not block, so ctx only stops it between frames.
 func (LinkSender) Announce(ctx context.Context, ifname string, vips []netip.Prefix) error {
 	ifi, err := net.InterfaceByName(ifname)

@@ -164,11 +164,18 @@ func TestLinkSenderOnTheWire(t *testing.T) {
 	obs := sniff(t, lan.Observer, lan.Iface(lab.ObserverName))
 	waitForwarding(t, obs, m, c)
 	const repeat = 3
-	a := &Announcer{Schedule: Schedule{Repeat: repeat, Interval: 20 * time.Millisecond}, Sender: LinkSender{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := m.Do(func() error {
-		return a.Burst(ctx, "eth0", []netip.Prefix{netip.PrefixFrom(vip4, 32), netip.PrefixFrom(vip6, 128)})
+		for i := range repeat {
+			if i > 0 {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err := (LinkSender{}).Announce(ctx, "eth0", []netip.Prefix{netip.PrefixFrom(vip4, 32), netip.PrefixFrom(vip6, 128)}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,9 @@
 // the Override flag for IPv6 (RFC 4861 §7.2.6), as a VRRP master must when it
 // takes over (RFC 5798 §6.4.1, §6.4.2).
 //
-// When to send is the pure [Schedule]; what to send is built by pure frame
-// functions; [Announcer] is the thin driver that follows the schedule and
-// hands each announcement to a [Sender], the kernel-facing part.
+// When to send is the pure [Schedule], which the VRRP driver follows; what
+// to send is built by pure frame functions; [LinkSender] sends one round
+// on an interface.
 package announce
 
 import (

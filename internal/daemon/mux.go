@@ -146,13 +146,6 @@ func (ms *muxes) release(t *muxTransport) {
 	}
 }
 
-// open reports how many shared sockets are open (tests).
-func (ms *muxes) open() int {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	return len(ms.all)
-}
-
 // mux is one shared socket and its reader.
 type mux struct {
 	ms   *muxes

@@ -86,7 +86,7 @@ func TestMuxDemultiplexesByVRID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(opened) != 2 || ms.open() != 2 {
+	if len(opened) != 2 || openSockets(ms) != 2 {
 		t.Fatalf("%d sockets opened for two interfaces, want 2", len(opened))
 	}
 	eth0 := opened[0]
@@ -135,7 +135,7 @@ func TestMuxDemultiplexesByVRID(t *testing.T) {
 	t52.Close()
 	<-eth0.closed
 	other.Close()
-	if n := ms.open(); n != 0 {
+	if n := openSockets(ms); n != 0 {
 		t.Errorf("%d sockets open after every instance closed", n)
 	}
 }
@@ -205,4 +205,11 @@ func TestMuxCountsAPacketSeenByTwoSocketsOnce(t *testing.T) {
 	}
 	t51.Close()
 	t52.Close()
+}
+
+// openSockets reports how many shared sockets are open.
+func openSockets(ms *muxes) int {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return len(ms.all)
 }

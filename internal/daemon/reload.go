@@ -39,12 +39,6 @@ type reloadPlan struct {
 	Status bool
 }
 
-// empty reports whether the plan changes nothing at all.
-func (p reloadPlan) empty() bool {
-	return len(p.Priority) == 0 && len(p.InPlace) == 0 && len(p.Restart) == 0 && len(p.Stop) == 0 && len(p.Start) == 0 &&
-		!p.Services && !p.IPVS && !p.Status
-}
-
 // planReload decides what a reload from old to new changes. It is pure: the
 // daemon carries the plan out.
 //

@@ -347,7 +347,7 @@ func instanceConfig(name string, vrid, prio uint8) Config {
 		Priority:       prio,
 		VirtualIPs:     []netip.Prefix{testVIP},
 		Accept:         true,
-		Announce:           announce.Schedule{Repeat: 5, Delay: 5 * time.Second},
+		Announce:       announce.Schedule{Repeat: 5, Delay: 5 * time.Second},
 	}
 }
 

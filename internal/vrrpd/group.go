@@ -47,9 +47,6 @@ func NewGroup(name string, logger *slog.Logger, members ...*Instance) (*Group, e
 	return g, nil
 }
 
-// Name returns the group's configured name.
-func (g *Group) Name() string { return g.name }
-
 // follow runs on the Run goroutine of the member that changed state, after
 // its status shows the new state. The orders are queued, never waited for:
 // each member's own goroutine applies its order and reports the change back

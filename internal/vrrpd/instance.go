@@ -68,8 +68,7 @@ var timerIDs = [...]vrrp.TimerID{vrrp.MasterDownTimer, vrrp.AdvertTimer, vrrp.Pr
 type Option func(*options)
 
 type options struct {
-	own      []netip.Addr
-	vipCheck time.Duration
+	own []netip.Addr
 }
 
 // WithOwnAddrs names further addresses of this router besides the
@@ -77,13 +76,6 @@ type options struct {
 // [vrrp.DropOwn]), and unicast_peers entries among them get no advert.
 func WithOwnAddrs(addrs ...netip.Addr) Option {
 	return func(o *options) { o.own = append(o.own, addrs...) }
-}
-
-// WithVIPCheckInterval sets how often a master checks that its virtual
-// addresses are still on the interface; 0 or less turns the periodic check
-// off (CheckVIPs still works). The default is DefaultVIPCheckInterval.
-func WithVIPCheckInterval(d time.Duration) Option {
-	return func(o *options) { o.vipCheck = d }
 }
 
 // Instance drives one VRRP virtual router. New builds it; Run runs it.
@@ -94,14 +86,13 @@ func WithVIPCheckInterval(d time.Duration) Option {
 // addresses) needs a new Instance: stop the old one (its Run returns once
 // the addresses are handed over) and run the new one.
 type Instance struct {
-	cfg      Config
-	deps     Deps
-	log      *slog.Logger
-	vips     []netip.Prefix
-	dsts     []netip.Addr // multicast group, or the unicast peers that are not us
-	filter   vrrp.Filter
-	advert   vrrp.Advert // template; Priority set per send
-	vipCheck time.Duration
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	vips   []netip.Prefix
+	dsts   []netip.Addr // multicast group, or the unicast peers that are not us
+	filter vrrp.Filter
+	advert vrrp.Advert // template; Priority set per send
 
 	started atomic.Bool
 
@@ -152,7 +143,7 @@ func New(cfg Config, deps Deps, opts ...Option) (*Instance, error) {
 	if len(cfg.VirtualIPs) == 0 {
 		return nil, fmt.Errorf("vrrp instance %s: no virtual addresses", cfg.Name)
 	}
-	o := options{vipCheck: DefaultVIPCheckInterval}
+	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -176,7 +167,6 @@ func New(cfg Config, deps Deps, opts ...Option) (*Instance, error) {
 		log:        log.With("instance", cfg.Name),
 		vips:       slices.Clone(cfg.VirtualIPs),
 		garp:       cfg.Announce,
-		vipCheck:   o.vipCheck,
 		dropLogged: make(map[vrrp.DropReason]bool),
 		wake:       make(chan struct{}, 1),
 		linkDown:   make(map[string]bool),
@@ -451,8 +441,8 @@ func (in *Instance) Run(ctx context.Context) error {
 			}
 		case <-in.vipTimer.C:
 			in.checkVIPs()
-			if in.m.State() == vrrp.Master && in.vipCheck > 0 {
-				in.vipTimer.Reset(in.vipCheck)
+			if in.m.State() == vrrp.Master {
+				in.vipTimer.Reset(DefaultVIPCheckInterval)
 			}
 		}
 	}
@@ -734,9 +724,7 @@ func (in *Instance) send(prio uint8) {
 func (in *Instance) transition(t vrrp.Transition) {
 	switch {
 	case t.To == vrrp.Master:
-		if in.vipCheck > 0 {
-			in.vipTimer.Reset(in.vipCheck)
-		}
+		in.vipTimer.Reset(DefaultVIPCheckInterval)
 	case t.From == vrrp.Master:
 		in.vipTimer.Stop()
 		in.stopAnnouncing()

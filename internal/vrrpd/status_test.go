@@ -135,7 +135,7 @@ func TestRunLeaksNoGoroutines(t *testing.T) {
 	ca.Announce.Refresh = 20 * time.Millisecond
 	cb := instanceConfig("VI_1", 51, 100)
 	cb.AdvertInterval = 10 * time.Millisecond
-	a := newRouter(t, n, "a", addrA, ca, WithVIPCheckInterval(10*time.Millisecond))
+	a := newRouter(t, n, "a", addrA, ca)
 	b := newRouter(t, n, "b", addrB, cb)
 	a.start()
 	b.start()
