@@ -89,7 +89,7 @@ func (d *Daemon) newInstance(vi config.VRRPInstance) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp_instance %s: opening the VRRP socket on %s: %w", vi.Name, vi.Interface, explainPermission(err))
 	}
-	n := &notifier{d: d, cfg: vi}
+	n := &notifier{d: d, cfg: vi, timeout: notifyTimeout}
 	n.setCommands(vi.Notify)
 	in, err := vrrpd.New(vrrpdConfig(vi), vrrpd.Deps{
 		Transport: t,
@@ -194,8 +194,9 @@ func syncRole(s vrrp.State) reconcile.SyncRole {
 // one after the other, in the order of the transitions, on a goroutine of
 // their own, so VRRP never waits for them.
 type notifier struct {
-	d   *Daemon
-	cfg config.VRRPInstance
+	d       *Daemon
+	cfg     config.VRRPInstance
+	timeout time.Duration // of each command
 
 	mu      sync.Mutex
 	cmds    config.Notify // a reload changes them in place
@@ -224,11 +225,18 @@ func (n *notifier) Notify(instance string, to vrrp.State) {
 	d.updateStatusLine()
 
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	argv := notifyArgv(n.cmds, to)
-	if len(argv) == 0 {
-		return
+	n.mu.Unlock()
+	if len(argv) > 0 {
+		n.runCommand(argv)
 	}
+}
+
+// runCommand runs argv after the commands of the earlier transitions.
+func (n *notifier) runCommand(argv []string) {
+	d := n.d
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	n.queue = append(n.queue, argv)
 	if n.running {
 		return
@@ -270,7 +278,7 @@ func (n *notifier) drain() {
 // run runs one notify command without a shell, in a process group of its
 // own that is killed at the timeout or when the daemon gives up waiting.
 func (n *notifier) run(argv []string) {
-	ctx, cancel := context.WithTimeout(n.d.notifyCtx, notifyTimeout)
+	ctx, cancel := context.WithTimeout(n.d.notifyCtx, n.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
