@@ -8,8 +8,12 @@ import (
 	"os"
 
 	"github.com/lvsd/lvsd/internal/cli"
+	"github.com/lvsd/lvsd/internal/command"
 )
 
 func main() {
+	// Notify and exec commands run under lvsd itself, started again as
+	// their supervisor; that process stops here.
+	command.SuperviseIfAsked()
 	os.Exit(cli.Main(cli.OSEnv(), os.Args[1:]))
 }
