@@ -5,20 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/command"
 	"github.com/lvsd/lvsd/internal/reconcile"
 	"github.com/lvsd/lvsd/internal/vrrpd"
 	"github.com/lvsd/lvsd/vrrp"
 )
 
-// notifyTimeout bounds a notify command; a hung script is killed with its
-// process group so the next transition's command can run.
+// notifyTimeout bounds a notify command; a hung script is killed with
+// every process it started.
 const notifyTimeout = 30 * time.Second
 
 // explainPermission turns a refused socket into the one line that says
@@ -190,18 +190,17 @@ func syncRole(s vrrp.State) reconcile.SyncRole {
 
 // notifier is the vrrpd.Notifier of one instance: it drives the IPVS sync
 // daemon when the instance is the one sync_daemon follows, updates systemd's
-// STATUS line and runs the notify command of the new state. Commands run
-// one after the other, in the order of the transitions, on a goroutine of
-// their own, so VRRP never waits for them.
+// STATUS line and runs the notify command of the new state. Every command
+// runs on a goroutine of its own, so VRRP never waits for them, and
+// alongside the commands of earlier transitions: a hung one delays no
+// other (package command).
 type notifier struct {
 	d       *Daemon
 	cfg     config.VRRPInstance
 	timeout time.Duration // of each command
 
-	mu      sync.Mutex
-	cmds    config.Notify // a reload changes them in place
-	queue   [][]string
-	running bool
+	mu   sync.Mutex
+	cmds config.Notify // a reload changes them in place
 }
 
 // setCommands sets the notify commands of the next transitions.
@@ -232,17 +231,20 @@ func (n *notifier) Notify(instance string, to vrrp.State) {
 	}
 }
 
-// runCommand runs argv after the commands of the earlier transitions.
+// runCommand runs argv, with its own timeout, and logs how it went. The
+// daemon's stop waits for it, then kills it (notifyCtx). As keepalived
+// does, what the command leaves running in the background when it exits by
+// itself is left alone: a notify script may start a service that way.
 func (n *notifier) runCommand(argv []string) {
-	d := n.d
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.queue = append(n.queue, argv)
-	if n.running {
-		return
-	}
-	n.running = true
-	d.notifyWG.Go(n.drain)
+	n.d.notifyWG.Go(func() {
+		r := command.Run(n.d.notifyCtx, argv, command.Options{Timeout: n.timeout, KeepBackground: true})
+		log := n.d.log.With("instance", n.cfg.Name, "command", argv[0])
+		if r.Err != nil {
+			log.Warn("notify command failed", "err", r.Err, "output", string(r.Output), "took", r.Duration.String())
+			return
+		}
+		log.Debug("notify command done", "output", string(r.Output), "took", r.Duration.String())
+	})
 }
 
 // notifyArgv picks the command of a state; INIT is the instance stopping.
@@ -258,47 +260,4 @@ func notifyArgv(nc config.Notify, to vrrp.State) []string {
 		return nc.Stop
 	}
 	return nil
-}
-
-func (n *notifier) drain() {
-	for {
-		n.mu.Lock()
-		if len(n.queue) == 0 {
-			n.running = false
-			n.mu.Unlock()
-			return
-		}
-		argv := n.queue[0]
-		n.queue = n.queue[1:]
-		n.mu.Unlock()
-		n.run(argv)
-	}
-}
-
-// run runs one notify command without a shell, in a process group of its
-// own that is killed at the timeout or when the daemon gives up waiting.
-func (n *notifier) run(argv []string) {
-	ctx, cancel := context.WithTimeout(n.d.notifyCtx, n.timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	log := n.d.log.With("instance", n.cfg.Name, "command", argv[0])
-	if err != nil {
-		log.Warn("notify command failed", "err", err, "output", trimOutput(out))
-		return
-	}
-	log.Debug("notify command done", "took", time.Since(start).String())
-}
-
-// trimOutput keeps a command's output short enough for one log line.
-func trimOutput(b []byte) string {
-	const limit = 512
-	if len(b) > limit {
-		b = b[:limit]
-	}
-	return string(b)
 }
