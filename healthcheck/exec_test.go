@@ -14,6 +14,7 @@ import (
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 func TestExecCheck(t *testing.T) {
@@ -105,7 +106,8 @@ func TestExecCheck(t *testing.T) {
 
 // TestExecKillsProcessGroup checks that nothing a check command started
 // outlives the check, whether the command timed out or exited leaving
-// background children holding its output pipe.
+// background children holding its output pipe, and whether those stayed in
+// its process group or not.
 func TestExecKillsProcessGroup(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -121,6 +123,18 @@ func TestExecKillsProcessGroup(t *testing.T) {
 		{
 			name:    "background children of a passing command are killed",
 			script:  `sleep 100 & echo $! >> "$1"; (sleep 100; echo late) & echo $! >> "$1"; exit 0`,
+			timeout: longTimeout,
+			wantOK:  true,
+		},
+		{
+			name:   "timeout kills children that left the session",
+			script: detached + `sleep 100`,
+			// Long enough for the command to detach its children first.
+			timeout: 2 * time.Second,
+		},
+		{
+			name:    "children of a passing command that left the session are killed",
+			script:  detached + `exit 0`,
 			timeout: longTimeout,
 			wantOK:  true,
 		},
@@ -141,11 +155,19 @@ func TestExecKillsProcessGroup(t *testing.T) {
 				t.Fatalf("script recorded pids %v, want 2", pids)
 			}
 			for _, pid := range pids {
-				waitGone(t, pid)
+				assertGone(t, pid)
 			}
 		})
 	}
 }
+
+// detached starts two sleeps that leave the command's session and process
+// group, one by setsid and one by a double fork as well, and waits until
+// both have written their PIDs to "$1".
+const detached = `setsid sh -c 'echo $$ >> "$0"; exec sleep 100' "$1" &
+(setsid sh -c 'echo $$ >> "$0"; exec sleep 100' "$1" &)
+while [ "$(cat "$1" 2>/dev/null | wc -l)" -lt 2 ]; do sleep 0.01; done
+`
 
 func readPids(t *testing.T, path string) []int {
 	t.Helper()
@@ -164,29 +186,14 @@ func readPids(t *testing.T, path string) []int {
 	return pids
 }
 
-// waitGone fails the test unless pid has died (gone, or a zombie waiting
-// for init to reap it) within a second: SIGKILL is delivered asynchronously.
-func waitGone(t *testing.T, pid int) {
+// assertGone fails the test unless pid is gone: a check reaps everything
+// it killed before it returns, so the test looks at once.
+func assertGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(time.Second)
-	for {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if errors.Is(err, os.ErrNotExist) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The state follows the parenthesised command name.
-		s := string(stat)
-		if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X') {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("process %d still alive: %s", pid, s)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := unix.Kill(pid, 0); !errors.Is(err, unix.ESRCH) {
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		t.Errorf("process %d still there after the check: kill(pid, 0) = %v; %s", pid, err, stat)
+		_ = unix.Kill(pid, unix.SIGKILL)
 	}
 }
 
