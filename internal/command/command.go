@@ -257,22 +257,25 @@ func run(ctx context.Context, argv []string, opts Options) Result {
 	report, _ := io.ReadAll(io.LimitReader(reportR, 4<<10))
 	r := Result{ExitCode: -1, Output: out.buf}
 	switch {
+	case len(report) > 0:
+		// The supervisor finished its work, even if it was killed on its
+		// way out.
+		r.ExitCode, r.TimedOut, r.Err = parseReport(string(report), stopped, timeout)
 	case killed:
-		// The supervisor was too slow to report: the tree did not die.
+		// The supervisor was killed before its report: the tree did not
+		// all die.
 		cause := stopped
 		if cause == nil {
 			r.TimedOut = true
 			cause = fmt.Errorf("%w after %v", ErrTimedOut, timeout)
 		}
 		r.Err = fmt.Errorf("%w, and %w", cause, ErrUnkillable)
-	case len(report) == 0 && stopped != nil:
-		// Stopped before the supervisor could take its signal in hand,
-		// so before the command started.
+	case stopped != nil:
+		// Stopped before the supervisor could take SIGTERM in hand, so
+		// before the command started.
 		r.Err = stopped
-	case len(report) == 0:
-		r.Err = fmt.Errorf("the supervisor of %s ended without a report: %v", argv[0], waitErr)
 	default:
-		r.ExitCode, r.TimedOut, r.Err = parseReport(string(report), stopped, timeout)
+		r.Err = fmt.Errorf("the supervisor of %s ended without a report: %v", argv[0], waitErr)
 	}
 	return r
 }

@@ -30,7 +30,8 @@ const (
 )
 
 // The supervisor's report is one line on file descriptor reportFD, written
-// just before it exits; the daemon reads it once the supervisor is gone.
+// just before it exits, once whatever it had to kill is dead and reaped;
+// the daemon reads it once the supervisor is gone.
 // The exit status tells the same to a human, as timeout(1)'s does.
 const (
 	reportFD = 3
@@ -151,12 +152,12 @@ func supervise(args []string) int {
 		case <-chld:
 			continue
 		case <-expired:
-			say(reportTimeout) // written first: the daemon reads it after the kill
 			killTree(pid, chld)
+			say(reportTimeout)
 			return exitTimeout
 		case <-stop:
-			say(reportStopped)
 			killTree(pid, chld)
+			say(reportStopped)
 			return exitStopped
 		}
 	}
