@@ -57,11 +57,13 @@ const DefaultOutputLimit = 4 << 10
 
 // killGrace is how long the supervisor is given to kill and reap the
 // command's tree, after its timeout or after being told to stop, before it
-// is SIGKILLed itself. Only a process the kernel will not let die (stuck in
-// uninterruptible sleep, say on a hung NFS mount) makes it take that long;
-// killing the supervisor then leaves that process to init, and Run keeps
-// its promise to return on time.
-const killGrace = 250 * time.Millisecond
+// is SIGKILLed itself. It takes milliseconds; only a process the kernel
+// will not let die (stuck in uninterruptible sleep, say on a hung NFS
+// mount) makes it take that long, and killing the supervisor then leaves
+// the tree to init, so Run keeps its promise to return. The bound is
+// generous because SIGKILLing a supervisor that was merely slow to be
+// scheduled (a busy director) would leave the tree alive.
+const killGrace = 2 * time.Second
 
 // pipeGrace is how long Run keeps reading the output once the supervisor
 // has exited. It only matters when a process left in the background holds
