@@ -43,6 +43,10 @@ type File struct {
 // File is not usable and Resolve returns the same diagnostics.
 func Parse(filename string, src []byte) (*File, Diagnostics) {
 	f := &File{name: filename, src: src}
+	if d := checkLimits(filename, src); d != nil {
+		f.diags = Diagnostics{d}
+		return f, f.diags
+	}
 	hf, hd := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if hd.HasErrors() {
 		// A broken syntax tree gives misleading follow-on errors: stop here.
