@@ -15,10 +15,7 @@ package config
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"slices"
 	"sync"
 
@@ -128,14 +125,9 @@ func (f *File) Resolve(node string) (*Config, Diagnostics) {
 // whenever the file could be read, for Format's snippets; a read error is
 // one Diagnostic without a position.
 func Load(filename, node string) (*Config, *File, Diagnostics) {
-	src, err := os.ReadFile(filename)
-	if err != nil {
-		// The diagnostic names the file already; keep only the cause.
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, nil, Diagnostics{{Filename: filename, Message: fmt.Sprintf("reading config: %v", err)}}
+	src, diags := ReadFile(filename)
+	if diags.HasErrors() {
+		return nil, nil, diags
 	}
 	f, diags := Parse(filename, src)
 	if diags.HasErrors() {

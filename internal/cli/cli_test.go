@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -101,5 +102,31 @@ func TestMissingConfigFlag(t *testing.T) {
 	_, errOut, code := run(t, "plan")
 	if code != exitConfig || !strings.Contains(errOut, "LVSD_CONFIG") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestValidateRefusesHostileFiles checks that what is not a cluster file,
+// or one too deep to parse, is a config error (exit 1) that names the
+// file, at once.
+func TestValidateRefusesHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.hcl")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deep := writeFile(t, "cluster = \"x\"\nx = "+strings.Repeat("[", 100_000)+"\n")
+	tests := []struct{ file, want string }{
+		{"/dev/zero", "/dev/zero: reading config: is a device, not a regular file\n"},
+		{fifo, fifo + ": reading config: is a FIFO, not a regular file\n"},
+		{dir, dir + ": reading config: is a directory, not a regular file\n"},
+		{deep, deep + ":2:"},
+	}
+	for _, tt := range tests {
+		for _, cmd := range []string{"validate", "plan"} {
+			_, errOut, code := run(t, cmd, "-c", tt.file, "--node", "a")
+			if code != exitConfig || !strings.HasPrefix(errOut, tt.want) {
+				t.Errorf("lvsd %s -c %s: exit %d, stderr %q; want %d, %q", cmd, tt.file, code, errOut, exitConfig, tt.want)
+			}
+		}
 	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/buildinfo"
@@ -24,9 +23,9 @@ func readConfig(env Env, file string) (*config.File, bool) {
 		fmt.Fprintln(env.Stderr, "lvsd: no config file: pass -c FILE or set LVSD_CONFIG")
 		return nil, false
 	}
-	src, err := os.ReadFile(file)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "lvsd: %v\n", err)
+	src, diags := config.ReadFile(file)
+	if diags.HasErrors() {
+		diags.Format(env.Stderr, nil)
 		return nil, false
 	}
 	f, diags := config.Parse(file, src)

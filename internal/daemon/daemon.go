@@ -176,9 +176,9 @@ func (d *Daemon) load() (*config.Config, error) {
 	if file == "" {
 		return nil, errors.New("no config file: pass -c FILE or set LVSD_CONFIG")
 	}
-	src, err := os.ReadFile(file)
-	if err != nil {
-		return nil, &ConfigError{Diagnostics: config.Diagnostics{{Filename: file, Message: err.Error()}}}
+	src, diags := config.ReadFile(file)
+	if diags.HasErrors() {
+		return nil, &ConfigError{Diagnostics: diags}
 	}
 	f, diags := config.Parse(file, src)
 	if diags.HasErrors() {
