@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -63,6 +65,8 @@ func (b *builder) build(root *block) *Config {
 	if v := root.get("cluster"); v != nil {
 		if strings.TrimSpace(v.str) == "" {
 			b.errorf(v.rng, "cluster must not be empty")
+		} else {
+			b.name("cluster", v.str, v.rng)
 		}
 		cfg.Cluster = v.str
 	}
@@ -619,12 +623,17 @@ func (b *builder) healthCheck(hb *block) *HealthCheck {
 		hc.Port = uint16(v.num)
 	}
 	if v := hb.get("path"); v != nil {
+		// The path and the host go into the request line and headers:
+		// a control character there would split them.
 		if !strings.HasPrefix(v.str, "/") {
 			b.errorf(v.rng, "path must start with /, got %q", v.str)
+		} else {
+			b.name("path", v.str, v.rng)
 		}
 		hc.Path = v.str
 	}
 	if v := hb.get("host"); v != nil {
+		b.name("host", v.str, v.rng)
 		hc.Host = v.str
 	}
 	if v := hb.get("expect_status"); v != nil {
@@ -771,6 +780,9 @@ func (b *builder) enum(v *value, name string, allowed []string) bool {
 }
 
 func (b *builder) ifName(s string, rng hcl.Range, what string) {
+	if !b.name(what, s, rng) {
+		return
+	}
 	if s == "" || len(s) > maxIfName || strings.ContainsAny(s, "/ \t\n:") || s == "." || s == ".." {
 		b.errorf(rng, "invalid %s name %q (1..15 bytes, no '/', ':' or spaces)", what, s)
 	}
@@ -929,4 +941,40 @@ func mapKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// badNameRune returns the first rune of s that a name must not hold, or
+// -1. Names are printed by lvsd status, in logs and in metrics labels: a
+// newline there would let a name pass for a line of its own, and a
+// bidirectional override (U+202E) would let it read as another name. So
+// C0 and C1 controls, DEL, format characters (bidi controls and
+// isolates, zero-width characters, the byte order mark), line and
+// paragraph separators and invalid UTF-8 are refused.
+func badNameRune(s string) rune {
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError,
+			r < 0x20, r >= 0x7f && r <= 0x9f,
+			unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp):
+			return r
+		}
+	}
+	return -1
+}
+
+// nameError describes a name holding r.
+func nameError(what, s string, r rune) string {
+	if r == utf8.RuneError {
+		return fmt.Sprintf("%s %q must be valid UTF-8", what, s)
+	}
+	return fmt.Sprintf("%s %q must not contain control or format characters (%U)", what, s, r)
+}
+
+// name checks a name-like value of the file.
+func (b *builder) name(what, s string, rng hcl.Range) bool {
+	if r := badNameRune(s); r >= 0 {
+		b.errorf(rng, "%s", nameError(what, s, r))
+		return false
+	}
+	return true
 }

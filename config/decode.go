@@ -183,6 +183,10 @@ func (d *decoder) labels(bs *blockSpec, hb *hclsyntax.Block, child *block) bool 
 		d.errorf(child.labelRng, "empty %s label", bs.Name)
 		return false
 	}
+	if r := badNameRune(child.label); r >= 0 {
+		d.errorf(child.labelRng, "%s", nameError(bs.Name, child.label, r))
+		return false
+	}
 	return true
 }
 
