@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -128,5 +130,41 @@ func TestValidateRefusesHostileFiles(t *testing.T) {
 				t.Errorf("lvsd %s -c %s: exit %d, stderr %q; want %d, %q", cmd, tt.file, code, errOut, exitConfig, tt.want)
 			}
 		}
+	}
+}
+
+// nodesConfig is a cluster of n node blocks and one instance.
+func nodesConfig(n int) string {
+	var b strings.Builder
+	b.WriteString("cluster = \"x\"\n")
+	for i := range n {
+		fmt.Fprintf(&b, "node \"n%d\" {\n  priority = %d\n}\n", i, 1+i%254)
+	}
+	b.WriteString("vrrp_instance \"VI_1\" {\n  interface   = \"eth0\"\n  vrid        = 9\n  virtual_ips = [\"192.0.2.1/32\"]\n}\n")
+	return b.String()
+}
+
+// TestValidateLinearInNodes checks that validate's work grows with the
+// number of node blocks, not with its square: four times the nodes may
+// cost at most eight times the allocations (the square would be 16).
+// Allocations, unlike time, do not depend on the machine's load.
+func TestValidateLinearInNodes(t *testing.T) {
+	cost := func(n int) (mallocs, bytes uint64) {
+		p := writeFile(t, nodesConfig(n))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		out, errOut, code := run(t, "validate", "-c", p)
+		runtime.ReadMemStats(&after)
+		if code != 0 || !strings.Contains(out, fmt.Sprintf("n%d, 1 VRRP instance(s)", n-1)) {
+			t.Fatalf("validate of %d nodes: exit %d\n%s", n, code, errOut)
+		}
+		return after.Mallocs - before.Mallocs, after.TotalAlloc - before.TotalAlloc
+	}
+	m1, b1 := cost(2000)
+	m4, b4 := cost(8000)
+	t.Logf("2000 nodes: %d allocations, %d bytes; 8000 nodes: %d allocations, %d bytes", m1, b1, m4, b4)
+	if m4 > 8*m1 || b4 > 8*b1 {
+		t.Errorf("8000 nodes cost %.1f times the allocations and %.1f times the bytes of 2000, want at most 8",
+			float64(m4)/float64(m1), float64(b4)/float64(b1))
 	}
 }

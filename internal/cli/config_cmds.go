@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/buildinfo"
@@ -46,34 +47,18 @@ func runValidate(env Env, args []string) int {
 	if !ok {
 		return exitConfig
 	}
-	nodes := f.NodeNames()
-	if *node != "" {
-		nodes = []string{*node}
+	// Parse has run every check of every declared node (each node's
+	// priority in each instance, the one owner of priority 255); Resolve
+	// only picks the node. So one Resolve answers for all of them, where
+	// one per node would build the whole config once per node: quadratic
+	// in node blocks.
+	name := *node
+	if nodes := f.NodeNames(); name == "" && len(nodes) > 0 {
+		name = nodes[0]
 	}
-	if len(nodes) == 0 {
-		// No node blocks: priorities fall back to 100, nothing is per node.
-		nodes = []string{""}
-	}
-	seen := make(map[string]bool)
-	var failed bool
-	var cfg *config.Config
-	for _, n := range nodes {
-		c, diags := f.Resolve(n)
-		var fresh config.Diagnostics
-		for _, d := range diags {
-			if key := d.Error(); !seen[key] {
-				seen[key] = true
-				fresh = append(fresh, d)
-			}
-		}
-		fresh.Format(env.Stderr, f.Source())
-		if diags.HasErrors() {
-			failed = true
-			continue
-		}
-		cfg = c
-	}
-	if failed {
+	cfg, diags := f.Resolve(name)
+	if diags.HasErrors() {
+		diags.Format(env.Stderr, f.Source())
 		return exitConfig
 	}
 	fmt.Fprintf(env.Stdout, "%s: valid: cluster %q, %s, %d VRRP instance(s), %d virtual server(s)\n",
@@ -88,14 +73,7 @@ func nodeSummary(nodes []string) string {
 	case 1:
 		return "node " + nodes[0]
 	}
-	s := "nodes "
-	for i, n := range nodes {
-		if i > 0 {
-			s += ", "
-		}
-		s += n
-	}
-	return s
+	return "nodes " + strings.Join(nodes, ", ")
 }
 
 func runPlan(env Env, args []string) int {
