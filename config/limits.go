@@ -38,14 +38,21 @@ func checkLimits(filename string, src []byte) *Diagnostic {
 	if len(src) > MaxFileSize {
 		return &Diagnostic{Filename: filename, Message: tooLarge(int64(len(src)))}
 	}
-	off := nestingOver(src, MaxNesting)
+	s := newNestScanner(src, MaxNesting)
+	s.run()
+	msg := fmt.Sprintf("nested more than %d levels deep (blocks, brackets, parentheses, template sequences and operators)", MaxNesting)
+	off := s.over
+	if s.nonASCII >= 0 {
+		off = s.nonASCII
+		msg = "a character that is not ASCII outside a string or comment: write names and labels in quotes"
+	}
 	if off < 0 {
 		return nil
 	}
 	pos := posAt(src, off)
 	return &Diagnostic{
 		Filename: filename, Line: pos.Line, Column: pos.Column, EndLine: pos.Line, EndColumn: pos.Column + 1,
-		Message: fmt.Sprintf("nested more than %d levels deep (blocks, brackets, parentheses, template sequences and operators)", MaxNesting),
+		Message: msg,
 	}
 }
 
@@ -68,7 +75,8 @@ func posAt(src []byte, off int) hcl.Pos {
 // deeper than limit, or -1 if it never does.
 func nestingOver(src []byte, limit int) int {
 	s := newNestScanner(src, limit)
-	return s.run()
+	s.run()
+	return s.over
 }
 
 // The nesting scanner is one pass over the bytes that follows the
@@ -77,7 +85,10 @@ func nestingOver(src []byte, limit int) int {
 // inside them, comments. It must agree with HCL on where a string, a
 // heredoc or a comment ends, or the text HCL parses as code could pass
 // unseen as a string here. Where agreeing is not cheap (a heredoc marker
-// that is not ASCII) it asks HCL's scanner.
+// that is not ASCII) it asks HCL's scanner. Code that is not ASCII it
+// refuses: HCL's scanner reads some bytes above 0x7f as starting an
+// identifier that takes the next byte whatever it is ("\xde\"" is one
+// identifier, no quote), and no name of the language needs them.
 //
 // Depth counts what HCL's parser recurses on. A level opens at { [ ( ${
 // %{ and closes at the closer of the same kind only: a stray closer is
@@ -127,8 +138,10 @@ type nestScanner struct {
 	depth int
 	max   int // the deepest depth seen
 	over  int // offset where depth passed limit, or -1
-	nests []nest
-	modes []lexMode
+	// nonASCII is the offset of a byte above 0x7f in code, or -1.
+	nonASCII int
+	nests    []nest
+	modes    []lexMode
 	// braces and retBraces are HCL's scanner's own: which } ends a
 	// template sequence rather than a brace.
 	braces    int
@@ -145,7 +158,7 @@ func newNestScanner(src []byte, limit int) *nestScanner {
 	// before the scan stops.
 	n := 2*limit + 4
 	return &nestScanner{
-		src: src, limit: limit, over: -1,
+		src: src, limit: limit, over: -1, nonASCII: -1,
 		nests:     make([]nest, 0, n),
 		modes:     make([]lexMode, 0, n),
 		retBraces: make([]int, 0, n),
@@ -227,20 +240,19 @@ func (s *nestScanner) pushMode(m lexMode) bool {
 	return true
 }
 
-func (s *nestScanner) run() int {
+func (s *nestScanner) run() {
 	src := s.src
 	i := 0
 	if bytes.HasPrefix(src, []byte("\xef\xbb\xbf")) {
 		i = 3 // HCL skips a UTF-8 byte order mark
 	}
-	for i < len(src) && s.over < 0 {
+	for i < len(src) && s.over < 0 && s.nonASCII < 0 {
 		if len(s.modes) == 0 || s.modes[len(s.modes)-1].kind == nestSeq {
 			i = s.code(i)
 		} else {
 			i = s.template(i)
 		}
 	}
-	return s.over
 }
 
 func at(src []byte, i int) byte {
@@ -371,6 +383,9 @@ func (s *nestScanner) code(i int) int {
 		return j
 	case isDigit(c):
 		return s.number(i)
+	case c >= utf8.RuneSelf:
+		s.nonASCII = i
+		return i
 	}
 	s.prev = prevOther
 	return i + 1

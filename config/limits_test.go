@@ -102,6 +102,7 @@ func TestParseNestingNotCounted(t *testing.T) {
 		{"heredoc ends where HCL ends it", "x = <<EOT\n\"\nEOT\ny = " + r("[", deep) + "\n\"\n"},
 		{"heredoc marker after invalid UTF-8", "x = <<EOT\n\"\n\xffEOT\ny = " + r("[", deep) + "\n\"\n"},
 		{"heredoc marker not ASCII", "x = <<ÉTÉ\n\"\nÉTÉ\ny = " + r("[", deep) + "\n\"\n"},
+		{"heredoc marker not ASCII ending", "x = <<EOTÉ\n\"\nEOTÉ\ny = " + r("[", deep) + "\n\"\n"},
 		{"heredoc marker with CRLF", "x = <<EOT\r\n\"\r\n  EOT  \r\ny = " + r("[", deep) + "\n\"\n"},
 		{"not a heredoc", "x = << EOT\n\"\"\ny = " + r("[", deep)},
 		{"quote in a comment", "# \"\ny = " + r("[", deep) + "\n# \"\n"},
@@ -270,6 +271,9 @@ func FuzzNesting(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		s := newNestScanner(src, len(src)+8)
 		s.run()
+		if s.nonASCII >= 0 {
+			return // refused, whatever the depth
+		}
 		if want := tokenDepth(src); s.max < want {
 			t.Fatalf("scanner depth %d, HCL's tokens give %d", s.max, want)
 		}
@@ -314,4 +318,24 @@ func bigConfig(n int) []byte {
 `, i, i>>16&255, i>>8&255, i&255, i>>8&127, i&255, i>>8&127+128, i&255)
 	}
 	return buf.Bytes()
+}
+
+// TestParseRefusesNonASCIICode checks that a byte above 0x7f outside a
+// string or comment is refused: HCL's scanner reads "\xde\"" as one
+// identifier, so a quote after such a byte opens no string for HCL.
+func TestParseRefusesNonASCIICode(t *testing.T) {
+	for _, src := range []string{
+		"x = \xde\"" + strings.Repeat("[", deep) + "\"\n",
+		"cluster = \"c\"\nnode été {\n}\n",
+		"cluster = \"c\"\nx = \"${a\xc4\"}\"\n",
+	} {
+		_, diags := Parse("u.hcl", []byte(src))
+		if len(diags) != 1 || diags[0].Line < 1 || !strings.Contains(diags[0].Message, "not ASCII outside a string or comment") {
+			t.Errorf("%.40q: diagnostics %v, want one refusing the character", src, diags)
+		}
+	}
+	src := "cluster = \"été\" # été\nnode \"été\" {\n  priority = 1 /* été */\n}\n"
+	if _, diags := Parse("u.hcl", []byte(src)); diags.HasErrors() {
+		t.Errorf("letters in strings and comments: %v", diags)
+	}
 }
