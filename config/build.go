@@ -925,6 +925,9 @@ func declaredList(names []string) string {
 func didYouMean(s string, names []string) string {
 	best, bestD := "", 3
 	for _, n := range names {
+		if abs(len(s)-len(n)) > bestD {
+			continue
+		}
 		if d := editDistance(s, n); d < bestD || (d == bestD && n < best) {
 			best, bestD = n, d
 		}

@@ -226,6 +226,11 @@ func (d *decoder) unknownBlock(spec *blockSpec, hb *hclsyntax.Block) {
 func suggest(name string, spec *blockSpec) string {
 	best, bestD := "", 3
 	try := func(n string) {
+		// The distance is at least the difference in length: skip the
+		// quadratic work for a name that cannot be close (or is huge).
+		if abs(len(name)-len(n)) >= bestD {
+			return
+		}
 		if dist := editDistance(name, n); dist < bestD {
 			best, bestD = n, dist
 		}
@@ -237,6 +242,13 @@ func suggest(name string, spec *blockSpec) string {
 		try(b.Name)
 	}
 	return best
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 func editDistance(a, b string) int {
@@ -348,7 +360,20 @@ func (d *decoder) scalar(as *attrSpec, k kind, cv cty.Value, rng hcl.Range, what
 			return "", 0, false
 		}
 		bf := cv.AsBigFloat()
-		if !bf.IsInt() {
+		// Writing out a number such as 1e10000000 in decimal takes
+		// minutes: past 64 bits, say what it is without its digits.
+		exp := bf.MantExp(nil)
+		switch {
+		case exp > 64 && as.bounded():
+			d.errorf(rng, "%s must be between %d and %d, got a number of %d bits", what, as.Min, as.Max, exp)
+			return "", 0, false
+		case exp > 64:
+			d.errorf(rng, "%s is out of range: a number of %d bits", what, exp)
+			return "", 0, false
+		case !bf.IsInt() && exp < -64:
+			d.errorf(rng, "%s must be a whole number", what)
+			return "", 0, false
+		case !bf.IsInt():
 			d.errorf(rng, "%s must be a whole number, got %s", what, bf.Text('g', -1))
 			return "", 0, false
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -318,6 +319,34 @@ func bigConfig(n int) []byte {
 `, i, i>>16&255, i>>8&255, i&255, i>>8&127, i&255, i>>8&127+128, i&255)
 	}
 	return buf.Bytes()
+}
+
+// TestParseHugeNumber checks that a number too large for any attribute is
+// refused without being written out in decimal: 1e10000000 has ten
+// million digits, which took a minute to print.
+func TestParseHugeNumber(t *testing.T) {
+	tests := []struct{ value, want string }{
+		{"1e10000000", "3:10: vrid must be between 1 and 255, got a number of 33219281 bits"},
+		{"-1e10000000", "3:10: vrid must be between 1 and 255, got a number of 33219281 bits"},
+		{"1e-10000000", "3:10: vrid must be a whole number"},
+		{"1.5", "3:10: vrid must be a whole number, got 1.5"},
+		{"300", "3:10: vrid must be between 1 and 255, got 300"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			src := "cluster = \"c\"\nvrrp_instance \"V\" {\n  vrid = " + tt.value + "\n  interface = \"eth0\"\n  virtual_ips = [\"10.0.0.1/32\"]\n}\n"
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, diags := Parse("n.hcl", []byte(src))
+			runtime.ReadMemStats(&after)
+			if len(diags) != 1 || diags.Error() != "n.hcl:"+tt.want {
+				t.Errorf("diagnostics %q, want n.hcl:%s", diags.Error(), tt.want)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+				t.Errorf("Parse allocated %d bytes", n)
+			}
+		})
+	}
 }
 
 // TestParseRefusesNonASCIICode checks that a byte above 0x7f outside a
