@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -16,6 +17,27 @@ func FuzzParse(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(src)
+	}
+	// Hostile files: nesting past the limit of every kind, long tokens,
+	// NUL bytes and invalid UTF-8.
+	r := strings.Repeat
+	for _, s := range []string{
+		"x = " + r("[", 200),
+		"x = " + r("(", 200) + "1",
+		r("a {\n", 200),
+		"x = " + r(`"${`, 200),
+		"x = \"" + r("%{if true}", 200),
+		"x = " + r("-", 200) + "1",
+		"x = a" + r("[*]", 200),
+		"x = <<EOT\n\"\nEOT\ny = " + r("[", 200),
+		"cluster = \"" + r("x", 1<<16) + "\"\n",
+		r("a", 1<<16) + " = 1\n",
+		"cluster = \"c\"\nvrrp_instance \"" + r("V", 1<<12) + "\" {\n  interface = \"eth0\"\n  vrid = 1e1000000\n}\n",
+		"cluster = \"c\x00\"\n\x00 = 1\n",
+		"cluster = \"\xff\xfe\"\n\xc0\xaf = 1\n",
+		"cluster = \"c\"\nnode \"a\\nb\" {}\nnode \"\u202e\" {}\n",
+	} {
+		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		file, diags := Parse("fuzz.hcl", src)
