@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -262,4 +264,90 @@ status {
 		t.Error("the fault command of the old config ran")
 	}
 	h.stop()
+}
+
+// TestReloadRefusesHostileFiles reloads files that would crash, hang or
+// exhaust a naive reader (100,000 nested brackets, a FIFO without a
+// writer, /dev/zero): each reload is rejected with its diagnostics, at
+// once, and the daemon keeps running its old config untouched.
+func TestReloadRefusesHostileFiles(t *testing.T) {
+	verifyNoLeaks(t)
+	src := strings.Replace(runConfig, "PORT", fmt.Sprint(freePort(t)), 1)
+	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0")
+	h := startDaemon(t, src, sys)
+	eventually(t, 2*time.Second, "MASTER", func() bool { return h.instance().State == status.StateMaster })
+	before := h.instance()
+	loadedAt := h.d.Status().Config.LoadedAt
+
+	replace := func(make func(path string) error) {
+		t.Helper()
+		if err := os.Remove(h.file); err != nil {
+			t.Fatal(err)
+		}
+		if err := make(h.file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		setup func()
+		want  string // a regular expression on the diagnostics
+	}{
+		{"deep nesting", func() {
+			h.write(src + "\nx = " + strings.Repeat("[", 100_000) + "\n")
+		}, `^.*lvsd\.hcl:\d+:\d+: nested more than 64 levels deep`},
+		{"FIFO", func() {
+			replace(func(p string) error { return syscall.Mkfifo(p, 0o600) })
+		}, `lvsd\.hcl: reading config: is a FIFO, not a regular file`},
+		{"/dev/zero", func() {
+			replace(func(p string) error { return os.Symlink("/dev/zero", p) })
+		}, `lvsd\.hcl: reading config: is a device, not a regular file`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.setup()
+			type result struct {
+				applied bool
+				diags   string
+				err     error
+			}
+			done := make(chan result, 1)
+			go func() {
+				applied, diags, err := h.d.Reload(context.Background())
+				done <- result{applied, diags, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Reload did not return within 5 s")
+			}
+			if r.applied || r.err != nil || !regexp.MustCompile(tt.want).MatchString(r.diags) {
+				t.Fatalf("reload: applied %v, err %v, diagnostics %q; want rejected with %s", r.applied, r.err, r.diags, tt.want)
+			}
+			doc := h.d.Status()
+			if doc.Config.LastReloadError == nil || *doc.Config.LastReloadError != r.diags {
+				t.Errorf("last_reload_error = %v, want the diagnostics", doc.Config.LastReloadError)
+			}
+			if !doc.Config.LoadedAt.Equal(loadedAt) {
+				t.Errorf("loaded_at moved from %v to %v", loadedAt, doc.Config.LoadedAt)
+			}
+			if in := h.instance(); in.State != status.StateMaster || in.Transitions != before.Transitions || in.Priority != before.Priority {
+				t.Errorf("after the rejected reload: %+v, want it as before: %+v", in, before)
+			}
+		})
+	}
+
+	// The old file back: the daemon still reloads.
+	replace(func(p string) error { return os.WriteFile(p, []byte(src), 0o644) })
+	if applied, diags, err := h.d.Reload(context.Background()); !applied || err != nil {
+		t.Fatalf("reload of the good file: applied %v, diagnostics %q, err %v", applied, diags, err)
+	}
+	var m strings.Builder
+	if err := h.d.Metrics().WriteText(&m); err != nil {
+		t.Fatal(err)
+	}
+	if want := `lvsd_config_reloads_total{result="rejected"} 3`; !strings.Contains(m.String(), want) {
+		t.Errorf("metrics lack %s", want)
+	}
 }
