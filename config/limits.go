@@ -248,7 +248,13 @@ func (s *nestScanner) run() {
 	}
 	for i < len(src) && s.over < 0 && s.nonASCII < 0 {
 		if len(s.modes) == 0 || s.modes[len(s.modes)-1].kind == nestSeq {
-			i = s.code(i)
+			// Indentation is most of a file's code: skip it here.
+			for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
+				i++
+			}
+			if i < len(src) {
+				i = s.code(i)
+			}
 		} else {
 			i = s.template(i)
 		}
