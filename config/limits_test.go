@@ -159,7 +159,7 @@ func TestParseRefusesLargeFile(t *testing.T) {
 // as text what HCL reads as code.
 func tokenDepth(src []byte) int {
 	toks, _ := hclsyntax.LexConfig(src, "f", hcl.InitialPos)
-	s := newNestScanner(src, len(toks)+8)
+	s := newNestScanner(src, 2*len(toks)+8)
 	for _, tok := range toks {
 		off := tok.Range.Start.Byte
 		switch tok.Type {
@@ -270,7 +270,8 @@ func FuzzNesting(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		s := newNestScanner(src, len(src)+8)
+		// A byte adds at most two levels ("[" opens one and indexes).
+		s := newNestScanner(src, 2*len(src)+8)
 		s.run()
 		if s.nonASCII >= 0 {
 			return // refused, whatever the depth
