@@ -32,8 +32,9 @@ test: deps build
 	$(GO) test -count=1 -timeout 40m -p 1 ./integration/...
 	$(MAKE) fuzz
 
-# Hostile input: the VRRP codec, the config parser, the IPVS dump decoder
-# and the health checks' HTTP response parser, each for a count of inputs
+# Hostile input: the VRRP codec, the config parser and its nesting
+# scanner, whole reloads of a running daemon, the IPVS dump decoder and the
+# health checks' HTTP response parser, each for a count of inputs
 # (about a minute for the codec, 20 s for the others on this machine kind).
 # A count, not a duration: a -fuzztime duration is a deadline that Go's
 # fuzzing coordinator can report as a failure when it expires on a busy
@@ -42,6 +43,8 @@ test: deps build
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAdvert$$' -fuzztime 600000x ./vrrp/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 100000x ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzNesting$$' -fuzztime 100000x ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzReload$$' -fuzztime 20000x ./internal/daemon/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 300000x ./ipvs/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime 300000x ./healthcheck/
 
