@@ -33,8 +33,9 @@ test: deps build
 	$(MAKE) fuzz
 
 # Hostile input: the VRRP codec, the config parser and its nesting
-# scanner, whole reloads of a running daemon, the IPVS dump decoder and the
-# health checks' HTTP response parser, each for a count of inputs
+# scanner, whole reloads of a running daemon, the IPVS dump decoder, the
+# health checks' HTTP response parser and the keepalived.conf reader of
+# lvsd convert, each for a count of inputs
 # (about a minute for the codec, 20 s for the others on this machine kind).
 # A count, not a duration: a -fuzztime duration is a deadline that Go's
 # fuzzing coordinator can report as a failure when it expires on a busy
@@ -47,6 +48,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReload$$' -fuzztime 20000x ./internal/daemon/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 300000x ./ipvs/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime 300000x ./healthcheck/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 200000x ./internal/keepalived/
 
 unit:
 	$(GO) test -count=1 ./...
