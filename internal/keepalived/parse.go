@@ -186,6 +186,8 @@ type parser struct {
 	// last is the latest statement of the innermost level, which a `{`
 	// opens a block for.
 	last *Stmt
+	// cols is decomment's buffer, kept from line to line.
+	cols []int
 	// defined is set once a `$NAME=` definition was seen: from then on
 	// keepalived substitutes `$NAME` in later lines.
 	defined bool
@@ -222,7 +224,8 @@ func (p *parser) file(name string, src []byte, depth int) {
 // line handles one physical line: comments, preprocessor lines, include,
 // then its tokens.
 func (p *parser) line(name string, lineNo int, raw string, depth int) {
-	text, cols, quoteCol := decomment(raw)
+	text, cols, quoteCol := decomment(raw, p.cols[:0])
+	p.cols = cols
 	pos := func(i int) Pos {
 		if i >= len(cols) {
 			if len(cols) == 0 {
@@ -266,9 +269,8 @@ func (p *parser) line(name string, lineNo int, raw string, depth int) {
 // at both ends, as keepalived's decomment() does. cols[i] is the column of
 // text[i] in the physical line. quoteCol is the column of a double quote
 // left open, or 0.
-func decomment(raw string) (text string, cols []int, quoteCol int) {
+func decomment(raw string, cols []int) (text string, _ []int, quoteCol int) {
 	b := make([]byte, 0, len(raw))
-	cols = make([]int, 0, len(raw))
 	i := 0
 	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t') {
 		i++
