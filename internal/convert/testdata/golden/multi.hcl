@@ -1,0 +1,56 @@
+# Converted by lvsd convert from testdata/golden/multi/a.conf (node "lb-a"), testdata/golden/multi/b.conf (node "lb-b").
+# keepalived settings that change nothing lvsd does, left out:
+#   testdata/golden/multi/a.conf:2: router_id lb-a
+#   testdata/golden/multi/b.conf:2: router_id lb-b
+
+# the cluster's name in status, logs and metrics: rename it
+cluster = "keepalived"
+
+# from testdata/golden/multi/a.conf:2 (router_id)
+node "lb-a" {
+  priority = 150
+}
+
+# from testdata/golden/multi/b.conf:2 (router_id)
+node "lb-b" {
+  priority = 100
+}
+
+# from testdata/golden/multi/a.conf:4, testdata/golden/multi/b.conf:4
+vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  version         = 2
+  advert_interval = "1s"
+  unicast_peers   = ["192.0.2.11", "192.0.2.12"]
+  virtual_ips     = ["192.0.2.100/32"]
+}
+
+# from testdata/golden/multi/a.conf:18, testdata/golden/multi/b.conf:18
+vrrp_instance "VI_2" {
+  interface = "eth0"
+  vrid      = 52
+  version   = 2
+  priorities = {
+    lb-a = 100
+    lb-b = 150
+  }
+  virtual_ips = ["192.0.2.200/32"]
+}
+
+# from testdata/golden/multi/a.conf:27, testdata/golden/multi/b.conf:27
+virtual_server "192.0.2.100:80" {
+  address   = "192.0.2.100:80"
+  protocol  = "tcp"
+  scheduler = "rr"
+  method    = "dr"
+  real_server "192.0.2.21:80" {
+    weight = 1
+    health_check "tcp" {
+      interval = "5s"
+      timeout  = "2s"
+      rise     = 1
+      fall     = 2
+    }
+  }
+}

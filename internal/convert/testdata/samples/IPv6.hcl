@@ -1,0 +1,22 @@
+# Converted by lvsd convert from testdata/samples/IPv6.conf (node "LVS_DEVEL").
+# keepalived settings that change nothing lvsd does, left out:
+#   testdata/samples/IPv6.conf:5: router_id LVS_DEVEL
+
+# the cluster's name in status, logs and metrics: rename it
+cluster = "keepalived"
+
+# from testdata/samples/IPv6.conf:5 (router_id)
+node "LVS_DEVEL" {
+}
+
+# from testdata/samples/IPv6.conf:14
+virtual_server "[ae00::1]:80" {
+  address     = "[ae00::1]:80"
+  protocol    = "tcp"
+  scheduler   = "rr"
+  method      = "nat"
+  persistence = "50s"
+  real_server "[ae00::10]:25" {
+    weight = 1
+  }
+}

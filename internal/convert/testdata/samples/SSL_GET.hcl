@@ -1,0 +1,63 @@
+# Converted by lvsd convert from testdata/samples/SSL_GET.conf (node "LVS_DEVEL").
+# keepalived settings that change nothing lvsd does, left out:
+#   testdata/samples/SSL_GET.conf:5: notification_email { … }
+#   testdata/samples/SSL_GET.conf:8: notification_email_from Alexandre.Cassen@firewall.loc
+#   testdata/samples/SSL_GET.conf:9: smtp_server 192.168.200.1
+#   testdata/samples/SSL_GET.conf:10: smtp_connect_timeout 30
+#   testdata/samples/SSL_GET.conf:11: router_id LVS_DEVEL
+
+# the cluster's name in status, logs and metrics: rename it
+cluster = "keepalived"
+
+# from testdata/samples/SSL_GET.conf:11 (router_id)
+node "LVS_DEVEL" {
+  priority = 100
+}
+
+# from testdata/samples/SSL_GET.conf:14
+vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  version         = 2
+  advert_interval = "1s"
+  virtual_ips     = ["192.168.200.16/32", "192.168.200.17/32", "192.168.200.18/32"]
+}
+
+# from testdata/samples/SSL_GET.conf:31
+virtual_server "192.168.200.100:443" {
+  address     = "192.168.200.100:443"
+  protocol    = "tcp"
+  scheduler   = "rr"
+  method      = "nat"
+  persistence = "50s"
+  real_server "192.168.201.100:443" {
+    weight = 1
+    health_check "https" {
+      interval        = "6s"
+      timeout         = "3s"
+      rise            = 1
+      fall            = 4
+      path            = "/"
+      tls_skip_verify = true
+    }
+  }
+}
+
+# from testdata/samples/SSL_GET.conf:56
+virtual_server "192.168.200.100:80" {
+  address     = "192.168.200.100:80"
+  protocol    = "tcp"
+  scheduler   = "rr"
+  method      = "nat"
+  persistence = "50s"
+  real_server "192.168.201.100:80" {
+    weight = 1
+    health_check "http" {
+      interval = "6s"
+      timeout  = "3s"
+      rise     = 1
+      fall     = 4
+      path     = "/"
+    }
+  }
+}

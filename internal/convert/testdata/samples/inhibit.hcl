@@ -1,0 +1,34 @@
+# Converted by lvsd convert from testdata/samples/inhibit.conf (node "LVS_DEVEL").
+# keepalived settings that change nothing lvsd does, left out:
+#   testdata/samples/inhibit.conf:5: notification_email { … }
+#   testdata/samples/inhibit.conf:8: notification_email_from Alexandre.Cassen@firewall.loc
+#   testdata/samples/inhibit.conf:9: smtp_server 192.168.200.1
+#   testdata/samples/inhibit.conf:10: smtp_connect_timeout 30
+#   testdata/samples/inhibit.conf:11: router_id LVS_DEVEL
+
+# the cluster's name in status, logs and metrics: rename it
+cluster = "keepalived"
+
+# from testdata/samples/inhibit.conf:11 (router_id)
+node "LVS_DEVEL" {
+}
+
+# from testdata/samples/inhibit.conf:14
+virtual_server "10.10.10.2:1358" {
+  address     = "10.10.10.2:1358"
+  protocol    = "tcp"
+  scheduler   = "rr"
+  method      = "nat"
+  persistence = "50s"
+  on_failure  = "quiescent"
+  real_server "192.168.200.2:1358" {
+    weight = 1
+    health_check "http" {
+      interval = "6s"
+      timeout  = "3s"
+      rise     = 1
+      fall     = 4
+      path     = "/testurl3/test.jsp"
+    }
+  }
+}

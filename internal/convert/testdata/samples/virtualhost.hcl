@@ -1,0 +1,35 @@
+# Converted by lvsd convert from testdata/samples/virtualhost.conf (node "LVS_DEVEL").
+# keepalived settings that change nothing lvsd does, left out:
+#   testdata/samples/virtualhost.conf:5: notification_email { … }
+#   testdata/samples/virtualhost.conf:8: notification_email_from Alexandre.Cassen@firewall.loc
+#   testdata/samples/virtualhost.conf:9: smtp_server 192.168.200.1
+#   testdata/samples/virtualhost.conf:10: smtp_connect_timeout 30
+#   testdata/samples/virtualhost.conf:11: router_id LVS_DEVEL
+
+# the cluster's name in status, logs and metrics: rename it
+cluster = "keepalived"
+
+# from testdata/samples/virtualhost.conf:11 (router_id)
+node "LVS_DEVEL" {
+}
+
+# from testdata/samples/virtualhost.conf:14
+virtual_server "192.168.200.100:80" {
+  address     = "192.168.200.100:80"
+  protocol    = "tcp"
+  scheduler   = "rr"
+  method      = "nat"
+  persistence = "50s"
+  real_server "192.168.201.100:80" {
+    weight = 1
+    health_check "https" {
+      interval        = "6s"
+      timeout         = "3s"
+      rise            = 1
+      fall            = 4
+      path            = "/"
+      host            = "www.firewall.loc"
+      tls_skip_verify = true
+    }
+  }
+}
