@@ -96,10 +96,17 @@ type Diag struct {
 }
 
 func (d Diag) String() string {
-	if d.Warning {
-		return d.Pos.String() + ": warning: " + d.Msg
+	at := d.Pos.String() + ": "
+	switch {
+	case d.Pos.File == "":
+		at = ""
+	case d.Pos.Line == 0:
+		at = d.Pos.File + ": "
 	}
-	return d.Pos.String() + ": " + d.Msg
+	if d.Warning {
+		return at + "warning: " + d.Msg
+	}
+	return at + d.Msg
 }
 
 // HasErrors reports whether any diagnostic is an error.
