@@ -81,6 +81,12 @@ func init() {
 			example: "lvsd realserver up --vip 192.0.2.100,2001:db8::100 --method dr",
 			run:     runRealserver,
 		},
+		"convert": {
+			summary: "turn keepalived.conf files (one per director) into one lvsd cluster file",
+			usage:   "convert [-o OUT] [--partial] [--names a,b] KEEPALIVED_CONF...",
+			example: "lvsd convert -o /etc/lvsd/web.hcl --names director-a,director-b lb1/keepalived.conf lb2/keepalived.conf",
+			run:     runConvert,
+		},
 		"version": {
 			summary: "print version, commit and Go version",
 			usage:   "version",
