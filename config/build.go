@@ -290,6 +290,19 @@ func (b *builder) instance(ib *block, nodes []Node, nodeRng map[string]hcl.Range
 			seen[a] = true
 			vi.UnicastPeers = append(vi.UnicastPeers, a)
 		}
+		// unicast_peers names the directors' own addresses: a VIP equal
+		// to one would be removed from that director whenever it is not
+		// master (lvsd never removes an address the host had at start,
+		// so the VIP would rather stay on two directors).
+		if vips := ib.get("virtual_ips"); vips != nil {
+			for _, it := range vips.list {
+				if p, err := netip.ParsePrefix(it.str); err == nil && seen[p.Addr()] {
+					b.errorf(it.rng, "virtual IP %s is a director's own address (it is in unicast_peers): a VIP must be an address of its own", p.Addr())
+				} else if a, err := netip.ParseAddr(it.str); err == nil && seen[a] {
+					b.errorf(it.rng, "virtual IP %s is a director's own address (it is in unicast_peers): a VIP must be an address of its own", a)
+				}
+			}
+		}
 	}
 	if v := ib.get("track_interfaces"); v != nil {
 		for _, it := range v.list {
