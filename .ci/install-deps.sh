@@ -22,6 +22,7 @@ packages=(
 	libc-bin        # ldd, to find the guest programs' libraries
 	dpkg            # dpkg-deb, to unpack the kernel package
 	systemd         # systemd-analyze verify of examples/systemd/lvsd.service
+	prometheus      # promtool: check metrics on a scrape, test the example alerting rules
 )
 
 if [[ $(id -u) -ne 0 ]]; then

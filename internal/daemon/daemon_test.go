@@ -340,8 +340,8 @@ func TestRunHealthVRRPReloadStop(t *testing.T) {
 	for _, want := range []string{
 		`lvsd_vrrp_state{instance="VI_1"} 2`,
 		`lvsd_vrrp_transitions_total{instance="VI_1",to="FAULT"} 1`,
-		fmt.Sprintf(`lvsd_realserver_healthy{service="web",server="127.0.0.1:%d"} 1`, port),
-		fmt.Sprintf(`lvsd_healthcheck_duration_seconds_count{service="web",server="127.0.0.1:%d"}`, port),
+		fmt.Sprintf(`lvsd_realserver_healthy{server="127.0.0.1:%d",service="web"} 1`, port),
+		fmt.Sprintf(`lvsd_healthcheck_duration_seconds_count{server="127.0.0.1:%d",service="web"}`, port),
 		`lvsd_ipvs_operations_total{op="add_destination"}`,
 		`lvsd_ipvs_reconcile_seconds_count`,
 		`lvsd_config_reloads_total{result="applied"} 3`,

@@ -1,7 +1,8 @@
 // Package status is lvsd's window for operators: the status document of
 // the README's Status section, served as JSON over the daemon's unix control socket (GET
 // /status, POST /reload) and read back by `lvsd status` and `lvsd reload`,
-// and the Prometheus metrics of the README's Metrics section in the text exposition format.
+// and the Prometheus metrics of the README's Metrics section, served through the
+// Prometheus client library.
 //
 // The daemon owns every number shown here; this package only describes,
 // serves and renders a snapshot it is handed through Source.

@@ -1,19 +1,18 @@
 package status
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Results of lvsd_config_reloads_total{result}.
@@ -32,63 +31,81 @@ var (
 	reconcileBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 )
 
-// Metrics is the Prometheus view of the daemon. What the daemon
-// already counts (VRRP state and counters, health, connections, bytes) is
-// read from Source at scrape time, so it can never disagree with `lvsd
-// status`; events that have no place in the document (check and reconcile
+// Metrics is the Prometheus view of the daemon, served through the
+// Prometheus client library. What the daemon already counts (VRRP state
+// and counters, health, connections, bytes) is read from Source at scrape
+// time by a collector, so it can never disagree with `lvsd status`;
+// events that have no place in the document (check and reconcile
 // durations, IPVS operations, reloads) are recorded here through the
-// Observe methods. It is safe for concurrent use.
+// Observe methods. The standard process_* and go_* families come with
+// them. It is safe for concurrent use.
 //
-// It writes the Prometheus text exposition format (version 0.0.4) itself
-// and holds all its state in the value: there is no global registry.
+// Every Metrics has its own registry, never the library's global one:
+// several daemons may run in one process (the daemon's tests do).
 type Metrics struct {
-	src Source
+	reg     *prometheus.Registry
+	handler http.Handler
 
-	mu        sync.Mutex
-	checks    map[serverKey]*histogram
-	reconcile *histogram
-	ops       map[string]uint64
-	reloads   map[string]uint64
-}
-
-type serverKey struct {
-	service string
-	server  netip.AddrPort
+	checks    *prometheus.HistogramVec
+	reconcile prometheus.Histogram
+	ops       *prometheus.CounterVec
+	reloads   *prometheus.CounterVec
 }
 
 // NewMetrics returns metrics that read the daemon's counters from src.
 func NewMetrics(src Source) *Metrics {
-	return &Metrics{
-		src:       src,
-		checks:    make(map[serverKey]*histogram),
-		reconcile: newHistogram(reconcileBuckets),
-		ops:       make(map[string]uint64),
-		// Both outcomes exist from the start, so that an alert on
-		// increase(...{result="rejected"}) works before the first failure.
-		reloads: map[string]uint64{ReloadApplied: 0, ReloadRejected: 0},
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		checks: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "lvsd_healthcheck_duration_seconds",
+			Help:    "Duration of health checks, passed or failed.",
+			Buckets: checkBuckets,
+		}, []string{"service", "server"}),
+		reconcile: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "lvsd_ipvs_reconcile_seconds",
+			Help:    "Duration of one IPVS reconcile: dump, diff and apply.",
+			Buckets: reconcileBuckets,
+		}),
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lvsd_ipvs_operations_total",
+			Help: "IPVS changes sent to the kernel, by operation.",
+		}, []string{"op"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lvsd_config_reloads_total",
+			Help: "Config reloads, by result (applied, rejected, error).",
+		}, []string{"result"}),
 	}
+	// Every outcome exists from the start, so that an alert on
+	// increase(...{result="rejected"}) works before the first failure.
+	for _, r := range []string{ReloadApplied, ReloadRejected, ReloadFailed} {
+		m.reloads.WithLabelValues(r)
+	}
+	m.reg.MustRegister(
+		newSourceCollector(src),
+		m.checks, m.reconcile, m.ops, m.reloads,
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+	)
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		// A scraper that asks for OpenMetrics gets it; others get the
+		// text format 0.0.4.
+		EnableOpenMetrics: true,
+		// A collector's error costs its own series, not the whole scrape.
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+	return m
 }
 
 // ObserveCheck records how long one health check of server (a real
 // server's address) in service (a virtual server's name) took.
 func (m *Metrics) ObserveCheck(service string, server netip.AddrPort, d time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := serverKey{service, server}
-	h := m.checks[k]
-	if h == nil {
-		h = newHistogram(checkBuckets)
-		m.checks[k] = h
-	}
-	h.observe(d.Seconds())
+	m.checks.WithLabelValues(service, server.String()).Observe(d.Seconds())
 }
 
 // ObserveReconcile records how long one IPVS reconcile (dump, diff and
 // apply) took.
 func (m *Metrics) ObserveReconcile(d time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reconcile.observe(d.Seconds())
+	m.reconcile.Observe(d.Seconds())
 }
 
 // IPVSOps counts n IPVS operations of one kind (the ipvs package's
@@ -97,31 +114,27 @@ func (m *Metrics) IPVSOps(op string, n int) {
 	if n <= 0 {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.ops[op] += uint64(n)
+	m.ops.WithLabelValues(op).Add(float64(n))
 }
 
 // Reload counts one reload with its result: ReloadApplied, ReloadRejected
 // or ReloadFailed.
 func (m *Metrics) Reload(result string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reloads[result]++
+	m.reloads.WithLabelValues(result).Inc()
 }
 
-// ServeHTTP answers a scrape.
+// Registry is the registry every family of m is gathered from.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ServeHTTP answers a scrape in the format the scraper asks for (Accept):
+// OpenMetrics or the Prometheus text format.
 func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	if r.Method == http.MethodHead {
-		return
-	}
-	m.WriteText(w)
+	m.handler.ServeHTTP(w, r)
 }
 
 // Handler serves the metrics at /metrics, the path Prometheus scrapes by
@@ -137,6 +150,19 @@ func (m *Metrics) Handler() http.Handler {
 		fmt.Fprintln(w, "lvsd: metrics at /metrics")
 	})
 	return mux
+}
+
+// WriteText writes every metric in the Prometheus text format, as a
+// scrape without an Accept header gets it.
+func (m *Metrics) WriteText(w io.Writer) error {
+	mfs, err := m.reg.Gather()
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // ServeMetrics serves h on addr until ctx ends: ListenMetrics, then
@@ -172,99 +198,83 @@ func ServeMetricsOn(ctx context.Context, ln net.Listener, h http.Handler) error 
 	return serveHTTP(ctx, ln, h)
 }
 
-// WriteText writes every metric in the Prometheus text format.
-func (m *Metrics) WriteText(w io.Writer) error {
-	bw := bufio.NewWriter(w)
-	for _, f := range m.gather() {
-		f.write(bw)
-	}
-	return bw.Flush()
+// sourceCollector turns one status document, read at scrape time, into
+// the families of what the daemon counts itself.
+type sourceCollector struct {
+	src Source
+
+	state, trans, sent, recv, dropped, ifDropped *prometheus.Desc
+	healthy, conns, bytes                        *prometheus.Desc
 }
 
-// gather builds the families in a fixed order, reading the document once.
-func (m *Metrics) gather() []family {
-	doc := m.src.Status()
+func newSourceCollector(src Source) *sourceCollector {
+	d := prometheus.NewDesc
+	return &sourceCollector{
+		src: src,
+		state: d("lvsd_vrrp_state",
+			"VRRP state of the instance: 0 init, 1 backup, 2 master, 3 fault.", []string{"instance"}, nil),
+		trans: d("lvsd_vrrp_transitions_total",
+			"VRRP state transitions, by the state entered.", []string{"instance", "to"}, nil),
+		sent: d("lvsd_vrrp_adverts_sent_total",
+			"VRRP advertisements sent.", []string{"instance"}, nil),
+		recv: d("lvsd_vrrp_adverts_received_total",
+			"VRRP advertisements received and accepted.", []string{"instance"}, nil),
+		dropped: d("lvsd_vrrp_packets_dropped_total",
+			"Received VRRP packets dropped, by reason.", []string{"instance", "reason"}, nil),
+		// A packet no instance could be given has no instance label to go
+		// under: its own family, by interface.
+		ifDropped: d("lvsd_vrrp_interface_packets_dropped_total",
+			"Received VRRP packets dropped before reaching an instance (a VRID no instance on the interface runs, or none readable), by reason.",
+			[]string{"interface", "reason"}, nil),
+		healthy: d("lvsd_realserver_healthy",
+			"1 if the real server passes its health checks, else 0.", []string{"service", "server"}, nil),
+		conns: d("lvsd_ipvs_connections_active",
+			"Active connections of the real server in the kernel's IPVS table.", []string{"service", "server"}, nil),
+		bytes: d("lvsd_ipvs_bytes_total",
+			"Bytes forwarded to (in) and from (out) the real server, as IPVS counts them.", []string{"service", "server", "direction"}, nil),
+	}
+}
 
-	state := family{name: "lvsd_vrrp_state", typ: "gauge",
-		help: "VRRP state of the instance: 0 init, 1 backup, 2 master, 3 fault."}
-	trans := family{name: "lvsd_vrrp_transitions_total", typ: "counter",
-		help: "VRRP state transitions, by the state entered."}
-	sent := family{name: "lvsd_vrrp_adverts_sent_total", typ: "counter",
-		help: "VRRP advertisements sent."}
-	recv := family{name: "lvsd_vrrp_adverts_received_total", typ: "counter",
-		help: "VRRP advertisements received and accepted."}
-	dropped := family{name: "lvsd_vrrp_packets_dropped_total", typ: "counter",
-		help: "Received VRRP packets dropped, by reason."}
+func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.state, c.trans, c.sent, c.recv, c.dropped, c.ifDropped, c.healthy, c.conns, c.bytes} {
+		ch <- d
+	}
+}
+
+// Collect reads the document once, so every family of a scrape shows the
+// same moment.
+func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	doc := c.src.Status()
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+	}
 	for _, in := range doc.VRRPInstances {
-		l := labels{{"instance", in.Name}}
-		state.add("", l, StateValue(in.State))
-		for _, to := range sortedKeys(in.TransitionsTo) {
-			trans.add("", labels{{"instance", in.Name}, {"to", to}}, float64(in.TransitionsTo[to]))
+		gauge(c.state, StateValue(in.State), in.Name)
+		for to, n := range in.TransitionsTo {
+			counter(c.trans, n, in.Name, to)
 		}
-		sent.add("", l, float64(in.AdvertsSent))
-		recv.add("", l, float64(in.AdvertsReceived))
-		for _, reason := range sortedKeys(in.Dropped) {
-			dropped.add("", labels{{"instance", in.Name}, {"reason", reason}}, float64(in.Dropped[reason]))
+		counter(c.sent, in.AdvertsSent, in.Name)
+		counter(c.recv, in.AdvertsReceived, in.Name)
+		for reason, n := range in.Dropped {
+			counter(c.dropped, n, in.Name, reason)
 		}
 	}
-	// A packet no instance could be given has no instance label to go
-	// under: its own family, by interface.
-	ifDropped := family{name: "lvsd_vrrp_interface_packets_dropped_total", typ: "counter",
-		help: "Received VRRP packets dropped before reaching an instance (a VRID no instance on the interface runs, or none readable), by reason."}
 	for _, f := range doc.VRRPInterfaces {
-		for _, reason := range sortedKeys(f.Dropped) {
-			ifDropped.add("", labels{{"interface", f.Interface}, {"reason", reason}}, float64(f.Dropped[reason]))
+		for reason, n := range f.Dropped {
+			counter(c.ifDropped, n, f.Interface, reason)
 		}
 	}
-
-	healthy := family{name: "lvsd_realserver_healthy", typ: "gauge",
-		help: "1 if the real server passes its health checks, else 0."}
-	conns := family{name: "lvsd_ipvs_connections_active", typ: "gauge",
-		help: "Active connections of the real server in the kernel's IPVS table."}
-	bytes := family{name: "lvsd_ipvs_bytes_total", typ: "counter",
-		help: "Bytes forwarded to (in) and from (out) the real server, as IPVS counts them."}
 	for _, vs := range doc.VirtualServers {
 		for _, rs := range vs.RealServers {
-			l := labels{{"service", vs.Name}, {"server", rs.Address}}
-			healthy.add("", l, boolValue(rs.Healthy))
-			conns.add("", l, float64(rs.ActiveConns))
-			bytes.add("", append(slices.Clone(l), label{"direction", "in"}), float64(rs.BytesIn))
-			bytes.add("", append(slices.Clone(l), label{"direction", "out"}), float64(rs.BytesOut))
+			gauge(c.healthy, boolValue(rs.Healthy), vs.Name, rs.Address)
+			gauge(c.conns, float64(rs.ActiveConns), vs.Name, rs.Address)
+			counter(c.bytes, rs.BytesIn, vs.Name, rs.Address, "in")
+			counter(c.bytes, rs.BytesOut, vs.Name, rs.Address, "out")
 		}
 	}
-
-	checks := family{name: "lvsd_healthcheck_duration_seconds", typ: "histogram",
-		help: "Duration of health checks, passed or failed."}
-	ops := family{name: "lvsd_ipvs_operations_total", typ: "counter",
-		help: "IPVS changes sent to the kernel, by operation."}
-	reconcile := family{name: "lvsd_ipvs_reconcile_seconds", typ: "histogram",
-		help: "Duration of one IPVS reconcile: dump, diff and apply."}
-	reloads := family{name: "lvsd_config_reloads_total", typ: "counter",
-		help: "Config reloads, by result (applied, rejected, error)."}
-	m.mu.Lock()
-	keys := make([]serverKey, 0, len(m.checks))
-	for k := range m.checks {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b serverKey) int {
-		if c := strings.Compare(a.service, b.service); c != 0 {
-			return c
-		}
-		return a.server.Compare(b.server)
-	})
-	for _, k := range keys {
-		m.checks[k].addTo(&checks, labels{{"service", k.service}, {"server", k.server.String()}})
-	}
-	for _, op := range sortedKeys(m.ops) {
-		ops.add("", labels{{"op", op}}, float64(m.ops[op]))
-	}
-	m.reconcile.addTo(&reconcile, nil)
-	for _, r := range sortedKeys(m.reloads) {
-		reloads.add("", labels{{"result", r}}, float64(m.reloads[r]))
-	}
-	m.mu.Unlock()
-
-	return []family{state, trans, sent, recv, dropped, ifDropped, healthy, checks, ops, reconcile, conns, bytes, reloads}
 }
 
 func boolValue(b bool) float64 {
@@ -272,110 +282,4 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
-type label struct{ name, value string }
-
-type labels []label
-
-type sample struct {
-	suffix string // "_bucket", "_sum", "_count" of a histogram
-	labels labels
-	value  float64
-}
-
-type family struct {
-	name, help, typ string
-	samples         []sample
-}
-
-func (f *family) add(suffix string, l labels, v float64) {
-	f.samples = append(f.samples, sample{suffix, l, v})
-}
-
-// write emits the family. HELP and TYPE are written even without samples,
-// so every documented name is visible from the first scrape.
-func (f *family) write(w *bufio.Writer) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.typ)
-	for _, s := range f.samples {
-		w.WriteString(f.name)
-		w.WriteString(s.suffix)
-		if len(s.labels) > 0 {
-			w.WriteByte('{')
-			for i, l := range s.labels {
-				if i > 0 {
-					w.WriteByte(',')
-				}
-				w.WriteString(l.name)
-				w.WriteString(`="`)
-				w.WriteString(escapeLabel(l.value))
-				w.WriteByte('"')
-			}
-			w.WriteByte('}')
-		}
-		w.WriteByte(' ')
-		w.WriteString(formatValue(s.value))
-		w.WriteByte('\n')
-	}
-}
-
-var (
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-)
-
-func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
-func escapeLabel(s string) string { return labelEscaper.Replace(s) }
-
-func formatValue(v float64) string {
-	switch {
-	case math.IsInf(v, +1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case math.IsNaN(v):
-		return "NaN"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
-}
-
-// histogram is a cumulative Prometheus histogram; the caller locks.
-type histogram struct {
-	bounds []float64 // upper bounds, ascending, without +Inf
-	counts []uint64  // observations per bucket, not cumulative
-	count  uint64
-	sum    float64
-}
-
-func newHistogram(bounds []float64) *histogram {
-	return &histogram{bounds: bounds, counts: make([]uint64, len(bounds))}
-}
-
-func (h *histogram) observe(v float64) {
-	h.count++
-	h.sum += v
-	// Buckets are "less than or equal": v lands in the first bound >= v.
-	if i, _ := slices.BinarySearch(h.bounds, v); i < len(h.bounds) {
-		h.counts[i]++
-	}
-}
-
-func (h *histogram) addTo(f *family, l labels) {
-	var cum uint64
-	for i, b := range h.bounds {
-		cum += h.counts[i]
-		f.add("_bucket", append(slices.Clone(l), label{"le", formatValue(b)}), float64(cum))
-	}
-	f.add("_bucket", append(slices.Clone(l), label{"le", "+Inf"}), float64(h.count))
-	f.add("_sum", l, h.sum)
-	f.add("_count", l, float64(h.count))
 }

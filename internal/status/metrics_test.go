@@ -2,6 +2,7 @@ package status
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,15 +10,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"os/exec"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // exposition is a scrape parsed just enough to check names, types, labels
@@ -25,7 +30,7 @@ import (
 type exposition struct {
 	types   map[string]string          // family -> TYPE
 	samples map[string]float64         // `name{l="v",...}` as written -> value
-	labels  map[string]map[string]bool // sample name -> label-name sets seen, joined by ","
+	labels  map[string]map[string]bool // sample name -> label-name sets seen, sorted, joined by ","
 }
 
 var sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$`)
@@ -63,6 +68,7 @@ func parseExposition(t *testing.T, r io.Reader) exposition {
 		for _, p := range labelPair.FindAllStringSubmatch(m[3], -1) {
 			names = append(names, p[1])
 		}
+		slices.Sort(names)
 		if e.labels[m[1]] == nil {
 			e.labels[m[1]] = map[string]bool{}
 		}
@@ -79,11 +85,20 @@ func parseExposition(t *testing.T, r io.Reader) exposition {
 	return e
 }
 
-func scrape(t *testing.T, h http.Handler) exposition {
+// get scrapes /metrics with an Accept header ("" sends none) and returns
+// the Content-Type and the body.
+func get(t *testing.T, h http.Handler, accept string) (string, []byte) {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,10 +106,33 @@ func scrape(t *testing.T, h http.Handler) exposition {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("scrape: HTTP %d", resp.StatusCode)
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Header.Get("Content-Type"), body
+}
+
+// scrape is a plain scrape (no Accept header), parsed.
+func scrape(t *testing.T, h http.Handler) exposition {
+	t.Helper()
+	ct, body := get(t, h, "")
+	if !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
 		t.Errorf("Content-Type %q", ct)
 	}
-	return parseExposition(t, resp.Body)
+	return parseExposition(t, bytes.NewReader(body))
+}
+
+// families is a plain scrape parsed by the Prometheus text parser.
+func families(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
+	t.Helper()
+	_, body := get(t, h, "")
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("the scrape does not parse: %v", err)
+	}
+	return mfs
 }
 
 func observed(m *Metrics) {
@@ -111,40 +149,44 @@ func observed(m *Metrics) {
 	m.Reload(ReloadRejected)
 }
 
-// TestMetricNamesTypesAndLabels checks every documented metric name with its type
-// and label names.
+// lvsdFamilies are lvsd's own families with their type and label names
+// (of the plain sample, or of _bucket without le).
+var lvsdFamilies = []struct {
+	name, typ string
+	labels    string
+}{
+	{"lvsd_vrrp_state", "gauge", "instance"},
+	{"lvsd_vrrp_transitions_total", "counter", "instance,to"},
+	{"lvsd_vrrp_adverts_sent_total", "counter", "instance"},
+	{"lvsd_vrrp_adverts_received_total", "counter", "instance"},
+	{"lvsd_vrrp_packets_dropped_total", "counter", "instance,reason"},
+	{"lvsd_vrrp_interface_packets_dropped_total", "counter", "interface,reason"},
+	{"lvsd_realserver_healthy", "gauge", "service,server"},
+	{"lvsd_healthcheck_duration_seconds", "histogram", "service,server"},
+	{"lvsd_ipvs_operations_total", "counter", "op"},
+	{"lvsd_ipvs_reconcile_seconds", "histogram", ""},
+	{"lvsd_ipvs_connections_active", "gauge", "service,server"},
+	{"lvsd_ipvs_bytes_total", "counter", "service,server,direction"},
+	{"lvsd_config_reloads_total", "counter", "result"},
+}
+
+// TestMetricNamesTypesAndLabels checks every lvsd metric name with its
+// type and label names.
 func TestMetricNamesTypesAndLabels(t *testing.T) {
 	doc := sampleDocument()
 	m := NewMetrics(sourceFunc(func() Document { return doc }))
 	observed(m)
 	e := scrape(t, m.Handler())
 
-	for _, tc := range []struct {
-		name, typ string
-		labels    string // label names of the plain sample, or of _bucket without le
-	}{
-		{"lvsd_vrrp_state", "gauge", "instance"},
-		{"lvsd_vrrp_transitions_total", "counter", "instance,to"},
-		{"lvsd_vrrp_adverts_sent_total", "counter", "instance"},
-		{"lvsd_vrrp_adverts_received_total", "counter", "instance"},
-		{"lvsd_vrrp_packets_dropped_total", "counter", "instance,reason"},
-		{"lvsd_vrrp_interface_packets_dropped_total", "counter", "interface,reason"},
-		{"lvsd_realserver_healthy", "gauge", "service,server"},
-		{"lvsd_healthcheck_duration_seconds", "histogram", "service,server"},
-		{"lvsd_ipvs_operations_total", "counter", "op"},
-		{"lvsd_ipvs_reconcile_seconds", "histogram", ""},
-		{"lvsd_ipvs_connections_active", "gauge", "service,server"},
-		{"lvsd_ipvs_bytes_total", "counter", "service,server,direction"},
-		{"lvsd_config_reloads_total", "counter", "result"},
-	} {
+	for _, tc := range lvsdFamilies {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := e.types[tc.name]; got != tc.typ {
 				t.Errorf("TYPE %q, want %q", got, tc.typ)
 			}
-			want := map[string]bool{tc.labels: true}
+			want := map[string]bool{sortedNames(tc.labels): true}
 			got := e.labels[tc.name]
 			if tc.typ == "histogram" {
-				withLE := strings.TrimPrefix(tc.labels+",le", ",")
+				withLE := sortedNames(strings.TrimPrefix(tc.labels+",le", ","))
 				if diff := cmp.Diff(map[string]bool{withLE: true}, e.labels[tc.name+"_bucket"]); diff != "" {
 					t.Errorf("_bucket labels (-want +got):\n%s", diff)
 				}
@@ -160,12 +202,22 @@ func TestMetricNamesTypesAndLabels(t *testing.T) {
 	}
 	var names []string
 	for n := range e.types {
-		names = append(names, n)
+		if strings.HasPrefix(n, "lvsd_") {
+			names = append(names, n)
+		}
 	}
-	sort.Strings(names)
-	if len(names) != 13 {
-		t.Errorf("families %v, want the 13 documented ones", names)
+	if len(names) != len(lvsdFamilies) {
+		slices.Sort(names)
+		t.Errorf("lvsd families %v, want the %d documented ones", names, len(lvsdFamilies))
 	}
+}
+
+// sortedNames sorts a comma-separated list of label names: the library
+// writes labels in name order.
+func sortedNames(list string) string {
+	names := strings.Split(list, ",")
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }
 
 func TestMetricValues(t *testing.T) {
@@ -184,30 +236,31 @@ func TestMetricValues(t *testing.T) {
 		`lvsd_vrrp_packets_dropped_total{instance="VI_1",reason="ttl"}`:                               4,
 		`lvsd_vrrp_interface_packets_dropped_total{interface="eth0",reason="length"}`:                 1,
 		`lvsd_vrrp_interface_packets_dropped_total{interface="eth0",reason="vrid"}`:                   6,
-		`lvsd_realserver_healthy{service="web",server="10.10.10.12:80"}`:                              1,
-		`lvsd_realserver_healthy{service="web",server="10.10.10.13:80"}`:                              0,
-		`lvsd_ipvs_connections_active{service="web",server="10.10.10.12:80"}`:                         7,
-		`lvsd_ipvs_connections_active{service="web",server="10.10.10.13:80"}`:                         0,
-		`lvsd_ipvs_bytes_total{service="web",server="10.10.10.12:80",direction="in"}`:                 1000,
-		`lvsd_ipvs_bytes_total{service="web",server="10.10.10.12:80",direction="out"}`:                20000,
-		`lvsd_ipvs_bytes_total{service="web",server="10.10.10.13:80",direction="in"}`:                 0,
-		`lvsd_ipvs_bytes_total{service="web",server="10.10.10.13:80",direction="out"}`:                0,
+		`lvsd_realserver_healthy{server="10.10.10.12:80",service="web"}`:                              1,
+		`lvsd_realserver_healthy{server="10.10.10.13:80",service="web"}`:                              0,
+		`lvsd_ipvs_connections_active{server="10.10.10.12:80",service="web"}`:                         7,
+		`lvsd_ipvs_connections_active{server="10.10.10.13:80",service="web"}`:                         0,
+		`lvsd_ipvs_bytes_total{direction="in",server="10.10.10.12:80",service="web"}`:                 1000,
+		`lvsd_ipvs_bytes_total{direction="out",server="10.10.10.12:80",service="web"}`:                20000,
+		`lvsd_ipvs_bytes_total{direction="in",server="10.10.10.13:80",service="web"}`:                 0,
+		`lvsd_ipvs_bytes_total{direction="out",server="10.10.10.13:80",service="web"}`:                0,
 		`lvsd_ipvs_operations_total{op="add_service"}`:                                                1,
 		`lvsd_ipvs_operations_total{op="add_destination"}`:                                            3,
 		`lvsd_config_reloads_total{result="applied"}`:                                                 1,
 		`lvsd_config_reloads_total{result="rejected"}`:                                                2,
-		`lvsd_healthcheck_duration_seconds_count{service="web",server="10.10.10.12:80"}`:              2,
-		`lvsd_healthcheck_duration_seconds_sum{service="web",server="10.10.10.12:80"}`:                0.0043,
-		`lvsd_healthcheck_duration_seconds_count{service="web",server="10.10.10.13:80"}`:              1,
-		`lvsd_healthcheck_duration_seconds_sum{service="web",server="10.10.10.13:80"}`:                2,
+		`lvsd_config_reloads_total{result="error"}`:                                                   0,
+		`lvsd_healthcheck_duration_seconds_count{server="10.10.10.12:80",service="web"}`:              2,
+		`lvsd_healthcheck_duration_seconds_sum{server="10.10.10.12:80",service="web"}`:                0.0043,
+		`lvsd_healthcheck_duration_seconds_count{server="10.10.10.13:80",service="web"}`:              1,
+		`lvsd_healthcheck_duration_seconds_sum{server="10.10.10.13:80",service="web"}`:                2,
 		`lvsd_ipvs_reconcile_seconds_count`:                                                           1,
 		`lvsd_ipvs_reconcile_seconds_sum`:                                                             0.0008,
-		`lvsd_healthcheck_duration_seconds_bucket{service="web",server="10.10.10.12:80",le="0.001"}`:  0,
-		`lvsd_healthcheck_duration_seconds_bucket{service="web",server="10.10.10.12:80",le="0.0025"}`: 1,
-		`lvsd_healthcheck_duration_seconds_bucket{service="web",server="10.10.10.12:80",le="0.005"}`:  2,
-		`lvsd_healthcheck_duration_seconds_bucket{service="web",server="10.10.10.12:80",le="+Inf"}`:   2,
-		`lvsd_healthcheck_duration_seconds_bucket{service="web",server="10.10.10.13:80",le="1"}`:      0,
-		`lvsd_healthcheck_duration_seconds_bucket{service="web",server="10.10.10.13:80",le="2.5"}`:    1,
+		`lvsd_healthcheck_duration_seconds_bucket{server="10.10.10.12:80",service="web",le="0.001"}`:  0,
+		`lvsd_healthcheck_duration_seconds_bucket{server="10.10.10.12:80",service="web",le="0.0025"}`: 1,
+		`lvsd_healthcheck_duration_seconds_bucket{server="10.10.10.12:80",service="web",le="0.005"}`:  2,
+		`lvsd_healthcheck_duration_seconds_bucket{server="10.10.10.12:80",service="web",le="+Inf"}`:   2,
+		`lvsd_healthcheck_duration_seconds_bucket{server="10.10.10.13:80",service="web",le="1"}`:      0,
+		`lvsd_healthcheck_duration_seconds_bucket{server="10.10.10.13:80",service="web",le="2.5"}`:    1,
 		`lvsd_ipvs_reconcile_seconds_bucket{le="0.0005"}`:                                             0,
 		`lvsd_ipvs_reconcile_seconds_bucket{le="0.001"}`:                                              1,
 	}
@@ -228,42 +281,49 @@ func TestMetricValues(t *testing.T) {
 }
 
 // TestBucketsAreCumulative checks the histogram invariant Prometheus relies
-// on: counts never decrease along le, and +Inf equals _count.
+// on: counts never decrease along le, and +Inf equals _count; and that
+// bounds are inclusive (a check of exactly 0.5 ms is in le="0.0005").
 func TestBucketsAreCumulative(t *testing.T) {
-	h := newHistogram(checkBuckets)
-	for _, v := range []float64{0, .0005, .0007, .003, .2, 9, 11, 100} {
-		h.observe(v)
+	m := NewMetrics(sourceFunc(Document{}.wire))
+	for _, v := range []time.Duration{0, 500 * time.Microsecond, 700 * time.Microsecond, 3 * time.Millisecond,
+		200 * time.Millisecond, 9 * time.Second, 11 * time.Second, 100 * time.Second} {
+		m.ObserveCheck("s", netip.MustParseAddrPort("192.0.2.1:80"), v)
 	}
-	f := family{name: "x"}
-	h.addTo(&f, nil)
-	var last float64
-	for _, s := range f.samples {
-		if s.suffix != "_bucket" {
-			continue
+	h := families(t, m.Handler())["lvsd_healthcheck_duration_seconds"].GetMetric()[0].GetHistogram()
+	var last uint64
+	for _, b := range h.GetBucket() {
+		if b.GetCumulativeCount() < last {
+			t.Errorf("bucket le=%v = %v after %v", b.GetUpperBound(), b.GetCumulativeCount(), last)
 		}
-		if s.value < last {
-			t.Errorf("bucket %v = %v after %v", s.labels, s.value, last)
-		}
-		last = s.value
+		last = b.GetCumulativeCount()
 	}
-	if last != 8 || h.count != 8 {
-		t.Errorf("+Inf bucket %v, count %d; want 8", last, h.count)
+	if h.GetSampleCount() != 8 || last > 8 {
+		t.Errorf("count %d, last finite bucket %d; want 8 and at most 8", h.GetSampleCount(), last)
 	}
-	// 0 and .0005 fall in le=0.0005 (upper bounds are inclusive).
-	if f.samples[0].value != 2 {
-		t.Errorf("first bucket %v, want 2", f.samples[0].value)
+	if b := h.GetBucket()[0]; b.GetUpperBound() != .0005 || b.GetCumulativeCount() != 2 {
+		t.Errorf("first bucket le=%v holds %d, want le=0.0005 holding 2", b.GetUpperBound(), b.GetCumulativeCount())
 	}
 }
 
-func TestNoInstancesStillDeclaresEveryFamily(t *testing.T) {
+// TestEmptyDaemon: a director with nothing configured has no per-instance
+// or per-server series, but its reload outcomes and reconcile histogram
+// are there from the first scrape.
+func TestEmptyDaemon(t *testing.T) {
 	m := NewMetrics(sourceFunc(Document{}.wire))
 	e := scrape(t, m.Handler())
-	if len(e.types) != 13 {
-		t.Errorf("%d families declared, want 13", len(e.types))
-	}
-	for _, k := range []string{`lvsd_config_reloads_total{result="applied"}`, `lvsd_config_reloads_total{result="rejected"}`, `lvsd_ipvs_reconcile_seconds_count`} {
+	for _, k := range []string{
+		`lvsd_config_reloads_total{result="applied"}`,
+		`lvsd_config_reloads_total{result="rejected"}`,
+		`lvsd_config_reloads_total{result="error"}`,
+		`lvsd_ipvs_reconcile_seconds_count`,
+	} {
 		if v, ok := e.samples[k]; !ok || v != 0 {
 			t.Errorf("%s = %v, %v; want 0 from the start", k, v, ok)
+		}
+	}
+	for k := range e.samples {
+		if strings.HasPrefix(k, "lvsd_vrrp_") || strings.HasPrefix(k, "lvsd_realserver_") {
+			t.Errorf("sample %s without an instance or a server", k)
 		}
 	}
 }
@@ -277,6 +337,65 @@ func TestLabelEscaping(t *testing.T) {
 	}
 	if want := `lvsd_ipvs_operations_total{op="we\"ird\\op\n"} 1`; !strings.Contains(b.String(), want+"\n") {
 		t.Errorf("output lacks %s:\n%s", want, b.String())
+	}
+}
+
+// TestStandardFamilies: the client library's process and Go runtime
+// collectors are registered.
+func TestStandardFamilies(t *testing.T) {
+	mfs := families(t, NewMetrics(sourceFunc(Document{}.wire)).Handler())
+	for _, name := range []string{
+		"process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds",
+		"go_goroutines", "go_gc_duration_seconds", "go_memstats_heap_inuse_bytes", "go_info",
+	} {
+		if mfs[name] == nil {
+			t.Errorf("no %s", name)
+		}
+	}
+}
+
+// TestRegistriesAreSeparate: two daemons in one process each count their
+// own events.
+func TestRegistriesAreSeparate(t *testing.T) {
+	a := NewMetrics(sourceFunc(Document{}.wire))
+	b := NewMetrics(sourceFunc(Document{}.wire))
+	a.Reload(ReloadApplied)
+	if v := scrape(t, b.Handler()).samples[`lvsd_config_reloads_total{result="applied"}`]; v != 0 {
+		t.Errorf("a reload of one Metrics shows in another: %v", v)
+	}
+}
+
+func TestOpenMetricsNegotiation(t *testing.T) {
+	doc := sampleDocument()
+	m := NewMetrics(sourceFunc(func() Document { return doc }))
+	observed(m)
+	for _, tc := range []struct {
+		accept, contentType string
+		has                 []string
+	}{
+		{"", "text/plain; version=0.0.4", []string{
+			"# TYPE lvsd_vrrp_transitions_total counter\n",
+			`lvsd_vrrp_transitions_total{instance="VI_1",to="MASTER"} 1` + "\n",
+		}},
+		{"application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", "application/openmetrics-text; version=1.0.0", []string{
+			// OpenMetrics names a counter family without _total.
+			"# TYPE lvsd_vrrp_transitions counter\n",
+			`lvsd_vrrp_transitions_total{instance="VI_1",to="MASTER"} 1.0` + "\n",
+			"# TYPE lvsd_healthcheck_duration_seconds histogram\n",
+			"# EOF\n",
+		}},
+	} {
+		t.Run(tc.contentType, func(t *testing.T) {
+			ct, body := get(t, m.Handler(), tc.accept)
+			if !strings.HasPrefix(ct, tc.contentType) {
+				t.Errorf("Content-Type %q, want %q", ct, tc.contentType)
+			}
+			for _, s := range tc.has {
+				if !bytes.Contains(body, []byte(s)) {
+					t.Errorf("scrape lacks %q", s)
+				}
+			}
+		})
 	}
 }
 
@@ -378,5 +497,27 @@ func TestStateValue(t *testing.T) {
 	want := []string{"INIT=0", "BACKUP=1", "MASTER=2", "FAULT=3", "bogus=-1"}
 	if !slices.Equal(want, got) {
 		t.Errorf("%v, want %v", got, want)
+	}
+}
+
+// TestPromtoolCheckMetrics runs Prometheus's own linter on a real scrape.
+// promtool comes with Debian's prometheus package (.ci/install-deps.sh);
+// without it the test skips, except under CI=true.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("promtool not found (package prometheus; run .ci/install-deps.sh): %v", err)
+		}
+		t.Skipf("promtool not found (package prometheus): %v", err)
+	}
+	doc := sampleDocument()
+	m := NewMetrics(sourceFunc(func() Document { return doc }))
+	observed(m)
+	_, body := get(t, m.Handler(), "")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }

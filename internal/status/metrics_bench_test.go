@@ -1,0 +1,80 @@
+package status
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// bigDocument is a large director: services virtual servers with servers
+// real servers each, and one VRRP instance per 100 services.
+func bigDocument(services, servers int) Document {
+	var d Document
+	for i := range services / 100 {
+		d.VRRPInstances = append(d.VRRPInstances, Instance{
+			Name: fmt.Sprintf("VI_%d", i), State: StateMaster,
+			AdvertsSent: 1000, TransitionsTo: map[string]uint64{StateBackup: 1, StateMaster: 1},
+			Dropped: map[string]uint64{"ttl": 1},
+		})
+	}
+	for i := range services {
+		vs := VirtualServer{Name: fmt.Sprintf("svc%d", i), Address: fmt.Sprintf("192.0.2.%d:%d", i%250+1, 1000+i/250)}
+		for j := range servers {
+			vs.RealServers = append(vs.RealServers, RealServer{
+				Address: fmt.Sprintf("198.51.100.%d:%d", j+1, 1000+i), Healthy: true,
+				ActiveConns: uint64(i + j), BytesIn: uint64(1e6 + i), BytesOut: uint64(1e9 + j),
+			})
+		}
+		d.VirtualServers = append(d.VirtualServers, vs)
+	}
+	return d
+}
+
+// discard is a ResponseWriter that keeps only the size of the body.
+type discard struct {
+	h http.Header
+	n int
+}
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) WriteHeader(int)             {}
+func (d *discard) Write(p []byte) (int, error) { d.n += len(p); return len(p), nil }
+
+var _ io.Writer = (*discard)(nil)
+
+// BenchmarkScrape is one GET /metrics of a director with 5,000 services
+// of 4 real servers each, every server with a check histogram.
+func BenchmarkScrape(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		accept string
+	}{
+		{"text", "text/plain"},
+		{"openmetrics", "application/openmetrics-text; version=1.0.0"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			doc := bigDocument(5000, 4)
+			m := NewMetrics(sourceFunc(func() Document { return doc }))
+			for _, vs := range doc.VirtualServers {
+				for _, rs := range vs.RealServers {
+					m.ObserveCheck(vs.Name, netip.MustParseAddrPort(rs.Address), time.Millisecond)
+				}
+			}
+			h := m.Handler()
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept", tc.accept)
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				w := &discard{h: http.Header{}}
+				h.ServeHTTP(w, req)
+				size = w.n
+			}
+			b.ReportMetric(float64(size), "bytes/scrape")
+		})
+	}
+}
