@@ -23,6 +23,8 @@ packages=(
 	dpkg            # dpkg-deb, to unpack the kernel package
 	systemd         # systemd-analyze verify of examples/systemd/lvsd.service
 	prometheus      # promtool: check metrics on a scrape, test the example alerting rules
+	man-db          # man -l renders the manual pages in man/
+	groff-base      # groff -ww checks them
 )
 
 if [[ $(id -u) -ne 0 ]]; then
