@@ -4,6 +4,8 @@
 #   make test    install the lab's packages (root) and run every test
 #   make bench   benchmarks
 #   make lint    gofmt, go vet, staticcheck
+#   make deb     the Debian package, in bin/
+#   make man     regenerate the manual pages in man/
 
 GO        ?= go
 BIN       := bin/lvsd
@@ -11,14 +13,25 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/lvsd/lvsd/internal/buildinfo.Version=$(VERSION) -X github.com/lvsd/lvsd/internal/buildinfo.Commit=$(COMMIT)
 STATICCHECK_VERSION := v0.8.2
+# The Debian version: a release tag vX.Y.Z gives X.Y.Z (+N.gHASH after it),
+# an untagged tree 0.0~gitDATE.HASH; -1 is the packaging revision.
+DEB_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo "$${v#v}" | sed 's/-\([0-9]*\)-g/+\1.g/' || echo "0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null).$$(git rev-parse --short HEAD 2>/dev/null)")-1
 
-.PHONY: build test unit integration fuzz demo bench lint deps clean
+.PHONY: build test unit integration fuzz demo bench lint deps clean deb man
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lvsd
 
 deps:
 	@bash .ci/install-deps.sh
+
+# A Debian package staged from bin/lvsd and packaging/deb/, built with
+# dpkg-deb (see the README's "Install from the package").
+deb: build
+	@bash packaging/deb/build.sh $(BIN) '$(DEB_VERSION)' bin
+
+man:
+	$(GO) test -count=1 -run TestPagesUpToDate ./man -update
 
 # The full suite: unit tests everywhere, integration tests (namespaces and
 # the IPVS VM lab) when run as root. Under CI=true nothing is skipped. The

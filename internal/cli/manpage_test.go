@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -41,5 +44,31 @@ func TestCommandsDescribeEveryFlag(t *testing.T) {
 	status := docs[slices.Index(names, "status")]
 	if i := slices.IndexFunc(status.Flags, func(f FlagDoc) bool { return f.Name == "json" }); i < 0 || status.Flags[i].Arg != "" {
 		t.Errorf("status --json is not a switch: %+v", status.Flags)
+	}
+}
+
+// TestBashCompletion keeps the packaged bash completion in step with the
+// commands: every command and every flag of it is offered.
+func TestBashCompletion(t *testing.T) {
+	src, err := os.ReadFile("../../packaging/deb/lvsd.bash-completion")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*local commands="([^"]*)"`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("no commands list in the completion script")
+	}
+	listed := strings.Fields(string(m[1]))
+	for _, c := range Commands() {
+		if !slices.Contains(listed, c.Name) {
+			t.Errorf("the completion does not offer the command %s", c.Name)
+		}
+		// The flags offered after the command: its case branch.
+		branch := regexp.MustCompile(`(?m)^\s*(?:[a-z|\s]*\|\s*)?` + regexp.QuoteMeta(c.Name) + `(?:\s*\|[a-z|\s]*)?\)([^;]*;;|(?s:.*?);;)`).FindSubmatch(src)
+		for _, f := range c.Flags {
+			if branch == nil || !regexp.MustCompile(`(^|[\s"])`+regexp.QuoteMeta(f.Dash())+`([\s"]|$)`).Match(branch[1]) {
+				t.Errorf("the completion does not offer %s %s", c.Name, f.Dash())
+			}
+		}
 	}
 }
