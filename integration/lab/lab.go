@@ -373,6 +373,26 @@ func (n *LAN) setPort(host, state string) error {
 	return n.lab.sw.setLink(port, state == "up")
 }
 
+// Isolate sets the host's bridge port isolated (on) or not: isolated
+// ports exchange nothing with each other but still reach every other
+// port, so isolating two hosts partitions them from each other only.
+func (n *LAN) Isolate(host string, on bool) error {
+	n.mu.Lock()
+	port, ok := n.ports[host]
+	n.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no host %q on LAN %d", host, n.Index)
+	}
+	link, err := n.lab.sw.nl.LinkByName(port)
+	if err == nil {
+		err = n.lab.sw.nl.LinkSetIsolated(link, on)
+	}
+	if err != nil {
+		return fmt.Errorf("setting port %s of %s isolated=%v: %w", port, host, on, err)
+	}
+	return nil
+}
+
 // Capture starts a capture on the observer's interface of this LAN.
 func (n *LAN) Capture(t testing.TB, filter string) *Capture {
 	t.Helper()
@@ -424,6 +444,55 @@ func (h *Host) IfaceMAC(ifname string) string {
 		h.lab.t.Fatalf("lab: MAC of %s on %s: %v", ifname, h.Name, err)
 	}
 	return link.Attrs().HardwareAddr.String()
+}
+
+// HasAddr reports whether one of the host's interfaces has the address
+// ip (any prefix length), read from the kernel over netlink: cheap
+// enough to poll.
+func (h *Host) HasAddr(ifname string, ip net.IP) (bool, error) {
+	link, err := h.nl.LinkByName(ifname)
+	if err != nil {
+		return false, fmt.Errorf("%s in %s: %w", ifname, h.NS, err)
+	}
+	addrs, err := h.nl.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return false, fmt.Errorf("addresses of %s in %s: %w", ifname, h.NS, err)
+	}
+	for _, a := range addrs {
+		if a.IP.Equal(ip) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Netem makes one of the host's interfaces lossy and slow on the way out
+// (a netem root qdisc; the sch_netem module must be loaded): loss in
+// percent, delay for every packet.
+func (h *Host) Netem(ifname string, loss float32, delay time.Duration) error {
+	link, err := h.nl.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("%s in %s: %w", ifname, h.NS, err)
+	}
+	q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(1, 0)},
+		netlink.NetemQdiscAttrs{Loss: loss, Latency: uint32(delay.Microseconds())})
+	if err := h.nl.QdiscAdd(q); err != nil {
+		return fmt.Errorf("netem on %s in %s: %w", ifname, h.NS, err)
+	}
+	return nil
+}
+
+// ClearNetem removes what Netem added.
+func (h *Host) ClearNetem(ifname string) error {
+	link, err := h.nl.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("%s in %s: %w", ifname, h.NS, err)
+	}
+	q := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(1, 0)}, QdiscType: "netem"}
+	if err := h.nl.QdiscDel(q); err != nil {
+		return fmt.Errorf("removing netem from %s in %s: %w", ifname, h.NS, err)
+	}
+	return nil
 }
 
 // LinkDown sets one of the host's interfaces administratively down.
