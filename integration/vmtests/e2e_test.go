@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -145,12 +146,38 @@ func e2eAttemptStep(step string, attempt int) string {
 	return fmt.Sprintf("%s (attempt %d)", step, attempt)
 }
 
+// e2eServerAddrs are the real servers' addresses, by host name.
+var e2eServerAddrs = map[string]string{"rs1": e2eRS1, "rs2": e2eRS2, "rs3": e2eRS3}
+
 // e2eConfig is the cluster file of both directors; rs3 is in it only
 // once the test adds it by a reload.
 func e2eConfig(withRS3 bool) string {
-	servers := fmt.Sprintf("  real_server \"%s:80\" {}\n  real_server \"%s:80\" {}\n", e2eRS1, e2eRS2)
+	f := e2eFile{weights: map[string]int{"rs1": 1, "rs2": 1}, garpRepeat: 3, interval: e2eInterval, timeout: e2eTimeout, fall: e2eFall}
 	if withRS3 {
-		servers += fmt.Sprintf("  real_server \"%s:80\" {}\n", e2eRS3)
+		f.weights["rs3"] = 1
+	}
+	return f.String()
+}
+
+// e2eFile is what the tests vary in the cluster file: the real servers of
+// "web" and their weights (by host name), the garp block's repeat, the
+// health checks' interval, timeout and fall, and the reconcile interval
+// (0: lvsd's default).
+type e2eFile struct {
+	weights           map[string]int
+	garpRepeat        int
+	interval, timeout time.Duration
+	fall              int
+	reconcile         time.Duration
+}
+
+func (f e2eFile) String() string {
+	var servers, ipvs string
+	for _, name := range slices.Sorted(maps.Keys(f.weights)) {
+		servers += fmt.Sprintf("  real_server \"%s:80\" { weight = %d }\n", e2eServerAddrs[name], f.weights[name])
+	}
+	if f.reconcile > 0 {
+		ipvs = fmt.Sprintf("  reconcile_interval = %q\n", f.reconcile)
 	}
 	return fmt.Sprintf(`cluster = "e2e"
 
@@ -171,7 +198,7 @@ vrrp_instance "VI_1" {
   preempt_delay   = %q
   handover        = "relay"
   garp {
-    repeat = 3
+    repeat = %d
     delay  = "1s"
   }
 }
@@ -197,7 +224,7 @@ virtual_server "echo" {
 }
 
 ipvs {
-  sync_daemon {
+%s  sync_daemon {
     interface     = "eth0"
     vrrp_instance = "VI_1"
     sync_id       = 51
@@ -207,8 +234,8 @@ ipvs {
 status {
   metrics_listen = ""
 }
-`, e2ePrioA, e2ePrioB, e2eAdvert, e2eDirA, e2eDirB, e2eVIP, e2ePreemptDelay, e2eVIP, e2eInterval, e2eTimeout, e2eRise, e2eFall, servers,
-		e2eVIP, natEcho, e2eRS1, natEcho)
+`, e2ePrioA, e2ePrioB, e2eAdvert, e2eDirA, e2eDirB, e2eVIP, e2ePreemptDelay, f.garpRepeat, e2eVIP, f.interval, f.timeout, e2eRise, f.fall, servers,
+		e2eVIP, natEcho, e2eRS1, natEcho, ipvs)
 }
 
 // e2eDirector is one director: its namespace and its lvsd.
@@ -275,7 +302,7 @@ func newE2ELab(t *testing.T) *e2eLab {
 		l.lan.AddAddr(name, addr+"/24")
 		l.dirs[name] = &e2eDirector{name: name, host: l.lan.Host(name), socket: filepath.Join(dir, name+".sock")}
 	}
-	for name, addr := range map[string]string{"rs1": e2eRS1, "rs2": e2eRS2, "rs3": e2eRS3} {
+	for name, addr := range e2eServerAddrs {
 		l.lan.AddAddr(name, addr+"/24")
 		s := &e2eServer{name: name, host: l.lan.Host(name), www: t.TempDir()}
 		// The real server's side of DR, as an operator prepares it: the
@@ -303,7 +330,13 @@ func (s *e2eServer) start() {
 
 func (l *e2eLab) writeConfig(withRS3 bool) {
 	l.t.Helper()
-	if err := os.WriteFile(l.cfg, []byte(e2eConfig(withRS3)), 0o644); err != nil {
+	l.writeFile([]byte(e2eConfig(withRS3)))
+}
+
+// writeFile replaces the cluster file of both directors by b.
+func (l *e2eLab) writeFile(b []byte) {
+	l.t.Helper()
+	if err := os.WriteFile(l.cfg, b, 0o644); err != nil {
 		l.t.Fatal(err)
 	}
 }
