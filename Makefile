@@ -3,6 +3,7 @@
 #   make demo    a director pair with real servers in the lab VM, showing failover
 #   make test    install the lab's packages (root) and run every test
 #   make bench   benchmarks
+#   make soak    a long fault-injection soak in the lab VM, into BENCHMARKS.md
 #   make lint    gofmt, go vet, staticcheck
 #   make deb     the Debian package, in bin/
 #   make man     regenerate the manual pages in man/
@@ -17,7 +18,7 @@ STATICCHECK_VERSION := v0.8.2
 # an untagged tree 0.0~gitDATE.HASH; -1 is the packaging revision.
 DEB_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo "$${v#v}" | sed 's/-\([0-9]*\)-g/+\1.g/' || echo "0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null).$$(git rev-parse --short HEAD 2>/dev/null)")-1
 
-.PHONY: build test unit integration fuzz demo bench lint deps clean deb man
+.PHONY: build test unit integration fuzz demo bench soak lint deps clean deb man
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lvsd
@@ -79,6 +80,14 @@ demo: deps
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The fault-injection soak (integration/soak) for SOAK_DURATION; its
+# table replaces the Soak section of BENCHMARKS.md. SOAK_SEED=N replays
+# the schedule of an earlier run (0 draws a new one).
+SOAK_DURATION ?= 30m
+SOAK_SEED     ?= 0
+soak: deps
+	$(GO) run ./bench/soak -duration $(SOAK_DURATION) -seed $(SOAK_SEED) -write BENCHMARKS.md
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
