@@ -13,12 +13,14 @@ import (
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
-// The soak's flags. CI runs the default: three minutes of faults with a
-// new seed each run, printed so a failure can be run again; bench/soak
-// and `make soak` run a long one.
+// The soak's flags. CI runs the default: three minutes of faults of seed
+// 1, whose schedule meets every kind of fault (soak.Plan draws them in
+// rounds), so that a red run is lvsd's or the test's fault and can be run
+// again as it was; bench/soak and `make soak` run a long one, and
+// -soak.seed 0 draws a new seed (printed).
 var (
 	soakDuration = flag.Duration("soak.duration", 3*time.Minute, "TestSoakInVM: how long the schedule of faults lasts")
-	soakSeed     = flag.Uint64("soak.seed", 0, "TestSoakInVM: the schedule's seed; 0 draws one (printed)")
+	soakSeed     = flag.Uint64("soak.seed", 1, "TestSoakInVM: the schedule's seed; 0 draws one (printed)")
 	soakOut      = flag.String("soak.out", "", "TestSoakInVM: write the guest's JSON result to this file")
 )
 

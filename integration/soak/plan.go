@@ -147,8 +147,9 @@ type Timing struct {
 	Settle time.Duration
 }
 
-// Plan returns the schedule of seed: faults drawn one after the other
-// until their estimated time (hold, settling, gap) fills duration. The
+// Plan returns the schedule of seed: faults drawn one after the other,
+// every kind once in each round of len(Kinds), until their estimated time
+// (hold, settling, gap) fills duration. The
 // same seed, duration and timing give the same schedule; a run whose
 // cluster settles more slowly than estimated runs a prefix of it.
 func Plan(seed uint64, duration time.Duration, tm Timing) []Fault {
@@ -157,11 +158,23 @@ func Plan(seed uint64, duration time.Duration, tm Timing) []Fault {
 		return (lo + time.Duration(rng.Int64N(int64(hi-lo)+1))).Round(10 * time.Millisecond)
 	}
 	director := func() string { return []string{"a", "b"}[rng.IntN(2)] }
+	// Kinds are drawn in rounds, each a shuffle of every kind, so that a
+	// short run meets every kind of fault once in each len(Kinds) faults.
+	var round []Kind
+	next := func() Kind {
+		if len(round) == 0 {
+			round = append(round, Kinds...)
+			rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
+		}
+		k := round[0]
+		round = round[1:]
+		return k
+	}
 	cfg := Initial()
 	var out []Fault
 	var spent time.Duration
 	for spent < duration {
-		f := Fault{Seq: len(out) + 1, Kind: Kinds[rng.IntN(len(Kinds))], Gap: between(500*time.Millisecond, 2*time.Second)}
+		f := Fault{Seq: len(out) + 1, Kind: next(), Gap: between(500*time.Millisecond, 2*time.Second)}
 		settle := 2 * time.Second // a reload or a health change, on the emulated guest
 		switch f.Kind {
 		case Kill:

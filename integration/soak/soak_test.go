@@ -37,14 +37,21 @@ func TestPlanIsReproducible(t *testing.T) {
 	}
 }
 
+// Every round of len(Kinds) faults has each kind once, so that CI's short
+// soak meets them all.
 func TestPlanDrawsEveryKind(t *testing.T) {
-	seen := map[Kind]bool{}
-	for _, f := range Plan(1, 30*time.Minute, timing) {
-		seen[f.Kind] = true
-	}
-	for _, k := range Kinds {
-		if !seen[k] {
-			t.Errorf("30 minutes of faults without %q", k)
+	for seed := uint64(1); seed <= 20; seed++ {
+		plan := Plan(seed, 30*time.Minute, timing)
+		for start := 0; start+len(Kinds) <= len(plan); start += len(Kinds) {
+			seen := map[Kind]bool{}
+			for _, f := range plan[start : start+len(Kinds)] {
+				seen[f.Kind] = true
+			}
+			for _, k := range Kinds {
+				if !seen[k] {
+					t.Errorf("seed %d: faults %d to %d lack %q", seed, start+1, start+len(Kinds), k)
+				}
+			}
 		}
 	}
 }
