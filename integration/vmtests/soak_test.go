@@ -399,9 +399,12 @@ func (r *soakRun) apply(f soak.Fault) {
 	case soak.Kill:
 		s := r.sups[f.Target]
 		old := s.kill()
-		// Healed when the supervisor's new daemon answers.
+		// Healed when the supervisor's new daemon answers itself: the
+		// sampler may still hold the killed one's last answer (soakStale),
+		// and the new one answers only once it has removed what the old
+		// one left and bound its sockets (README, After a crash).
 		deadline := time.Now().Add(soakRestartSec + 15*time.Second)
-		for s.current().Pid() == old || !r.up(f.Target) {
+		for s.current().Pid() == old || !r.answers(f.Target) {
 			if time.Now().After(deadline) {
 				r.record(fmt.Sprintf("lvsd on %s restarted after kill -9", f.Target), "no answering daemon within 15 s")
 				return
@@ -456,14 +459,13 @@ func (r *soakRun) hold(f soak.Fault, harm, undo func() error) {
 	}
 }
 
-func (r *soakRun) up(director string) bool {
-	s := r.last()
-	for _, d := range s.Dirs {
-		if d.Name == director {
-			return d.Up
-		}
-	}
-	return false
+// answers reports whether the director's daemon answers a status request
+// now.
+func (r *soakRun) answers(director string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), soakStatusWait)
+	defer cancel()
+	_, err := status.Get(ctx, r.l.dirs[director].socket)
+	return err == nil
 }
 
 func (r *soakRun) record(invariant, detail string) {
