@@ -257,10 +257,11 @@ func TestLoopMaxInFlight(t *testing.T) {
 	mustSet(t, s, js...)
 	runFor(t, s, time.Second)
 	// Each check holds its connection for its 100ms timeout. The server
-	// may see a new connection a moment before it notices the reset of the
-	// one it replaces, hence a little over 5.
-	if m := most.Load(); m > 8 {
-		t.Errorf("the server saw %d connections at once, want about 5 (the cap)", m)
+	// may see a new connection before it notices the reset of the one it
+	// replaces, and on a busy machine it notices late, so it can count
+	// several more than 5; uncapped, it would see all 20 at once.
+	if m := most.Load(); m > 12 {
+		t.Errorf("the server saw %d connections at once, want about 5 (the cap), far from 20", m)
 	}
 	// Uncapped, 20 jobs would make about 200 checks in 1s; 5 at a time,
 	// each 100ms, make about 50.
