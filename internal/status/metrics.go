@@ -204,7 +204,7 @@ type sourceCollector struct {
 	src Source
 
 	state, trans, sent, recv, dropped, ifDropped *prometheus.Desc
-	healthy, conns, bytes                        *prometheus.Desc
+	healthy, conns, bytes, quorum                *prometheus.Desc
 }
 
 func newSourceCollector(src Source) *sourceCollector {
@@ -230,13 +230,15 @@ func newSourceCollector(src Source) *sourceCollector {
 			"1 if the real server passes its health checks, else 0.", []string{"service", "server"}, nil),
 		conns: d("lvsd_ipvs_connections_active",
 			"Active connections of the real server in the kernel's IPVS table.", []string{"service", "server"}, nil),
+		quorum: d("lvsd_virtual_server_quorum_met",
+			"1 if at least quorum real servers of the virtual server are healthy, else 0 (the sorry server, if any, takes the service).", []string{"service"}, nil),
 		bytes: d("lvsd_ipvs_bytes_total",
 			"Bytes forwarded to (in) and from (out) the real server, as IPVS counts them.", []string{"service", "server", "direction"}, nil),
 	}
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.state, c.trans, c.sent, c.recv, c.dropped, c.ifDropped, c.healthy, c.conns, c.bytes} {
+	for _, d := range []*prometheus.Desc{c.state, c.trans, c.sent, c.recv, c.dropped, c.ifDropped, c.healthy, c.conns, c.bytes, c.quorum} {
 		ch <- d
 	}
 }
@@ -268,6 +270,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, vs := range doc.VirtualServers {
+		gauge(c.quorum, boolValue(vs.QuorumMet), vs.Name)
 		for _, rs := range vs.RealServers {
 			gauge(c.healthy, boolValue(rs.Healthy), vs.Name, rs.Address)
 			gauge(c.conns, float64(rs.ActiveConns), vs.Name, rs.Address)

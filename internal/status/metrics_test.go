@@ -162,6 +162,7 @@ var lvsdFamilies = []struct {
 	{"lvsd_vrrp_packets_dropped_total", "counter", "instance,reason"},
 	{"lvsd_vrrp_interface_packets_dropped_total", "counter", "interface,reason"},
 	{"lvsd_realserver_healthy", "gauge", "service,server"},
+	{"lvsd_virtual_server_quorum_met", "gauge", "service"},
 	{"lvsd_healthcheck_duration_seconds", "histogram", "service,server"},
 	{"lvsd_ipvs_operations_total", "counter", "op"},
 	{"lvsd_ipvs_reconcile_seconds", "histogram", ""},
