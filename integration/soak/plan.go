@@ -35,7 +35,7 @@ const (
 	ReloadGARP   Kind = "reload: garp only"
 	ReloadSyntax Kind = "reload: syntax error"
 	ReloadDeep   Kind = "reload: 100,000-deep nesting"
-	ReloadHuge   Kind = "reload: huge file"
+	ReloadHuge   Kind = "reload: file over the size limit"
 )
 
 // Kinds lists every kind in the report's order.
@@ -55,9 +55,8 @@ func (k Kind) VRRP() bool {
 }
 
 // Rejected reports whether a reload of kind k must be refused (the daemon
-// keeps its configuration); Huge is left out: a large file that parses
-// may be applied or refused, but the daemon must live.
-func (k Kind) Rejected() bool { return k == ReloadSyntax || k == ReloadDeep }
+// keeps its configuration).
+func (k Kind) Rejected() bool { return k == ReloadSyntax || k == ReloadDeep || k == ReloadHuge }
 
 // Reload reports whether k is a reload.
 func (k Kind) Reload() bool {

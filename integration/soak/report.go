@@ -100,8 +100,8 @@ func (u Usage) String() string {
 // check holds a socket and a goroutine or two per real server (three),
 // the soak's own status request a connection and its handler, and Go
 // adds a thread while a system call blocks. Memory: the heap's garbage
-// and what the runtime has not yet handed back after the huge reload (a
-// file of several MiB read and parsed) stay resident for a while.
+// and what the runtime has not yet handed back after a reload stay
+// resident for a while.
 const (
 	fdSlack        = 4
 	threadSlack    = 4
