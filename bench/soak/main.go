@@ -100,6 +100,12 @@ func section(r soak.Result, load string) string {
 	for _, x := range r.Resources {
 		fmt.Fprintf(&b, "| %s | %d | %v | %s | %s |\n", x.Director, x.Restarts, x.Over.Round(time.Second), x.Base, x.End)
 	}
+	if len(r.Starved) > 0 {
+		fmt.Fprintf(&b, "\nNot injected: %d times the guest did not run a master in time and the backup took over, each shown by the master's own late advert (`last_late_advert` in its status):\n\n", len(r.Starved))
+		for _, s := range r.Starved {
+			fmt.Fprintf(&b, "- %s\n", s)
+		}
+	}
 	if r.Passed() {
 		b.WriteString("\nVerdict: PASS.\n")
 	} else {

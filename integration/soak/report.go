@@ -36,6 +36,30 @@ func ClientWindow(f Fault, begun, healed, settled time.Time, detect, grace time.
 	return w, true
 }
 
+// Starved is not a fault the soak injects: the host did not run a master
+// in time, so that its backup took over, as a SIGSTOP past
+// Master_Down_Interval would have made it. The master's own status shows
+// it (last_late_advert).
+const Starved Kind = "master not run in time (not injected)"
+
+// StarvedWindow is when an advert that master sent late by late, at at,
+// explains failed requests. Only a lateness of at least enough (the
+// backup's Master_Down_Interval less one advert interval: the gap at
+// which a backup takes over) explains anything; then the requests from
+// grace before the stall began until grace after the advert left, which
+// sent the backup back and the traffic with it.
+func StarvedWindow(master string, at time.Time, late, enough, grace time.Duration) (Window, bool) {
+	if late < enough {
+		return Window{}, false
+	}
+	return Window{
+		From:  at.Add(-late - grace),
+		To:    at.Add(grace),
+		Fault: fmt.Sprintf("%s's advert %v late", master, late.Round(time.Millisecond)),
+		Kind:  Starved,
+	}, true
+}
+
 // Failure is a failed request of the client.
 type Failure struct {
 	Start time.Time
@@ -153,14 +177,17 @@ type Row struct {
 // Result is a soak's report, printed by the guest on one line after
 // Marker and read back by the host.
 type Result struct {
-	Seed       uint64
-	Planned    time.Duration
-	Wall       time.Duration
-	Faults     int
-	Rows       []Row
-	Requests   int
-	Failed     int
-	Resources  []Resources
+	Seed      uint64
+	Planned   time.Duration
+	Wall      time.Duration
+	Faults    int
+	Rows      []Row
+	Requests  int
+	Failed    int
+	Resources []Resources
+	// Starved lists, with their offsets, the times the host did not run
+	// a master in time (StarvedWindow): not faults of the schedule.
+	Starved    []string
 	Violations []string
 }
 
@@ -213,6 +240,9 @@ func (r Result) Table() string {
 			fmt.Fprintf(&b, "; GREW: %s", strings.Join(g, ", "))
 		}
 		b.WriteString("\n")
+	}
+	for _, s := range r.Starved {
+		fmt.Fprintf(&b, "NOT INJECTED %s\n", s)
 	}
 	for _, v := range r.Violations {
 		fmt.Fprintf(&b, "VIOLATION %s\n", v)

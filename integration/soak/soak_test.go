@@ -162,3 +162,26 @@ func TestUnexplained(t *testing.T) {
 		t.Errorf("Unexplained = %+v, want two runs, the first of two failures after the kill", got)
 	}
 }
+
+// A master's advert late enough for its backup to take over explains the
+// requests cut meanwhile; a shorter lateness explains nothing.
+func TestStarvedWindow(t *testing.T) {
+	at := time.Unix(1000, 0)
+	enough, grace := 240*time.Millisecond, 1500*time.Millisecond
+	if _, ok := StarvedWindow("a", at, 200*time.Millisecond, enough, grace); ok {
+		t.Error("an advert 200 ms late (no takeover) explains failures")
+	}
+	w, ok := StarvedWindow("a", at, 400*time.Millisecond, enough, grace)
+	if !ok {
+		t.Fatal("an advert 400 ms late explains no failure")
+	}
+	fails := []Failure{
+		{Start: at.Add(-1899 * time.Millisecond)}, // in flight when the stall began
+		{Start: at.Add(1500 * time.Millisecond)},  // grace after the advert
+		{Start: at.Add(1600 * time.Millisecond)},  // not explained
+	}
+	got := Unexplained(fails, []Window{w})
+	if len(got) != 1 || !strings.HasPrefix(got[0].Detail, "1 requests failed") || got[0].Kind != Starved {
+		t.Errorf("Unexplained = %+v, want the last failure only, after the late advert", got)
+	}
+}

@@ -100,6 +100,17 @@ type soakRun struct {
 	mu      sync.Mutex // guards the fields below
 	mon     *soak.Monitor
 	cluster soak.Cluster
+	// lateSeen is the last late advert each director reported; starved
+	// the windows of those late enough for a takeover.
+	lateSeen map[string]time.Time
+	starved  []soakLate
+}
+
+// soakLate is a director's advert sent late enough for a takeover.
+type soakLate struct {
+	director    string
+	stalled, at time.Time // the advert was due at stalled and left at at
+	w           soak.Window
 }
 
 // TestSoak runs the soak for -soak.duration with the schedule of
@@ -177,12 +188,13 @@ func TestSoak(t *testing.T) {
 
 func newSoakRun(t *testing.T) *soakRun {
 	r := &soakRun{
-		t:       t,
-		l:       newE2ELab(t),
-		sups:    map[string]*soakSupervisor{},
-		probe:   map[string]*soakProbe{},
-		mon:     soak.NewMonitor(soakBounds),
-		cluster: soak.Initial(),
+		t:        t,
+		l:        newE2ELab(t),
+		sups:     map[string]*soakSupervisor{},
+		probe:    map[string]*soakProbe{},
+		mon:      soak.NewMonitor(soakBounds),
+		cluster:  soak.Initial(),
+		lateSeen: map[string]time.Time{},
 	}
 	r.l.writeFile([]byte(r.file(r.cluster)))
 	// a first, as in the e2e test: started together on emulated CPUs both
@@ -235,6 +247,7 @@ func (r *soakRun) sampleLoop(ctx context.Context) {
 		for i := range s.Dirs {
 			if s.Dirs[i].Up {
 				s.Dirs[i].Want, s.Dirs[i].Unhealthy = r.want(r.probe[s.Dirs[i].Name].doc)
+				r.noteLate(s.Dirs[i].Name, r.probe[s.Dirs[i].Name].doc)
 			}
 		}
 		r.mon.Observe(s)
@@ -244,6 +257,23 @@ func (r *soakRun) sampleLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// noteLate records the window of a late advert in doc that is new and late
+// enough for the backup to have taken over (soak.StarvedWindow). The
+// caller holds r.mu.
+func (r *soakRun) noteLate(name string, doc status.Document) {
+	in, ok := e2eInstance(doc)
+	if !ok || in.LastLateAdvert == nil || in.LastLateAdvert.At.Equal(r.lateSeen[name]) {
+		return
+	}
+	l := in.LastLateAdvert
+	r.lateSeen[name] = l.At
+	late := time.Duration(l.LateMS * float64(time.Millisecond))
+	enough := vrrp.MasterDownInterval(e2ePrioA, e2eAdvert) - e2eAdvert
+	if w, ok := soak.StarvedWindow(name, l.At, late, enough, e2eReqGrace); ok {
+		r.starved = append(r.starved, soakLate{director: name, stalled: l.At.Add(-late), at: l.At, w: w})
 	}
 }
 
@@ -594,10 +624,24 @@ func (r *soakRun) result(outcomes []soak.Outcome, windows []soak.Window, base ma
 		}
 		resources = append(resources, x)
 	}
+	// A late advert of a director that the schedule itself stopped is
+	// that fault's, already explained; the others were not injected.
+	var starved []string
+	for _, l := range r.starved {
+		injected := slices.ContainsFunc(windows, func(w soak.Window) bool {
+			return (w.Kind == soak.StopShort || w.Kind == soak.StopLong) && strings.Contains(w.Fault, " on "+l.director+" ") &&
+				!l.at.Before(w.From) && !l.stalled.After(w.To)
+		})
+		if !injected {
+			windows = append(windows, l.w)
+			starved = append(starved, fmt.Sprintf("+%v %s", l.at.Sub(r.start).Round(time.Millisecond), l.w.Fault))
+		}
+	}
+	slices.SortFunc(windows, func(a, b soak.Window) int { return a.From.Compare(b.From) })
 	violations := append(r.mon.Violations(), soak.Unexplained(fails, windows)...)
 	r.mu.Unlock()
 	res := soak.NewResult(*soakSeed, *soakDuration, wall, outcomes, violations, r.start)
-	res.Requests, res.Failed, res.Resources = len(reqs), len(fails), resources
+	res.Requests, res.Failed, res.Resources, res.Starved = len(reqs), len(fails), resources, starved
 	return res
 }
 

@@ -162,6 +162,10 @@ func writeInstance(w io.Writer, in status.Instance, width int) {
 	if len(in.VirtualIPs) > 0 {
 		fmt.Fprintf(w, "  %*s  %s\n", width, "", strings.Join(in.VirtualIPs, " "))
 	}
+	if l := in.LastLateAdvert; l != nil {
+		fmt.Fprintf(w, "  %*s  %s late, the last %.0f ms late at %s: lvsd was not run in time\n",
+			width, "", plural(in.AdvertsLate, "advert"), l.LateMS, formatTime(l.At))
+	}
 }
 
 // dropped sums the drop counters and names the reasons that occurred.

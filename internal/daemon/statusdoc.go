@@ -203,11 +203,15 @@ func instanceDoc(st vrrpd.InstanceStatus) status.Instance {
 		Transitions:       st.Transitions,
 		AdvertsSent:       st.AdvertsSent,
 		AdvertsReceived:   st.AdvertsReceived,
+		AdvertsLate:       st.AdvertsLate,
 		Dropped:           make(map[string]uint64, len(st.Dropped)),
 		TransitionsTo:     make(map[string]uint64, len(st.TransitionsTo)),
 	}
 	if st.MasterAddress.IsValid() {
 		out.MasterAddress = st.MasterAddress.String()
+	}
+	if l := st.LastLateAdvert; !l.At.IsZero() {
+		out.LastLateAdvert = &status.LateAdvert{At: l.At, LateMS: float64(l.Late.Microseconds()) / 1000}
 	}
 	for _, p := range st.VirtualIPs {
 		out.VirtualIPs = append(out.VirtualIPs, p.String())

@@ -75,6 +75,11 @@ type Instance struct {
 	Transitions       uint64    `json:"transitions"`
 	AdvertsSent       uint64    `json:"adverts_sent"`
 	AdvertsReceived   uint64    `json:"adverts_received"`
+	// AdvertsLate counts adverts sent more than an advert interval after
+	// they were due (the process was not run in time; at three intervals
+	// the backups take over); LastLateAdvert is the latest, nil if none.
+	AdvertsLate    uint64      `json:"adverts_late"`
+	LastLateAdvert *LateAdvert `json:"last_late_advert"`
 	// Dropped counts received packets thrown away, by reason ("ttl",
 	// "checksum", ...: the vrrp package's DropReason names).
 	Dropped map[string]uint64 `json:"dropped"`
@@ -82,6 +87,12 @@ type Instance struct {
 	// TransitionsTo splits Transitions by the state entered; it feeds
 	// lvsd_vrrp_transitions_total{to} and is not part of the document.
 	TransitionsTo map[string]uint64 `json:"-"`
+}
+
+// LateAdvert is an advert sent late: when it left and how late.
+type LateAdvert struct {
+	At     time.Time `json:"at"`
+	LateMS float64   `json:"late_ms"`
 }
 
 // VirtualServer is one IPVS service of the config with its real servers.

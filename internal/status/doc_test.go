@@ -107,8 +107,10 @@ func TestDocumentMatchesSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := shapeOf(t, spec)
-	// The documentation names in_ipvs and vrrp_interfaces in prose, not
-	// in the example.
+	// The documentation names in_ipvs, vrrp_interfaces and the late
+	// adverts in prose, not in the example.
+	want["$.vrrp_instances[].adverts_late"] = "number"
+	want["$.vrrp_instances[].last_late_advert"] = "null"
 	want["$.virtual_servers[].real_servers[].in_ipvs"] = "bool"
 	want["$.vrrp_interfaces"] = "array"
 	want["$.vrrp_interfaces[]"] = "object"

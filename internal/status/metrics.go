@@ -203,8 +203,8 @@ func ServeMetricsOn(ctx context.Context, ln net.Listener, h http.Handler) error 
 type sourceCollector struct {
 	src Source
 
-	state, trans, sent, recv, dropped, ifDropped *prometheus.Desc
-	healthy, conns, bytes, quorum                *prometheus.Desc
+	state, trans, sent, recv, late, dropped, ifDropped *prometheus.Desc
+	healthy, conns, bytes, quorum                      *prometheus.Desc
 }
 
 func newSourceCollector(src Source) *sourceCollector {
@@ -217,6 +217,8 @@ func newSourceCollector(src Source) *sourceCollector {
 			"VRRP state transitions, by the state entered.", []string{"instance", "to"}, nil),
 		sent: d("lvsd_vrrp_adverts_sent_total",
 			"VRRP advertisements sent.", []string{"instance"}, nil),
+		late: d("lvsd_vrrp_adverts_late_total",
+			"VRRP advertisements sent more than an advert interval after they were due: the process was not run in time (at three intervals the backups take over).", []string{"instance"}, nil),
 		recv: d("lvsd_vrrp_adverts_received_total",
 			"VRRP advertisements received and accepted.", []string{"instance"}, nil),
 		dropped: d("lvsd_vrrp_packets_dropped_total",
@@ -238,7 +240,7 @@ func newSourceCollector(src Source) *sourceCollector {
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.state, c.trans, c.sent, c.recv, c.dropped, c.ifDropped, c.healthy, c.conns, c.bytes, c.quorum} {
+	for _, d := range []*prometheus.Desc{c.state, c.trans, c.sent, c.recv, c.late, c.dropped, c.ifDropped, c.healthy, c.conns, c.bytes, c.quorum} {
 		ch <- d
 	}
 }
@@ -260,6 +262,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(c.sent, in.AdvertsSent, in.Name)
 		counter(c.recv, in.AdvertsReceived, in.Name)
+		counter(c.late, in.AdvertsLate, in.Name)
 		for reason, n := range in.Dropped {
 			counter(c.dropped, n, in.Name, reason)
 		}

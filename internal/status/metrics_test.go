@@ -159,6 +159,7 @@ var lvsdFamilies = []struct {
 	{"lvsd_vrrp_transitions_total", "counter", "instance,to"},
 	{"lvsd_vrrp_adverts_sent_total", "counter", "instance"},
 	{"lvsd_vrrp_adverts_received_total", "counter", "instance"},
+	{"lvsd_vrrp_adverts_late_total", "counter", "instance"},
 	{"lvsd_vrrp_packets_dropped_total", "counter", "instance,reason"},
 	{"lvsd_vrrp_interface_packets_dropped_total", "counter", "interface,reason"},
 	{"lvsd_realserver_healthy", "gauge", "service,server"},

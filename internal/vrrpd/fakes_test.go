@@ -221,6 +221,14 @@ type fakeVIPs struct {
 	mu    sync.Mutex
 	have  map[string][]netip.Prefix
 	calls []vipCall
+	stall time.Duration // the next Missing takes this long
+}
+
+// stallNextCheck makes the next Missing take d.
+func (f *fakeVIPs) stallNextCheck(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stall = d
 }
 
 type vipCall struct {
@@ -256,6 +264,13 @@ func (f *fakeVIPs) Remove(ifname string, vips []netip.Prefix) error {
 }
 
 func (f *fakeVIPs) Missing(ifname string, vips []netip.Prefix) ([]netip.Prefix, error) {
+	f.mu.Lock()
+	stall := f.stall
+	f.stall = 0
+	f.mu.Unlock()
+	// A kernel that answers late holds up the instance's loop, as a
+	// starved process would.
+	time.Sleep(stall)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []netip.Prefix

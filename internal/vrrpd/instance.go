@@ -117,6 +117,11 @@ type Instance struct {
 	// of an advert, which the Master_Down_Timer counts from, not the
 	// later moment Run got to it. Zero for other events (now).
 	eventAt time.Time
+	// advertDue is when the running AdvertTimer is due; lastAdvertAt is
+	// when the last advert from another router was accepted (both for the
+	// log lines that tell a starved master from a lost network).
+	advertDue    time.Time
+	lastAdvertAt time.Time
 
 	wake chan struct{} // capacity 1: something was queued under mu
 
@@ -419,7 +424,7 @@ func (in *Instance) Run(ctx context.Context) error {
 		case <-in.timers[0].C: // MasterDownTimer, masterDownEarly early
 			in.masterDownFired(rx)
 		case <-in.timers[1].C:
-			in.step(vrrp.TimerFired{Timer: timerIDs[1]})
+			in.advertFired()
 		case <-in.timers[2].C:
 			in.step(vrrp.TimerFired{Timer: timerIDs[2]})
 		case <-in.timers[3].C:
@@ -525,6 +530,7 @@ func (in *Instance) receive(r received) {
 		}
 	}
 	in.eventAt = r.at
+	in.lastAdvertAt = r.at
 	in.step(vrrp.AdvertReceived{From: r.p.Src.Unmap().WithZone(""), Priority: a.Priority, Interval: a.MaxAdvertInterval})
 	in.eventAt = time.Time{}
 }
@@ -561,6 +567,9 @@ func (in *Instance) do(a vrrp.Action) {
 	case vrrp.SendAdvert:
 		in.send(a.Priority)
 	case vrrp.SetTimer:
+		if a.Timer == vrrp.AdvertTimer {
+			in.advertDue = time.Now().Add(a.After)
+		}
 		if a.Timer == vrrp.MasterDownTimer {
 			in.armMasterDown(a.After)
 		} else if t := in.timer(a.Timer); t != nil {
@@ -613,8 +622,30 @@ func (in *Instance) masterDownFired(rx <-chan received) {
 	preciseSleepUntil(in.mdDeadline)
 	in.takeQueued(rx)
 	if in.mdGen == gen {
+		args := []any{"master_down_interval", in.m.MasterDownInterval().String()}
+		if !in.lastAdvertAt.IsZero() {
+			args = append(args, "last_advert", time.Since(in.lastAdvertAt).Round(time.Millisecond).String()+" ago")
+		}
+		in.log.Info("no advertisement from the master within Master_Down_Interval", args...)
 		in.step(vrrp.TimerFired{Timer: vrrp.MasterDownTimer})
 	}
+}
+
+// advertFired sends the master's periodic advert. One that leaves more
+// than an advert interval after it was due means this process was not
+// run in time (an overloaded or frozen host): at three intervals the
+// backups take over, so it is counted and logged, which tells a starved
+// master from a lost network after the fact.
+func (in *Instance) advertFired() {
+	late := time.Since(in.advertDue)
+	if !in.advertDue.IsZero() && late > in.cfg.AdvertInterval {
+		in.mu.Lock()
+		in.st.AdvertsLate++
+		in.st.LastLateAdvert = LateAdvert{At: time.Now(), Late: late}
+		in.mu.Unlock()
+		in.log.Warn("advertisement sent late: the process was not run in time", "late", late.Round(time.Millisecond).String(), "advert_interval", in.cfg.AdvertInterval.String())
+	}
+	in.step(vrrp.TimerFired{Timer: vrrp.AdvertTimer})
 }
 
 // takeQueued takes in, up to maxDrain, the packets that arrived before the

@@ -352,6 +352,44 @@ func TestDeletedVIPIsPutBack(t *testing.T) {
 	}
 }
 
+// A master whose loop is held up past an advert interval (a starved
+// process) counts the late advert and says by how much; adverts that leave
+// on time count nothing.
+func TestLateAdvertIsCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newRouter(t, newFakeNet(&journal{}), "a", addrA, instanceConfig("VI_1", 51, 255))
+		a.start()
+		// Adverts at 0 s, 1 s, ... 10 s, each on time.
+		time.Sleep(10*time.Second + 500*time.Millisecond)
+		synctest.Wait()
+		if st := a.inst.Status(); st.AdvertsLate != 0 || !st.LastLateAdvert.At.IsZero() {
+			t.Fatalf("before any stall: %d late adverts, last %+v; want none", st.AdvertsLate, st.LastLateAdvert)
+		}
+		sent := a.inst.Status().AdvertsSent
+
+		// The loop is held from 10.5 s to 13 s: the advert due at 11 s
+		// leaves at 13 s, 2 s late; the next is due a second later again.
+		a.vips.stallNextCheck(2500 * time.Millisecond)
+		a.inst.CheckVIPs()
+		stalledAt := time.Now()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+
+		st := a.inst.Status()
+		if st.AdvertsLate != 1 {
+			t.Errorf("AdvertsLate = %d, want 1", st.AdvertsLate)
+		}
+		if want := (LateAdvert{At: stalledAt.Add(2500 * time.Millisecond), Late: 2 * time.Second}); st.LastLateAdvert != want {
+			t.Errorf("LastLateAdvert = %+v, want %+v", st.LastLateAdvert, want)
+		}
+		// 13 s, 14 s, 15 s: none skipped, none doubled.
+		if got := st.AdvertsSent - sent; got != 3 {
+			t.Errorf("%d adverts sent from 10.5 s to 15.5 s, want 3 (at 13, 14, 15 s)", got)
+		}
+		a.stop(t)
+	})
+}
+
 // RFC 5798 §7.1: packets that fail decoding or the receive checks
 // are counted by reason and never reach the machine: a lone backup becomes
 // master at its own Master_Down_Interval whatever it was sent. The last case

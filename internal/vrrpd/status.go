@@ -46,6 +46,16 @@ type InstanceStatus struct {
 	// VIPsRestored counts virtual addresses put back after someone else
 	// deleted them while this instance was MASTER.
 	VIPsRestored uint64
+	// AdvertsLate counts adverts this master sent more than an advert
+	// interval after they were due; LastLateAdvert is the latest.
+	AdvertsLate    uint64
+	LastLateAdvert LateAdvert
+}
+
+// LateAdvert is one advert sent late: when, and by how much.
+type LateAdvert struct {
+	At   time.Time
+	Late time.Duration
 }
 
 func (s InstanceStatus) clone() InstanceStatus {
