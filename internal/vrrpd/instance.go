@@ -122,6 +122,10 @@ type Instance struct {
 	// log lines that tell a starved master from a lost network).
 	advertDue    time.Time
 	lastAdvertAt time.Time
+	// lateLoggedAt is when a late advert was last logged; lateNotLogged
+	// counts those since that were not.
+	lateLoggedAt  time.Time
+	lateNotLogged int
 
 	wake chan struct{} // capacity 1: something was queued under mu
 
@@ -631,6 +635,9 @@ func (in *Instance) masterDownFired(rx <-chan received) {
 	}
 }
 
+// lateLogEvery spaces the log lines of late adverts.
+const lateLogEvery = 10 * time.Second
+
 // advertFired sends the master's periodic advert. One that leaves more
 // than an advert interval after it was due means this process was not
 // run in time (an overloaded or frozen host): at three intervals the
@@ -643,7 +650,16 @@ func (in *Instance) advertFired() {
 		in.st.AdvertsLate++
 		in.st.LastLateAdvert = LateAdvert{At: time.Now(), Late: late}
 		in.mu.Unlock()
-		in.log.Warn("advertisement sent late: the process was not run in time", "late", late.Round(time.Millisecond).String(), "advert_interval", in.cfg.AdvertInterval.String())
+		// One line per lateLogEvery at most: a starved host is late
+		// again and again, and its log should not add to the load.
+		if now := time.Now(); now.Sub(in.lateLoggedAt) >= lateLogEvery {
+			in.log.Warn("advertisement sent late: the process was not run in time",
+				"late", late.Round(time.Millisecond).String(), "advert_interval", in.cfg.AdvertInterval.String(),
+				"late_adverts_not_logged", in.lateNotLogged)
+			in.lateLoggedAt, in.lateNotLogged = now, 0
+		} else {
+			in.lateNotLogged++
+		}
 	}
 	in.step(vrrp.TimerFired{Timer: vrrp.AdvertTimer})
 }
