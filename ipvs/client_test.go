@@ -199,6 +199,40 @@ func TestRequestEncoding(t *testing.T) {
 				{Type: destAddrFamily, Data: ne16(2)},
 			}}},
 		},
+		{
+			name: "GUE tunnel destination with checksums",
+			op: Op{Kind: AddDest, Service: Service{ServiceKey: vip4},
+				Dest: Destination{Addr: mustAddrPort("192.0.2.7:80"), Forward: Tunnel, Weight: 1,
+					TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelChecksum}},
+			cmd: cmdNewDest,
+			want: []attr{{Type: attrService, Nested: svc4}, {Type: attrDest, Nested: []attr{
+				{Type: destAddr, Data: []byte{192, 0, 2, 7}},
+				{Type: destPort, Data: []byte{0, 80}},
+				{Type: destFwdMethod, Data: ne32(2)},
+				{Type: destWeight, Data: ne32(1)},
+				{Type: destUThresh, Data: ne32(0)},
+				{Type: destLThresh, Data: ne32(0)},
+				{Type: destTunType, Data: []byte{1}},
+				{Type: destTunPort, Data: []byte{0x17, 0xc0}},
+				{Type: destTunFlags, Data: ne16(1)},
+				{Type: destAddrFamily, Data: ne16(2)},
+			}}},
+		},
+		{
+			name: "tunnel settings of a direct-routing destination are not sent",
+			op: Op{Kind: UpdateDest, Service: Service{ServiceKey: vip4},
+				Dest: Destination{Addr: mustAddrPort("192.0.2.7:80"), Forward: Route, Weight: 1, TunnelType: TunnelGRE}},
+			cmd: cmdSetDest,
+			want: []attr{{Type: attrService, Nested: svc4}, {Type: attrDest, Nested: []attr{
+				{Type: destAddr, Data: []byte{192, 0, 2, 7}},
+				{Type: destPort, Data: []byte{0, 80}},
+				{Type: destFwdMethod, Data: ne32(3)},
+				{Type: destWeight, Data: ne32(1)},
+				{Type: destUThresh, Data: ne32(0)},
+				{Type: destLThresh, Data: ne32(0)},
+				{Type: destAddrFamily, Data: ne16(2)},
+			}}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -522,6 +556,11 @@ func TestRoundTripThroughFakeKernel(t *testing.T) {
 			Destinations: []Destination{{Addr: mustAddrPort("[2001:db8::2]:53"), Forward: Tunnel, Weight: 1}}},
 		{ServiceKey: ServiceKey{FWMark: 42, Protocol: TCP}, Scheduler: "lc",
 			Destinations: []Destination{{Addr: mustAddrPort("198.51.100.9:0"), Forward: Route, Weight: 1}}},
+		{ServiceKey: ServiceKey{Protocol: UDP, Addr: mustAddrPort("192.0.2.2:53")}, Scheduler: "sh", Flags: FlagOnePacket | FlagSchedFlag1 | FlagSchedFlag2,
+			Destinations: []Destination{
+				{Addr: mustAddrPort("198.51.100.3:53"), Forward: Tunnel, Weight: 1, TunnelType: TunnelGUE, TunnelPort: 5555, TunnelFlags: TunnelRemoteChecksum},
+				{Addr: mustAddrPort("198.51.100.4:53"), Forward: Tunnel, Weight: 1, TunnelType: TunnelGRE, TunnelFlags: TunnelChecksum},
+			}},
 	}
 	k := newFakeKernel()
 	c := k.client(t)

@@ -15,8 +15,9 @@ import (
 //     flags (the kernel's "hashed" bit aside), persistence timeout (whole
 //     seconds, the kernel's unit) or persistence netmask differ; its
 //     destinations are added, updated (forwarding method, weight,
-//     thresholds) or deleted to match. A service in desired belongs to lvsd
-//     whatever owned says, so its extra destinations go.
+//     thresholds, tunnel encapsulation) or deleted to match. A service in
+//     desired belongs to lvsd whatever owned says, so its extra
+//     destinations go.
 //   - A service of actual that is not desired is deleted only when owned
 //     reports it as lvsd's; the others, made by hand or by another tool, are
 //     never touched. A nil owned owns nothing.
@@ -150,6 +151,9 @@ func opDest(d *Destination) Destination {
 		Weight:         d.Weight,
 		UpperThreshold: d.UpperThreshold,
 		LowerThreshold: d.LowerThreshold,
+		TunnelType:     d.TunnelType,
+		TunnelPort:     d.TunnelPort,
+		TunnelFlags:    d.TunnelFlags,
 	}
 }
 
@@ -164,5 +168,8 @@ func destChanged(want, have *Destination) bool {
 	return want.Forward != have.Forward ||
 		want.Weight != have.Weight ||
 		want.UpperThreshold != have.UpperThreshold ||
-		want.LowerThreshold != have.LowerThreshold
+		want.LowerThreshold != have.LowerThreshold ||
+		want.TunnelType != have.TunnelType ||
+		want.TunnelPort != have.TunnelPort ||
+		want.TunnelFlags != have.TunnelFlags
 }

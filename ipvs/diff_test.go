@@ -88,6 +88,33 @@ func TestDiff(t *testing.T) {
 			},
 		},
 		{
+			name: "tunnel encapsulation is compared",
+			desired: []Service{svc(web,
+				Destination{Addr: rs1.Addr, Forward: Tunnel, Weight: 1, TunnelType: TunnelGUE, TunnelPort: 6080},
+				Destination{Addr: rs2.Addr, Forward: Tunnel, Weight: 1, TunnelType: TunnelGRE, TunnelFlags: TunnelChecksum},
+				Destination{Addr: rs3.Addr, Forward: Tunnel, Weight: 1})},
+			actual: []Service{kernel(svc(web,
+				Destination{Addr: rs1.Addr, Forward: Tunnel, Weight: 1, TunnelType: TunnelGUE, TunnelPort: 6081},
+				Destination{Addr: rs2.Addr, Forward: Tunnel, Weight: 1, TunnelType: TunnelGRE},
+				Destination{Addr: rs3.Addr, Forward: Tunnel, Weight: 1}))},
+			want: []Op{
+				{Kind: UpdateDest, Service: bare(web), Dest: Destination{Addr: rs1.Addr, Forward: Tunnel, Weight: 1, TunnelType: TunnelGUE, TunnelPort: 6080}},
+				{Kind: UpdateDest, Service: bare(web), Dest: Destination{Addr: rs2.Addr, Forward: Tunnel, Weight: 1, TunnelType: TunnelGRE, TunnelFlags: TunnelChecksum}},
+			},
+		},
+		{
+			name: "one-packet and scheduler flags are compared",
+			desired: []Service{
+				{ServiceKey: web, Scheduler: "mh", Flags: FlagSchedFlag1 | FlagSchedFlag2},
+				{ServiceKey: dns, Scheduler: "wlc", Flags: FlagOnePacket},
+			},
+			actual: []Service{kernel(Service{ServiceKey: dns, Scheduler: "wlc"}), kernel(Service{ServiceKey: web, Scheduler: "mh", Flags: FlagSchedFlag2})},
+			want: []Op{
+				{Kind: UpdateService, Service: Service{ServiceKey: web, Scheduler: "mh", Flags: FlagSchedFlag1 | FlagSchedFlag2}},
+				{Kind: UpdateService, Service: Service{ServiceKey: dns, Scheduler: "wlc", Flags: FlagOnePacket}},
+			},
+		},
+		{
 			name:    "make before break: sorry server added before the last server goes",
 			desired: []Service{svc(web, sorry)},
 			actual:  []Service{kernel(svc(web, rs1, rs2))},

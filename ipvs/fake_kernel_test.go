@@ -74,6 +74,11 @@ type fakeDest struct {
 	port               uint16
 	fwd, weight, u, l  uint32
 	active, inact, per uint32
+	// Tunnel encapsulation; missing attributes are zero, as in
+	// ip_vs_genl_parse_dest.
+	tunType  uint8
+	tunPort  uint16
+	tunFlags uint16
 }
 
 func newFakeKernel() *fakeKernel {
@@ -445,6 +450,15 @@ func (k *fakeKernel) tableCommand(cmd uint8, top map[uint16][]byte) unix.Errno {
 	d.weight = binary.NativeEndian.Uint32(da[destWeight])
 	d.u = binary.NativeEndian.Uint32(da[destUThresh])
 	d.l = binary.NativeEndian.Uint32(da[destLThresh])
+	if v := da[destTunType]; len(v) == 1 {
+		d.tunType = v[0]
+	}
+	if v := da[destTunPort]; len(v) == 2 {
+		d.tunPort = binary.BigEndian.Uint16(v)
+	}
+	if v := da[destTunFlags]; len(v) == 2 {
+		d.tunFlags = binary.NativeEndian.Uint16(v)
+	}
 	switch {
 	case cmd == cmdNewDest && i >= 0:
 		return unix.EEXIST
@@ -518,9 +532,9 @@ func (k *fakeKernel) encodeDest(d *fakeDest) []byte {
 		encodeStats(nae, destStats, 1<<32, false)
 		nae.Uint16(destAddrFamily, d.af)
 		encodeStats(nae, destStats64, 1<<32, true)
-		nae.Uint8(destTunType, 0)
-		nae.Bytes(destTunPort, []byte{0, 0})
-		nae.Uint16(destTunFlags, 0)
+		nae.Uint8(destTunType, d.tunType)
+		nae.Bytes(destTunPort, binary.BigEndian.AppendUint16(nil, d.tunPort))
+		nae.Uint16(destTunFlags, d.tunFlags)
 		return nil
 	})
 	b, _ := ae.Encode()

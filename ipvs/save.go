@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // WriteSave writes services in the syntax and order of `ipvsadm-save -n`
@@ -38,19 +39,63 @@ func WriteSave(w io.Writer, services []Service) error {
 		if s.Flags&FlagOnePacket != 0 {
 			bw.WriteString(" -o")
 		}
+		if names := SchedFlagNames(s.Scheduler, s.Flags); len(names) > 0 {
+			bw.WriteString(" -b " + strings.Join(names, ","))
+		}
 		bw.WriteByte('\n')
 		dests := slices.Clone(s.Destinations)
 		slices.SortStableFunc(dests, func(a, b Destination) int { return compareAddrPort(a.Addr, b.Addr) })
 		for _, d := range dests {
 			fmt.Fprintf(bw, "-a %s -r %s %s -w %d", name, formatAddrPort(d.Addr), forwardSwitch(d.Forward), d.Weight)
 			if d.Forward == Tunnel {
-				// ipvsadm 1.31 names the tunnel type; lvsd programs IPIP only.
-				bw.WriteString(" --tun-type ipip")
+				writeTunnel(bw, &d)
 			}
 			bw.WriteByte('\n')
 		}
 	}
 	return bw.Flush()
+}
+
+// writeTunnel writes a tunnel destination's encapsulation as ipvsadm 1.31
+// does: the type always, GUE's port, and for GUE and GRE the checksum mode.
+func writeTunnel(bw *bufio.Writer, d *Destination) {
+	bw.WriteString(" --tun-type " + d.TunnelType.String())
+	switch d.TunnelType {
+	case TunnelGUE:
+		fmt.Fprintf(bw, " --tun-port %d", d.TunnelPort)
+	case TunnelGRE:
+	default:
+		return
+	}
+	switch {
+	case d.TunnelFlags&TunnelChecksum != 0:
+		bw.WriteString(" --tun-csum")
+	case d.TunnelFlags&TunnelRemoteChecksum != 0 && d.TunnelType == TunnelGUE:
+		bw.WriteString(" --tun-remcsum")
+	default:
+		bw.WriteString(" --tun-nocsum")
+	}
+}
+
+// SchedFlagNames returns the scheduler flags of a service as ipvsadm names
+// them (-b): sh-fallback and sh-port for sh, mh-fallback and mh-port for
+// mh, flag-1 and flag-2 for every other scheduler, and flag-3.
+func SchedFlagNames(scheduler string, flags uint32) []string {
+	one, two := "flag-1", "flag-2"
+	switch scheduler {
+	case "sh", "mh":
+		one, two = scheduler+"-fallback", scheduler+"-port"
+	}
+	var out []string
+	for _, f := range []struct {
+		bit  uint32
+		name string
+	}{{FlagSchedFlag1, one}, {FlagSchedFlag2, two}, {FlagSchedFlag3, "flag-3"}} {
+		if flags&f.bit != 0 {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 const (

@@ -49,6 +49,36 @@ const (
 	FlagSchedFlag3 uint32 = 0x0020
 )
 
+// TunnelType is how a Tunnel destination encapsulates packets
+// (IP_VS_CONN_F_TUNNEL_TYPE_*).
+type TunnelType uint8
+
+const (
+	TunnelIPIP TunnelType = 0 // IP in IP, the kernel's default
+	TunnelGUE  TunnelType = 1 // Generic UDP Encapsulation, to TunnelPort
+	TunnelGRE  TunnelType = 2
+)
+
+// String returns ipvsadm's name of the type (--tun-type).
+func (t TunnelType) String() string {
+	switch t {
+	case TunnelIPIP:
+		return "ipip"
+	case TunnelGUE:
+		return "gue"
+	case TunnelGRE:
+		return "gre"
+	}
+	return "tun-type-" + strconv.Itoa(int(t))
+}
+
+// Tunnel checksum flags (IP_VS_TUNNEL_ENCAP_FLAG_*); none set is
+// --tun-nocsum. GUE takes either, GRE only TunnelChecksum, IPIP neither.
+const (
+	TunnelChecksum       uint16 = 0x0001 // --tun-csum
+	TunnelRemoteChecksum uint16 = 0x0002 // --tun-remcsum
+)
+
 // ServiceKey identifies a virtual service in the kernel: either an
 // address, protocol and port, or a firewall mark (with its family).
 type ServiceKey struct {
@@ -95,6 +125,11 @@ type Destination struct {
 	Weight         int
 	UpperThreshold uint32
 	LowerThreshold uint32
+	// Tunnel encapsulation of a Tunnel destination (Linux 5.2+, GRE 5.3+);
+	// the zero values are IPIP without checksums, what older kernels do.
+	TunnelType  TunnelType
+	TunnelPort  uint16 // GUE's UDP destination port
+	TunnelFlags uint16 // TunnelChecksum or TunnelRemoteChecksum
 	// Read from the kernel; ignored when programming.
 	ActiveConns   uint32
 	InactiveConns uint32

@@ -315,6 +315,20 @@ func appendDest(b []byte, d *Destination, full bool) []byte {
 		b = appendU32(b, destWeight, uint32(d.Weight))
 		b = appendU32(b, destUThresh, d.UpperThreshold)
 		b = appendU32(b, destLThresh, d.LowerThreshold)
+		// The kernel takes a missing attribute as zero (IPIP, no
+		// checksum): only what differs is sent, so kernels before the
+		// attributes (5.2) accept every IPIP destination.
+		if d.Forward == Tunnel {
+			if d.TunnelType != TunnelIPIP {
+				b = appendAttr(b, destTunType, byte(d.TunnelType))
+			}
+			if d.TunnelPort != 0 {
+				b = appendAttr(b, destTunPort, byte(d.TunnelPort>>8), byte(d.TunnelPort))
+			}
+			if d.TunnelFlags != 0 {
+				b = appendU16(b, destTunFlags, d.TunnelFlags)
+			}
+		}
 	}
 	family := uint16(afInet)
 	if d.Addr.Addr().Is6() {
@@ -592,6 +606,12 @@ func decodeDest(b []byte, svcFamily uint16) (Destination, error) {
 					d.PersistConns = nad.Uint32()
 				case destAddrFamily:
 					family = nad.Uint16()
+				case destTunType:
+					d.TunnelType = TunnelType(nad.Uint8())
+				case destTunPort:
+					d.TunnelPort = be16(nad)
+				case destTunFlags:
+					d.TunnelFlags = nad.Uint16()
 				case destStats:
 					st := decodeStats(nad)
 					stats = &st

@@ -116,7 +116,8 @@ func sameService(a, b *ipvs.Service) bool {
 	for i := range a.Destinations {
 		x, y := &a.Destinations[i], &b.Destinations[i]
 		if x.Addr != y.Addr || x.Forward != y.Forward || x.Weight != y.Weight ||
-			x.UpperThreshold != y.UpperThreshold || x.LowerThreshold != y.LowerThreshold {
+			x.UpperThreshold != y.UpperThreshold || x.LowerThreshold != y.LowerThreshold ||
+			x.TunnelType != y.TunnelType || x.TunnelPort != y.TunnelPort || x.TunnelFlags != y.TunnelFlags {
 			return false
 		}
 	}

@@ -73,6 +73,9 @@ func advance(table []ipvs.Service, results []ipvs.OpResult) []ipvs.Service {
 				d.Weight = op.Dest.Weight
 				d.UpperThreshold = op.Dest.UpperThreshold
 				d.LowerThreshold = op.Dest.LowerThreshold
+				d.TunnelType = op.Dest.TunnelType
+				d.TunnelPort = op.Dest.TunnelPort
+				d.TunnelFlags = op.Dest.TunnelFlags
 				m[op.Dest.Addr] = d
 			}
 		case ipvs.DelDest:
