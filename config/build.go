@@ -165,29 +165,50 @@ func (b *builder) build(root *block) *Config {
 		ipv6  bool
 	}
 	services := map[serviceKey]string{}
+	groups := b.groups(root)
+	memberOf := map[string]string{} // member name -> group
 	for _, vb := range root.blocks["virtual_server"] {
 		if line, dup := vsLine[vb.label]; dup {
 			b.errorf(vb.labelRng, "duplicate virtual_server %q (the first is at line %d)", vb.label, line)
 			continue
 		}
 		vsLine[vb.label] = vb.labelRng.Start.Line
-		vs := b.virtualServer(vb)
-		var k serviceKey
-		var rng hcl.Range
-		switch {
-		case vs.Address.IsValid() && vb.ok("protocol"):
-			k, rng = serviceKey{proto: vs.Protocol, addr: vs.Address}, vb.get("address").rng
-		case vs.FWMark != 0:
-			k, rng = serviceKey{mark: vs.FWMark, ipv6: vs.IPv6}, vb.get("fwmark").rng
+		vs, grp := b.virtualServer(vb, groups)
+		expanded := []VirtualServer{vs}
+		if grp != nil {
+			expanded = members(&vs, grp)
 		}
-		if rng.Start.Line > 0 {
-			if other, dup := services[k]; dup {
-				b.errorf(rng, "virtual_server %q is the same IPVS service as %q", vs.Name, other)
-			} else {
-				services[k] = vs.Name
+		for i := range expanded {
+			m := &expanded[i]
+			var k serviceKey
+			var rng hcl.Range
+			switch {
+			case grp != nil:
+				rng = vb.get("group").rng
+				k = serviceKey{mark: m.FWMark, ipv6: m.IPv6}
+				if m.FWMark == 0 {
+					k = serviceKey{proto: m.Protocol, addr: m.Address}
+				}
+				memberOf[m.Name] = grp.name
+			case m.Address.IsValid() && vb.ok("protocol"):
+				k, rng = serviceKey{proto: m.Protocol, addr: m.Address}, vb.get("address").rng
+			case m.FWMark != 0:
+				k, rng = serviceKey{mark: m.FWMark, ipv6: m.IPv6}, vb.get("fwmark").rng
+			}
+			if rng.Start.Line > 0 {
+				if other, dup := services[k]; dup {
+					b.errorf(rng, "virtual_server %q is the same IPVS service as %q", m.Name, other)
+				} else {
+					services[k] = m.Name
+				}
 			}
 		}
-		cfg.VirtualServers = append(cfg.VirtualServers, vs)
+		cfg.VirtualServers = append(cfg.VirtualServers, expanded...)
+	}
+	for _, vb := range root.blocks["virtual_server"] {
+		if g, clash := memberOf[vb.label]; clash {
+			b.errorf(vb.labelRng, "%s", memberClash(vb.label, g))
+		}
 	}
 
 	var ipvsBlk, statusBlk *block
@@ -432,7 +453,9 @@ func (b *builder) argv(blk *block, name string) []string {
 	return out
 }
 
-func (b *builder) virtualServer(vb *block) VirtualServer {
+// virtualServer builds one virtual_server block; with a group it returns
+// the group too, whose members the caller expands vs into.
+func (b *builder) virtualServer(vb *block, groups map[string]*serverGroup) (VirtualServer, *serverGroup) {
 	vs := VirtualServer{
 		Name:      vb.label,
 		Protocol:  TCP,
@@ -441,19 +464,35 @@ func (b *builder) virtualServer(vb *block) VirtualServer {
 		OnFailure: Remove,
 		Quorum:    1,
 	}
-	addrV, markV := vb.get("address"), vb.get("fwmark")
+	addrV, markV, groupV := vb.get("address"), vb.get("fwmark"), vb.get("group")
 	famKnown := false
 	switch {
 	case addrV != nil && markV != nil:
 		b.errorf(markV.nameRng, "virtual_server %q sets both address and fwmark; set only one", vb.label)
-	case addrV == nil && markV == nil && vb.ok("address") && vb.ok("fwmark"):
-		b.errorf(vb.labelRng, "virtual_server %q needs address or fwmark", vb.label)
+	case groupV != nil && (addrV != nil || markV != nil):
+		b.errorf(groupV.nameRng, "virtual_server %q sets group and %s; set only one", vb.label, map[bool]string{true: "address", false: "fwmark"}[addrV != nil])
+		groupV = nil
+	case addrV == nil && markV == nil && groupV == nil && vb.ok("address") && vb.ok("fwmark") && vb.ok("group"):
+		b.errorf(vb.labelRng, "virtual_server %q needs address, fwmark or group", vb.label)
+	}
+	var grp *serverGroup
+	if groupV != nil {
+		grp = b.groupRef(groupV, groups)
 	}
 	if addrV != nil {
 		if ap, ok := b.addrPort(addrV.str, addrV.rng, "address", true); ok {
 			vs.Address = ap
 			vs.IPv6 = ap.Addr().Is6()
 			famKnown = true
+		}
+	}
+	// A real server without a port gets the service's port (ipvsadm's
+	// rule); in a group, the members' port when they share one.
+	svcPort := vs.Address.Port()
+	if grp != nil {
+		svcPort = grp.port
+		if grp.hasAddr {
+			vs.IPv6, famKnown = grp.ipv6, true
 		}
 	}
 	if markV != nil && addrV == nil {
@@ -493,19 +532,25 @@ func (b *builder) virtualServer(vb *block) VirtualServer {
 	if addrV != nil && famKnown && vs.Address.Port() == 0 && vs.Persistence == 0 && vb.ok("persistence") {
 		b.errorf(addrV.rng, "port 0 (all ports) needs persistence > 0, as in ipvsadm")
 	}
+	if grp != nil && grp.zeroPort != nil && vs.Persistence == 0 && vb.ok("persistence") {
+		b.errorf(groupV.rng, "group %q has a member on port 0 (all ports, line %d), which needs persistence > 0, as in ipvsadm", grp.name, grp.zeroPort.Start.Line)
+	}
 
 	var defCheck *HealthCheck
 	if hs := vb.blocks["health_check"]; len(hs) > 0 {
 		defCheck = b.healthCheck(hs[0])
 	}
+	b.serviceOptions(vb, &vs)
+	tun, svcTunnel := b.serviceTunnel(vb, &vs, methodOK)
 
 	seen := map[netip.AddrPort]int{}
 	for _, rb := range vb.blocks["real_server"] {
-		rs, ok := b.realServer(rb, &vs, famKnown, methodOK)
+		rs, ok := b.realServer(rb, &vs, svcPort, famKnown, methodOK)
 		if !ok {
 			continue
 		}
-		if !famKnown && vs.FWMark != 0 {
+		rs.Tunnel = b.realServerTunnel(rb, &vs, methodOK, tun, svcTunnel)
+		if !famKnown && (vs.FWMark != 0 || grp != nil) {
 			// An fwmark service takes its family from its first real server.
 			vs.IPv6 = rs.Address.Addr().Is6()
 			famKnown = true
@@ -536,7 +581,7 @@ func (b *builder) virtualServer(vb *block) VirtualServer {
 					famKnown = true
 				}
 				if ap.Port() == 0 {
-					ap = netip.AddrPortFrom(ap.Addr(), vs.Address.Port())
+					ap = netip.AddrPortFrom(ap.Addr(), svcPort)
 				}
 				vs.SorryServer = ap
 			}
@@ -551,16 +596,16 @@ func (b *builder) virtualServer(vb *block) VirtualServer {
 		switch {
 		case vs.Persistence == 0 && vb.ok("persistence"):
 			b.errorf(v.nameRng, "persistence_netmask needs persistence > 0")
-		case famKnown || vs.FWMark != 0:
+		case famKnown || vs.FWMark != 0 || grp != nil:
 			if bits, ok := b.netmask(v, vs.IPv6); ok {
 				vs.PersistenceNetmask = bits
 			}
 		}
 	}
-	return vs
+	return vs, grp
 }
 
-func (b *builder) realServer(rb *block, vs *VirtualServer, famKnown, methodOK bool) (*RealServer, bool) {
+func (b *builder) realServer(rb *block, vs *VirtualServer, svcPort uint16, famKnown, methodOK bool) (*RealServer, bool) {
 	ap, ok := b.addrPort(rb.label, rb.labelRng, "real server", false)
 	if !ok {
 		return nil, false
@@ -572,7 +617,7 @@ func (b *builder) realServer(rb *block, vs *VirtualServer, famKnown, methodOK bo
 	// ipvsadm gives a destination without a port the service's port;
 	// fwmark services have none, so the client's port is kept.
 	if !hasPort(rb.label) {
-		ap = netip.AddrPortFrom(ap.Addr(), vs.Address.Port())
+		ap = netip.AddrPortFrom(ap.Addr(), svcPort)
 	}
 	if methodOK && (vs.Method == DR || vs.Method == TUN) && vs.FWMark == 0 &&
 		vs.Address.IsValid() && vs.Address.Port() != 0 && ap.Port() != 0 && ap.Port() != vs.Address.Port() {
@@ -739,6 +784,7 @@ func (b *builder) ipvs(ib *block, services []VirtualServer, insts map[string]*in
 		if v := s.get("sync_id"); v != nil {
 			sd.SyncID = uint8(v.num)
 		}
+		b.syncOptions(s, sd)
 		out.SyncDaemon = sd
 	}
 	return out

@@ -158,6 +158,25 @@ func TestValidFull(t *testing.T) {
 	exec := def(CheckExec)
 	exec.Command = []string{"/usr/local/bin/check", "{{ip}}", "{{port}}"}
 	prios := func(a, b uint8) map[string]uint8 { return map[string]uint8{"director-a": a, "director-b": b} }
+	// The members of the group "edge", in the group's order, addresses
+	// first: one virtual server each, sharing the real servers.
+	edge := func(addr string, mark uint32) VirtualServer {
+		vs := VirtualServer{
+			Name: "edge/fwmark:9", FWMark: mark, Group: "edge",
+			Protocol: TCP, Scheduler: "mh", Method: TUN, PersistenceNetmask: 32,
+			OnFailure: Remove, Quorum: 1, SchedFlags: []string{"mh-port", "mh-fallback"},
+			RealServers: []RealServer{
+				{Address: netip.MustParseAddrPort("10.10.10.21:443"), Weight: 1, Tunnel: Tunnel{Type: TunnelGUE, Port: 6080, Checksum: TunnelChecksumOn}},
+				{Address: netip.MustParseAddrPort("10.10.10.22:443"), Weight: 1, Tunnel: Tunnel{Type: TunnelGRE, Checksum: TunnelChecksumOn}},
+				{Address: netip.MustParseAddrPort("10.10.10.23:443"), Weight: 1, Tunnel: Tunnel{Type: TunnelGUE, Port: 6081, Checksum: TunnelRemoteChecksum}},
+			},
+		}
+		if addr != "" {
+			vs.Address = netip.MustParseAddrPort(addr)
+			vs.Name = "edge/" + addr
+		}
+		return vs
+	}
 
 	want := &Config{
 		File:    "testdata/valid/full.hcl",
@@ -216,6 +235,7 @@ func TestValidFull(t *testing.T) {
 			{
 				Name: "dns6", FWMark: 7, IPv6: true,
 				Protocol: UDP, Scheduler: "rr", Method: DR,
+				SchedFlags: []string{"flag-2"}, OnePacket: true,
 				Persistence: time.Minute, PersistenceNetmask: 64,
 				OnFailure: Remove, Quorum: 1,
 				RealServers: []RealServer{
@@ -224,12 +244,14 @@ func TestValidFull(t *testing.T) {
 					{Address: netip.MustParseAddrPort("[2001:db8::13]:0"), Weight: 1},
 				},
 			},
+			edge("10.10.10.110:443", 0), edge("10.10.10.111:443", 0), edge("", 9),
 		},
 		IPVS: IPVS{
 			TimeoutTCP: 900 * time.Second, TimeoutTCPFin: 120 * time.Second, TimeoutUDP: 300 * time.Second,
 			ConnReuseMode:     2,
 			ReconcileInterval: 30 * time.Second,
-			SyncDaemon:        &SyncDaemon{Interface: "eth1", VRRPInstance: "VI_INT", SyncID: 9},
+			SyncDaemon: &SyncDaemon{Interface: "eth1", VRRPInstance: "VI_INT", SyncID: 9,
+				MaxLen: 1400, Port: 8849, TTL: 2, McastGroup: netip.MustParseAddr("239.0.0.81")},
 		},
 		Status: Status{Socket: "/run/lvsd/web.sock"},
 	}

@@ -1,5 +1,7 @@
 package config
 
+import "strconv"
+
 // The schema below is the one description of the config language: the
 // decoder accepts exactly these blocks and attributes, with these types and
 // ranges, and WriteReference documents them from the same table, so the
@@ -90,6 +92,8 @@ func (b *blockSpec) block(name string) *blockSpec {
 const (
 	maxUint16 = 1<<16 - 1
 	maxUint32 = 1<<32 - 1
+	// The largest UDP payload of an IPv4 datagram.
+	maxSyncMaxLen = maxUint16 - 20 - 8
 )
 
 var healthCheckSpec = &blockSpec{
@@ -112,6 +116,14 @@ var healthCheckSpec = &blockSpec{
 		{Name: "command", Kind: kStringList, Default: "required", Doc: "argv run without a shell; `{{ip}}` and `{{port}}` are replaced by the real server's", Checks: []string{"exec"}},
 	},
 }
+
+// The tunnel attributes of a virtual_server (every real server's default)
+// and of a real_server.
+var (
+	tunnelTypeSpec     = &attrSpec{Name: "tunnel_type", Kind: kString, Default: `"ipip"`, Doc: "encapsulation with method = \"tun\": `ipip`, `gue` (UDP, to `tunnel_port`) or `gre`; a real server's setting overrides the virtual server's"}
+	tunnelPortSpec     = &attrSpec{Name: "tunnel_port", Kind: kInt, Min: 1, Max: maxUint16, Default: "none", Doc: "UDP destination port of `gue` encapsulation (required with gue, only with gue)"}
+	tunnelChecksumSpec = &attrSpec{Name: "tunnel_checksum", Kind: kString, Default: `"none"`, Doc: "checksums of the encapsulation: `none`, `csum` (gue, gre) or `remcsum` (gue: remote checksum offload)"}
+)
 
 // schema is the whole file.
 var schema = &blockSpec{
@@ -190,6 +202,10 @@ var schema = &blockSpec{
 				{Name: "on_failure", Kind: kString, Default: `"remove"`, Doc: "what happens to a failed real server: `remove` or `quiescent` (weight 0)"},
 				{Name: "quorum", Kind: kInt, Min: 0, Max: maxUint16, Default: "1", Doc: "with fewer healthy real servers than this, `sorry_server` is added"},
 				{Name: "sorry_server", Kind: kString, Default: "none", Doc: "ADDR[:PORT] of the same family as the service; a port left out is the service's"},
+				{Name: "group", Kind: kString, Default: "none", Doc: "a `virtual_server_group` instead of `address` or `fwmark`: one IPVS service per member, all with these settings, real servers and checks (see `virtual_server_group`)"},
+				{Name: "sched_flags", Kind: kStringList, Default: "[]", Doc: "scheduler flags (ipvsadm -b): `mh-fallback` and `mh-port` with scheduler `mh`, `sh-fallback` and `sh-port` with `sh`, `flag-1`, `flag-2` and `flag-3` with any (flag-1 is the fallback bit, flag-2 the port bit)"},
+				{Name: "one_packet", Kind: kBool, Default: "false", Doc: "schedule every UDP datagram on its own, keeping no connection (ipvsadm -o); needs protocol = \"udp\""},
+				tunnelTypeSpec, tunnelPortSpec, tunnelChecksumSpec,
 			},
 			Blocks: []*blockSpec{
 				healthCheckSpec,
@@ -201,9 +217,22 @@ var schema = &blockSpec{
 						{Name: "weight", Kind: kInt, Min: 0, Max: maxUint16, Default: "1", Doc: "scheduling weight; 0 takes no new connections"},
 						{Name: "upper_threshold", Kind: kInt, Min: 0, Max: maxUint32, Default: "0", Doc: "no new connections above this many; 0 = no limit (ipvsadm -x)"},
 						{Name: "lower_threshold", Kind: kInt, Min: 0, Max: maxUint32, Default: "0", Doc: "take connections again below this many; 0 = none (ipvsadm -y); at most `upper_threshold`"},
+						tunnelTypeSpec, tunnelPortSpec, tunnelChecksumSpec,
 					},
 					Blocks: []*blockSpec{healthCheckSpec},
 				},
+			},
+		},
+		{
+			Name: "virtual_server_group", Label: "NAME", Multi: true,
+			Doc: "IPVS services that share one set of real servers and health checks (keepalived's virtual_server_group): a `virtual_server` with `group = \"NAME\"` programs one IPVS service per member, and a real server's check runs once for all of them. " +
+				"Members are all of one family (fwmark members take it from the others, or from the real servers). " +
+				"In status, metrics and logs each member is the virtual server `VS/MEMBER`: `web/192.0.2.10:80`, `web/[2001:db8::10]:80`, `web/fwmark:5`. " +
+				"With method dr or tun a member's destinations take the member's port (0, the client's, for fwmark members), as IPVS cannot map ports; the real server's own port is what its checks use. " +
+				"At most " + strconv.Itoa(maxGroupMembers) + " members per group. Names are unique.",
+			Attrs: []*attrSpec{
+				{Name: "addresses", Kind: kStringList, Default: "[]", Doc: "VIP:PORT members, or ranges as keepalived writes them: `192.0.2.1-10:80` (the last byte of the address runs to 10), `[2001:db8::1-1f]:80` (the last 16 bits, in hex), `192.0.2.1-192.0.2.20:80` (a whole range)"},
+				{Name: "fwmarks", Kind: kIntList, Min: 1, Max: maxUint32, Default: "[]", Doc: "firewall-mark members"},
 			},
 		},
 		{
@@ -233,6 +262,10 @@ var schema = &blockSpec{
 						{Name: "interface", Kind: kString, Required: true, Doc: "interface the sync messages use"},
 						{Name: "vrrp_instance", Kind: kString, Required: true, Doc: "the `vrrp_instance` whose state the daemon follows"},
 						{Name: "sync_id", Kind: kInt, Min: 0, Max: 255, Default: "0", Doc: "sync ID, the same on every director"},
+						{Name: "maxlen", Kind: kInt, Min: 1, Max: maxSyncMaxLen, Default: "kernel's (from the interface's MTU)", Doc: "largest sync message payload in bytes (ipvsadm --syncmaxlen)"},
+						{Name: "port", Kind: kInt, Min: 1, Max: maxUint16, Default: "8848", Doc: "UDP port of the sync messages (ipvsadm --mcast-port)"},
+						{Name: "ttl", Kind: kInt, Min: 1, Max: 255, Default: "1", Doc: "multicast TTL or hop limit of the sync messages (ipvsadm --mcast-ttl)"},
+						{Name: "mcast_group", Kind: kString, Default: `"224.0.0.81"`, Doc: "multicast group of the sync messages, IPv4 or IPv6 (ipvsadm --mcast-group)"},
 					},
 				},
 			},

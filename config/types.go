@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -156,7 +157,54 @@ type VirtualServer struct {
 	// healthy; invalid when not configured.
 	SorryServer netip.AddrPort
 	RealServers []RealServer
+	// SchedFlags are the scheduler flags as ipvsadm names them
+	// (mh-port, sh-fallback, flag-3, ...), each once.
+	SchedFlags []string
+	// OnePacket schedules each UDP datagram on its own (ipvsadm -o).
+	OnePacket bool
+	// Group is the virtual_server_group this service is a member of, ""
+	// for none. A virtual_server block with a group becomes one
+	// VirtualServer per member, named BLOCK/MEMBER (MemberName), sharing
+	// the block's real servers and checks.
+	Group string
 }
+
+// MemberName is the name of a group member's service: the virtual
+// server's name, a slash, and the member's address ("192.0.2.1:80",
+// "[2001:db8::1]:80") or "fwmark:N".
+func MemberName(vs string, addr netip.AddrPort, mark uint32) string {
+	if mark != 0 {
+		return vs + "/fwmark:" + strconv.FormatUint(uint64(mark), 10)
+	}
+	return vs + "/" + addr.String()
+}
+
+// Tunnel is the encapsulation of a real server forwarded by TUN.
+type Tunnel struct {
+	Type TunnelType
+	Port uint16 // GUE only
+	// Checksum is TunnelNoChecksum, TunnelChecksum (GUE, GRE) or
+	// TunnelRemoteChecksum (GUE).
+	Checksum TunnelChecksum
+}
+
+// TunnelType names an encapsulation.
+type TunnelType string
+
+const (
+	TunnelIPIP TunnelType = "ipip"
+	TunnelGUE  TunnelType = "gue"
+	TunnelGRE  TunnelType = "gre"
+)
+
+// TunnelChecksum names a checksum mode of the encapsulation.
+type TunnelChecksum string
+
+const (
+	TunnelNoChecksum     TunnelChecksum = "none"
+	TunnelChecksumOn     TunnelChecksum = "csum"
+	TunnelRemoteChecksum TunnelChecksum = "remcsum"
+)
 
 // RealServer is one destination of a virtual server.
 type RealServer struct {
@@ -170,6 +218,9 @@ type RealServer struct {
 	// Check is the server's own check or the service default; nil when
 	// the server is not checked (it is then always healthy).
 	Check *HealthCheck
+	// Tunnel is the encapsulation when the method is TUN: the server's
+	// own settings over the virtual server's.
+	Tunnel Tunnel
 }
 
 // CheckType names a health-check kind.
@@ -221,6 +272,11 @@ type SyncDaemon struct {
 	Interface    string
 	VRRPInstance string
 	SyncID       uint8
+	// Zero values leave the kernel's defaults.
+	MaxLen     uint16     // largest message payload
+	Port       uint16     // UDP port
+	TTL        uint8      // multicast TTL / hop limit
+	McastGroup netip.Addr // multicast group; invalid = 224.0.0.81
 }
 
 // Status configures the control socket and metrics listener.

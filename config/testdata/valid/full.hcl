@@ -101,6 +101,8 @@ virtual_server "dns6" {
   fwmark    = 7
   protocol  = "udp"
   scheduler = "rr"
+  sched_flags = ["flag-2"]
+  one_packet  = true
   persistence = "60s"
   persistence_netmask = "/64"
 
@@ -108,6 +110,31 @@ virtual_server "dns6" {
     health_check "tcp" {}
   }
   real_server "2001:db8::13" {}
+}
+
+virtual_server_group "edge" {
+  addresses = ["10.10.10.110-111:443"]
+  fwmarks   = [9]
+}
+
+virtual_server "edge" {
+  group           = "edge"
+  scheduler       = "mh"
+  sched_flags     = ["mh-port", "mh-fallback"]
+  method          = "tun"
+  tunnel_type     = "gue"
+  tunnel_port     = 6080
+  tunnel_checksum = "csum"
+
+  real_server "10.10.10.21:443" {}
+  real_server "10.10.10.22:443" {
+    tunnel_type     = "gre"
+    tunnel_checksum = "csum"
+  }
+  real_server "10.10.10.23:443" {
+    tunnel_port     = 6081
+    tunnel_checksum = "remcsum"
+  }
 }
 
 ipvs {
@@ -125,6 +152,10 @@ ipvs {
     interface     = "eth1"
     vrrp_instance = "VI_INT"
     sync_id       = 9
+    maxlen        = 1400
+    port          = 8849
+    ttl           = 2
+    mcast_group   = "239.0.0.81"
   }
 }
 
