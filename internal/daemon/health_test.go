@@ -168,3 +168,56 @@ virtual_server "fw" {
 		t.Errorf("check target = %v, want %v", got, want)
 	}
 }
+
+// TestGroupChecksOnce checks that the members of a virtual_server_group
+// share their real servers' checks: one job per real server, whose result
+// every member's table follows, and a status entry per member.
+func TestGroupChecksOnce(t *testing.T) {
+	cfg := mustConfig(t, `cluster = "web"
+virtual_server_group "vips" {
+  addresses = ["192.0.2.100-102:80"]
+  fwmarks   = [3]
+}
+virtual_server "web" {
+  group = "vips"
+  health_check "tcp" {
+    interval = "2s"
+    timeout  = "1s"
+  }
+  real_server "192.0.2.10:80" {}
+  real_server "192.0.2.11:80" {}
+}
+`, "")
+	cs := buildChecks(cfg)
+	if len(cs.jobs) != 2 {
+		t.Fatalf("%d jobs for 2 real servers in 4 members, want 2: %+v", len(cs.jobs), cs.jobs)
+	}
+	members := []string{"web/192.0.2.100:80", "web/192.0.2.101:80", "web/192.0.2.102:80", "web/fwmark:3"}
+	srv := netip.MustParseAddrPort("192.0.2.10:80")
+	key := cs.keyOf[owner{members[0], srv}]
+	var owners []owner
+	for _, m := range members {
+		owners = append(owners, owner{m, srv})
+	}
+	if diff := cmp.Diff(owners, cs.owners[key], cmp.AllowUnexported(owner{}), addrPortEqual); diff != "" {
+		t.Errorf("owners of 192.0.2.10:80's check (-want +got):\n%s", diff)
+	}
+
+	states := map[string]healthcheck.Status{key: {Health: healthcheck.Health{Healthy: true, Passes: 2}}}
+	svcs := plan.Services(cfg, healthOf(cs, states))
+	doc := buildDocument(docInput{cfg: cfg, checks: cs, states: states})
+	if len(svcs) != 4 || len(doc.VirtualServers) != 4 {
+		t.Fatalf("%d services, %d status entries; want 4 of each", len(svcs), len(doc.VirtualServers))
+	}
+	for i, svc := range svcs {
+		if len(svc.Destinations) != 1 || svc.Destinations[0].Addr.Addr() != srv.Addr() {
+			t.Errorf("%s: destinations %v, want 192.0.2.10 alone", svc.ServiceKey, svc.Destinations)
+		}
+		if got := doc.VirtualServers[i].Name; got != members[i] {
+			t.Errorf("status entry %d is %q, want %q", i, got, members[i])
+		}
+	}
+	if got := doc.VirtualServers[3].Address; got != "fwmark:3" {
+		t.Errorf("fwmark member's address %q, want fwmark:3", got)
+	}
+}

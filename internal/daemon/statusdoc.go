@@ -119,6 +119,7 @@ func buildDocument(in docInput) status.Document {
 		out := status.VirtualServer{
 			Name:              vs.Name,
 			Address:           vs.Address.String(),
+			Group:             vs.Group,
 			Protocol:          string(vs.Protocol),
 			Scheduler:         vs.Scheduler,
 			Method:            string(vs.Method),
@@ -142,7 +143,7 @@ func buildDocument(in docInput) status.Document {
 				}
 			}
 			if inKernel {
-				if dst, ok := findDest(ks, rs.Address); ok {
+				if dst, ok := findDest(ks, plan.DestAddr(vs, rs.Address)); ok {
 					r.InIPVS = true
 					r.Weight = dst.Weight
 					r.ActiveConns = uint64(dst.ActiveConns)

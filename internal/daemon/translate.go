@@ -21,7 +21,10 @@ func reconcileSettings(c config.IPVS) reconcile.Settings {
 		Timeouts: ipvs.Timeouts{TCP: c.TimeoutTCP, TCPFin: c.TimeoutTCPFin, UDP: c.TimeoutUDP},
 	}
 	if sd := c.SyncDaemon; sd != nil {
-		s.Sync = &reconcile.SyncSettings{Interface: sd.Interface, SyncID: sd.SyncID}
+		s.Sync = &reconcile.SyncSettings{
+			Interface: sd.Interface, SyncID: sd.SyncID,
+			MaxLen: sd.MaxLen, Group: sd.McastGroup, Port: sd.Port, TTL: sd.TTL,
+		}
 	}
 	return s
 }

@@ -62,6 +62,7 @@ func Service(vs *config.VirtualServer, health Health) (ipvs.Service, ServiceStat
 		svc.Flags |= ipvs.FlagPersistent
 		svc.Timeout = vs.Persistence
 	}
+	svc.Flags |= Flags(vs)
 	fwd := Forward(vs.Method)
 
 	// One pass builds the pool as if quorum held, with a failed server's
@@ -71,11 +72,14 @@ func Service(vs *config.VirtualServer, health Health) (ipvs.Service, ServiceStat
 	dests := make([]ipvs.Destination, 0, len(vs.RealServers)+1)
 	for _, rs := range vs.RealServers {
 		d := ipvs.Destination{
-			Addr:           rs.Address,
+			Addr:           DestAddr(vs, rs.Address),
 			Forward:        fwd,
 			Weight:         rs.Weight,
 			UpperThreshold: rs.UpperThreshold,
 			LowerThreshold: rs.LowerThreshold,
+		}
+		if fwd == ipvs.Tunnel {
+			setTunnel(&d, rs.Tunnel)
 		}
 		if rs.Check == nil || health(vs.Name, rs.Address) {
 			st.Healthy++
@@ -98,12 +102,61 @@ func Service(vs *config.VirtualServer, health Health) (ipvs.Service, ServiceStat
 		kept = append(kept, d)
 	}
 	if st.SorryActive {
-		kept = append(kept, ipvs.Destination{Addr: vs.SorryServer, Forward: fwd, Weight: 1})
+		kept = append(kept, ipvs.Destination{Addr: DestAddr(vs, vs.SorryServer), Forward: fwd, Weight: 1})
 	}
 	if len(kept) > 0 {
 		svc.Destinations = kept
 	}
 	return svc, st
+}
+
+// DestAddr is the destination a real server (or the sorry server) of vs
+// is in IPVS. It is the server's address, except in a member of a
+// virtual_server_group forwarding by DR or TUN: there, as keepalived
+// programs it, every member's destinations take the member's port (0 for
+// an fwmark member), since IPVS cannot map ports anyway, and the server's
+// own port is only what its checks use.
+func DestAddr(vs *config.VirtualServer, server netip.AddrPort) netip.AddrPort {
+	if vs.Group == "" || vs.Method == config.NAT {
+		return server
+	}
+	return netip.AddrPortFrom(server.Addr(), vs.Address.Port())
+}
+
+// Flags returns the IPVS service flags of vs's options: one-packet
+// scheduling and the scheduler flags (persistence is the caller's).
+func Flags(vs *config.VirtualServer) uint32 {
+	var f uint32
+	if vs.OnePacket {
+		f |= ipvs.FlagOnePacket
+	}
+	for _, name := range vs.SchedFlags {
+		switch name {
+		case "sh-fallback", "mh-fallback", "flag-1":
+			f |= ipvs.FlagSchedFlag1
+		case "sh-port", "mh-port", "flag-2":
+			f |= ipvs.FlagSchedFlag2
+		case "flag-3":
+			f |= ipvs.FlagSchedFlag3
+		}
+	}
+	return f
+}
+
+// setTunnel sets a TUN destination's encapsulation.
+func setTunnel(d *ipvs.Destination, t config.Tunnel) {
+	switch t.Type {
+	case config.TunnelGUE:
+		d.TunnelType, d.TunnelPort = ipvs.TunnelGUE, t.Port
+	case config.TunnelGRE:
+		d.TunnelType = ipvs.TunnelGRE
+	}
+	switch t.Checksum {
+	case config.TunnelChecksumOn:
+		d.TunnelFlags = ipvs.TunnelChecksum
+	case config.TunnelRemoteChecksum:
+		d.TunnelFlags = ipvs.TunnelRemoteChecksum
+	}
 }
 
 // Key returns the kernel's identity of a virtual server.

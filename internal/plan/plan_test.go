@@ -2,6 +2,7 @@ package plan
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +112,85 @@ func TestServiceAttributes(t *testing.T) {
 	svc, _ = Service(vs, AllHealthy)
 	if svc.Flags != 0 || svc.Netmask != 128 {
 		t.Errorf("non-persistent: flags %#x netmask %d, want 0 and 128", svc.Flags, svc.Netmask)
+	}
+}
+
+// TestWriteGroupAndOptions plans a file with a virtual_server_group, the
+// scheduler flags, one-packet scheduling and tunnel encapsulations: one
+// service per member with the same real servers, a DR or TUN member's
+// destinations on the member's port, each option in ipvsadm-save's words.
+func TestWriteGroupAndOptions(t *testing.T) {
+	src := `cluster = "c"
+virtual_server_group "edge" {
+  addresses = ["192.0.2.1-2:80", "192.0.2.9:8080"]
+  fwmarks   = [7]
+}
+virtual_server "edge" {
+  group       = "edge"
+  scheduler   = "mh"
+  sched_flags = ["mh-port", "mh-fallback"]
+  method      = "tun"
+  tunnel_type = "gue"
+  tunnel_port = 6080
+  real_server "198.51.100.1:80" {}
+  real_server "198.51.100.2:80" {
+    tunnel_type     = "gre"
+    tunnel_checksum = "csum"
+  }
+}
+virtual_server_group "nat" {
+  addresses = ["192.0.2.20:53", "192.0.2.21:53"]
+}
+virtual_server "dns" {
+  group       = "nat"
+  protocol    = "udp"
+  scheduler   = "rr"
+  sched_flags = ["flag-3"]
+  method      = "nat"
+  one_packet  = true
+  real_server "198.51.100.3:5353" {}
+}
+`
+	f, diags := config.Parse("c.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cfg, diags := f.Resolve("n")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var b strings.Builder
+	if err := Write(&b, cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		"-A -t 192.0.2.1:80 -s mh -b mh-fallback,mh-port",
+		"-a -t 192.0.2.1:80 -r 198.51.100.1:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum",
+		"-a -t 192.0.2.1:80 -r 198.51.100.2:80 -i -w 1 --tun-type gre --tun-csum",
+		"-A -t 192.0.2.2:80 -s mh -b mh-fallback,mh-port",
+		"-a -t 192.0.2.2:80 -r 198.51.100.1:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum",
+		"-a -t 192.0.2.2:80 -r 198.51.100.2:80 -i -w 1 --tun-type gre --tun-csum",
+		"-A -t 192.0.2.9:8080 -s mh -b mh-fallback,mh-port",
+		"-a -t 192.0.2.9:8080 -r 198.51.100.1:8080 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum",
+		"-a -t 192.0.2.9:8080 -r 198.51.100.2:8080 -i -w 1 --tun-type gre --tun-csum",
+		"-A -u 192.0.2.20:53 -s rr -o -b flag-3",
+		"-a -u 192.0.2.20:53 -r 198.51.100.3:5353 -m -w 1",
+		"-A -u 192.0.2.21:53 -s rr -o -b flag-3",
+		"-a -u 192.0.2.21:53 -r 198.51.100.3:5353 -m -w 1",
+		"-A -f 7 -s mh -b mh-fallback,mh-port",
+		"-a -f 7 -r 198.51.100.1:0 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum",
+		"-a -f 7 -r 198.51.100.2:0 -i -w 1 --tun-type gre --tun-csum",
+		"",
+	}, "\n")
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	names := make([]string, len(cfg.VirtualServers))
+	for i, vs := range cfg.VirtualServers {
+		names[i] = vs.Name
+	}
+	wantNames := []string{"edge/192.0.2.1:80", "edge/192.0.2.2:80", "edge/192.0.2.9:8080", "edge/fwmark:7", "dns/192.0.2.20:53", "dns/192.0.2.21:53"}
+	if diff := cmp.Diff(wantNames, names); diff != "" {
+		t.Errorf("service names (-want +got):\n%s", diff)
 	}
 }

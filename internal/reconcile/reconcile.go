@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,11 @@ type Settings struct {
 type SyncSettings struct {
 	Interface string
 	SyncID    uint8
+	// Zero values leave the kernel's defaults.
+	MaxLen uint16
+	Group  netip.Addr
+	Port   uint16
+	TTL    uint8
 }
 
 // WithSettings applies the settings: the reconcile interval, the

@@ -1,10 +1,12 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"syscall"
 
 	"github.com/lvsd/lvsd/ipvs"
@@ -88,7 +90,10 @@ func (r *Reconciler) convergeSync(in syncInput) error {
 	var want ipvs.SyncDaemon
 	switch {
 	case cfg != nil:
-		want = ipvs.SyncDaemon{State: role.state(), Interface: cfg.Interface, SyncID: uint32(cfg.SyncID)}
+		want = ipvs.SyncDaemon{
+			State: role.state(), Interface: cfg.Interface, SyncID: uint32(cfg.SyncID),
+			MaxLen: cfg.MaxLen, Group: cfg.Group, Port: cfg.Port, TTL: cfg.TTL,
+		}
 	case dropped:
 		role = SyncNone
 	default:
@@ -102,7 +107,7 @@ func (r *Reconciler) convergeSync(in syncInput) error {
 	var errs []error
 	have := false
 	for _, d := range running {
-		if role != SyncNone && d.State == want.State && d.Interface == want.Interface && d.SyncID&0xff == want.SyncID {
+		if role != SyncNone && syncMatches(d, want) {
 			have = true
 			continue
 		}
@@ -134,4 +139,29 @@ func (r *Reconciler) convergeSync(in syncInput) error {
 		r.mu.Unlock()
 	}
 	return nil
+}
+
+// The kernel's sync daemon defaults (ip_vs_sync.c): what a daemon started
+// without the option runs with.
+var (
+	defaultSyncGroup = netip.MustParseAddr("224.0.0.81")
+	defaultSyncPort  = uint16(8848)
+	defaultSyncTTL   = uint8(1)
+)
+
+// syncMatches reports whether the running daemon d is the one want
+// describes. Its multicast options count where the kernel reports them
+// (Linux 4.3+): an option left out of want is the kernel's default, so a
+// reload that drops one restarts the daemon too. The message size is
+// compared only when want sets it: its default depends on the
+// interface's MTU.
+func syncMatches(d, want ipvs.SyncDaemon) bool {
+	if d.State != want.State || d.Interface != want.Interface || d.SyncID&0xff != want.SyncID {
+		return false
+	}
+	group, port, ttl := cmp.Or(want.Group, defaultSyncGroup), cmp.Or(want.Port, defaultSyncPort), cmp.Or(want.TTL, defaultSyncTTL)
+	return (!d.Group.IsValid() || d.Group == group) &&
+		(d.Port == 0 || d.Port == port) &&
+		(d.TTL == 0 || d.TTL == ttl) &&
+		(want.MaxLen == 0 || d.MaxLen == 0 || d.MaxLen == want.MaxLen)
 }

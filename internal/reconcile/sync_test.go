@@ -19,6 +19,19 @@ import (
 
 var syncCfg = &SyncSettings{Interface: "eth1", SyncID: 5}
 
+// syncOpts sets every multicast option; withOpts gives a daemon the same.
+var syncOpts = &SyncSettings{Interface: "eth1", SyncID: 5, MaxLen: 1400, Group: netip.MustParseAddr("239.0.0.81"), Port: 8849, TTL: 2}
+
+func withOpts(d ipvs.SyncDaemon) ipvs.SyncDaemon {
+	d.MaxLen, d.Group, d.Port, d.TTL = 1400, netip.MustParseAddr("239.0.0.81"), 8849, 2
+	return d
+}
+
+// kernelDefaults is a master daemon started without options, as Linux
+// 4.3+ reports it.
+var kernelDefaults = ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5,
+	MaxLen: 1472, Group: netip.MustParseAddr("224.0.0.81"), Port: 8848, TTL: 1}
+
 func TestSyncRole(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -54,6 +67,23 @@ func TestSyncRole(t *testing.T) {
 			roles:   []SyncRole{SyncBackup},
 			want:    []string{"stop master"},
 			final:   []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth1", SyncID: 5}}},
+		{name: "multicast options are passed on", cfg: syncOpts, roles: []SyncRole{SyncBackup},
+			want:  []string{"start backup eth1 5"},
+			final: []ipvs.SyncDaemon{withOpts(ipvs.SyncDaemon{State: ipvs.SyncBackup, Interface: "eth1", SyncID: 5})}},
+		{name: "running with other multicast options", cfg: syncOpts,
+			running: []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5, TTL: 1, Port: 8849}},
+			roles:   []SyncRole{SyncMaster},
+			want:    []string{"stop master", "start master eth1 5"},
+			final:   []ipvs.SyncDaemon{withOpts(ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5})}},
+		{name: "options left out are the kernel's defaults", cfg: syncCfg,
+			running: []ipvs.SyncDaemon{kernelDefaults},
+			roles:   []SyncRole{SyncMaster},
+			final:   []ipvs.SyncDaemon{kernelDefaults}},
+		{name: "an option dropped by a reload restarts the daemon", cfg: syncCfg,
+			running: []ipvs.SyncDaemon{withOpts(ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5})},
+			roles:   []SyncRole{SyncMaster},
+			want:    []string{"stop master", "start master eth1 5"},
+			final:   []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}}},
 		{name: "no role yet leaves daemons alone", cfg: syncCfg,
 			running: []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth9", SyncID: 1}},
 			final:   []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth9", SyncID: 1}}},

@@ -100,7 +100,10 @@ type VirtualServer struct {
 	Name string `json:"name"`
 	// Address is "VIP:PORT" ("[v6]:PORT"), or FwmarkAddress(mark) for a
 	// service selected by firewall mark.
-	Address           string       `json:"address"`
+	Address string `json:"address"`
+	// Group is the virtual_server_group of a member service (named
+	// VS/MEMBER), left out otherwise.
+	Group             string       `json:"group,omitempty"`
 	Protocol          string       `json:"protocol"`  // tcp, udp, sctp
 	Scheduler         string       `json:"scheduler"` // wlc, rr, ...
 	Method            string       `json:"method"`    // dr, nat, tun
