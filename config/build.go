@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -26,6 +28,7 @@ const (
 	defaultCheckRise         = 2
 	defaultCheckFall         = 3
 	defaultCheckPath         = "/"
+	defaultCheckRetryDelay   = time.Second
 	defaultReconcileInterval = 10 * time.Second
 	defaultSocket            = "/run/lvsd/lvsd.sock"
 	defaultMetricsListen     = "127.0.0.1:9469"
@@ -567,6 +570,9 @@ func (b *builder) virtualServer(vb *block, groups map[string]*serverGroup) (Virt
 		if rs.Check != nil && rs.Check.Type != CheckExec && rs.Check.Port == 0 && rs.Address.Port() == 0 {
 			b.errorf(rb.labelRng, "real server %s has no port for its %s check: set port in the health_check", rs.Address.Addr(), rs.Check.Type)
 		}
+		if c := rs.Check; c != nil && c.BindTo.IsValid() && !c.ConnectIP.IsValid() && c.BindTo.Is6() != rs.Address.Addr().Is6() {
+			b.errorf(rb.labelRng, "real server %s is %s but its check's bind_to %s is %s", rs.Address.Addr(), family(rs.Address.Addr().Is6()), c.BindTo, family(c.BindTo.Is6()))
+		}
 		vs.RealServers = append(vs.RealServers, *rs)
 	}
 
@@ -705,7 +711,12 @@ func (b *builder) healthCheck(hb *block) *HealthCheck {
 	if v := hb.get("tls_skip_verify"); v != nil {
 		hc.TLSSkipVerify = v.b
 	}
+	b.checkNet(hb, hc)
+	b.checkURLs(hb, hc)
 	if hc.Type == CheckExec {
+		if v := hb.get("dynamic_weight"); v != nil {
+			hc.DynamicWeight = v.b
+		}
 		v := hb.get("command")
 		switch {
 		case v == nil && hb.ok("command"):
@@ -1039,4 +1050,88 @@ func (b *builder) name(what, s string, rng hcl.Range) bool {
 		return false
 	}
 	return true
+}
+
+// checkNet reads a check's connect_ip, bind_to, retry and
+// delay_before_retry.
+func (b *builder) checkNet(hb *block, hc *HealthCheck) {
+	if v := hb.get("connect_ip"); v != nil {
+		if a, err := netip.ParseAddr(v.str); err != nil || a.Zone() != "" {
+			b.errorf(v.rng, "connect_ip %q is not an IP address", v.str)
+		} else {
+			hc.ConnectIP = a.Unmap()
+		}
+	}
+	if v := hb.get("bind_to"); v != nil {
+		a, err := netip.ParseAddr(v.str)
+		switch {
+		case err != nil || a.Zone() != "":
+			b.errorf(v.rng, "bind_to %q is not an IP address", v.str)
+		case hc.ConnectIP.IsValid() && a.Unmap().Is6() != hc.ConnectIP.Is6():
+			b.errorf(v.rng, "bind_to %s is %s but connect_ip %s is %s", a, family(a.Unmap().Is6()), hc.ConnectIP, family(hc.ConnectIP.Is6()))
+		default:
+			hc.BindTo = a.Unmap()
+		}
+	}
+	if v := hb.get("retry"); v != nil && v.num > 0 {
+		hc.Retry = int(v.num)
+		hc.RetryDelay = defaultCheckRetryDelay
+	}
+	if v := hb.get("delay_before_retry"); v != nil {
+		switch {
+		case hc.Retry == 0 && hb.ok("retry"):
+			b.errorf(v.nameRng, "delay_before_retry needs retry > 0")
+		default:
+			hc.RetryDelay = v.dur
+		}
+	}
+}
+
+// checkURLs reads the url blocks of an http or https check, or makes its
+// one url of path, expect_status and body_contains.
+func (b *builder) checkURLs(hb *block, hc *HealthCheck) {
+	ubs := hb.blocks["url"]
+	if hc.Type != CheckHTTP && hc.Type != CheckHTTPS {
+		if len(ubs) > 0 {
+			b.errorf(ubs[0].typeRng, "url does not apply to a %s health check (only http, https)", hc.Type)
+		}
+		return
+	}
+	if len(ubs) == 0 {
+		hc.URLs = []CheckURL{{Path: hc.Path, ExpectStatus: hc.ExpectStatus, BodyContains: hc.BodyContains}}
+		return
+	}
+	for _, name := range []string{"path", "expect_status", "body_contains"} {
+		if v := hb.attrs[name]; v != nil {
+			b.errorf(v.nameRng, "%s is set both here and in url blocks: with url blocks, set it in each url", name)
+		}
+	}
+	for _, ub := range ubs {
+		u := CheckURL{}
+		if v := ub.get("path"); v != nil {
+			if !strings.HasPrefix(v.str, "/") {
+				b.errorf(v.rng, "path must start with /, got %q", v.str)
+			} else {
+				b.name("path", v.str, v.rng)
+			}
+			u.Path = v.str
+		}
+		if v := ub.get("expect_status"); v != nil {
+			for _, it := range v.list {
+				u.ExpectStatus = append(u.ExpectStatus, int(it.num))
+			}
+		}
+		if v := ub.get("digest"); v != nil {
+			if d, err := hex.DecodeString(v.str); err != nil || len(d) != md5.Size {
+				b.errorf(v.rng, "digest must be an MD5 in hex (32 hex digits, as `lvsd digest URL` prints), got %q", v.str)
+			}
+			u.Digest = strings.ToLower(v.str)
+		}
+		if v := ub.get("body_contains"); v != nil {
+			u.BodyContains = v.str
+		}
+		hc.URLs = append(hc.URLs, u)
+	}
+	// The first url stands for the check where one path is shown.
+	hc.Path, hc.ExpectStatus, hc.BodyContains = hc.URLs[0].Path, hc.URLs[0].ExpectStatus, hc.URLs[0].BodyContains
 }

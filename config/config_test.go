@@ -153,10 +153,20 @@ func TestValidFull(t *testing.T) {
 		}
 		return hc
 	}
+	httpCheck.URLs = []CheckURL{{Path: "/healthz", ExpectStatus: []int{200, 204}, BodyContains: "ok"}}
 	https := def(CheckHTTPS)
 	https.TLSSkipVerify = true
+	https.ConnectIP = netip.MustParseAddr("10.10.20.13")
+	https.BindTo = netip.MustParseAddr("10.10.10.2")
+	https.Retry, https.RetryDelay = 2, 500*time.Millisecond
+	https.URLs = []CheckURL{
+		{Path: "/healthz", ExpectStatus: []int{200}, Digest: "9a0364b9e99bb480dd25e1f0284c8555"},
+		{Path: "/ready", BodyContains: "ready"},
+	}
+	https.Path, https.ExpectStatus = "/healthz", []int{200}
 	exec := def(CheckExec)
 	exec.Command = []string{"/usr/local/bin/check", "{{ip}}", "{{port}}"}
+	exec.DynamicWeight = true
 	prios := func(a, b uint8) map[string]uint8 { return map[string]uint8{"director-a": a, "director-b": b} }
 	// The members of the group "edge", in the group's order, addresses
 	// first: one virtual server each, sharing the real servers.
@@ -463,10 +473,10 @@ func TestFullUsesEverything(t *testing.T) {
 	// health_check attributes are spread over the check types and over the
 	// two places a check may be: merge those paths.
 	for k := range seen {
-		for _, p := range []string{"/virtual_server/real_server/health_check.", "/virtual_server/health_check."} {
-			if rest, ok := strings.CutPrefix(k, p); ok {
-				seen["/virtual_server/health_check."+rest] = true
-				seen["/virtual_server/real_server/health_check."+rest] = true
+		for _, p := range []string{"/virtual_server/real_server/health_check", "/virtual_server/health_check"} {
+			if rest, ok := strings.CutPrefix(k, p); ok && (rest[0] == '.' || rest[0] == '/') {
+				seen["/virtual_server/health_check"+rest] = true
+				seen["/virtual_server/real_server/health_check"+rest] = true
 			}
 		}
 	}

@@ -114,6 +114,26 @@ var healthCheckSpec = &blockSpec{
 		{Name: "body_contains", Kind: kString, Default: `""`, Doc: "text the response body must contain; \"\" = no body check", Checks: []string{"http", "https"}},
 		{Name: "tls_skip_verify", Kind: kBool, Default: "false", Doc: "accept any server certificate", Checks: []string{"https"}},
 		{Name: "command", Kind: kStringList, Default: "required", Doc: "argv run without a shell; `{{ip}}` and `{{port}}` are replaced by the real server's", Checks: []string{"exec"}},
+		{Name: "dynamic_weight", Kind: kBool, Default: "false", Doc: "keepalived's `misc_dynamic`: exit status 2..255 is healthy too, and sets the real server's weight to the status minus 2 (0..253); exit 0 restores the configured weight", Checks: []string{"exec"}},
+		{Name: "connect_ip", Kind: kString, Default: "the real server's address", Doc: "address to check instead of the real server's (with `port`, or the real server's port)", Checks: []string{"tcp", "http", "https"}},
+		{Name: "bind_to", Kind: kString, Default: "chosen by the kernel", Doc: "source address of the check's connection; of the family of the address checked", Checks: []string{"tcp", "http", "https"}},
+		{Name: "retry", Kind: kInt, Min: 0, Max: 100, Default: "0", Doc: "a failed check is tried again this many times, `delay_before_retry` apart, before it counts as one failure towards `fall`; a pass on any try is one pass"},
+		{Name: "delay_before_retry", Kind: kDuration, Default: "1s", Doc: "wait between a failed try and the next one; needs `retry`"},
+	},
+	Blocks: []*blockSpec{checkURLSpec},
+}
+
+// checkURLSpec is one request of an http or https check.
+var checkURLSpec = &blockSpec{
+	Name:  "url",
+	Multi: true,
+	Doc: "One request of an `http` or `https` check, as keepalived's `url`; every url must pass for the check to pass, and they are fetched one after another " +
+		"within the check's `timeout`. Without url blocks the check's own `path`, `expect_status` and `body_contains` make its one request; with them, those three are not set.",
+	Attrs: []*attrSpec{
+		{Name: "path", Kind: kString, Required: true, Doc: "request path, with an optional query"},
+		{Name: "expect_status", Kind: kIntList, Min: 100, Max: 599, Default: "any 2xx", Doc: "status codes that pass"},
+		{Name: "digest", Kind: kString, Default: `""`, Doc: "hex MD5 of the whole body (what `lvsd digest URL` or keepalived's genhash prints); the body must be under 64 KiB; \"\" = no digest check"},
+		{Name: "body_contains", Kind: kString, Default: `""`, Doc: "text the first 64 KiB of the body must contain; \"\" = no body check"},
 	},
 }
 

@@ -247,6 +247,30 @@ type HealthCheck struct {
 	Rise          int
 	Fall          int
 	Command       []string // exec; {{ip}} and {{port}} are substituted
+	// DynamicWeight (exec) makes exit status 2..255 healthy with weight
+	// status-2, as keepalived's misc_dynamic.
+	DynamicWeight bool
+	// ConnectIP is the address checked instead of the real server's;
+	// invalid when unset.
+	ConnectIP netip.Addr
+	// BindTo is the source address of the check; invalid when unset.
+	BindTo netip.Addr
+	// Retry is how many times a failed check is tried again,
+	// RetryDelay apart, before it counts as one failure.
+	Retry      int
+	RetryDelay time.Duration
+	// URLs are the requests of an http/https check, every one of which
+	// must pass. The single-url form (Path, ExpectStatus, BodyContains)
+	// is here as the one element.
+	URLs []CheckURL
+}
+
+// CheckURL is one request of an http or https check.
+type CheckURL struct {
+	Path         string
+	ExpectStatus []int  // empty = any 2xx
+	Digest       string // lower-case hex MD5 of the body; "" = none
+	BodyContains string
 }
 
 // IPVS holds the kernel-wide settings.

@@ -87,12 +87,26 @@ virtual_server "web" {
   real_server "10.10.10.13" {
     weight = 0
     health_check "https" {
-      tls_skip_verify = true
+      tls_skip_verify    = true
+      connect_ip         = "10.10.20.13"
+      bind_to            = "10.10.10.2"
+      retry              = 2
+      delay_before_retry = "500ms"
+      url {
+        path          = "/healthz"
+        expect_status = [200]
+        digest        = "9A0364B9E99BB480DD25E1F0284C8555"
+      }
+      url {
+        path          = "/ready"
+        body_contains = "ready"
+      }
     }
   }
   real_server "10.10.10.14:80" {
     health_check "exec" {
-      command = ["/usr/local/bin/check", "{{ip}}", "{{port}}"]
+      command        = ["/usr/local/bin/check", "{{ip}}", "{{port}}"]
+      dynamic_weight = true
     }
   }
 }
