@@ -27,6 +27,11 @@ type Result struct {
 	// for a check not run by a Scheduler). At - Due is how late it was; a
 	// TCP or HTTP check may start a little early (see batchWindow).
 	Due time.Time
+	// Weighted says that a passing check asks for the real server's
+	// weight to be Weight rather than the configured one (an exec check
+	// with a dynamic weight, as keepalived's misc_dynamic).
+	Weighted bool
+	Weight   int
 }
 
 // Checker probes one target once.

@@ -30,6 +30,10 @@ type ExecParams struct {
 	Target netip.AddrPort
 	// Timeout bounds the command; 0 leaves only the caller's context.
 	Timeout time.Duration
+	// DynamicWeight makes exit status 2..255 a pass that sets the real
+	// server's weight to the status minus 2 (0..253), as keepalived's
+	// misc_dynamic; exit 0 is a pass with the configured weight.
+	DynamicWeight bool
 }
 
 type execChecker struct {
@@ -39,7 +43,7 @@ type execChecker struct {
 
 // NewExec returns a Checker that runs a command, as keepalived's MISC_CHECK
 // does; exit status 0 is healthy, anything else (or not exiting within the
-// timeout) is not.
+// timeout) is not, but for 2..255 with DynamicWeight.
 //
 // The command runs under package command's supervisor. When it ends, or
 // when the timeout strikes, everything it started is killed with SIGKILL,
@@ -66,7 +70,7 @@ func ExpandArgv(argv []string, target netip.AddrPort) []string {
 
 // String describes the check completely, so it can serve in a Job key.
 func (c *execChecker) String() string {
-	return fmt.Sprintf("exec %q timeout=%v", c.argv, c.p.Timeout)
+	return fmt.Sprintf("exec %q timeout=%v dynamic_weight=%t", c.argv, c.p.Timeout, c.p.DynamicWeight)
 }
 
 func (c *execChecker) Check(ctx context.Context) Result {
@@ -96,6 +100,10 @@ func (c *execChecker) Check(ctx context.Context) Result {
 			status += ", and the command did not die on SIGKILL"
 		}
 		return fail(start, joinMsg(status, msg))
+	case errors.As(r.Err, &exitErr) && c.p.DynamicWeight && exitErr.Code >= 2 && exitErr.Code <= 255:
+		res := pass(start, joinMsg(fmt.Sprintf("%s: weight %d", exitErr.Error(), exitErr.Code-2), msg))
+		res.Weighted, res.Weight = true, exitErr.Code-2
+		return res
 	case errors.As(r.Err, &exitErr):
 		return fail(start, joinMsg(exitErr.Error(), msg))
 	}

@@ -12,6 +12,25 @@ type Health struct {
 	// Passes and Failures count the current run of consecutive results; one
 	// of them is always zero.
 	Passes, Failures int
+	// Weighted and Weight are those of the last passing result: the weight
+	// a healthy target asks for, if any (see Result.Weighted).
+	Weighted bool
+	Weight   int
+}
+
+// observe folds r into h as Observe does, keeps the weight of a passing
+// result, and reports whether the target's verdict changed: Healthy, or
+// the weight it asks for while healthy.
+func (h Health) observe(r Result, rise, fall int) (Health, bool) {
+	was := h
+	h, changed := h.Observe(r.OK, rise, fall)
+	if r.OK {
+		h.Weighted, h.Weight = r.Weighted, r.Weight
+	}
+	if h.Healthy && (h.Weighted != was.Weighted || h.Weighted && h.Weight != was.Weight) {
+		changed = true
+	}
+	return h, changed
 }
 
 // Observe folds one check result into h and reports whether Healthy changed.

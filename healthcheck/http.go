@@ -2,8 +2,10 @@ package healthcheck
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +28,9 @@ const maxBody = 64 << 10
 type HTTPParams struct {
 	// Target is the address connected to, whatever Host says.
 	Target netip.AddrPort
+	// Source, when valid, is the local address of the connection
+	// (keepalived's bindto).
+	Source netip.Addr
 	// HTTPS selects TLS.
 	HTTPS bool
 	// Path is the request target, with an optional query; "" means "/".
@@ -47,15 +52,40 @@ type HTTPParams struct {
 	Timeout time.Duration
 	// RootCAs verifies the server's certificate; nil means the system pool.
 	RootCAs *x509.CertPool
+	// URLs, when not empty, are the requests of the check, each on a
+	// connection of its own, one after another; every one must pass.
+	// Path, ExpectStatus and BodyContains are then not used.
+	URLs []URL
+}
+
+// URL is one request of an HTTP check and what its response must be.
+type URL struct {
+	// Path is the request target, with an optional query; "" means "/".
+	Path string
+	// ExpectStatus lists the passing status codes; empty means 200..299.
+	ExpectStatus []int
+	// Digest, when not empty, is the hex MD5 of the whole body (keepalived's
+	// genhash); a body of maxBody bytes or more fails, as it is not read
+	// to its end.
+	Digest string
+	// BodyContains, when not empty, must appear in the first 64 KiB of the
+	// body.
+	BodyContains string
+}
+
+// request is one URL of a check, ready to send.
+type request struct {
+	u URL
+	// head is the whole request, built once: every check sends the same
+	// bytes.
+	head []byte
 }
 
 type httpChecker struct {
 	p HTTPParams
 	// addr is what is dialed: the target with its IPv6 zone, if any.
 	addr string
-	// head is the whole request, built once: every check sends the same
-	// bytes.
-	head []byte
+	reqs []request
 	// tlsConf is shared by every check of this target (a tls.Config is
 	// safe for concurrent use once built); nil for plain HTTP.
 	tlsConf *tls.Config
@@ -68,8 +98,9 @@ type httpChecker struct {
 	err error
 }
 
-// NewHTTP returns a Checker that sends "GET Path" to the target and passes
-// when the status is expected and the body contains BodyContains.
+// NewHTTP returns a Checker that sends "GET Path" (or each of URLs) to the
+// target and passes when the status is expected and the body contains
+// BodyContains and has the Digest asked for.
 //
 // Every check opens a fresh connection and closes it afterwards ("Connection:
 // close", no keep-alive pool): reusing a connection would hide a server that
@@ -89,22 +120,11 @@ func NewHTTP(p HTTPParams) Checker {
 		addr: p.Target.String(),
 		// A check lasts a second or so; TCP keep-alive probes would never
 		// fire and only cost setsockopt calls.
-		dialer: net.Dialer{KeepAlive: -1},
+		dialer: net.Dialer{KeepAlive: -1, LocalAddr: localAddr(p.Source)},
 	}
-	path := p.Path
-	if path == "" {
-		path = "/"
-	}
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	// The request target is parsed on its own, so a path such as
-	// "//other.host/" cannot change where we connect, and is sent in its
-	// escaped form.
-	u, err := url.ParseRequestURI(path)
-	if err != nil {
-		c.err = fmt.Errorf("invalid path %q: %w", p.Path, err)
-		return c
+	urls := p.URLs
+	if len(urls) == 0 {
+		urls = []URL{{Path: p.Path, ExpectStatus: p.ExpectStatus, BodyContains: p.BodyContains}}
 	}
 	// The Host header never carries an IPv6 zone: the zone only selects the
 	// interface to dial and means nothing to the server.
@@ -116,10 +136,15 @@ func NewHTTP(p HTTPParams) Checker {
 		c.err = fmt.Errorf("invalid Host %q", host)
 		return c
 	}
-	// RFC 9112 §3: request line, then Host (required in HTTP/1.1), then
-	// "Connection: close" (§9.6) so the server ends the exchange.
-	c.head = []byte("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + host +
-		"\r\nUser-Agent: lvsd-healthcheck\r\nConnection: close\r\n\r\n")
+	for _, u := range urls {
+		head, err := requestHead(u.Path, host)
+		if err != nil {
+			c.err = err
+			return c
+		}
+		u.Digest = strings.ToLower(u.Digest)
+		c.reqs = append(c.reqs, request{u: u, head: head})
+	}
 
 	if p.HTTPS {
 		c.tlsConf = &tls.Config{
@@ -135,10 +160,33 @@ func NewHTTP(p HTTPParams) Checker {
 			c.tlsConf.ServerName = hostOnly(p.Host)
 		}
 	}
-	if !p.HTTPS && p.Target.Addr().Zone() == "" {
-		c.nc = &netCheck{addr: p.Target, timeout: p.Timeout, request: c.head, judge: c.judge}
+	if !p.HTTPS && p.Target.Addr().Zone() == "" && len(c.reqs) == 1 {
+		r := &c.reqs[0]
+		c.nc = &netCheck{addr: p.Target, source: p.Source, timeout: p.Timeout, request: r.head, judge: r.judge}
 	}
 	return c
+}
+
+// requestHead builds the request for path, sent to host.
+func requestHead(path, host string) ([]byte, error) {
+	orig := path
+	if path == "" {
+		path = "/"
+	}
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	// The request target is parsed on its own, so a path such as
+	// "//other.host/" cannot change where we connect, and is sent in its
+	// escaped form.
+	u, err := url.ParseRequestURI(path)
+	if err != nil {
+		return nil, fmt.Errorf("invalid path %q: %w", orig, err)
+	}
+	// RFC 9112 §3: request line, then Host (required in HTTP/1.1), then
+	// "Connection: close" (§9.6) so the server ends the exchange.
+	return []byte("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + host +
+		"\r\nUser-Agent: lvsd-healthcheck\r\nConnection: close\r\n\r\n"), nil
 }
 
 // hostOnly strips a port from a Host value for use as a TLS server name.
@@ -160,8 +208,20 @@ func (c *httpChecker) String() string {
 	if p.RootCAs != nil {
 		ca = "custom"
 	}
-	return fmt.Sprintf("%s %s path=%q host=%q status=%v body=%q skip_verify=%t ca=%s timeout=%v",
-		kind, p.Target, p.Path, p.Host, p.ExpectStatus, p.BodyContains, p.TLSSkipVerify, ca, p.Timeout)
+	var what string
+	if len(p.URLs) == 0 {
+		what = fmt.Sprintf("path=%q host=%q status=%v body=%q", p.Path, p.Host, p.ExpectStatus, p.BodyContains)
+	} else {
+		what = fmt.Sprintf("host=%q", p.Host)
+		for _, u := range p.URLs {
+			what += fmt.Sprintf(" url=(path=%q status=%v digest=%q body=%q)", u.Path, u.ExpectStatus, strings.ToLower(u.Digest), u.BodyContains)
+		}
+	}
+	if p.Source.IsValid() {
+		what += " from=" + p.Source.String()
+	}
+	return fmt.Sprintf("%s %s %s skip_verify=%t ca=%s timeout=%v",
+		kind, p.Target, what, p.TLSSkipVerify, ca, p.Timeout)
 }
 
 func (c *httpChecker) Check(ctx context.Context) Result {
@@ -175,11 +235,25 @@ func (c *httpChecker) Check(ctx context.Context) Result {
 	ctx, cancel, budget := withTimeout(ctx, c.p.Timeout)
 	defer cancel()
 
-	ok, msg, err := c.exchange(ctx, budget)
-	if err != nil {
-		return fail(start, describeHTTPError(ctx, budget, err))
+	var msg string
+	for i := range c.reqs {
+		r := &c.reqs[i]
+		ok, m, err := c.exchange(ctx, budget, r)
+		if err != nil {
+			m = describeHTTPError(ctx, budget, err)
+		}
+		if len(c.reqs) > 1 {
+			m = r.u.Path + ": " + m
+		}
+		if err != nil || !ok {
+			return fail(start, m)
+		}
+		msg = m
 	}
-	return Result{OK: ok, Message: msg, At: start, Duration: time.Since(start)}
+	if len(c.reqs) > 1 {
+		msg = fmt.Sprintf("%d urls pass", len(c.reqs))
+	}
+	return pass(start, msg)
 }
 
 func (c *httpChecker) netCheck() *netCheck { return c.nc }
@@ -193,7 +267,7 @@ func (e httpError) Error() string { return string(e) }
 // judges the response: the path of TLS checks and of targets with an IPv6
 // zone. The others take the event loop's (see netLoop), with the same
 // parser and verdicts.
-func (c *httpChecker) exchange(ctx context.Context, budget time.Duration) (ok bool, msg string, err error) {
+func (c *httpChecker) exchange(ctx context.Context, budget time.Duration, req *request) (ok bool, msg string, err error) {
 	// Not Dialer.DialTCP: given no local address it binds to port 0 before
 	// connecting, and bind's search for a free port, with thousands in
 	// TIME_WAIT, costs more than the whole rest of the check.
@@ -227,7 +301,7 @@ func (c *httpChecker) exchange(ctx context.Context, budget time.Duration) (ok bo
 		}
 		conn = tc
 	}
-	if _, err := conn.Write(c.head); err != nil {
+	if _, err := conn.Write(req.head); err != nil {
 		return false, "", err
 	}
 
@@ -255,7 +329,7 @@ func (c *httpChecker) exchange(ctx context.Context, budget time.Duration) (ok bo
 		case err != nil:
 			return false, "", err
 		case !more:
-			ok, msg := c.judge(r)
+			ok, msg := req.judge(r)
 			return ok, msg, nil
 		case len(*buf) > maxRaw:
 			return false, "", httpError(fmt.Sprintf("HTTP %d, reading body: response too large", r.status))
@@ -264,14 +338,29 @@ func (c *httpChecker) exchange(ctx context.Context, budget time.Duration) (ok bo
 }
 
 // judge gives the verdict on a complete response.
-func (c *httpChecker) judge(r response) (bool, string) {
-	if !c.statusOK(r.status) {
-		return false, fmt.Sprintf("HTTP %d, want %s", r.status, c.wantStatus())
+func (q *request) judge(r response) (bool, string) {
+	if !statusOK(q.u.ExpectStatus, r.status) {
+		return false, fmt.Sprintf("HTTP %d, want %s", r.status, wantStatus(q.u.ExpectStatus))
 	}
-	if !bodyContains(r.body, c.p.BodyContains) {
-		return false, fmt.Sprintf("HTTP %d, body lacks %q", r.status, c.p.BodyContains)
+	if !bodyContains(r.body, q.u.BodyContains) {
+		return false, fmt.Sprintf("HTTP %d, body lacks %q", r.status, q.u.BodyContains)
+	}
+	if q.u.Digest != "" {
+		if len(r.body) >= maxBody {
+			return false, fmt.Sprintf("HTTP %d, body of %d KiB or more: too long for a digest", r.status, maxBody>>10)
+		}
+		if got := BodyDigest(r.body); got != q.u.Digest {
+			return false, fmt.Sprintf("HTTP %d, body digest %s, want %s", r.status, got, q.u.Digest)
+		}
 	}
 	return true, statusMessage(r.status)
+}
+
+// BodyDigest is the digest of a body as keepalived's genhash computes it:
+// its MD5, in lower-case hex.
+func BodyDigest(body []byte) string {
+	sum := md5.Sum(body)
+	return hex.EncodeToString(sum[:])
 }
 
 // statusMessages are the messages of passing checks, made once: at
@@ -305,16 +394,16 @@ func describeHTTPError(ctx context.Context, budget time.Duration, err error) str
 	return describeError(ctx, budget, err)
 }
 
-func (c *httpChecker) statusOK(code int) bool {
-	if len(c.p.ExpectStatus) == 0 {
+func statusOK(expect []int, code int) bool {
+	if len(expect) == 0 {
 		return code >= 200 && code <= 299
 	}
-	return slices.Contains(c.p.ExpectStatus, code)
+	return slices.Contains(expect, code)
 }
 
-func (c *httpChecker) wantStatus() string {
-	if len(c.p.ExpectStatus) == 0 {
+func wantStatus(expect []int) string {
+	if len(expect) == 0 {
 		return "2xx"
 	}
-	return fmt.Sprint(c.p.ExpectStatus)
+	return fmt.Sprint(expect)
 }

@@ -19,7 +19,9 @@ import (
 // connect to addr; with no request, passing means connected; with one, send
 // it and judge the response.
 type netCheck struct {
-	addr    netip.AddrPort
+	addr netip.AddrPort
+	// source, when valid, is the local address the connection is bound to.
+	source  netip.Addr
 	timeout time.Duration
 	request []byte
 	judge   func(response) (ok bool, msg string)
@@ -178,6 +180,12 @@ func (l *netLoop) start(p *probe, now time.Time) {
 	p.fd = fd
 	// Closed with a reset rather than a FIN; see abortClose.
 	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	if p.c.source.IsValid() {
+		if err := bindSource(fd, p.c.source); err != nil {
+			l.finish(p, false, "bind to "+p.c.source.String()+": "+describeErrno(err))
+			return
+		}
+	}
 	err = unix.Connect(fd, sockaddr(p.c.addr))
 	if err != nil && err != unix.EINPROGRESS {
 		l.finish(p, false, describeErrno(err))
@@ -199,6 +207,14 @@ func (l *netLoop) start(p *probe, now time.Time) {
 	if !p.deadline.IsZero() {
 		heap.Push(&l.deadlines, p)
 	}
+}
+
+// bindSource binds fd to source with port 0. IP_BIND_ADDRESS_NO_PORT
+// leaves the port to connect, which can then share a local port between
+// destinations, rather than have bind reserve one port per socket.
+func bindSource(fd int, source netip.Addr) error {
+	_ = unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	return unix.Bind(fd, sockaddr(netip.AddrPortFrom(source, 0)))
 }
 
 // sockaddr builds a fresh address for connect, which writes into it.

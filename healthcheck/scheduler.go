@@ -26,6 +26,15 @@ type Job struct {
 	Timeout time.Duration
 	// Rise and Fall are the hysteresis of Health.Observe; both at least 1.
 	Rise, Fall int
+	// Retry is how many times a failed check is tried again, RetryDelay
+	// after each failure, before it counts as one failure (keepalived's
+	// retry and delay_before_retry). The tries of one round count once
+	// towards Rise and Fall: as a pass when one passes, as a failure when
+	// all fail; Timeout bounds each try. Tries that fail and are retried
+	// show in Status.Last but are not reported to the ResultFunc. The
+	// next round is due Interval after the round's first try was due.
+	Retry      int
+	RetryDelay time.Duration
 }
 
 // KeyOf builds a Job key from a checker that describes itself completely
@@ -145,6 +154,10 @@ type entry struct {
 	// probe is the entry's check when the loop runs it: one per job, as a
 	// job never has two checks in flight.
 	probe probe
+	// tries counts the failed tries of the round in progress that were
+	// retried; slot is when the round's first try was due.
+	tries int
+	slot  time.Time
 }
 
 // NewScheduler returns a Scheduler that reports through onResult (which may
@@ -180,7 +193,8 @@ func (s *Scheduler) Set(jobs []Job) error {
 			j.Timeout = j.Interval
 		}
 		if prev, ok := want[j.Key]; ok {
-			if prev.Interval != j.Interval || prev.Timeout != j.Timeout || prev.Rise != j.Rise || prev.Fall != j.Fall {
+			if prev.Interval != j.Interval || prev.Timeout != j.Timeout || prev.Rise != j.Rise || prev.Fall != j.Fall ||
+				prev.Retry != j.Retry || prev.RetryDelay != j.RetryDelay {
 				return fmt.Errorf("healthcheck: job %q given twice with different schedules", j.Key)
 			}
 			continue
@@ -245,6 +259,8 @@ func validJob(j Job) error {
 		return fmt.Errorf("healthcheck: job %q: timeout %v is negative", j.Key, j.Timeout)
 	case j.Rise < 1 || j.Fall < 1:
 		return fmt.Errorf("healthcheck: job %q: rise %d and fall %d must be at least 1", j.Key, j.Rise, j.Fall)
+	case j.Retry < 0 || j.RetryDelay < 0:
+		return fmt.Errorf("healthcheck: job %q: retry %d and its delay %v must not be negative", j.Key, j.Retry, j.RetryDelay)
 	}
 	return nil
 }
@@ -288,7 +304,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.queue = s.queue[:0]
 	now := time.Now()
 	for _, e := range s.entries {
-		e.due = now.Add(jitter(e.job.Interval))
+		e.due, e.tries = now.Add(jitter(e.job.Interval)), 0
 		heap.Push(&s.queue, e)
 	}
 	s.mu.Unlock()
@@ -498,7 +514,10 @@ func (s *Scheduler) finishProbes(ctx context.Context, done []*probe) {
 			continue
 		}
 		p.res.Due = e.due
-		h, changed := e.health.Observe(p.res.OK, e.job.Rise, e.job.Fall)
+		if s.retryLocked(e, p.res) {
+			continue
+		}
+		h, changed := e.health.observe(p.res, e.job.Rise, e.job.Fall)
 		e.health, e.last = h, p.res
 		if s.onResult == nil {
 			s.requeueLocked(ctx, e, true)
@@ -559,7 +578,12 @@ func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker
 		s.mu.Unlock()
 		return
 	}
-	h, changed := e.health.Observe(r.OK, e.job.Rise, e.job.Fall)
+	if s.retryLocked(e, r) {
+		s.wakeLocked()
+		s.mu.Unlock()
+		return
+	}
+	h, changed := e.health.observe(r, e.job.Rise, e.job.Fall)
 	e.health, e.last = h, r
 	s.mu.Unlock()
 
@@ -574,6 +598,29 @@ func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker
 		s.wakeLocked()
 	}
 	s.mu.Unlock()
+}
+
+// retryLocked queues the next try of e's round when r failed and the round
+// has tries left, and reports whether it did. Otherwise the round is over:
+// e.due is back on the round's slot, for requeueLocked.
+func (s *Scheduler) retryLocked(e *entry, r Result) bool {
+	if r.OK || e.tries >= e.job.Retry {
+		if e.tries > 0 {
+			e.due, e.tries = e.slot, 0
+		}
+		return false
+	}
+	if e.tries == 0 {
+		e.slot = e.due
+	}
+	e.tries++
+	e.last = r
+	e.due = time.Now().Add(e.job.RetryDelay)
+	heap.Push(&s.queue, e)
+	if s.wakeAt.IsZero() || e.due.Before(s.wakeAt) {
+		s.wakeAt = e.due
+	}
+	return true
 }
 
 // requeueLocked queues e's next check. Called from outside the loop, it

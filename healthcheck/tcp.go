@@ -11,6 +11,7 @@ import (
 // tcpChecker passes when a TCP connection to the target is established.
 type tcpChecker struct {
 	target  netip.AddrPort
+	source  netip.Addr
 	timeout time.Duration
 	// nc is the check as the event loop runs it; nil for a target with an
 	// IPv6 zone, which goes through package net.
@@ -24,9 +25,15 @@ type tcpChecker struct {
 // handshake on its behalf. Use an HTTP check to catch a hung application.
 // timeout bounds the connect; 0 leaves only the caller's context.
 func NewTCP(target netip.AddrPort, timeout time.Duration) Checker {
-	c := &tcpChecker{target: target, timeout: timeout}
+	return NewTCPFrom(target, netip.Addr{}, timeout)
+}
+
+// NewTCPFrom is NewTCP with the connection's source address: source,
+// when valid, as keepalived's bindto.
+func NewTCPFrom(target netip.AddrPort, source netip.Addr, timeout time.Duration) Checker {
+	c := &tcpChecker{target: target, source: source, timeout: timeout}
 	if target.Addr().Zone() == "" {
-		c.nc = &netCheck{addr: target, timeout: timeout}
+		c.nc = &netCheck{addr: target, source: source, timeout: timeout}
 	}
 	return c
 }
@@ -35,6 +42,9 @@ func (c *tcpChecker) netCheck() *netCheck { return c.nc }
 
 // String describes the check completely, so it can serve in a Job key.
 func (c *tcpChecker) String() string {
+	if c.source.IsValid() {
+		return fmt.Sprintf("tcp %s from=%s timeout=%v", c.target, c.source, c.timeout)
+	}
 	return fmt.Sprintf("tcp %s timeout=%v", c.target, c.timeout)
 }
 
@@ -47,7 +57,7 @@ func (c *tcpChecker) Check(ctx context.Context) Result {
 	defer cancel()
 	// No TCP keep-alive: the connection lives for one handshake, and
 	// enabling it would cost setsockopt calls on every check.
-	d := net.Dialer{KeepAlive: -1}
+	d := net.Dialer{KeepAlive: -1, LocalAddr: localAddr(c.source)}
 	conn, err := d.DialContext(ctx, "tcp", c.target.String())
 	if err != nil {
 		return fail(start, describeError(ctx, budget, err))
@@ -70,4 +80,13 @@ func abortClose(conn net.Conn) {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
+}
+
+// localAddr is a Dialer's LocalAddr for a check's source address: nil,
+// not a typed nil, when there is none.
+func localAddr(source netip.Addr) net.Addr {
+	if !source.IsValid() {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(source, 0))
 }
