@@ -506,8 +506,11 @@ func (d *Daemon) onResult(key string, r healthcheck.Result, h healthcheck.Health
 	for _, o := range owners {
 		d.metrics.ObserveCheck(o.service, o.server, r.Duration)
 		if changed {
-			d.log.Info("real server health change", "service", o.service, "server", o.server.String(),
-				"healthy", h.Healthy, "check", r.Message)
+			args := []any{"service", o.service, "server", o.server.String(), "healthy", h.Healthy, "check", r.Message}
+			if h.Weighted {
+				args = append(args, "weight", h.Weight)
+			}
+			d.log.Info("real server health change", args...)
 		}
 	}
 	if changed {

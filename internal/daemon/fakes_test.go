@@ -184,6 +184,15 @@ type fakeKernel struct {
 	// active is the number of active connections a dump reports for a
 	// destination address, in every service.
 	active map[netip.AddrPort]uint32
+	// ops are every operation applied, in order.
+	ops []ipvs.Op
+}
+
+// opsSince returns the operations applied after the first n.
+func (k *fakeKernel) opsSince(n int) []ipvs.Op {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.ops[min(n, len(k.ops)):])
 }
 
 func (k *fakeKernel) Services() ([]ipvs.Service, error) {
@@ -215,6 +224,7 @@ func (k *fakeKernel) Apply(ops []ipvs.Op) ([]ipvs.OpResult, error) {
 	res := make([]ipvs.OpResult, len(ops))
 	var errs []error
 	for i, op := range ops {
+		k.ops = append(k.ops, op)
 		res[i].Op = op
 		if err := k.apply(op); err != nil {
 			res[i].Err = fmt.Errorf("%s: %w", op, err)

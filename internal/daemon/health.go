@@ -1,11 +1,13 @@
 package daemon
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/internal/plan"
 )
 
 // owner is one real server of one virtual server: the unit whose health
@@ -37,12 +39,16 @@ func buildChecks(cfg *config.Config) checkSet {
 			c := rs.Check
 			checker := newChecker(c, rs.Address)
 			key := healthcheck.KeyOf(checker, c.Interval, c.Timeout, c.Rise, c.Fall)
+			if c.Retry > 0 {
+				key += fmt.Sprintf(" retry=%d delay=%v", c.Retry, c.RetryDelay)
+			}
 			o := owner{service: vs.Name, server: rs.Address}
 			if _, seen := cs.owners[key]; !seen {
 				cs.jobs = append(cs.jobs, healthcheck.Job{
 					Key: key, Checker: checker,
 					Interval: c.Interval, Timeout: c.Timeout,
 					Rise: c.Rise, Fall: c.Fall,
+					Retry: c.Retry, RetryDelay: c.RetryDelay,
 				})
 			}
 			cs.owners[key] = append(cs.owners[key], o)
@@ -52,21 +58,31 @@ func buildChecks(cfg *config.Config) checkSet {
 	return cs
 }
 
-// checkTarget is the address a check probes: the real server, on the
-// check's own port when it names one.
+// checkTarget is the address a check probes: the real server, or the
+// check's connect_ip, on the check's own port when it names one.
 func checkTarget(c *config.HealthCheck, server netip.AddrPort) netip.AddrPort {
-	if c.Port != 0 {
-		return netip.AddrPortFrom(server.Addr(), c.Port)
+	addr, port := server.Addr(), server.Port()
+	if c.ConnectIP.IsValid() {
+		addr = c.ConnectIP
 	}
-	return server
+	if c.Port != 0 {
+		port = c.Port
+	}
+	return netip.AddrPortFrom(addr, port)
 }
 
 func newChecker(c *config.HealthCheck, server netip.AddrPort) healthcheck.Checker {
 	target := checkTarget(c, server)
 	switch c.Type {
 	case config.CheckHTTP, config.CheckHTTPS:
+		urls := make([]healthcheck.URL, len(c.URLs))
+		for i, u := range c.URLs {
+			urls[i] = healthcheck.URL{Path: u.Path, ExpectStatus: u.ExpectStatus, Digest: u.Digest, BodyContains: u.BodyContains}
+		}
 		return healthcheck.NewHTTP(healthcheck.HTTPParams{
 			Target:        target,
+			Source:        c.BindTo,
+			URLs:          urls,
 			HTTPS:         c.Type == config.CheckHTTPS,
 			Path:          c.Path,
 			Host:          c.Host,
@@ -76,9 +92,9 @@ func newChecker(c *config.HealthCheck, server netip.AddrPort) healthcheck.Checke
 			Timeout:       c.Timeout,
 		})
 	case config.CheckExec:
-		return healthcheck.NewExec(healthcheck.ExecParams{Argv: c.Command, Target: target, Timeout: c.Timeout})
+		return healthcheck.NewExec(healthcheck.ExecParams{Argv: c.Command, Target: target, Timeout: c.Timeout, DynamicWeight: c.DynamicWeight})
 	default:
-		return healthcheck.NewTCP(target, c.Timeout)
+		return healthcheck.NewTCPFrom(target, c.BindTo, c.Timeout)
 	}
 }
 
@@ -92,6 +108,19 @@ func healthOf(cs checkSet, states map[string]healthcheck.Status) func(string, ne
 			return true
 		}
 		return states[key].Health.Healthy
+	}
+}
+
+// weightsOf answers plan.Weights from the job states: the weight the last
+// passing check of a healthy server asked for, if any.
+func weightsOf(cs checkSet, states map[string]healthcheck.Status) plan.Weights {
+	return func(service string, server netip.AddrPort) (int, bool) {
+		key, ok := cs.keyOf[owner{service: service, server: server}]
+		if !ok {
+			return 0, false
+		}
+		h := states[key].Health
+		return h.Weight, h.Healthy && h.Weighted
 	}
 }
 

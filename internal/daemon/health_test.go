@@ -221,3 +221,54 @@ virtual_server "web" {
 		t.Errorf("fwmark member's address %q, want fwmark:3", got)
 	}
 }
+
+func TestCheckTargetConnectIP(t *testing.T) {
+	cfg := mustConfig(t, `cluster = "c"
+virtual_server "web" {
+  address = "192.0.2.100:80"
+  health_check "http" {
+    connect_ip = "198.51.100.7"
+    port       = 8080
+  }
+  real_server "192.0.2.10:80" {}
+  real_server "192.0.2.11:80" {
+    health_check "tcp" { connect_ip = "198.51.100.8" }
+  }
+}
+`, "")
+	for i, want := range []string{"198.51.100.7:8080", "198.51.100.8:80"} {
+		rs := cfg.VirtualServers[0].RealServers[i]
+		if got := checkTarget(rs.Check, rs.Address); got != netip.MustParseAddrPort(want) {
+			t.Errorf("check target of %s = %v, want %s", rs.Address, got, want)
+		}
+	}
+}
+
+// TestWeightsToDesiredTable checks that the weight a healthy server's
+// check asks for replaces its configured one, and that an unhealthy or
+// unweighted server keeps the usual rules.
+func TestWeightsToDesiredTable(t *testing.T) {
+	cfg := mustConfig(t, healthConfig, "")
+	cs := buildChecks(cfg)
+	key := func(svc, srv string) string { return cs.keyOf[owner{svc, netip.MustParseAddrPort(srv)}] }
+	states := map[string]healthcheck.Status{
+		key("web", "192.0.2.10:80"):    {Health: healthcheck.Health{Healthy: true, Weighted: true, Weight: 7}},
+		key("web", "192.0.2.11:80"):    {Health: healthcheck.Health{Healthy: false, Weighted: true, Weight: 9}},
+		key("static", "192.0.2.20:80"): {Health: healthcheck.Health{Healthy: true}},
+	}
+	svcs := plan.WeightedServices(cfg, healthOf(cs, states), weightsOf(cs, states))
+	var got []string
+	for _, s := range svcs {
+		for _, d := range s.Destinations {
+			got = append(got, d.Addr.String()+" w"+strconv.Itoa(d.Weight))
+		}
+	}
+	want := []string{
+		"192.0.2.10:80 w7", "192.0.2.11:80 w0", // quiescent: the failed one at 0
+		"192.0.2.10:80 w7",
+		"192.0.2.20:80 w1", "192.0.2.21:80 w1",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("desired destinations (-want +got):\n%s", diff)
+	}
+}

@@ -20,6 +20,11 @@ type Health func(service string, server netip.AddrPort) bool
 // AllHealthy is the Health of `lvsd plan`: every real server up.
 func AllHealthy(string, netip.AddrPort) bool { return true }
 
+// Weights reports the weight the check of a healthy real server asks for,
+// if it asks for one (an exec check with dynamic_weight); the configured
+// weight applies otherwise. A nil Weights asks for none.
+type Weights func(service string, server netip.AddrPort) (weight int, ok bool)
+
 // ServiceState is what the plan decided for one virtual server, beyond
 // its rules: the facts the status document reports.
 type ServiceState struct {
@@ -30,9 +35,14 @@ type ServiceState struct {
 
 // Services returns the desired IPVS table for cfg, in config order.
 func Services(cfg *config.Config, health Health) []ipvs.Service {
+	return WeightedServices(cfg, health, nil)
+}
+
+// WeightedServices is Services with the weights the checks ask for.
+func WeightedServices(cfg *config.Config, health Health, weights Weights) []ipvs.Service {
 	out := make([]ipvs.Service, 0, len(cfg.VirtualServers))
 	for i := range cfg.VirtualServers {
-		svc, _ := Service(&cfg.VirtualServers[i], health)
+		svc, _ := WeightedService(&cfg.VirtualServers[i], health, weights)
 		out = append(out, svc)
 	}
 	return out
@@ -47,6 +57,13 @@ func Services(cfg *config.Config, health Health) []ipvs.Service {
 // servers are treated as failed, so clients see one consistent answer
 // rather than a mix of a degraded pool and the sorry page.
 func Service(vs *config.VirtualServer, health Health) (ipvs.Service, ServiceState) {
+	return WeightedService(vs, health, nil)
+}
+
+// WeightedService is Service with the weights the checks ask for: a
+// healthy real server whose check asks for a weight gets it instead of
+// its configured one, so a change of it is one edit of the destination.
+func WeightedService(vs *config.VirtualServer, health Health, weights Weights) (ipvs.Service, ServiceState) {
 	svc := ipvs.Service{
 		ServiceKey: Key(vs),
 		Scheduler:  vs.Scheduler,
@@ -83,6 +100,11 @@ func Service(vs *config.VirtualServer, health Health) (ipvs.Service, ServiceStat
 		}
 		if rs.Check == nil || health(vs.Name, rs.Address) {
 			st.Healthy++
+			if weights != nil && rs.Check != nil {
+				if w, ok := weights(vs.Name, rs.Address); ok {
+					d.Weight = w
+				}
+			}
 		} else {
 			d.Weight = -1
 		}

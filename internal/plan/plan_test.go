@@ -194,3 +194,42 @@ virtual_server "dns" {
 		t.Errorf("service names (-want +got):\n%s", diff)
 	}
 }
+
+// TestWeightedService checks that the weight a healthy real server's check
+// asks for replaces its configured one, and nothing else: a failed server
+// and the sorry server's rules stay as they are.
+func TestWeightedService(t *testing.T) {
+	weights := func(_ string, a netip.AddrPort) (int, bool) {
+		switch a.String() {
+		case "192.0.2.12:80":
+			return 9, true
+		case "192.0.2.13:80":
+			return 0, true
+		case "192.0.2.14:80": // unchecked: asks for nothing, whatever is said
+			return 5, true
+		}
+		return 0, false
+	}
+	withThreshold := func(d ipvs.Destination) ipvs.Destination { d.UpperThreshold = 10; return d }
+	tests := []struct {
+		name   string
+		vs     *config.VirtualServer
+		health Health
+		want   []ipvs.Destination
+	}{
+		{"healthy servers take the weights", testVS(config.Remove, 1, ""), AllHealthy,
+			[]ipvs.Destination{dest("192.0.2.12:80", 9), withThreshold(dest("192.0.2.13:80", 0)), dest("192.0.2.14:80", 3)}},
+		{"a failed server is quiesced whatever its weight", testVS(config.Quiescent, 1, ""), down("192.0.2.12:80"),
+			[]ipvs.Destination{dest("192.0.2.12:80", 0), withThreshold(dest("192.0.2.13:80", 0)), dest("192.0.2.14:80", 3)}},
+		{"quorum lost: the sorry server alone", testVS(config.Remove, 3, "192.0.2.50:80"), down("192.0.2.12:80"),
+			[]ipvs.Destination{dest("192.0.2.50:80", 1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, _ := WeightedService(tt.vs, tt.health, weights)
+			if diff := cmp.Diff(tt.want, svc.Destinations, netipEqual); diff != "" {
+				t.Errorf("destinations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
