@@ -256,7 +256,7 @@ func TestDebianPackage(t *testing.T) {
 		out := sh(t, nil, "bash", "-c", `source /usr/share/bash-completion/completions/lvsd
 COMP_WORDS=(lvsd ""); COMP_CWORD=1; _lvsd; echo "${COMPREPLY[*]}"
 COMP_WORDS=(lvsd status --); COMP_CWORD=2; _lvsd; echo "${COMPREPLY[*]}"`)
-		want := "run validate plan status reload realserver convert version help\n--json --socket\n"
+		want := "run validate plan status reload realserver convert digest version help\n--json --socket\n"
 		if out != want {
 			t.Errorf("completions %q, want %q", out, want)
 		}

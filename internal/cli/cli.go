@@ -87,6 +87,12 @@ func init() {
 			example: "lvsd convert -o /etc/lvsd/web.hcl --names director-a,director-b lb1/keepalived.conf lb2/keepalived.conf",
 			run:     runConvert,
 		},
+		"digest": {
+			summary: "print the MD5 of a URL's body, for the digest of an http/https check's url (keepalived's genhash)",
+			usage:   "digest [--host NAME] [--skip-verify] [--timeout DURATION] URL",
+			example: "lvsd digest --host www.example.com http://10.10.10.12:8080/healthz",
+			run:     runDigest,
+		},
 		"version": {
 			summary: "print version, commit and Go version",
 			usage:   "version",

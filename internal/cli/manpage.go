@@ -37,7 +37,7 @@ func (f FlagDoc) Dash() string {
 // commandOrder is the order of the commands in the manual: the daemon,
 // the offline checks, talking to the daemon, the rest. A command not
 // listed comes after them, by name.
-var commandOrder = []string{"run", "validate", "plan", "status", "reload", "realserver", "convert", "version"}
+var commandOrder = []string{"run", "validate", "plan", "status", "reload", "realserver", "convert", "digest", "version"}
 
 // Commands describes every command from its own usage text, so the manual
 // says what -h says.
