@@ -5,9 +5,10 @@
 // each on its own cadence, without one slow target delaying another.
 //
 // The package knows nothing of lvsd's configuration: the daemon translates a
-// `health_check` block into HTTPParams, ExecParams or a TCP target and a Job.
+// `health_check` block into a Checker's parameters and a Job.
 //
-// Semantics follow keepalived's TCP_CHECK, HTTP_GET/SSL_GET and MISC_CHECK,
+// Semantics follow keepalived's TCP_CHECK, HTTP_GET/SSL_GET, MISC_CHECK,
+// UDP_CHECK, DNS_CHECK, PING_CHECK and SMTP_CHECK,
 // with one rule above all: a target that accepts and never
 // answers, resets the connection or answers with garbage is a failed check
 // that ends within its timeout. HTTP is spoken as HTTP/1.1 (RFC 9112) with
@@ -17,7 +18,7 @@
 //
 // The Scheduler runs TCP and plain HTTP checks itself, on non-blocking
 // sockets watched by one epoll instance, so that a check costs its system
-// calls and little else; HTTPS and exec checks each get a goroutine for
-// their duration. Responses are read by a parser of the package's own,
+// calls and little else; the other checks each get a goroutine for their
+// duration. Responses are read by a parser of the package's own,
 // held by a fuzz test to net/http's reading of everything it accepts.
 package healthcheck
