@@ -1,7 +1,8 @@
 // Package healthcheck decides whether real servers are fit to receive
-// traffic. It offers three kinds of probe (TCP connect, HTTP/HTTPS request,
-// external command), the rise/fall hysteresis that turns a stream of probe
-// results into a health state, and a Scheduler that runs thousands of probes,
+// traffic. It offers seven kinds of probe (TCP connect, HTTP/HTTPS request,
+// external command, UDP datagram, DNS query, ICMP echo, SMTP greeting), the
+// rise/fall hysteresis that turns a stream of probe results into a health
+// state, and a Scheduler that runs thousands of probes,
 // each on its own cadence, without one slow target delaying another.
 //
 // The package knows nothing of lvsd's configuration: the daemon translates a
