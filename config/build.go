@@ -567,7 +567,7 @@ func (b *builder) virtualServer(vb *block, groups map[string]*serverGroup) (Virt
 		if hs := rb.blocks["health_check"]; len(hs) > 0 {
 			rs.Check = b.healthCheck(hs[0])
 		}
-		if rs.Check != nil && rs.Check.Type != CheckExec && rs.Check.Port == 0 && rs.Address.Port() == 0 {
+		if rs.Check != nil && rs.Check.Type.hasPort() && rs.Check.Port == 0 && rs.Address.Port() == 0 {
 			b.errorf(rb.labelRng, "real server %s has no port for its %s check: set port in the health_check", rs.Address.Addr(), rs.Check.Type)
 		}
 		if c := rs.Check; c != nil && c.BindTo.IsValid() && !c.ConnectIP.IsValid() && c.BindTo.Is6() != rs.Address.Addr().Is6() {
@@ -732,6 +732,7 @@ func (b *builder) healthCheck(hb *block) *HealthCheck {
 			}
 		}
 	}
+	b.typeOptions(hb, hc)
 	return hc
 }
 

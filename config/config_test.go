@@ -155,6 +155,17 @@ func TestValidFull(t *testing.T) {
 	}
 	httpCheck.URLs = []CheckURL{{Path: "/healthz", ExpectStatus: []int{200, 204}, BodyContains: "ok"}}
 	https := def(CheckHTTPS)
+	dnsCheck := def(CheckDNS)
+	dnsCheck.TypeOptions = TypeOptions{QueryType: "AAAA", QueryName: "www.example.com", ExpectAnswer: []string{"2001:db8::80"}}
+	udpCheck := def(CheckUDP)
+	udpCheck.Port = 5353
+	udpCheck.TypeOptions = TypeOptions{
+		Payload: []byte{1, 2, 3, 4}, RequireReply: true,
+		ExpectReply: []byte{1, 0}, ExpectReplyMask: []byte{0, 0x0f},
+		MinReplyLength: 2, MaxReplyLength: 512,
+	}
+	smtpCheck := def(CheckSMTP)
+	smtpCheck.HELOName = "lb1.example.com"
 	https.TLSSkipVerify = true
 	https.ConnectIP = netip.MustParseAddr("10.10.20.13")
 	https.BindTo = netip.MustParseAddr("10.10.10.2")
@@ -252,6 +263,17 @@ func TestValidFull(t *testing.T) {
 					{Address: netip.MustParseAddrPort("[2001:db8::12]:53"), Weight: 1, Check: def(CheckTCP)},
 					// fwmark services have no port to give.
 					{Address: netip.MustParseAddrPort("[2001:db8::13]:0"), Weight: 1},
+					{Address: netip.MustParseAddrPort("[2001:db8::14]:53"), Weight: 1, Check: dnsCheck},
+					{Address: netip.MustParseAddrPort("[2001:db8::15]:53"), Weight: 1, Check: udpCheck},
+					{Address: netip.MustParseAddrPort("[2001:db8::16]:53"), Weight: 1, Check: def(CheckPing)},
+				},
+			},
+			{
+				Name: "mail", Address: netip.MustParseAddrPort("10.10.10.101:25"),
+				Protocol: TCP, Scheduler: "wlc", Method: DR, PersistenceNetmask: 32,
+				OnFailure: Remove, Quorum: 1,
+				RealServers: []RealServer{
+					{Address: netip.MustParseAddrPort("10.10.10.15:25"), Weight: 1, Check: smtpCheck},
 				},
 			},
 			edge("10.10.10.110:443", 0), edge("10.10.10.111:443", 0), edge("", 9),

@@ -99,15 +99,16 @@ const (
 var healthCheckSpec = &blockSpec{
 	Name:        "health_check",
 	Label:       "TYPE",
-	LabelValues: []string{"tcp", "http", "https", "exec"},
-	Doc: "A health check; the label is its type: `tcp` (connect), `http`, `https` or `exec` (a command, exit 0 = healthy). " +
+	LabelValues: []string{"tcp", "http", "https", "exec", "udp", "dns", "ping", "smtp"},
+	Doc: "A health check; the label is its type: `tcp` (connect), `http`, `https`, `exec` (a command, exit 0 = healthy), " +
+		"`udp` (a datagram), `dns` (a query), `ping` (ICMP echo) or `smtp` (greeting and HELO). " +
 		"In a `virtual_server` it is the default of every real server; in a `real_server` it replaces that default.",
-	Attrs: []*attrSpec{
+	Attrs: append([]*attrSpec{
 		{Name: "interval", Kind: kDuration, Default: "5s", Doc: "time between two checks"},
 		{Name: "timeout", Kind: kDuration, Default: "2s", Doc: "a check not done by then has failed; must be less than `interval`"},
 		{Name: "rise", Kind: kInt, Min: 1, Max: 1000, Default: "2", Doc: "passes in a row to become healthy"},
 		{Name: "fall", Kind: kInt, Min: 1, Max: 1000, Default: "3", Doc: "failures in a row to become unhealthy"},
-		{Name: "port", Kind: kInt, Min: 0, Max: maxUint16, Default: "0", Doc: "port to check; 0 = the real server's port", Checks: []string{"tcp", "http", "https"}},
+		{Name: "port", Kind: kInt, Min: 0, Max: maxUint16, Default: "0", Doc: "port to check; 0 = the real server's port", Checks: []string{"tcp", "http", "https", "udp", "dns", "smtp"}},
 		{Name: "path", Kind: kString, Default: `"/"`, Doc: "request path", Checks: []string{"http", "https"}},
 		{Name: "host", Kind: kString, Default: "the server's address", Doc: "Host header and TLS server name", Checks: []string{"http", "https"}},
 		{Name: "expect_status", Kind: kIntList, Min: 100, Max: 599, Default: "any 2xx", Doc: "status codes that pass", Checks: []string{"http", "https"}},
@@ -119,7 +120,7 @@ var healthCheckSpec = &blockSpec{
 		{Name: "bind_to", Kind: kString, Default: "chosen by the kernel", Doc: "source address of the check's connection; of the family of the address checked", Checks: []string{"tcp", "http", "https"}},
 		{Name: "retry", Kind: kInt, Min: 0, Max: 100, Default: "0", Doc: "a failed check is tried again this many times, `delay_before_retry` apart, before it counts as one failure towards `fall`; a pass on any try is one pass"},
 		{Name: "delay_before_retry", Kind: kDuration, Default: "1s", Doc: "wait between a failed try and the next one; needs `retry`"},
-	},
+	}, checkTypeAttrs...),
 	Blocks: []*blockSpec{checkURLSpec},
 }
 

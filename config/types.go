@@ -262,7 +262,8 @@ type HealthCheck struct {
 	// URLs are the requests of an http/https check, every one of which
 	// must pass. The single-url form (Path, ExpectStatus, BodyContains)
 	// is here as the one element.
-	URLs []CheckURL
+	URLs        []CheckURL
+	TypeOptions // udp, dns, smtp
 }
 
 // CheckURL is one request of an http or https check.

@@ -124,6 +124,34 @@ virtual_server "dns6" {
     health_check "tcp" {}
   }
   real_server "2001:db8::13" {}
+  real_server "[2001:db8::14]:53" {
+    health_check "dns" {
+      type          = "aaaa"
+      name          = "www.example.com"
+      expect_answer = ["2001:DB8::80"]
+    }
+  }
+  real_server "[2001:db8::15]:53" {
+    health_check "udp" {
+      port             = 5353
+      payload          = "0102 0304"
+      require_reply    = true
+      expect_reply     = "01 0X"
+      min_reply_length = 2
+      max_reply_length = 512
+    }
+  }
+  real_server "[2001:db8::16]:53" {
+    health_check "ping" {}
+  }
+}
+
+virtual_server "mail" {
+  address = "10.10.10.101:25"
+  health_check "smtp" {
+    helo_name = "lb1.example.com"
+  }
+  real_server "10.10.10.15" {}
 }
 
 virtual_server_group "edge" {
