@@ -18,6 +18,9 @@ import (
 func TestRunDynamicWeight(t *testing.T) {
 	verifyNoLeaks(t)
 	status := filepath.Join(t.TempDir(), "status")
+	// The check forks a shell through lvsd's supervisor: on a loaded
+	// machine that takes a good part of a second, so its timeout is
+	// generous and one slow try does not remove the server (fall 3).
 	// Written aside and renamed, so the check never reads a file cut short.
 	setStatus := func(code string) {
 		if err := os.WriteFile(status+".new", []byte(code), 0o644); err != nil {
@@ -37,10 +40,10 @@ virtual_server "web" {
     health_check "exec" {
       command        = ["/bin/sh", "-c", "exit $(cat STATUS)"]
       dynamic_weight = true
-      interval       = "50ms"
-      timeout        = "40ms"
+      interval       = "300ms"
+      timeout        = "250ms"
       rise           = 1
-      fall           = 1
+      fall           = 3
     }
   }
   real_server "127.0.0.3:80" {}
@@ -56,7 +59,7 @@ status {
 	weightIs := func(want string) func() bool {
 		return func() bool { return slices.Contains(k.dests(), want) }
 	}
-	eventually(t, 3*time.Second, "weight 5 from exit 7", weightIs("127.0.0.2:80 w5"))
+	eventually(t, 10*time.Second, "weight 5 from exit 7", weightIs("127.0.0.2:80 w5"))
 
 	for _, step := range []struct{ code, want string }{
 		{"12", "127.0.0.2:80 w10"},
@@ -65,7 +68,7 @@ status {
 	} {
 		n := len(k.opsSince(0))
 		setStatus(step.code)
-		eventually(t, 3*time.Second, step.want+" from exit "+step.code, weightIs(step.want))
+		eventually(t, 10*time.Second, step.want+" from exit "+step.code, weightIs(step.want))
 		ops := k.opsSince(n)
 		if len(ops) != 1 || ops[0].Kind != ipvs.UpdateDest {
 			t.Errorf("exit %s: ops %v, want one destination update", step.code, ops)
@@ -73,7 +76,7 @@ status {
 	}
 	// Exit 1 fails the check: the server leaves the table.
 	setStatus("1")
-	eventually(t, 3*time.Second, "the failed server removed", func() bool {
+	eventually(t, 10*time.Second, "the failed server removed", func() bool {
 		return !slices.ContainsFunc(k.dests(), func(d string) bool { return strings.HasPrefix(d, "127.0.0.2:80 ") })
 	})
 }
