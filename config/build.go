@@ -50,6 +50,10 @@ const (
 // Resolve, so each resolved Config shares no memory with another.
 type builder struct {
 	diags Diagnostics
+	// The top-level track_script and track_file blocks, by name, for
+	// the instances' references.
+	scripts map[string]*TrackScript
+	files   map[string]*TrackFile
 }
 
 func (b *builder) errorf(rng hcl.Range, format string, args ...any) {
@@ -90,6 +94,9 @@ func (b *builder) build(root *block) *Config {
 		}
 		cfg.Nodes = append(cfg.Nodes, n)
 	}
+
+	cfg.TrackScripts = b.trackScripts(root.blocks["track_script"])
+	cfg.TrackFiles = b.trackFiles(root.blocks["track_file"])
 
 	insts := map[string]*instInfo{}
 	type vridKey struct {
@@ -137,6 +144,9 @@ func (b *builder) build(root *block) *Config {
 		}
 		groupLine[gb.label] = gb.labelRng.Start.Line
 		g := SyncGroup{Name: gb.label}
+		if ns := gb.blocks["notify"]; len(ns) > 0 {
+			g.Notify = b.notify(ns[0])
+		}
 		if v := gb.get("instances"); v != nil {
 			if len(v.list) == 0 {
 				b.errorf(v.rng, "instances of vrrp_sync_group %q must not be empty", gb.label)
@@ -328,12 +338,7 @@ func (b *builder) instance(ib *block, nodes []Node, nodeRng map[string]hcl.Range
 			}
 		}
 	}
-	if v := ib.get("track_interfaces"); v != nil {
-		for _, it := range v.list {
-			b.ifName(it.str, it.rng, "tracked interface")
-			vi.TrackInterfaces = append(vi.TrackInterfaces, it.str)
-		}
-	}
+	b.tracking(&vi, ib)
 	if v := ib.get("accept"); v != nil {
 		vi.Accept = v.b
 	}
@@ -370,13 +375,153 @@ func (b *builder) instance(ib *block, nodes []Node, nodeRng map[string]hcl.Range
 		}
 	}
 	if ns := ib.blocks["notify"]; len(ns) > 0 {
-		n := ns[0]
-		vi.Notify.Master = b.argv(n, "master")
-		vi.Notify.Backup = b.argv(n, "backup")
-		vi.Notify.Fault = b.argv(n, "fault")
-		vi.Notify.Stop = b.argv(n, "stop")
+		vi.Notify = b.notify(ns[0])
 	}
 	return vi, famOK
+}
+
+func (b *builder) notify(n *block) Notify {
+	return Notify{
+		Master:  b.argv(n, "master"),
+		Backup:  b.argv(n, "backup"),
+		Fault:   b.argv(n, "fault"),
+		Stop:    b.argv(n, "stop"),
+		Command: b.argv(n, "command"),
+	}
+}
+
+// tracking reads what an instance follows: track_interfaces (weight 0)
+// and the track_interface, track_script and track_file blocks.
+func (b *builder) tracking(vi *VRRPInstance, ib *block) {
+	seen := map[string]int{} // tracked interface -> line of its first mention
+	addIf := func(name string, rng hcl.Range, weight int) {
+		b.ifName(name, rng, "tracked interface")
+		if line, dup := seen[name]; dup {
+			b.errorf(rng, "interface %s is already tracked (at line %d)", name, line)
+			return
+		}
+		seen[name] = rng.Start.Line
+		vi.TrackInterfaces = append(vi.TrackInterfaces, Tracked{Name: name, Weight: weight})
+	}
+	if v := ib.get("track_interfaces"); v != nil {
+		for _, it := range v.list {
+			addIf(it.str, it.rng, 0)
+		}
+	}
+	for _, tb := range ib.blocks["track_interface"] {
+		addIf(tb.label, tb.labelRng, weightOf(tb, 0))
+	}
+	refs := func(kind string, known func(string) (int, bool), names []string) []Tracked {
+		var out []Tracked
+		lines := map[string]int{}
+		for _, tb := range ib.blocks[kind] {
+			def, ok := known(tb.label)
+			if !ok {
+				b.errorf(tb.labelRng, "%s %q is not declared: add a top-level %s %q block%s", kind, tb.label, kind, tb.label, didYouMean(tb.label, names))
+				continue
+			}
+			if line, dup := lines[tb.label]; dup {
+				b.errorf(tb.labelRng, "%s %q is already followed (at line %d)", kind, tb.label, line)
+				continue
+			}
+			lines[tb.label] = tb.labelRng.Start.Line
+			out = append(out, Tracked{Name: tb.label, Weight: weightOf(tb, def)})
+		}
+		return out
+	}
+	vi.TrackScripts = refs("track_script", func(n string) (int, bool) {
+		s := b.scripts[n]
+		if s == nil {
+			return 0, false
+		}
+		return s.Weight, true
+	}, mapKeys(b.scripts))
+	vi.TrackFiles = refs("track_file", func(n string) (int, bool) {
+		f := b.files[n]
+		if f == nil {
+			return 0, false
+		}
+		return f.Weight, true
+	}, mapKeys(b.files))
+}
+
+// weightOf is a block's weight, or def when it sets none.
+func weightOf(blk *block, def int) int {
+	if v := blk.get("weight"); v != nil {
+		return int(v.num)
+	}
+	return def
+}
+
+// trackScripts builds the top-level track_script blocks.
+func (b *builder) trackScripts(blocks []*block) []TrackScript {
+	b.scripts = map[string]*TrackScript{}
+	var out []TrackScript
+	lines := map[string]int{}
+	for _, sb := range blocks {
+		if line, dup := lines[sb.label]; dup {
+			b.errorf(sb.labelRng, "duplicate track_script %q (the first is at line %d)", sb.label, line)
+			continue
+		}
+		lines[sb.label] = sb.labelRng.Start.Line
+		ts := TrackScript{Name: sb.label, Interval: time.Second, Rise: 1, Fall: 1, Weight: weightOf(sb, 0)}
+		if v := sb.get("command"); v != nil && len(v.list) == 0 {
+			b.errorf(v.rng, "command must not be empty")
+		}
+		ts.Command = b.argv(sb, "command")
+		if v := sb.get("interval"); v != nil {
+			if v.dur <= 0 {
+				b.errorf(v.rng, "interval must be more than 0s")
+			}
+			ts.Interval = v.dur
+		}
+		ts.Timeout = ts.Interval
+		if v := sb.get("timeout"); v != nil {
+			if v.dur <= 0 {
+				b.errorf(v.rng, "timeout must be more than 0s")
+			}
+			ts.Timeout = v.dur
+		}
+		if v := sb.get("rise"); v != nil {
+			ts.Rise = int(v.num)
+		}
+		if v := sb.get("fall"); v != nil {
+			ts.Fall = int(v.num)
+		}
+		out = append(out, ts)
+	}
+	for i := range out {
+		b.scripts[out[i].Name] = &out[i]
+	}
+	return out
+}
+
+// trackFiles builds the top-level track_file blocks.
+func (b *builder) trackFiles(blocks []*block) []TrackFile {
+	b.files = map[string]*TrackFile{}
+	var out []TrackFile
+	lines := map[string]int{}
+	for _, fb := range blocks {
+		if line, dup := lines[fb.label]; dup {
+			b.errorf(fb.labelRng, "duplicate track_file %q (the first is at line %d)", fb.label, line)
+			continue
+		}
+		lines[fb.label] = fb.labelRng.Start.Line
+		tf := TrackFile{Name: fb.label, Weight: weightOf(fb, 1)}
+		if v := fb.get("path"); v != nil {
+			if !path.IsAbs(v.str) {
+				b.errorf(v.rng, "path must be absolute, got %q", v.str)
+			} else {
+				b.name("path", v.str, v.rng)
+			}
+			tf.Path = v.str
+		}
+		out = append(out, tf)
+	}
+	for i := range out {
+		b.files[out[i].Name] = &out[i]
+	}
+	return out
 }
 
 func (b *builder) advertInterval(version int, v *value) {
@@ -532,6 +677,7 @@ func (b *builder) virtualServer(vb *block, groups map[string]*serverGroup) (Virt
 	if v := vb.get("quorum"); v != nil {
 		vs.Quorum = int(v.num)
 	}
+	vs.QuorumUp, vs.QuorumDown = b.argv(vb, "quorum_up"), b.argv(vb, "quorum_down")
 	if addrV != nil && famKnown && vs.Address.Port() == 0 && vs.Persistence == 0 && vb.ok("persistence") {
 		b.errorf(addrV.rng, "port 0 (all ports) needs persistence > 0, as in ipvsadm")
 	}
@@ -629,7 +775,7 @@ func (b *builder) realServer(rb *block, vs *VirtualServer, svcPort uint16, famKn
 		vs.Address.IsValid() && vs.Address.Port() != 0 && ap.Port() != 0 && ap.Port() != vs.Address.Port() {
 		b.errorf(rb.labelRng, "real server port %d differs from the service port %d: method %s cannot map ports (use nat, or the same port)", ap.Port(), vs.Address.Port(), vs.Method)
 	}
-	rs := &RealServer{Address: ap, Weight: 1}
+	rs := &RealServer{Address: ap, Weight: 1, NotifyUp: b.argv(rb, "notify_up"), NotifyDown: b.argv(rb, "notify_down")}
 	if v := rb.get("weight"); v != nil {
 		rs.Weight = int(v.num)
 	}

@@ -214,14 +214,17 @@ func TestValidFull(t *testing.T) {
 					netip.MustParsePrefix("10.10.10.100/32"),
 					netip.MustParsePrefix("10.10.10.101/32"), // a bare address is a host prefix
 				},
-				TrackInterfaces: []string{"eth1"},
+				TrackInterfaces: []Tracked{{Name: "eth1"}, {Name: "eth2", Weight: -10}},
+				TrackScripts:    []Tracked{{Name: "chk_proxy", Weight: -20}, {Name: "chk_disk"}},
+				TrackFiles:      []Tracked{{Name: "maint", Weight: -5}},
 				Accept:          false,
 				Handover:        Relay,
 				GARP:            GARP{Repeat: 3, Interval: 10 * time.Millisecond, Delay: 2 * time.Second, Refresh: time.Minute},
 				Notify: Notify{
-					Master: []string{"/usr/local/bin/lvs-notify", "master"},
-					Backup: []string{"/usr/local/bin/lvs-notify", "backup"},
-					Fault:  []string{"/usr/local/bin/lvs-notify", "fault"},
+					Master:  []string{"/usr/local/bin/lvs-notify", "master"},
+					Backup:  []string{"/usr/local/bin/lvs-notify", "backup"},
+					Fault:   []string{"/usr/local/bin/lvs-notify", "fault"},
+					Command: []string{"/usr/local/bin/lvs-notify-all"},
 				},
 			},
 			{
@@ -239,7 +242,18 @@ func TestValidFull(t *testing.T) {
 				GARP:       GARP{Repeat: 5, Delay: 5 * time.Second},
 			},
 		},
-		SyncGroups: []SyncGroup{{Name: "G1", Instances: []string{"VI_EXT", "VI_INT"}}},
+		SyncGroups: []SyncGroup{{Name: "G1", Instances: []string{"VI_EXT", "VI_INT"}, Notify: Notify{
+			Master:  []string{"/usr/local/bin/group-notify", "master"},
+			Backup:  []string{"/usr/local/bin/group-notify", "backup"},
+			Fault:   []string{"/usr/local/bin/group-notify", "fault"},
+			Stop:    []string{"/usr/local/bin/group-notify", "stop"},
+			Command: []string{"/usr/local/bin/group-notify-all"},
+		}}},
+		TrackScripts: []TrackScript{
+			{Name: "chk_proxy", Command: []string{"/usr/bin/pgrep", "-x", "haproxy"}, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 3, Weight: 10},
+			{Name: "chk_disk", Command: []string{"/usr/local/bin/chk-disk"}, Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1},
+		},
+		TrackFiles: []TrackFile{{Name: "maint", Path: "/run/lvsd/maint", Weight: 2}},
 		VirtualServers: []VirtualServer{
 			{
 				Name: "web", Address: netip.MustParseAddrPort("10.10.10.100:80"),
@@ -247,8 +261,11 @@ func TestValidFull(t *testing.T) {
 				Persistence: 300 * time.Second, PersistenceNetmask: 24,
 				OnFailure: Quiescent, Quorum: 2,
 				SorryServer: netip.MustParseAddrPort("10.10.10.50:80"),
+				QuorumUp:    []string{"/usr/local/bin/quorum", "up"},
+				QuorumDown:  []string{"/usr/local/bin/quorum", "down"},
 				RealServers: []RealServer{
-					{Address: netip.MustParseAddrPort("10.10.10.12:8080"), Weight: 3, UpperThreshold: 100, LowerThreshold: 50, Check: httpCheck},
+					{Address: netip.MustParseAddrPort("10.10.10.12:8080"), Weight: 3, UpperThreshold: 100, LowerThreshold: 50, Check: httpCheck,
+						NotifyUp: []string{"/usr/local/bin/rs", "up"}, NotifyDown: []string{"/usr/local/bin/rs", "down"}},
 					{Address: netip.MustParseAddrPort("10.10.10.13:80"), Weight: 0, Check: https},
 					{Address: netip.MustParseAddrPort("10.10.10.14:80"), Weight: 1, Check: exec},
 				},

@@ -146,6 +146,23 @@ var (
 	tunnelChecksumSpec = &attrSpec{Name: "tunnel_checksum", Kind: kString, Default: `"none"`, Doc: "checksums of the encapsulation: `none`, `csum` (gue, gre) or `remcsum` (gue: remote checksum offload)"}
 )
 
+// notifySpec is the notify block of an instance or a sync group.
+func notifySpec(of, typ string) *blockSpec {
+	return &blockSpec{
+		Name: "notify",
+		Doc: "Commands (argv lists, run without a shell, with a timeout, never delaying VRRP) run after a state change of the " + of + "; an empty list runs nothing. " +
+			"`command` is keepalived's `notify`: it runs on every change as `ARGV... " + typ + " NAME STATE PRIORITY`, " +
+			"STATE one of MASTER, BACKUP, FAULT, STOP, PRIORITY the effective priority (0 for a group).",
+		Attrs: []*attrSpec{
+			{Name: "master", Kind: kStringList, Default: "[]", Doc: "run on becoming MASTER"},
+			{Name: "backup", Kind: kStringList, Default: "[]", Doc: "run on becoming BACKUP"},
+			{Name: "fault", Kind: kStringList, Default: "[]", Doc: "run on entering FAULT"},
+			{Name: "stop", Kind: kStringList, Default: "[]", Doc: "run when the " + of + " stops"},
+			{Name: "command", Kind: kStringList, Default: "[]", Doc: "run on every change, with TYPE NAME STATE PRIORITY appended"},
+		},
+	}
+}
+
 // schema is the whole file.
 var schema = &blockSpec{
 	Name: "",
@@ -174,7 +191,7 @@ var schema = &blockSpec{
 				{Name: "priorities", Kind: kPriorityMap, Min: 1, Max: 255, Default: "{}", Doc: "per-node priority (1..255), over the node's `priority`; keys are declared node names"},
 				{Name: "unicast_peers", Kind: kStringList, Default: "[]", Doc: "every director's address for unicast adverts (own address ignored); empty = multicast 224.0.0.18 / ff02::12"},
 				{Name: "virtual_ips", Kind: kStringList, Required: true, Doc: "addresses in CIDR form (a bare address is a host prefix), all of one family, not in any other instance"},
-				{Name: "track_interfaces", Kind: kStringList, Default: "[]", Doc: "if any of these interfaces is down the instance goes to FAULT"},
+				{Name: "track_interfaces", Kind: kStringList, Default: "[]", Doc: "if any of these interfaces is down the instance goes to FAULT; `track_interface` blocks track one with a weight"},
 				{Name: "accept", Kind: kBool, Default: "true", Doc: "RFC 5798 Accept_Mode: the master accepts packets for the virtual IPs"},
 				{Name: "handover", Kind: kString, Default: `"release"`, Doc: "what a stopping master does first: `release` sends priority 0 at once; `relay` first sends the new connections of the virtual servers on its VIPs on to the peer director and hands over once its own have ended (at most 500ms), so a planned stop resets no connection; needs `unicast_peers` naming the two directors (see README, Operations → Stop)"},
 				{Name: "auth_pass", Kind: kString, Default: `""`, Doc: "VRRPv2 simple password (at most 8 bytes), for peers that require it; version 2 only"},
@@ -190,14 +207,31 @@ var schema = &blockSpec{
 						{Name: "refresh", Kind: kDuration, Default: "0s", Doc: "repeat a burst this often while master; 0s = off"},
 					},
 				},
+				notifySpec("instance", "INSTANCE"),
 				{
-					Name: "notify",
-					Doc:  "Commands (argv lists, run without a shell, with a timeout) run after a state change; an empty list runs nothing.",
+					Name: "track_interface", Label: "IFNAME", Multi: true,
+					Doc: "An interface tracked with a weight (keepalived `track_interface { IFNAME weight W }`). " +
+						"Weight 0: the interface down puts the instance in FAULT, as `track_interfaces` does. " +
+						"A negative weight is added to the priority while the interface is down, a positive one while it is up.",
 					Attrs: []*attrSpec{
-						{Name: "master", Kind: kStringList, Default: "[]", Doc: "run on becoming MASTER"},
-						{Name: "backup", Kind: kStringList, Default: "[]", Doc: "run on becoming BACKUP"},
-						{Name: "fault", Kind: kStringList, Default: "[]", Doc: "run on entering FAULT"},
-						{Name: "stop", Kind: kStringList, Default: "[]", Doc: "run when the instance stops"},
+						{Name: "weight", Kind: kInt, Min: -254, Max: 254, Default: "0", Doc: "-254..254"},
+					},
+				},
+				{
+					Name: "track_script", Label: "NAME", Multi: true,
+					Doc: "Follow the top-level `track_script` NAME. Its weight 0: failing puts the instance in FAULT (until its first result the instance waits in INIT); " +
+						"a negative weight is added to the priority while the script fails, a positive one while it succeeds. " +
+						"The effective priority stays within 1..254; an instance at priority 255 (the address owner) keeps 255.",
+					Attrs: []*attrSpec{
+						{Name: "weight", Kind: kInt, Min: -253, Max: 253, Default: "the script's `weight`", Doc: "-253..253, over the script's own"},
+					},
+				},
+				{
+					Name: "track_file", Label: "NAME", Multi: true,
+					Doc: "Follow the top-level `track_file` NAME: the number in the file times the weight is added to the priority; " +
+						"a product of -254 or less puts the instance in FAULT. With weight 0, any number but 0 puts it in FAULT.",
+					Attrs: []*attrSpec{
+						{Name: "weight", Kind: kInt, Min: -254, Max: 254, Default: "the file's `weight`", Doc: "-254..254, over the file's own"},
 					},
 				},
 			},
@@ -207,6 +241,30 @@ var schema = &blockSpec{
 			Doc: "Instances that change state together. Names are unique; an instance is in at most one group.",
 			Attrs: []*attrSpec{
 				{Name: "instances", Kind: kStringList, Required: true, Doc: "names of the `vrrp_instance`s in the group"},
+			},
+			Blocks: []*blockSpec{notifySpec("group", "GROUP")},
+		},
+		{
+			Name: "track_script", Label: "NAME", Multi: true,
+			Doc: "A command run periodically whose exit status tracks something the director needs (keepalived `vrrp_script`); " +
+				"instances follow it with a `track_script` block of their own. It runs once for every instance that follows it, " +
+				"whatever their state. Its first result counts at once; after that `rise` passes in a row make it succeed and `fall` failures in a row make it fail.",
+			Attrs: []*attrSpec{
+				{Name: "command", Kind: kStringList, Required: true, Doc: "argv run without a shell; exit 0 = success. A command still running at `timeout` is killed with every process it started, and has failed"},
+				{Name: "interval", Kind: kDuration, Default: "1s", Doc: "time between two runs"},
+				{Name: "timeout", Kind: kDuration, Default: "`interval`", Doc: "a run not done by then has failed (a run never overlaps the next: a late one delays it)"},
+				{Name: "rise", Kind: kInt, Min: 1, Max: 1000, Default: "1", Doc: "successes in a row to succeed again"},
+				{Name: "fall", Kind: kInt, Min: 1, Max: 1000, Default: "1", Doc: "failures in a row to fail"},
+				{Name: "weight", Kind: kInt, Min: -253, Max: 253, Default: "0", Doc: "what the script adds to an instance's priority (see `vrrp_instance` → `track_script`); an instance may override it"},
+			},
+		},
+		{
+			Name: "track_file", Label: "NAME", Multi: true,
+			Doc: "A file holding a number (keepalived `track_file`), read when it changes and every second: instances that follow it add the number times the weight to their priority. " +
+				"A missing, empty or unreadable file, or one whose text does not start with a number, counts as 0; a number beyond 32 bits is ignored (the last value is kept).",
+			Attrs: []*attrSpec{
+				{Name: "path", Kind: kString, Required: true, Doc: "absolute path of the file"},
+				{Name: "weight", Kind: kInt, Min: -254, Max: 254, Default: "1", Doc: "multiplies the number; an instance may override it"},
 			},
 		},
 		{
@@ -227,6 +285,8 @@ var schema = &blockSpec{
 				{Name: "sched_flags", Kind: kStringList, Default: "[]", Doc: "scheduler flags (ipvsadm -b): `mh-fallback` and `mh-port` with scheduler `mh`, `sh-fallback` and `sh-port` with `sh`, `flag-1`, `flag-2` and `flag-3` with any (flag-1 is the fallback bit, flag-2 the port bit)"},
 				{Name: "one_packet", Kind: kBool, Default: "false", Doc: "schedule every UDP datagram on its own, keeping no connection (ipvsadm -o); needs protocol = \"udp\""},
 				tunnelTypeSpec, tunnelPortSpec, tunnelChecksumSpec,
+				{Name: "quorum_up", Kind: kStringList, Default: "[]", Doc: "argv run (without a shell, with a timeout) when the healthy real servers reach `quorum` again"},
+				{Name: "quorum_down", Kind: kStringList, Default: "[]", Doc: "argv run when fewer than `quorum` real servers are healthy"},
 			},
 			Blocks: []*blockSpec{
 				healthCheckSpec,
@@ -239,6 +299,8 @@ var schema = &blockSpec{
 						{Name: "upper_threshold", Kind: kInt, Min: 0, Max: maxUint32, Default: "0", Doc: "no new connections above this many; 0 = no limit (ipvsadm -x)"},
 						{Name: "lower_threshold", Kind: kInt, Min: 0, Max: maxUint32, Default: "0", Doc: "take connections again below this many; 0 = none (ipvsadm -y); at most `upper_threshold`"},
 						tunnelTypeSpec, tunnelPortSpec, tunnelChecksumSpec,
+						{Name: "notify_up", Kind: kStringList, Default: "[]", Doc: "argv run (without a shell, with a timeout) when the server becomes healthy"},
+						{Name: "notify_down", Kind: kStringList, Default: "[]", Doc: "argv run when the server becomes unhealthy"},
 					},
 					Blocks: []*blockSpec{healthCheckSpec},
 				},

@@ -21,6 +21,8 @@ type Config struct {
 
 	VRRPInstances  []VRRPInstance
 	SyncGroups     []SyncGroup
+	TrackScripts   []TrackScript
+	TrackFiles     []TrackFile
 	VirtualServers []VirtualServer
 	IPVS           IPVS
 	Status         Status
@@ -49,9 +51,13 @@ type VRRPInstance struct {
 	NodePriorities map[string]uint8
 	// UnicastPeers is empty for multicast. It lists every director's
 	// address; the daemon ignores the ones that are its own.
-	UnicastPeers    []netip.Addr
-	VirtualIPs      []netip.Prefix // all of one family
-	TrackInterfaces []string
+	UnicastPeers []netip.Addr
+	VirtualIPs   []netip.Prefix // all of one family
+	// TrackInterfaces, TrackScripts and TrackFiles are what the instance
+	// follows, each with its resolved weight (see Tracked).
+	TrackInterfaces []Tracked
+	TrackScripts    []Tracked
+	TrackFiles      []Tracked
 	Accept          bool
 	// Handover is what a stopping master does before it lets go.
 	Handover Handover
@@ -81,12 +87,44 @@ type Notify struct {
 	Backup []string
 	Fault  []string
 	Stop   []string
+	// Command runs on every transition with TYPE NAME STATE PRIORITY
+	// appended, as keepalived's notify.
+	Command []string
 }
 
 // SyncGroup is a set of instances that change state together.
 type SyncGroup struct {
 	Name      string
 	Instances []string
+	Notify    Notify
+}
+
+// Tracked is one thing an instance follows, by name, with the weight it
+// has for this instance. Weight 0: a failure puts the instance in FAULT.
+// Otherwise, for an interface or a script, a negative weight is added to
+// the priority while it fails and a positive one while it succeeds; for a
+// file, the file's number times the weight is added.
+type Tracked struct {
+	Name   string
+	Weight int
+}
+
+// TrackScript is a command run periodically (keepalived's vrrp_script).
+type TrackScript struct {
+	Name     string
+	Command  []string
+	Interval time.Duration
+	Timeout  time.Duration
+	Rise     int
+	Fall     int
+	Weight   int
+}
+
+// TrackFile is a file holding a number (keepalived's track_file).
+type TrackFile struct {
+	Name   string
+	Path   string
+	Weight int
 }
 
 // Protocol is a virtual service's transport protocol.
@@ -167,6 +205,10 @@ type VirtualServer struct {
 	// VirtualServer per member, named BLOCK/MEMBER (MemberName), sharing
 	// the block's real servers and checks.
 	Group string
+	// QuorumUp and QuorumDown run when the healthy real servers reach
+	// Quorum and when they fall below it.
+	QuorumUp   []string
+	QuorumDown []string
 }
 
 // MemberName is the name of a group member's service: the virtual
@@ -221,6 +263,10 @@ type RealServer struct {
 	// Tunnel is the encapsulation when the method is TUN: the server's
 	// own settings over the virtual server's.
 	Tunnel Tunnel
+	// NotifyUp and NotifyDown run when the server becomes healthy and
+	// unhealthy.
+	NotifyUp   []string
+	NotifyDown []string
 }
 
 // CheckType names a health-check kind.

@@ -85,6 +85,7 @@ type Daemon struct {
 	socket      string
 	rec         *reconcile.Reconciler
 	sched       *healthcheck.Scheduler
+	track       *tracker
 	vips        *vip.Ledger
 	closeVIPs   func()
 	ann         vrrpd.Announcer
@@ -107,6 +108,7 @@ type Daemon struct {
 	reloadErr  *string
 	checks     checkSet
 	states     map[string]healthcheck.Status
+	quorum     map[string]bool // service -> quorum met, for quorum_up/down
 	instances  map[string]*instance
 	links      map[string]bool
 	watched    map[string]bool // interfaces with an address watcher
@@ -133,6 +135,7 @@ type instance struct {
 	in        *vrrpd.Instance
 	transport vrrpd.Transport // closed by in.Run; by the daemon if it never runs
 	notifier  *notifier
+	group     *notifier // its sync group's, if any
 	// peer is the director a stop relays to (relayPeer); invalid if none.
 	peer   netip.Addr
 	cancel context.CancelFunc
@@ -287,6 +290,10 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	if err := d.sched.Set(cs.jobs); err != nil {
 		return fmt.Errorf("starting the health checks: %w", err)
 	}
+	d.track = newTracker(d)
+	if err := d.track.set(cfg); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	d.cfg = cfg
 	d.checks = cs
@@ -294,6 +301,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	if d.rec != nil {
 		d.rec.SetDesired(d.desiredLocked())
 	}
+	d.quorumCommandsLocked() // the starting point: nothing runs
 	d.mu.Unlock()
 
 	// Everything that can fail is bound or opened before anything runs
@@ -352,6 +360,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		part("ipvs reconciler", d.rec.Run)
 	}
 	part("health checks", d.sched.Run)
+	part("track scripts", d.track.sched.Run)
+	part("track files", d.track.runFiles)
 	part("link watcher", func(ctx context.Context) error {
 		d.sys.WatchLinks(ctx, d.setLink)
 		return nil
@@ -502,7 +512,12 @@ func (d *Daemon) onResult(key string, r healthcheck.Result, h healthcheck.Health
 		// the order their tables were computed.
 		d.rec.SetDesired(d.desiredLocked())
 	}
+	var cmds []healthCommand
+	if changed {
+		cmds = append(d.serverCommandsLocked(owners, h.Healthy), d.quorumCommandsLocked()...)
+	}
 	d.mu.Unlock()
+	d.runHealthCommands(cmds)
 	for _, o := range owners {
 		d.metrics.ObserveCheck(o.service, o.server, r.Duration)
 		if changed {
@@ -526,7 +541,7 @@ func (d *Daemon) setLink(ifname string, up bool) {
 	d.links[ifname] = up
 	var insts []*instance
 	for _, in := range d.instances {
-		if in.cfg.Interface == ifname || slices.Contains(in.cfg.TrackInterfaces, ifname) {
+		if usesInterface(in.cfg, ifname) {
 			insts = append(insts, in)
 		}
 	}

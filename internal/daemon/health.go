@@ -128,3 +128,91 @@ func weightsOf(cs checkSet, states map[string]healthcheck.Status) plan.Weights {
 func checkDuration(d time.Duration) float64 {
 	return float64(d) / float64(time.Millisecond)
 }
+
+// healthCommand is a notify_up/notify_down or quorum_up/quorum_down
+// command to run, with the log keys that name its owner.
+type healthCommand struct {
+	argv []string
+	log  []any
+}
+
+// serverCommandsLocked returns the notify_up or notify_down commands of
+// the owners of a check whose health changed; the caller holds d.mu.
+func (d *Daemon) serverCommandsLocked(owners []owner, healthy bool) []healthCommand {
+	var out []healthCommand
+	for _, o := range owners {
+		rs := d.realServerLocked(o)
+		if rs == nil {
+			continue
+		}
+		argv := rs.NotifyDown
+		if healthy {
+			argv = rs.NotifyUp
+		}
+		if len(argv) > 0 {
+			out = append(out, healthCommand{argv: argv, log: []any{"service", o.service, "server", o.server.String()}})
+		}
+	}
+	return out
+}
+
+func (d *Daemon) realServerLocked(o owner) *config.RealServer {
+	for i := range d.cfg.VirtualServers {
+		vs := &d.cfg.VirtualServers[i]
+		if vs.Name != o.service {
+			continue
+		}
+		for j := range vs.RealServers {
+			if vs.RealServers[j].Address == o.server {
+				return &vs.RealServers[j]
+			}
+		}
+	}
+	return nil
+}
+
+// quorumCommandsLocked records whether each service has its quorum and
+// returns the quorum_up and quorum_down commands of those where that
+// changed. A service seen for the first time (at start, or new in a
+// reload) runs nothing: its checked servers start unhealthy, so its first
+// rise to quorum is a change. The caller holds d.mu.
+func (d *Daemon) quorumCommandsLocked() []healthCommand {
+	if d.quorum == nil {
+		d.quorum = make(map[string]bool)
+	}
+	health := healthOf(d.checks, d.states)
+	seen := make(map[string]bool, len(d.cfg.VirtualServers))
+	var out []healthCommand
+	for i := range d.cfg.VirtualServers {
+		vs := &d.cfg.VirtualServers[i]
+		seen[vs.Name] = true
+		_, st := plan.Service(vs, health)
+		was, known := d.quorum[vs.Name]
+		d.quorum[vs.Name] = st.QuorumMet
+		if !known || was == st.QuorumMet {
+			continue
+		}
+		argv := vs.QuorumDown
+		if st.QuorumMet {
+			argv = vs.QuorumUp
+		}
+		d.log.Info("virtual server quorum change", "service", vs.Name, "quorum_met", st.QuorumMet)
+		if len(argv) > 0 {
+			out = append(out, healthCommand{argv: argv, log: []any{"service", vs.Name}})
+		}
+	}
+	for name := range d.quorum {
+		if !seen[name] {
+			delete(d.quorum, name)
+		}
+	}
+	return out
+}
+
+// runHealthCommands runs commands of quorum and real-server changes as the
+// notify commands run (runNotify).
+func (d *Daemon) runHealthCommands(cmds []healthCommand) {
+	for _, c := range cmds {
+		d.runNotify(c.argv, notifyTimeout, d.log.With(c.log...))
+	}
+}

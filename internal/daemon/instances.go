@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -63,8 +65,15 @@ func (d *Daemon) buildInstances(cfg *config.Config, list []config.VRRPInstance) 
 		if len(members) != len(g.Instances) {
 			return fail(fmt.Errorf("vrrp_sync_group %s: only some members are being started", g.Name))
 		}
-		if _, err := vrrpd.NewGroup(g.Name, d.log, members...); err != nil {
+		grp, err := vrrpd.NewGroup(g.Name, d.log, members...)
+		if err != nil {
 			return fail(err)
+		}
+		gn := &notifier{d: d, name: g.Name, group: true, timeout: notifyTimeout}
+		gn.setCommands(g.Notify)
+		grp.OnChange(func(to vrrp.State) { gn.Notify(g.Name, to, 0) })
+		for _, name := range g.Instances {
+			byName[name].group = gn
 		}
 	}
 	return out, nil
@@ -89,7 +98,7 @@ func (d *Daemon) newInstance(vi config.VRRPInstance) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vrrp_instance %s: opening the VRRP socket on %s: %w", vi.Name, vi.Interface, explainPermission(err))
 	}
-	n := &notifier{d: d, cfg: vi, timeout: notifyTimeout}
+	n := &notifier{d: d, name: vi.Name, timeout: notifyTimeout}
 	n.setCommands(vi.Notify)
 	in, err := vrrpd.New(vrrpdConfig(vi), vrrpd.Deps{
 		Transport: t,
@@ -102,22 +111,34 @@ func (d *Daemon) newInstance(vi config.VRRPInstance) (*instance, error) {
 		t.Close()
 		return nil, err
 	}
-	for _, name := range append([]string{vi.Interface}, vi.TrackInterfaces...) {
-		d.mu.Lock()
-		up, known := d.links[name]
-		d.mu.Unlock()
-		if !known {
-			exists, linkUp, err := d.sys.Link(name)
-			if err != nil {
-				d.log.Warn("reading link state", "interface", name, "err", err)
-				continue
-			}
-			// A tracked interface that does not exist is down.
-			up = exists && linkUp
+	names := []string{vi.Interface}
+	for _, t := range vi.TrackInterfaces {
+		names = append(names, t.Name)
+	}
+	for _, name := range names {
+		if up, ok := d.linkState(name); ok {
+			in.SetLink(name, up)
 		}
-		in.SetLink(name, up)
 	}
 	return &instance{cfg: vi, in: in, transport: t, notifier: n, peer: relayPeer(vi, own)}, nil
+}
+
+// linkState is an interface's state as last reported, or read now; a
+// tracked interface that does not exist is down. ok is false when it
+// cannot be read.
+func (d *Daemon) linkState(name string) (up, ok bool) {
+	d.mu.Lock()
+	up, known := d.links[name]
+	d.mu.Unlock()
+	if known {
+		return up, true
+	}
+	exists, linkUp, err := d.sys.Link(name)
+	if err != nil {
+		d.log.Warn("reading link state", "interface", name, "err", err)
+		return false, false
+	}
+	return exists && linkUp, true
 }
 
 // startInstances runs built instances; the caller holds reloadMu.
@@ -129,6 +150,10 @@ func (d *Daemon) startInstances(insts []*instance) {
 		d.mu.Lock()
 		d.instances[in.cfg.Name] = in
 		d.mu.Unlock()
+		// Results that came while the instance was being built.
+		if d.track != nil {
+			d.track.tell(in.in)
+		}
 		d.instWG.Go(func() {
 			defer close(in.done)
 			if err := in.in.Run(ctx); err != nil {
@@ -188,15 +213,16 @@ func syncRole(s vrrp.State) reconcile.SyncRole {
 	return reconcile.SyncNone
 }
 
-// notifier is the vrrpd.Notifier of one instance: it drives the IPVS sync
-// daemon when the instance is the one sync_daemon follows, updates systemd's
-// STATUS line and runs the notify command of the new state. Every command
-// runs on a goroutine of its own, so VRRP never waits for them, and
-// alongside the commands of earlier transitions: a hung one delays no
-// other (package command).
+// notifier is the vrrpd.Notifier of one instance (or of a sync group): it
+// drives the IPVS sync daemon when the instance is the one sync_daemon
+// follows, updates systemd's STATUS line and runs the notify commands of
+// the new state. Every command runs on a goroutine of its own, so VRRP
+// never waits for them, and alongside the commands of earlier
+// transitions: a hung one delays no other (package command).
 type notifier struct {
 	d       *Daemon
-	cfg     config.VRRPInstance
+	name    string
+	group   bool          // a vrrp_sync_group's: TYPE is GROUP
 	timeout time.Duration // of each command
 
 	mu   sync.Mutex
@@ -210,35 +236,67 @@ func (n *notifier) setCommands(c config.Notify) {
 	n.mu.Unlock()
 }
 
-func (n *notifier) Notify(instance string, to vrrp.State) {
+func (n *notifier) Notify(name string, to vrrp.State, priority uint8) {
 	d := n.d
-	// Under mu, so that a transition told late (its instance's goroutine
-	// was slow to get here) never undoes the sync role a relaying stop
-	// has set: the stop owns the sync daemon from then on.
-	d.mu.Lock()
-	if d.cfg != nil && d.cfg.IPVS.SyncDaemon != nil && d.cfg.IPVS.SyncDaemon.VRRPInstance == instance &&
-		d.rec != nil && !d.syncHeld {
-		d.rec.SetSyncRole(syncRole(to))
+	if !n.group {
+		// Under mu, so that a transition told late (its instance's
+		// goroutine was slow to get here) never undoes the sync role a
+		// relaying stop has set: the stop owns the sync daemon from
+		// then on.
+		d.mu.Lock()
+		if d.cfg != nil && d.cfg.IPVS.SyncDaemon != nil && d.cfg.IPVS.SyncDaemon.VRRPInstance == name &&
+			d.rec != nil && !d.syncHeld {
+			d.rec.SetSyncRole(syncRole(to))
+		}
+		d.mu.Unlock()
+		d.updateStatusLine()
 	}
-	d.mu.Unlock()
-	d.updateStatusLine()
 
 	n.mu.Lock()
 	argv := notifyArgv(n.cmds, to)
+	generic := n.cmds.Command
 	n.mu.Unlock()
 	if len(argv) > 0 {
 		n.runCommand(argv)
 	}
+	if len(generic) > 0 {
+		typ := "INSTANCE"
+		if n.group {
+			typ = "GROUP"
+		}
+		n.runCommand(slices.Concat(generic, []string{typ, name, notifyState(to), strconv.Itoa(int(priority))}))
+	}
 }
 
-// runCommand runs argv, with its own timeout, and logs how it went. The
+// notifyState is a state as keepalived's notify names it; INIT is the
+// instance stopping.
+func notifyState(s vrrp.State) string {
+	if s == vrrp.Init {
+		return "STOP"
+	}
+	return s.String()
+}
+
+// runCommand runs argv with the notifier's timeout (runNotify).
+func (n *notifier) runCommand(argv []string) {
+	key := "instance"
+	if n.group {
+		key = "sync_group"
+	}
+	n.d.runNotify(argv, n.timeout, n.d.log.With(key, n.name))
+}
+
+// runNotify runs argv, with its own timeout, and logs how it went. The
 // daemon's stop waits for it, then kills it (notifyCtx). As keepalived
 // does, what the command leaves running in the background when it exits by
 // itself is left alone: a notify script may start a service that way.
-func (n *notifier) runCommand(argv []string) {
-	n.d.notifyWG.Go(func() {
-		r := command.Run(n.d.notifyCtx, argv, command.Options{Timeout: n.timeout, KeepBackground: true})
-		log := n.d.log.With("instance", n.cfg.Name, "command", argv[0])
+func (d *Daemon) runNotify(argv []string, timeout time.Duration, log *slog.Logger) {
+	if d.notifyCtx == nil {
+		return // not running
+	}
+	d.notifyWG.Go(func() {
+		r := command.Run(d.notifyCtx, argv, command.Options{Timeout: timeout, KeepBackground: true})
+		log := log.With("command", argv[0])
 		if r.Err != nil {
 			log.Warn("notify command failed", "err", r.Err, "output", string(r.Output), "took", r.Duration.String())
 			return

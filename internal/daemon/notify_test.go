@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/command"
+	"github.com/lvsd/lvsd/vrrp"
 )
 
 // notifyDeadline bounds every wait of the notify tests for an event; it is
@@ -48,7 +50,7 @@ func (b *lockedBuffer) String() string {
 func newTestNotifier(t *testing.T, timeout time.Duration) (*notifier, *lockedBuffer) {
 	t.Helper()
 	log := &lockedBuffer{}
-	d := &Daemon{log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	d := &Daemon{log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})), sd: &recordingNotifier{}}
 	d.notifyCtx, d.stopNotify = context.WithCancel(context.Background())
 	t.Cleanup(func() {
 		d.stopNotify()
@@ -57,7 +59,7 @@ func newTestNotifier(t *testing.T, timeout time.Duration) (*notifier, *lockedBuf
 			t.Logf("daemon log:\n%s", log)
 		}
 	})
-	return &notifier{d: d, cfg: config.VRRPInstance{Name: "VI_1"}, timeout: timeout}, log
+	return &notifier{d: d, name: "VI_1", timeout: timeout}, log
 }
 
 // waitNotifies waits, within notifyDeadline, for every notify command of d
@@ -183,4 +185,51 @@ func readPidLines(t *testing.T, path string) []int {
 		pids = append(pids, pid)
 	}
 	return pids
+}
+
+// The notify command gets keepalived's four arguments after its own:
+// TYPE NAME STATE PRIORITY, with STOP for a stopping instance and priority
+// 0 for a group; the per-state command runs beside it.
+func TestNotifyCommandArguments(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		group bool
+		to    vrrp.State
+		prio  uint8
+		want  string
+	}{
+		{"instance master", false, vrrp.Master, 130, "INSTANCE VI_1 MASTER 130"},
+		{"instance stop", false, vrrp.Init, 100, "INSTANCE VI_1 STOP 100"},
+		{"group fault", true, vrrp.Fault, 0, "GROUP VI_1 FAULT 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out, state := filepath.Join(dir, "args"), filepath.Join(dir, "state")
+			n, _ := newTestNotifier(t, time.Minute)
+			n.group = tc.group
+			write := []string{"sh", "-c", `echo "$@" > "$0"`}
+			n.setCommands(config.Notify{
+				Command: append(slices.Clone(write), out, "--flag"),
+				Master:  append(slices.Clone(write), state, "master"),
+				Fault:   append(slices.Clone(write), state, "fault"),
+				Stop:    append(slices.Clone(write), state, "stop"),
+			})
+			n.Notify("VI_1", tc.to, tc.prio)
+			waitNotifies(t, n.d)
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := strings.TrimSpace(string(b)), "--flag "+tc.want; got != want {
+				t.Errorf("notify command got %q, want %q", got, want)
+			}
+			b, err = os.ReadFile(state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := strings.TrimSpace(string(b)), strings.ToLower(strings.Fields(tc.want)[2]); got != want {
+				t.Errorf("per-state command got %q, want %q", got, want)
+			}
+		})
+	}
 }

@@ -23,8 +23,8 @@ type priorityChange struct {
 // running untouched: no transition, no advert out of schedule, no GARP.
 type reloadPlan struct {
 	Priority []priorityChange // UpdatePriority
-	// InPlace: the garp block, notify commands or handover changed; the
-	// running instance takes them without a transition.
+	// InPlace: the garp block, notify commands, handover or tracking
+	// changed; the running instance takes them without a transition.
 	InPlace []string
 	Restart []string // stopped, then started with the new config
 	Stop    []string // removed from the config
@@ -97,7 +97,7 @@ func planReload(old, new *config.Config) reloadPlan {
 			if was.Priority != vi.Priority {
 				p.Priority = append(p.Priority, priorityChange{Name: vi.Name, Priority: vi.Priority})
 			}
-			if was.GARP != vi.GARP || !reflect.DeepEqual(was.Notify, vi.Notify) || was.Handover != vi.Handover {
+			if was.GARP != vi.GARP || !reflect.DeepEqual(was.Notify, vi.Notify) || was.Handover != vi.Handover || !sameTracking(was, vi) {
 				p.InPlace = append(p.InPlace, vi.Name)
 			}
 		}
@@ -115,16 +115,25 @@ func planReload(old, new *config.Config) reloadPlan {
 
 // sameElection compares two instance configurations, leaving out what a
 // running instance takes in place (README, Reload): the priorities, the
-// handover, which only a stop reads, the garp block and the notify
-// commands.
+// handover, which only a stop reads, the garp block, the notify
+// commands and tracking.
 func sameElection(a, b config.VRRPInstance) bool {
 	for _, vi := range []*config.VRRPInstance{&a, &b} {
 		vi.Priority, vi.NodePriorities = 0, nil
 		vi.Handover = ""
 		vi.GARP = config.GARP{}
 		vi.Notify = config.Notify{}
+		vi.TrackInterfaces, vi.TrackScripts, vi.TrackFiles = nil, nil, nil
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// sameTracking reports whether two instance configurations follow the same
+// things with the same weights. Tracking only moves the effective priority
+// or the fault, which a running instance takes in place (as keepalived's
+// reload does), so it is no part of the election.
+func sameTracking(a, b config.VRRPInstance) bool {
+	return slices.Equal(a.TrackInterfaces, b.TrackInterfaces) && slices.Equal(a.TrackScripts, b.TrackScripts) && slices.Equal(a.TrackFiles, b.TrackFiles)
 }
 
 // groupsOf maps every instance in a sync group to the group's name and
@@ -218,6 +227,9 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 			return fmt.Errorf("updating the health checks: %w", err)
 		}
 	}
+	if err := d.track.set(cfg); err != nil {
+		return err
+	}
 
 	d.mu.Lock()
 	d.cfg = cfg
@@ -236,7 +248,12 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 	if d.rec != nil && p.Services {
 		d.rec.SetDesired(d.desiredLocked())
 	}
+	var cmds []healthCommand
+	if p.Services {
+		cmds = d.quorumCommandsLocked()
+	}
 	d.mu.Unlock()
+	d.runHealthCommands(cmds)
 	if d.rec != nil && p.IPVS {
 		// The sysctls of ipvs {} are set at start; a reload that changes
 		// them (or the on_failure policies their defaults follow) sets
@@ -250,7 +267,7 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 
 	// VRRP: stop what goes away or restarts, together, then start the new.
 	d.mu.Lock()
-	var stopping []*instance
+	var stopping, retrack []*instance
 	for _, name := range slices.Concat(p.Stop, p.Restart) {
 		if in := d.instances[name]; in != nil {
 			stopping = append(stopping, in)
@@ -271,12 +288,31 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		vi := cfg.VRRPInstances[slices.IndexFunc(cfg.VRRPInstances, func(vi config.VRRPInstance) bool { return vi.Name == name })]
 		in.cfg.Handover = vi.Handover
 		in.notifier.setCommands(vi.Notify)
+		if !sameTracking(in.cfg, vi) {
+			in.cfg.TrackInterfaces, in.cfg.TrackScripts, in.cfg.TrackFiles = vi.TrackInterfaces, vi.TrackScripts, vi.TrackFiles
+			in.in.UpdateTracking(tracks(vi.TrackInterfaces), tracks(vi.TrackScripts), tracks(vi.TrackFiles))
+			retrack = append(retrack, in)
+		}
 		if in.cfg.GARP != vi.GARP {
 			in.cfg.GARP = vi.GARP
 			in.in.UpdateGARP(announceSchedule(vi.GARP))
 		}
 	}
+	for _, g := range cfg.SyncGroups {
+		if in := d.instances[g.Instances[0]]; in != nil && in.group != nil {
+			in.group.setCommands(g.Notify)
+		}
+	}
 	d.mu.Unlock()
+	// What the instances that now track more know of it.
+	for _, in := range retrack {
+		d.track.tell(in.in)
+		for _, t := range in.cfg.TrackInterfaces {
+			if up, ok := d.linkState(t.Name); ok {
+				in.in.SetLink(t.Name, up)
+			}
+		}
+	}
 	stopInstances(stopping)
 
 	var list []config.VRRPInstance

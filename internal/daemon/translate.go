@@ -53,7 +53,9 @@ func vrrpdConfig(vi config.VRRPInstance) vrrpd.Config {
 		Accept:          vi.Accept,
 		UnicastPeers:    slices.Clone(vi.UnicastPeers),
 		VirtualIPs:      slices.Clone(vi.VirtualIPs),
-		TrackInterfaces: slices.Clone(vi.TrackInterfaces),
+		TrackInterfaces: tracks(vi.TrackInterfaces),
+		TrackScripts:    tracks(vi.TrackScripts),
+		TrackFiles:      tracks(vi.TrackFiles),
 		AuthPass:        vi.AuthPass,
 		Announce:        announceSchedule(vi.GARP),
 	}
@@ -62,4 +64,18 @@ func vrrpdConfig(vi config.VRRPInstance) vrrpd.Config {
 // announceSchedule is the schedule of a garp block.
 func announceSchedule(g config.GARP) announce.Schedule {
 	return announce.Schedule{Repeat: g.Repeat, Interval: g.Interval, Delay: g.Delay, Refresh: g.Refresh}
+}
+
+// tracks is a list of tracked objects as the instance takes it.
+func tracks(ts []config.Tracked) []vrrpd.Track {
+	out := make([]vrrpd.Track, len(ts))
+	for i, t := range ts {
+		out[i] = vrrpd.Track{Name: t.Name, Weight: t.Weight}
+	}
+	return out
+}
+
+// usesInterface reports whether vi uses or tracks the interface.
+func usesInterface(vi config.VRRPInstance, ifname string) bool {
+	return vi.Interface == ifname || slices.ContainsFunc(vi.TrackInterfaces, func(t config.Tracked) bool { return t.Name == ifname })
 }

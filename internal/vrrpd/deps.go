@@ -27,8 +27,12 @@ type Config struct {
 	// included (it is left out); empty means multicast.
 	UnicastPeers []netip.Addr
 	VirtualIPs   []netip.Prefix // all of one family
-	// TrackInterfaces: any of them down puts the instance in FAULT.
-	TrackInterfaces []string
+	// TrackInterfaces, TrackScripts and TrackFiles are followed with
+	// their weights (see Track); a Tracker reports the scripts' results
+	// and the files' numbers.
+	TrackInterfaces []Track
+	TrackScripts    []Track
+	TrackFiles      []Track
 	// AuthPass is the VRRPv2 simple-text password; "" means none.
 	AuthPass string
 	// Announce is the master's schedule of gratuitous ARPs or unsolicited
@@ -85,8 +89,9 @@ type Announcer interface {
 // Notifier runs the notify command of a state change. It must not block: the
 // instance calls it from the goroutine that sends adverts. A change to
 // [vrrp.Init] means the instance stopped (the notify "stop" command).
+// priority is the effective priority after the change.
 type Notifier interface {
-	Notify(instance string, to vrrp.State)
+	Notify(instance string, to vrrp.State, priority uint8)
 }
 
 // Deps are the effects an Instance needs. Transport and VIPs are required;

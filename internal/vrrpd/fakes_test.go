@@ -330,12 +330,14 @@ type fakeNotifier struct {
 	node  string
 	mu    sync.Mutex
 	notes []string
+	prios []uint8
 }
 
-func (f *fakeNotifier) Notify(instance string, to vrrp.State) {
+func (f *fakeNotifier) Notify(instance string, to vrrp.State, prio uint8) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.notes = append(f.notes, instance+" "+to.String())
+	f.prios = append(f.prios, prio)
 	if f.j != nil {
 		f.j.add(f.node, "notify %s %s", instance, to)
 	}

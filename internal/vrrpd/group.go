@@ -3,6 +3,7 @@ package vrrpd
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/lvsd/lvsd/vrrp"
@@ -19,6 +20,34 @@ type Group struct {
 	log     *slog.Logger
 
 	mu sync.Mutex // serialises Follow, so every decision sees the last change
+	// state is the group's own state (groupState), told to notify.
+	state  vrrp.State
+	notify func(to vrrp.State)
+}
+
+// OnChange sets the function told the group's state when it changes (the
+// group's notify commands); call it before any member runs. It must not
+// block: it runs on a member's goroutine.
+func (g *Group) OnChange(notify func(to vrrp.State)) {
+	g.mu.Lock()
+	g.notify = notify
+	g.mu.Unlock()
+}
+
+// groupState is the state of a group whose members are in states, as
+// keepalived's sync group notifies it: FAULT as soon as one member is in
+// FAULT, otherwise the state all members share, otherwise (members on
+// their way) the state it was.
+func groupState(was vrrp.State, states []vrrp.State) vrrp.State {
+	if slices.Contains(states, vrrp.Fault) {
+		return vrrp.Fault
+	}
+	for _, s := range states[1:] {
+		if s != states[0] {
+			return was
+		}
+	}
+	return states[0]
 }
 
 // NewGroup ties members together. It must be called before any member runs,
@@ -61,6 +90,13 @@ func (g *Group) follow(member int, t vrrp.Transition) {
 	}
 	for i, m := range g.members {
 		sg.States[i], sg.Down[i] = m.syncView()
+	}
+	if st := groupState(g.state, sg.States); st != g.state {
+		g.state = st
+		g.log.Info("vrrp sync group state change", "to", st.String())
+		if g.notify != nil {
+			g.notify(st)
+		}
 	}
 	for _, o := range sg.Follow(member, t) {
 		target := g.members[o.Member]

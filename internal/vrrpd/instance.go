@@ -137,6 +137,18 @@ type Instance struct {
 	st       InstanceStatus
 	ifDown   bool
 	hook     func(vrrp.Transition)
+	// Tracking (track.go): what is followed, what is known of it, and
+	// what was last told to the machine.
+	tracks   trackSet
+	scriptOK map[string]bool // absent: no result yet
+	fileVal  map[string]int64
+	faulted  bool
+	effPrio  uint8
+}
+
+// trackSet is what an instance follows.
+type trackSet struct {
+	ifaces, scripts, files []Track
 }
 
 // New builds an instance from its configuration. It starts nothing: no
@@ -179,6 +191,10 @@ func New(cfg Config, deps Deps, opts ...Option) (*Instance, error) {
 		dropLogged: make(map[vrrp.DropReason]bool),
 		wake:       make(chan struct{}, 1),
 		linkDown:   make(map[string]bool),
+		tracks:     trackSet{ifaces: slices.Clone(cfg.TrackInterfaces), scripts: slices.Clone(cfg.TrackScripts), files: slices.Clone(cfg.TrackFiles)},
+		scriptOK:   make(map[string]bool),
+		fileVal:    make(map[string]int64),
+		effPrio:    EffectivePriority(cfg.Priority, 0),
 	}
 
 	var peers []netip.Addr
@@ -215,7 +231,7 @@ func New(cfg Config, deps Deps, opts ...Option) (*Instance, error) {
 	in.m = vrrp.NewMachine(vrrp.Params{
 		Version:        version,
 		VRID:           cfg.VRID,
-		Priority:       cfg.Priority,
+		Priority:       in.effPrio,
 		AdvertInterval: cfg.AdvertInterval,
 		Preempt:        cfg.Preempt,
 		PreemptDelay:   cfg.PreemptDelay,
@@ -234,11 +250,16 @@ func New(cfg Config, deps Deps, opts ...Option) (*Instance, error) {
 		Interface:         cfg.Interface,
 		Version:           version,
 		Priority:          cfg.Priority,
-		EffectivePriority: cfg.Priority,
+		EffectivePriority: in.effPrio,
 		VirtualIPs:        slices.Clone(cfg.VirtualIPs),
 		TransitionsTo:     make(map[vrrp.State]uint64),
 		Dropped:           dropped,
 	}
+	// Weights of what counts as up until reported (interfaces, files at
+	// 0) apply from the start.
+	in.mu.Lock()
+	in.retrackLocked()
+	in.mu.Unlock()
 	return in, nil
 }
 
@@ -254,34 +275,74 @@ func (in *Instance) Status() InstanceStatus {
 }
 
 // SetLink reports the operational state of an interface. Names other than
-// the instance's interface and its track_interfaces are ignored. The
-// instance goes to FAULT when the first of them goes down and back to BACKUP
-// when all are up. Interfaces never reported count as up; reports made
-// before Run are applied before the instance starts, so an interface known to
-// be down keeps it from ever becoming BACKUP.
+// the instance's interface and its tracked interfaces are ignored. The
+// instance's own interface down, or a tracked one of weight 0, puts it in
+// FAULT until all are up again; a weighted one moves the priority.
+// Interfaces never reported count as up; reports made before Run are
+// applied before the instance starts, so an interface known to be down
+// keeps it from ever becoming BACKUP.
 func (in *Instance) SetLink(ifname string, up bool) {
-	if ifname != in.cfg.Interface && !slices.Contains(in.cfg.TrackInterfaces, ifname) {
-		return
-	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	before := len(in.linkDown) > 0
+	if ifname != in.cfg.Interface && !slices.ContainsFunc(in.tracks.ifaces, func(t Track) bool { return t.Name == ifname }) {
+		return
+	}
 	if up {
 		delete(in.linkDown, ifname)
 	} else {
 		in.linkDown[ifname] = true
 	}
-	switch after := len(in.linkDown) > 0; {
-	case after && !before:
-		in.enqueueLocked(vrrp.InterfaceDown{})
-	case !after && before:
-		in.enqueueLocked(vrrp.InterfaceUp{})
-	}
+	in.retrackLocked()
 }
 
-// UpdatePriority sets a new priority, as a reload that changes only the
-// priority does: the instance keeps its state and timers, and a master
-// advertises the new value at once. 0 is ignored.
+// SetScript reports the state of a track_script (ScriptState); scripts the
+// instance does not follow are ignored.
+func (in *Instance) SetScript(name string, ok bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if was, known := in.scriptOK[name]; known && was == ok {
+		return
+	}
+	in.scriptOK[name] = ok
+	if slices.ContainsFunc(in.tracks.scripts, func(t Track) bool { return t.Name == name }) {
+		in.log.Info("tracked script", "script", name, "ok", ok)
+	}
+	in.retrackLocked()
+	in.signalLocked() // an instance held in INIT may start now
+}
+
+// SetFile reports the number a track_file holds.
+func (in *Instance) SetFile(name string, value int64) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if was, known := in.fileVal[name]; known && was == value {
+		return
+	}
+	in.fileVal[name] = value
+	if slices.ContainsFunc(in.tracks.files, func(t Track) bool { return t.Name == name }) {
+		in.log.Info("tracked file", "file", name, "value", value)
+	}
+	in.retrackLocked()
+}
+
+// UpdateTracking sets what the instance follows, as a reload that changes
+// only tracking or its weights does: no restart, the state is kept; a new
+// effective priority is advertised at once by a master.
+func (in *Instance) UpdateTracking(ifaces, scripts, files []Track) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.tracks = trackSet{ifaces: slices.Clone(ifaces), scripts: slices.Clone(scripts), files: slices.Clone(files)}
+	for name := range in.linkDown {
+		if name != in.cfg.Interface && !slices.ContainsFunc(ifaces, func(t Track) bool { return t.Name == name }) {
+			delete(in.linkDown, name)
+		}
+	}
+	in.retrackLocked()
+}
+
+// UpdatePriority sets a new base priority, as a reload that changes only
+// the priority does: the instance keeps its state and timers, and a master
+// advertises the new effective priority at once. 0 is ignored.
 func (in *Instance) UpdatePriority(p uint8) {
 	if p == 0 {
 		return
@@ -289,7 +350,59 @@ func (in *Instance) UpdatePriority(p uint8) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.st.Priority = p
-	in.enqueueLocked(vrrp.PriorityChanged{Priority: p})
+	in.retrackLocked()
+}
+
+// retrackLocked works out the fault and the effective priority from what
+// is tracked and tells the machine what changed.
+func (in *Instance) retrackLocked() {
+	fault := in.linkDown[in.cfg.Interface]
+	delta := 0
+	var why []string
+	add := func(kind, name string, e effect) {
+		delta += e.delta
+		if e.fault {
+			fault = true
+			why = append(why, kind+" "+name)
+		}
+	}
+	for _, t := range in.tracks.ifaces {
+		add("interface", t.Name, upEffect(t.Weight, !in.linkDown[t.Name]))
+	}
+	for _, t := range in.tracks.scripts {
+		if ok, known := in.scriptOK[t.Name]; known {
+			add("script", t.Name, upEffect(t.Weight, ok))
+		}
+	}
+	for _, t := range in.tracks.files {
+		add("file", t.Name, fileEffect(t.Weight, in.fileVal[t.Name]))
+	}
+	if fault != in.faulted {
+		in.faulted = fault
+		if fault {
+			in.log.Info("tracking puts the instance in FAULT", "down", why, "interface_down", in.linkDown[in.cfg.Interface])
+			in.enqueueLocked(vrrp.InterfaceDown{})
+		} else {
+			in.enqueueLocked(vrrp.InterfaceUp{})
+		}
+	}
+	if p := EffectivePriority(in.st.Priority, delta); p != in.effPrio {
+		in.log.Info("effective priority change", "from", in.effPrio, "to", p)
+		in.effPrio = p
+		in.enqueueLocked(vrrp.PriorityChanged{Priority: p})
+	}
+}
+
+// holdingLocked reports whether a script of weight 0 has no result yet:
+// the instance then waits in INIT, as keepalived's does, rather than
+// start as BACKUP and fall into FAULT a moment later.
+func (in *Instance) holdingLocked() bool {
+	for _, t := range in.tracks.scripts {
+		if _, known := in.scriptOK[t.Name]; t.Weight == 0 && !known {
+			return true
+		}
+	}
+	return false
 }
 
 // UpdateGARP sets a new garp block, as a reload that changes it does: no
@@ -410,7 +523,17 @@ func (in *Instance) Run(ctx context.Context) error {
 	for _, ev := range evs {
 		in.step(ev)
 	}
-	in.step(vrrp.Startup{})
+	started := false
+	start := func() {
+		in.mu.Lock()
+		hold := in.holdingLocked()
+		in.mu.Unlock()
+		if !started && !hold {
+			started = true
+			in.step(vrrp.Startup{})
+		}
+	}
+	start()
 
 	done := ctx.Done()
 	stopping := false
@@ -447,6 +570,9 @@ func (in *Instance) Run(ctx context.Context) error {
 			}
 			if check {
 				in.checkVIPs()
+			}
+			if !stopping {
+				start()
 			}
 		case <-in.vipTimer.C:
 			in.checkVIPs()
@@ -782,7 +908,7 @@ func (in *Instance) transition(t vrrp.Transition) {
 
 	in.log.Info("vrrp state change", "from", t.From.String(), "to", t.To.String())
 	if in.deps.Notifier != nil {
-		in.deps.Notifier.Notify(in.cfg.Name, t.To)
+		in.deps.Notifier.Notify(in.cfg.Name, t.To, in.m.Priority())
 	}
 	if hook != nil {
 		hook(t)

@@ -594,7 +594,7 @@ func TestUnicastPeers(t *testing.T) {
 func TestLinkStateFault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := instanceConfig("VI_1", 51, 255)
-		cfg.TrackInterfaces = []string{"eth1"}
+		cfg.TrackInterfaces = []Track{{Name: "eth1"}}
 		a := newRouter(t, newFakeNet(&journal{}), "a", addrA, cfg)
 		a.inst.SetLink("eth1", false)
 		a.inst.SetLink("lo", false) // not ours: ignored

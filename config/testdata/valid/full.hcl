@@ -19,6 +19,16 @@ vrrp_instance "VI_EXT" {
   unicast_peers    = ["10.10.10.11", "10.10.10.12"]
   virtual_ips      = ["10.10.10.100/32", "10.10.10.101"]
   track_interfaces = ["eth1"]
+  track_interface "eth2" {
+    weight = -10
+  }
+  track_script "chk_proxy" {
+    weight = -20
+  }
+  track_script "chk_disk" {}
+  track_file "maint" {
+    weight = -5
+  }
   accept           = false
   handover         = "relay"
 
@@ -34,6 +44,7 @@ vrrp_instance "VI_EXT" {
     backup = ["/usr/local/bin/lvs-notify", "backup"]
     fault  = ["/usr/local/bin/lvs-notify", "fault"]
     stop   = []
+    command = ["/usr/local/bin/lvs-notify-all"]
   }
 }
 
@@ -54,6 +65,31 @@ vrrp_instance "VI_V6" {
 
 vrrp_sync_group "G1" {
   instances = ["VI_EXT", "VI_INT"]
+  notify {
+    master  = ["/usr/local/bin/group-notify", "master"]
+    backup  = ["/usr/local/bin/group-notify", "backup"]
+    fault   = ["/usr/local/bin/group-notify", "fault"]
+    stop    = ["/usr/local/bin/group-notify", "stop"]
+    command = ["/usr/local/bin/group-notify-all"]
+  }
+}
+
+track_script "chk_proxy" {
+  command  = ["/usr/bin/pgrep", "-x", "haproxy"]
+  interval = "2s"
+  timeout  = "1s"
+  rise     = 2
+  fall     = 3
+  weight   = 10
+}
+
+track_script "chk_disk" {
+  command = ["/usr/local/bin/chk-disk"]
+}
+
+track_file "maint" {
+  path   = "/run/lvsd/maint"
+  weight = 2
 }
 
 virtual_server "web" {
@@ -66,6 +102,8 @@ virtual_server "web" {
   on_failure   = "quiescent"
   quorum       = 2
   sorry_server = "10.10.10.50"
+  quorum_up    = ["/usr/local/bin/quorum", "up"]
+  quorum_down  = ["/usr/local/bin/quorum", "down"]
 
   health_check "http" {
     path          = "/healthz"
@@ -83,6 +121,8 @@ virtual_server "web" {
     weight          = 3
     upper_threshold = 100
     lower_threshold = 50
+    notify_up       = ["/usr/local/bin/rs", "up"]
+    notify_down     = ["/usr/local/bin/rs", "down"]
   }
   real_server "10.10.10.13" {
     weight = 0

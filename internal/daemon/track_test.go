@@ -1,0 +1,171 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/internal/status"
+	"github.com/lvsd/lvsd/ipvs"
+)
+
+// A track_file's number is read as keepalived's strtol reads it; what is
+// not a number is 0, a number beyond 32 bits is ignored.
+func TestReadTrackFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, text string
+		want       int64
+		ok         bool
+	}{
+		{"number", "42\n", 42, true},
+		{"negative", "  -7 ", -7, true},
+		{"hex", "0x10", 16, true},
+		{"octal", "010", 8, true},
+		{"trailing text", "12abc", 12, true},
+		{"text", "maintenance", 0, true},
+		{"empty", "", 0, true},
+		{"beyond 32 bits", "99999999999", 0, false},
+		{"beyond 64 bits", "99999999999999999999999", 0, false},
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
+		if err := os.WriteFile(p, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := readTrackFile(p); v != tc.want || ok != tc.ok {
+			t.Errorf("%s (%q): %d, %v; want %d, %v", tc.name, tc.text, v, ok, tc.want, tc.ok)
+		}
+	}
+	if v, ok := readTrackFile(filepath.Join(dir, "missing")); v != 0 || !ok {
+		t.Errorf("missing file: %d, %v; want 0, true", v, ok)
+	}
+}
+
+// A running daemon runs a track_script and reads a track_file: the
+// effective priority in the status follows them, a reload of the weights
+// applies in place (no transition), and keepalived's notify command gets
+// the effective priority.
+func TestRunTracking(t *testing.T) {
+	verifyNoLeaks(t)
+	dir := t.TempDir()
+	flag, file, log := filepath.Join(dir, "flag"), filepath.Join(dir, "prio"), filepath.Join(dir, "notify.log")
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config := func(scriptWeight int) string {
+		return fmt.Sprintf(`cluster = "unit"
+track_script "chk" {
+  command  = ["test", "-e", %q]
+  interval = "50ms"
+  weight   = -30
+}
+track_file "prio" {
+  path   = %q
+  weight = -1
+}
+vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  advert_interval = "20ms"
+  virtual_ips     = ["192.0.2.100/32"]
+  track_script "chk" { weight = %d }
+  track_file "prio" {}
+  notify {
+    command = ["/bin/sh", "-c", "echo \"$*\" >> %s", "notify"]
+  }
+}
+status {
+  metrics_listen = ""
+}
+`, flag, file, scriptWeight, log)
+	}
+	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0")
+	sys.ipvsErr = ipvs.ErrNotAvailable
+	h := startDaemon(t, config(-30), sys)
+	eventually(t, 2*time.Second, "MASTER", func() bool { return h.instance().State == status.StateMaster })
+	eventually(t, 2*time.Second, "notify MASTER 100", func() bool {
+		b, _ := os.ReadFile(log)
+		return strings.Contains(string(b), "INSTANCE VI_1 MASTER 100\n")
+	})
+
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "effective priority 70 with the script failing", func() bool { return h.instance().EffectivePriority == 70 })
+	if err := os.WriteFile(file, []byte("5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "effective priority 65 with the file at 5", func() bool { return h.instance().EffectivePriority == 65 })
+
+	transitions := h.instance().Transitions
+	h.write(config(-50))
+	if applied, diags, err := h.d.Reload(context.Background()); !applied || err != nil {
+		t.Fatalf("reload: %v %v %s", applied, err, diags)
+	}
+	eventually(t, 2*time.Second, "effective priority 45 after the reload", func() bool { return h.instance().EffectivePriority == 45 })
+	if in := h.instance(); in.Transitions != transitions || in.Priority != 100 || in.State != status.StateMaster {
+		t.Errorf("after the reload: %d transitions (was %d), priority %d, %s; want no transition, 100, MASTER", in.Transitions, transitions, in.Priority, in.State)
+	}
+	h.stop()
+	if b, _ := os.ReadFile(log); !strings.HasSuffix(string(b), "INSTANCE VI_1 STOP 45\n") {
+		t.Errorf("notify log %q, want it to end with the stop at 45", b)
+	}
+}
+
+// notify_up/notify_down run when a real server's health changes,
+// quorum_up/quorum_down when its service's quorum does.
+func TestRunHealthCommands(t *testing.T) {
+	verifyNoLeaks(t)
+	dir := t.TempDir()
+	flag, log := filepath.Join(dir, "flag"), filepath.Join(dir, "commands.log")
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	echo := func(what string) string {
+		return fmt.Sprintf(`["/bin/sh", "-c", "echo %s >> %s"]`, what, log)
+	}
+	src := fmt.Sprintf(`cluster = "unit"
+virtual_server "web" {
+  address     = "192.0.2.100:80"
+  quorum      = 1
+  quorum_up   = %s
+  quorum_down = %s
+  real_server "192.0.2.12:80" {
+    notify_up   = %s
+    notify_down = %s
+    health_check "exec" {
+      command  = ["test", "-e", %q]
+      interval = "50ms"
+      timeout  = "40ms"
+      rise     = 1
+      fall     = 1
+    }
+  }
+}
+status {
+  metrics_listen = ""
+}
+`, echo("quorum_up"), echo("quorum_down"), echo("up"), echo("down"), flag)
+	h := startDaemon(t, src, newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0"))
+	read := func() string { b, _ := os.ReadFile(log); return string(b) }
+	// The two commands of one change run concurrently.
+	eventually(t, 3*time.Second, "up and quorum_up", func() bool {
+		s := read()
+		return s == "up\nquorum_up\n" || s == "quorum_up\nup\n"
+	})
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "down and quorum_down", func() bool {
+		s := read()
+		return strings.HasSuffix(s, "down\nquorum_down\n") || strings.HasSuffix(s, "quorum_down\ndown\n")
+	})
+	h.stop()
+	if lines := strings.Count(read(), "\n"); lines != 4 {
+		t.Errorf("commands log %q, want four commands", read())
+	}
+}
