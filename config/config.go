@@ -14,71 +14,45 @@
 package config
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"sync"
-
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// File is a parsed cluster file, checked as far as that can be done without
-// knowing the node. It keeps its source for diagnostic snippets.
+// File is a parsed cluster file with the files it includes, checked as far
+// as that can be done without knowing the node. It keeps their sources for
+// diagnostic snippets.
 type File struct {
-	// mu serialises Resolve: building marks the decoded tree as read.
-	mu    sync.Mutex
-	name  string
-	src   []byte
-	root  *block // nil after a syntax error
-	nodes []string
+	// mu serialises Resolve with the loads of the Loader that made the
+	// File: building marks the decoded tree as read, and the tree is
+	// shared with that Loader's other Files.
+	mu      *sync.Mutex
+	name    string
+	sources []source // the main file first
+	root    *block   // nil after a syntax error
+	nodes   []string
+	// cfg is the Config built by the checks of Parse; the first Resolve
+	// takes it rather than building the same again.
+	cfg   *Config
 	diags Diagnostics
 }
 
-// Parse parses and checks a cluster file. It always returns a File, so that
-// Source can feed Diagnostics.Format; when the diagnostics have errors the
-// File is not usable and Resolve returns the same diagnostics.
+// Parse parses and checks a cluster file, with the files it includes. It
+// always returns a File, so that Source can feed Diagnostics.Format; when
+// the diagnostics have errors the File is not usable and Resolve returns
+// the same diagnostics.
 func Parse(filename string, src []byte) (*File, Diagnostics) {
-	f := &File{name: filename, src: src}
-	if d := checkLimits(filename, src); d != nil {
-		f.diags = Diagnostics{d}
-		return f, f.diags
-	}
-	hf, hd := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
-	if hd.HasErrors() {
-		// A broken syntax tree gives misleading follow-on errors: stop here.
-		f.diags = sortDiags(fromHCL(hd))
-		return f, f.diags
-	}
-	body, ok := hf.Body.(*hclsyntax.Body)
-	if !ok {
-		f.diags = Diagnostics{{Filename: filename, Message: "not an HCL native syntax file"}}
-		return f, f.diags
-	}
-	d := &decoder{}
-	root := &block{}
-	d.decodeBody(body, schema, root)
-	b := &builder{}
-	cfg := b.build(root)
-	for _, n := range cfg.Nodes {
-		f.nodes = append(f.nodes, n.Name)
-	}
-	f.root = root
-	f.diags = sortDiags(append(d.diags, b.diags...))
-	return f, f.diags
-}
-
-func sortDiags(ds Diagnostics) Diagnostics {
-	slices.SortStableFunc(ds, func(a, b *Diagnostic) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-	})
-	return ds
+	return NewLoader().Parse(filename, src)
 }
 
 // Source returns the file's contents keyed by its name, as
 // Diagnostics.Format wants them.
 func (f *File) Source() map[string][]byte {
-	return map[string][]byte{f.name: f.src}
+	m := make(map[string][]byte, len(f.sources))
+	for _, s := range f.sources {
+		m[s.name] = s.src
+	}
+	return m
 }
 
 // NodeNames returns the declared nodes in file order.
@@ -100,15 +74,20 @@ func (f *File) Resolve(node string) (*Config, Diagnostics) {
 			Detail:   "pick one with --node, or add a node block for this host",
 		}}
 	}
-	// Building again gives every Config its own slices and maps.
-	b := &builder{}
 	f.mu.Lock()
-	cfg := b.build(f.root)
-	f.mu.Unlock()
-	if b.diags.HasErrors() {
-		// Parse ran the same checks; reaching this is a bug in this package.
-		return nil, sortDiags(b.diags)
+	cfg := f.cfg
+	f.cfg = nil
+	if cfg == nil {
+		// Building again gives every Config its own slices and maps.
+		b := &builder{}
+		cfg = b.build(f.root)
+		if b.diags.HasErrors() {
+			f.mu.Unlock()
+			// Parse ran the same checks; reaching this is a bug in this package.
+			return nil, sortDiags(b.diags, f.sources)
+		}
 	}
+	f.mu.Unlock()
 	cfg.File = f.name
 	cfg.Node = node
 	for i := range cfg.VRRPInstances {
@@ -125,11 +104,7 @@ func (f *File) Resolve(node string) (*Config, Diagnostics) {
 // whenever the file could be read, for Format's snippets; a read error is
 // one Diagnostic without a position.
 func Load(filename, node string) (*Config, *File, Diagnostics) {
-	src, diags := ReadFile(filename)
-	if diags.HasErrors() {
-		return nil, nil, diags
-	}
-	f, diags := Parse(filename, src)
+	f, _, diags := NewLoader().Load(filename)
 	if diags.HasErrors() {
 		return nil, f, diags
 	}

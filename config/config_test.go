@@ -485,8 +485,12 @@ func TestFullUsesEverything(t *testing.T) {
 	seen := map[string]bool{} // "block.attr" set somewhere
 	var walk func(path string, b *block)
 	walk = func(path string, b *block) {
-		for name := range b.attrs {
-			if !b.used[name] {
+		for i, v := range b.attrs {
+			if v == nil {
+				continue
+			}
+			name := b.spec.Attrs[i].Name
+			if !b.used.has(i) {
 				t.Errorf("%s.%s is decoded but never read", path, name)
 			}
 			seen[path+"."+name] = true

@@ -41,32 +41,81 @@ type entry struct {
 	rng    hcl.Range
 }
 
-// block is one decoded block.
+// block is one decoded block. It is kept small: a large file has hundreds
+// of thousands, and a Loader keeps them from one load to the next.
 type block struct {
 	spec     *blockSpec
 	typeRng  hcl.Range
 	label    string
 	labelRng hcl.Range
-	attrs    map[string]*value
+	// attrs are the attributes set, at their index in spec.Attrs; nil
+	// when none is.
+	attrs []*value
 	// bad holds attributes that were present but invalid, or required and
 	// missing: checks that involve them are skipped, so one mistake gives
 	// one diagnostic.
-	bad    map[string]bool
-	blocks map[string][]*block
+	bad attrSet
 	// used records the attributes the builder read; a test checks that
 	// nothing the decoder accepts is ignored.
-	used map[string]bool
+	used   attrSet
+	blocks map[string][]*block // nil when the block has none
+}
+
+// attrSet is a set of a block's attributes: bit i is spec.Attrs[i]. A
+// test checks that no block type has more than 64 attributes.
+type attrSet uint64
+
+func (s attrSet) has(i int) bool { return i >= 0 && s&(1<<i) != 0 }
+
+// index is the index of the attribute name in the block's spec, or -1.
+func (b *block) index(name string) int {
+	for i, a := range b.spec.Attrs {
+		if a.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// attr returns the attribute if it was set and valid, without marking it
+// read.
+func (b *block) attr(name string) *value {
+	if i := b.index(name); i >= 0 && i < len(b.attrs) {
+		return b.attrs[i]
+	}
+	return nil
+}
+
+func (b *block) set(i int, v *value) {
+	if b.attrs == nil {
+		b.attrs = make([]*value, len(b.spec.Attrs))
+	}
+	b.attrs[i] = v
 }
 
 // get returns the attribute if it was set and valid.
 func (b *block) get(name string) *value {
-	b.used[name] = true
-	return b.attrs[name]
+	i := b.index(name)
+	if i < 0 {
+		return nil
+	}
+	b.used |= 1 << i
+	if i < len(b.attrs) {
+		return b.attrs[i]
+	}
+	return nil
 }
 
 // ok reports whether the attribute is usable: set and valid, or unset
 // (and then defaulted).
-func (b *block) ok(name string) bool { return !b.bad[name] }
+func (b *block) ok(name string) bool { return !b.bad.has(b.index(name)) }
+
+func (b *block) addChild(name string, child *block) {
+	if b.blocks == nil {
+		b.blocks = map[string][]*block{}
+	}
+	b.blocks[name] = append(b.blocks[name], child)
+}
 
 // where is the most precise range naming the block: its label, else its type.
 func (b *block) where() hcl.Range {
@@ -86,12 +135,19 @@ func (d *decoder) errorf(rng hcl.Range, format string, args ...any) {
 
 // decodeBody decodes body into a new block described by spec.
 func (d *decoder) decodeBody(body *hclsyntax.Body, spec *blockSpec, b *block) {
-	b.spec = spec
-	b.attrs = map[string]*value{}
-	b.bad = map[string]bool{}
-	b.blocks = map[string][]*block{}
-	b.used = map[string]bool{}
+	b.init(spec)
+	d.decodeItems(body, spec, b)
+	d.checkRequired(spec, b, body.SrcRange)
+}
 
+func (b *block) init(spec *blockSpec) {
+	b.spec = spec
+}
+
+// decodeItems decodes the attributes and blocks of body into b. The top
+// level of a file is decoded piece by piece (see parse.go): the checks
+// that need all of it are addBlock's and checkRequired's.
+func (d *decoder) decodeItems(body *hclsyntax.Body, spec *blockSpec, b *block) {
 	attrs := make([]*hclsyntax.Attribute, 0, len(body.Attributes))
 	for _, a := range body.Attributes {
 		attrs = append(attrs, a)
@@ -99,22 +155,23 @@ func (d *decoder) decodeBody(body *hclsyntax.Body, spec *blockSpec, b *block) {
 	sort.Slice(attrs, func(i, j int) bool { return attrs[i].NameRange.Start.Byte < attrs[j].NameRange.Start.Byte })
 
 	for _, a := range attrs {
-		as := spec.attr(a.Name)
-		if as == nil {
+		i := b.index(a.Name)
+		if i < 0 {
 			d.unknownAttr(spec, a)
 			continue
 		}
+		as := spec.Attrs[i]
 		if len(as.Checks) > 0 && !contains(as.Checks, b.label) {
 			d.errorf(a.NameRange, "%s does not apply to a %s health check (only %s)", a.Name, b.label, strings.Join(as.Checks, ", "))
-			b.bad[a.Name] = true
+			b.bad |= 1 << i
 			continue
 		}
 		v, ok := d.decodeAttr(as, a)
 		if !ok {
-			b.bad[a.Name] = true
+			b.bad |= 1 << i
 			continue
 		}
-		b.attrs[a.Name] = v
+		b.set(i, v)
 	}
 
 	for _, hb := range body.Blocks {
@@ -124,24 +181,33 @@ func (d *decoder) decodeBody(body *hclsyntax.Body, spec *blockSpec, b *block) {
 			continue
 		}
 		child := &block{typeRng: hb.TypeRange}
-		if !d.labels(bs, hb, child) {
-			continue
-		}
-		if !bs.Multi && len(b.blocks[bs.Name]) > 0 {
-			first := b.blocks[bs.Name][0]
-			d.errorf(hb.TypeRange, "duplicate %s block (the first is at line %d)", bs.Name, first.typeRng.Start.Line)
+		if !d.labels(bs, hb, child) || d.duplicate(b, bs, hb.TypeRange) {
 			continue
 		}
 		d.decodeBody(hb.Body, bs, child)
-		b.blocks[bs.Name] = append(b.blocks[bs.Name], child)
+		b.addChild(bs.Name, child)
 	}
+}
 
-	for _, as := range spec.Attrs {
-		if as.Required && b.attrs[as.Name] == nil && !b.bad[as.Name] {
-			b.bad[as.Name] = true
+// duplicate reports a second block of a kind that parent may have once.
+func (d *decoder) duplicate(parent *block, bs *blockSpec, typeRng hcl.Range) bool {
+	if bs.Multi || len(parent.blocks[bs.Name]) == 0 {
+		return false
+	}
+	first := parent.blocks[bs.Name][0]
+	d.errorf(typeRng, "duplicate %s block (the first is at line %d)", bs.Name, first.typeRng.Start.Line)
+	return true
+}
+
+// checkRequired reports the required attributes b lacks; bodyRng is the
+// body's range, which names the file at the top level.
+func (d *decoder) checkRequired(spec *blockSpec, b *block, bodyRng hcl.Range) {
+	for i, as := range spec.Attrs {
+		if as.Required && b.attr(as.Name) == nil && !b.bad.has(i) {
+			b.bad |= 1 << i
 			if spec.Name == "" {
 				// The top level has no token of its own: point at the start.
-				d.errorf(body.SrcRange, "missing required attribute %q", as.Name)
+				d.errorf(bodyRng, "missing required attribute %q", as.Name)
 				last := d.diags[len(d.diags)-1]
 				last.Line, last.Column, last.EndLine, last.EndColumn = 1, 1, 1, 1
 				continue
@@ -190,7 +256,20 @@ func (d *decoder) labels(bs *blockSpec, hb *hclsyntax.Block, child *block) bool 
 	return true
 }
 
+// mainOnly reports a top-level name of the main file met in an included
+// one.
+func (d *decoder) mainOnly(spec *blockSpec, name string, rng hcl.Range) bool {
+	if spec != includeSpec || schema.attr(name) == nil && schema.block(name) == nil {
+		return false
+	}
+	d.errorf(rng, "%s belongs in the main file: an included file holds only %s blocks", name, includedBlocks())
+	return true
+}
+
 func (d *decoder) unknownAttr(spec *blockSpec, a *hclsyntax.Attribute) {
+	if d.mainOnly(spec, a.Name, a.NameRange) {
+		return
+	}
 	where := "here"
 	if spec.Name != "" {
 		where = "in a " + spec.Name + " block"
@@ -207,6 +286,9 @@ func (d *decoder) unknownAttr(spec *blockSpec, a *hclsyntax.Attribute) {
 }
 
 func (d *decoder) unknownBlock(spec *blockSpec, hb *hclsyntax.Block) {
+	if d.mainOnly(spec, hb.Type, hb.TypeRange) {
+		return
+	}
 	where := "here"
 	if spec.Name != "" {
 		where = "in a " + spec.Name + " block"

@@ -35,10 +35,19 @@ const (
 // checkLimits reports a file over MaxFileSize or nested deeper than
 // MaxNesting, positioned at the token that crossed the limit.
 func checkLimits(filename string, src []byte) *Diagnostic {
+	d, _ := scanFile(filename, src, 0)
+	return d
+}
+
+// scanFile is checkLimits that also returns, when pieceSize > 0 and the
+// file is within the limits, the offsets where it may be cut into pieces
+// of about pieceSize bytes, each a run of whole top-level items.
+func scanFile(filename string, src []byte, pieceSize int) (*Diagnostic, []int) {
 	if len(src) > MaxFileSize {
-		return &Diagnostic{Filename: filename, Message: tooLarge(int64(len(src)))}
+		return &Diagnostic{Filename: filename, Message: tooLarge(int64(len(src)))}, nil
 	}
 	s := newNestScanner(src, MaxNesting)
+	s.pieceSize = pieceSize
 	s.run()
 	msg := fmt.Sprintf("nested more than %d levels deep (blocks, brackets, parentheses, template sequences and operators)", MaxNesting)
 	off := s.over
@@ -47,13 +56,13 @@ func checkLimits(filename string, src []byte) *Diagnostic {
 		msg = "a character that is not ASCII outside a string or comment: write names and labels in quotes"
 	}
 	if off < 0 {
-		return nil
+		return nil, s.cuts
 	}
 	pos := posAt(src, off)
 	return &Diagnostic{
 		Filename: filename, Line: pos.Line, Column: pos.Column, EndLine: pos.Line, EndColumn: pos.Column + 1,
 		Message: msg,
-	}
+	}, nil
 }
 
 func tooLarge(size int64) string {
@@ -150,6 +159,11 @@ type nestScanner struct {
 	// noCommentEnd is set once a search for */ failed: every later /*
 	// is unterminated too, and HCL scans it as / and *.
 	noCommentEnd bool
+	// pieceSize, when set, asks for cuts: offsets, at least pieceSize
+	// bytes apart, where a top-level item ends with a newline.
+	pieceSize int
+	cuts      []int
+	lastCut   int
 }
 
 func newNestScanner(src []byte, limit int) *nestScanner {
@@ -221,12 +235,18 @@ func (s *nestScanner) reset() {
 	}
 }
 
-// newline is a newline token in code.
-func (s *nestScanner) newline() {
+// newline is a newline token in code; the next token starts at next. At
+// the top level it ends an item (an attribute or a block), which is where
+// the file may be cut into pieces that parse on their own.
+func (s *nestScanner) newline(next int) {
 	s.prev = prevOther
 	switch {
 	case len(s.nests) == 0 && len(s.modes) == 0:
 		s.reset()
+		if s.pieceSize > 0 && next-s.lastCut >= s.pieceSize && s.src[next-1] == '\n' {
+			s.cuts = append(s.cuts, next)
+			s.lastCut = next
+		}
 	case len(s.nests) > 0 && s.nests[len(s.nests)-1].kind == nestBody:
 		s.reset()
 	}
@@ -287,7 +307,7 @@ func (s *nestScanner) code(i int) int {
 	case ' ', '\t', '\r':
 		return i + 1
 	case '\n':
-		s.newline()
+		s.newline(i + 1)
 		return i + 1
 	case '#':
 		return s.lineComment(i)
@@ -438,7 +458,7 @@ func (s *nestScanner) lineComment(i int) int {
 	if nl < 0 {
 		return len(s.src)
 	}
-	s.newline()
+	s.newline(i + nl + 1)
 	return i + nl + 1
 }
 
@@ -518,7 +538,7 @@ func (s *nestScanner) template(i int) int {
 		if next, ok := s.heredocEnd(i, m.marker); ok {
 			s.modes = s.modes[:len(s.modes)-1]
 			s.close(nestHeredoc, nestHeredoc)
-			s.newline() // HCL emits the marker's newline as a token
+			s.newline(next) // HCL emits the marker's newline as a token
 			return next
 		}
 		m.sol = false

@@ -219,10 +219,10 @@ func tokenDepth(src []byte) int {
 		case hclsyntax.TokenComma:
 			s.reset()
 		case hclsyntax.TokenNewline:
-			s.newline()
+			s.newline(tok.Range.End.Byte)
 		case hclsyntax.TokenComment:
 			if bytes.HasSuffix(tok.Bytes, []byte("\n")) {
-				s.newline()
+				s.newline(tok.Range.End.Byte)
 			}
 		case hclsyntax.TokenPlus, hclsyntax.TokenMinus, hclsyntax.TokenStar, hclsyntax.TokenSlash,
 			hclsyntax.TokenPercent, hclsyntax.TokenBang, hclsyntax.TokenQuestion, hclsyntax.TokenLessThan,

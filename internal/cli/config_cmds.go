@@ -18,20 +18,20 @@ func runVersion(env Env, args []string) int {
 	return exitOK
 }
 
-// readConfig reads and parses the cluster file, printing diagnostics.
+// readConfig reads and parses the cluster file and the files it
+// includes, printing diagnostics.
 func readConfig(env Env, file string) (*config.File, bool) {
 	if file == "" {
 		fmt.Fprintln(env.Stderr, "lvsd: no config file: pass -c FILE or set LVSD_CONFIG")
 		return nil, false
 	}
-	src, diags := config.ReadFile(file)
+	f, _, diags := config.NewLoader().Load(file)
 	if diags.HasErrors() {
-		diags.Format(env.Stderr, nil)
-		return nil, false
-	}
-	f, diags := config.Parse(file, src)
-	if diags.HasErrors() {
-		diags.Format(env.Stderr, map[string][]byte{file: src})
+		var src map[string][]byte
+		if f != nil {
+			src = f.Source()
+		}
+		diags.Format(env.Stderr, src)
 		return nil, false
 	}
 	return f, true

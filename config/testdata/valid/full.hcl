@@ -1,5 +1,7 @@
 # Every block and attribute of the language, with values that are not the defaults.
 cluster = "web"
+# A glob may match nothing.
+include = ["full.d/*.hcl"]
 
 node "director-a" {
   priority = 150

@@ -1,0 +1,270 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// writeFiles writes files (name -> contents) under a new directory and
+// returns it.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func vsBlock(name, addr string, weight int) string {
+	return fmt.Sprintf("virtual_server %q {\n  address = %q\n\n  real_server \"10.1.0.1:80\" {\n    weight = %d\n  }\n}\n", name, addr, weight)
+}
+
+const includeMain = `cluster = "c"
+include = ["conf.d/*.hcl", "vrrp.hcl", "none.d/*.hcl"]
+
+virtual_server "main" {
+  address = "10.0.0.1:80"
+}
+`
+
+const includeVRRP = `vrrp_instance "VI_1" {
+  interface   = "eth0"
+  vrid        = 51
+  virtual_ips = ["10.0.0.1/32"]
+}
+
+vrrp_sync_group "G" {
+  instances = ["VI_1"]
+}
+`
+
+func TestInclude(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"lvsd.hcl":        includeMain,
+		"conf.d/b.hcl":    vsBlock("b", "10.0.0.3:80", 2),
+		"conf.d/a.hcl":    vsBlock("a", "10.0.0.2:80", 1),
+		"conf.d/note.txt": "not matched",
+		"vrrp.hcl":        includeVRRP,
+	})
+	cfg, _, diags := Load(filepath.Join(dir, "lvsd.hcl"), "x")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var names []string
+	for _, vs := range cfg.VirtualServers {
+		names = append(names, vs.Name)
+	}
+	// The main file's blocks first, then each include entry's files in
+	// turn, a glob's in name order.
+	if diff := cmp.Diff([]string{"main", "a", "b"}, names); diff != "" {
+		t.Errorf("virtual servers (-want +got):\n%s", diff)
+	}
+	if len(cfg.VRRPInstances) != 1 || len(cfg.SyncGroups) != 1 {
+		t.Errorf("instances %d, sync groups %d; want 1 and 1", len(cfg.VRRPInstances), len(cfg.SyncGroups))
+	}
+}
+
+func TestIncludeErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string // FILE:LINE:COL: message, FILE relative to the directory
+	}{{
+		name: "missing explicit path",
+		files: map[string]string{
+			"lvsd.hcl": "cluster = \"c\"\ninclude = [\"conf.d/*.hcl\", \"gone.hcl\"]\n",
+		},
+		want: "lvsd.hcl:2:28: include: reading",
+	}, {
+		name: "error in an included file names its line",
+		files: map[string]string{
+			"lvsd.hcl":     "cluster = \"c\"\ninclude = [\"conf.d/*.hcl\"]\n",
+			"conf.d/a.hcl": "\n\nvirtual_server \"a\" {\n  address   = \"10.0.0.2:80\"\n  scheduler = \"nope\"\n}\n",
+		},
+		want: "conf.d/a.hcl:5:15: unknown scheduler \"nope\"",
+	}, {
+		name: "syntax error in an included file",
+		files: map[string]string{
+			"lvsd.hcl": "cluster = \"c\"\ninclude = [\"a.hcl\"]\n",
+			"a.hcl":    "virtual_server \"a\" {\n  address = \n}\n",
+		},
+		want: "a.hcl:2:",
+	}, {
+		name: "main-file attribute in an included file",
+		files: map[string]string{
+			"lvsd.hcl": "cluster = \"c\"\ninclude = [\"a.hcl\"]\n",
+			"a.hcl":    "\ncluster = \"d\"\n",
+		},
+		want: "a.hcl:2:1: cluster belongs in the main file",
+	}, {
+		name: "main-file block in an included file",
+		files: map[string]string{
+			"lvsd.hcl": "cluster = \"c\"\ninclude = [\"a.hcl\"]\n",
+			"a.hcl":    "ipvs {\n}\n",
+		},
+		want: "a.hcl:1:1: ipvs belongs in the main file",
+	}, {
+		name: "the main file including itself",
+		files: map[string]string{
+			"lvsd.hcl": "cluster = \"c\"\ninclude = [\"*.hcl\"]\n",
+		},
+		want: "lvsd.hcl:2:12: include \"*.hcl\" names the main file itself",
+	}, {
+		name: "a duplicate across files",
+		files: map[string]string{
+			"lvsd.hcl": "cluster = \"c\"\ninclude = [\"a.hcl\"]\n" + vsBlock("a", "10.0.0.2:80", 1),
+			"a.hcl":    vsBlock("a", "10.0.0.3:80", 1),
+		},
+		want: "a.hcl:1:16: duplicate virtual_server \"a\"",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeFiles(t, tt.files)
+			_, f, diags := Load(filepath.Join(dir, "lvsd.hcl"), "x")
+			if !diags.HasErrors() {
+				t.Fatal("loaded without errors")
+			}
+			got := strings.TrimPrefix(diags[0].Error(), dir+"/")
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("first diagnostic = %q, want it to start with %q (all: %v)", got, tt.want, diags)
+			}
+			// Format finds the snippet of an included file.
+			var buf bytes.Buffer
+			diags.Format(&buf, f.Source())
+			if diags[0].Line > 0 && !strings.Contains(buf.String(), " | ") {
+				t.Errorf("no snippet in:\n%s", buf.String())
+			}
+		})
+	}
+}
+
+// TestLoaderReparsesOnlyChanged checks that a reload decodes again only
+// the file that changed, and that a load of unchanged files returns the
+// last File at once.
+func TestLoaderReparsesOnlyChanged(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"lvsd.hcl":     includeMain,
+		"conf.d/a.hcl": vsBlock("a", "10.0.0.2:80", 1),
+		"conf.d/b.hcl": vsBlock("b", "10.0.0.3:80", 1),
+		"vrrp.hcl":     includeVRRP,
+	})
+	main := filepath.Join(dir, "lvsd.hcl")
+	l := NewLoader()
+	f1, unchanged, diags := l.Load(main)
+	if diags.HasErrors() || unchanged {
+		t.Fatalf("first load: unchanged %v, %v", unchanged, diags)
+	}
+	f2, unchanged, diags := l.Load(main)
+	if diags.HasErrors() || !unchanged || f2 != f1 {
+		t.Fatalf("second load of the same files: unchanged %v, same File %v, %v", unchanged, f2 == f1, diags)
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "conf.d/b.hcl"), []byte(vsBlock("b", "10.0.0.3:80", 7)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f3, unchanged, diags := l.Load(main)
+	if diags.HasErrors() || unchanged {
+		t.Fatalf("load after a change: unchanged %v, %v", unchanged, diags)
+	}
+	vs1, vs3 := f1.root.blocks["virtual_server"], f3.root.blocks["virtual_server"]
+	for i, name := range []string{"main", "a", "b"} {
+		reused := vs1[i] == vs3[i]
+		if reused != (name != "b") {
+			t.Errorf("virtual_server %q reused from the last load: %v", name, reused)
+		}
+	}
+	cfg, diags := f3.Resolve("x")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if w := cfg.VirtualServers[2].RealServers[0].Weight; w != 7 {
+		t.Errorf("weight after the change = %d, want 7", w)
+	}
+
+	// A new file matched by a glob is a change.
+	if err := os.WriteFile(filepath.Join(dir, "conf.d/c.hcl"), []byte(vsBlock("c", "10.0.0.4:80", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, unchanged, diags := l.Load(main); diags.HasErrors() || unchanged {
+		t.Fatalf("load after a new file: unchanged %v, %v", unchanged, diags)
+	}
+}
+
+// TestPiecesMatchWhole checks that parsing a large file in pieces gives
+// what parsing it whole gives: the same Config when it is valid, the same
+// diagnostics when it is not, wherever the mistake is.
+func TestPiecesMatchWhole(t *testing.T) {
+	src := bigConfig(300)
+	if len(src) < 4*pieceSize {
+		t.Fatalf("the file is %d bytes: too few pieces of %d", len(src), pieceSize)
+	}
+	mistakes := []struct{ name, old, new string }{
+		{"valid", "", ""},
+		{"syntax error", `"vs-150" {`, `"vs-150" {{`},
+		{"unclosed block at the end", `"vs-299" {`, `"vs-299" { {`},
+		{"bad value", `"vs-200" {
+  address   = "10.0.0.200:80"`, `"vs-200" {
+  address   = "10.0.0.200"`},
+		{"top-level attribute set twice", "# generated\n", "# generated\n" + strings.Repeat("\n", 1) + "cluster = \"b\"\n"},
+		{"top-level attribute set again far away", `virtual_server "vs-250"`, "cluster = \"b\"\nvirtual_server \"vs-250\""},
+		{"duplicate service far apart", `"vs-280"`, `"vs-3"`},
+		{"unclosed string", `"/healthz"`, `"/healthz`},
+	}
+	for _, m := range mistakes {
+		t.Run(m.name, func(t *testing.T) {
+			text := bytes.Replace(src, []byte(m.old), []byte(m.new), 1)
+			if m.old != "" && bytes.Equal(text, src) {
+				t.Fatalf("%q is not in the file", m.old)
+			}
+			pieced, pd := Parse("big.hcl", text)
+			var wholeRoot *block
+			var wd Diagnostics
+			if d := checkLimits("big.hcl", text); d != nil {
+				wd = Diagnostics{d}
+			} else {
+				wholeRoot, wd = parseWhole("big.hcl", text, schema)
+			}
+			if wholeRoot != nil {
+				d := &decoder{}
+				d.checkRequired(schema, wholeRoot, hcl.Range{Filename: "big.hcl"})
+				b := &builder{}
+				b.build(wholeRoot)
+				wd = append(append(wd, d.diags...), b.diags...)
+			}
+			wd = sortDiags(wd, []source{{name: "big.hcl"}})
+			if diff := cmp.Diff(wd.Error(), pd.Error()); diff != "" && len(wd)+len(pd) > 0 {
+				t.Errorf("diagnostics (-whole +pieces):\n%s", diff)
+			}
+			if m.name != "valid" {
+				if !pd.HasErrors() {
+					t.Error("no error")
+				}
+				return
+			}
+			got, _ := pieced.Resolve("a")
+			b := &builder{}
+			want := b.build(wholeRoot)
+			want.File, want.Node = "big.hcl", "a"
+			for i := range want.VRRPInstances {
+				want.VRRPInstances[i].Priority = got.VRRPInstances[i].Priority
+			}
+			if diff := cmp.Diff(want, got, netipOpts); diff != "" {
+				t.Errorf("config (-whole +pieces):\n%s", diff)
+			}
+		})
+	}
+}
