@@ -55,6 +55,15 @@ func (f *File) Source() map[string][]byte {
 	return m
 }
 
+// Size is the size in bytes of the main file and the files it includes.
+func (f *File) Size() int {
+	n := 0
+	for _, s := range f.sources {
+		n += len(s.src)
+	}
+	return n
+}
+
 // NodeNames returns the declared nodes in file order.
 func (f *File) NodeNames() []string {
 	return slices.Clone(f.nodes)

@@ -79,6 +79,15 @@ func (l *Loader) Load(filename string) (f *File, unchanged bool, diags Diagnosti
 	return f, false, f.diags
 }
 
+// Forget makes the next Load parse every file that changed since the last
+// good load and build its Config even if none did; the pieces of files
+// stay cached.
+func (l *Loader) Forget() {
+	l.mu.Lock()
+	l.last = nil
+	l.mu.Unlock()
+}
+
 // Parse parses a main file already read; its includes are read from the
 // file system, relative to filename.
 func (l *Loader) Parse(filename string, src []byte) (*File, Diagnostics) {

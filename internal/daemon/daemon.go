@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -102,6 +103,10 @@ type Daemon struct {
 	reloadMu sync.Mutex
 	running  bool // guarded by reloadMu
 
+	// loader keeps the decoded pieces of the config files from one load
+	// to the next, so a reload parses only what changed.
+	loader *config.Loader
+
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
 	loadedAt   time.Time
@@ -165,6 +170,7 @@ func New(opts Options) *Daemon {
 		instances: make(map[string]*instance),
 		links:     make(map[string]bool),
 		watched:   make(map[string]bool),
+		loader:    config.NewLoader(),
 	}
 	d.metrics = status.NewMetrics(d)
 	return d
@@ -173,19 +179,24 @@ func New(opts Options) *Daemon {
 // Metrics returns the daemon's metrics (also served on metrics_listen).
 func (d *Daemon) Metrics() *status.Metrics { return d.metrics }
 
-// load reads, parses and resolves the config file for this node.
-func (d *Daemon) load() (*config.Config, error) {
+// load reads, parses and resolves the config file, with the files it
+// includes, for this node. unchanged means that no file changed since the
+// last good load: cfg is then nil, as there is nothing new to apply.
+func (d *Daemon) load() (cfg *config.Config, unchanged bool, err error) {
 	file := d.opts.ConfigFile
 	if file == "" {
-		return nil, errors.New("no config file: pass -c FILE or set LVSD_CONFIG")
+		return nil, false, errors.New("no config file: pass -c FILE or set LVSD_CONFIG")
 	}
-	src, diags := config.ReadFile(file)
+	f, unchanged, diags := d.loader.Load(file)
 	if diags.HasErrors() {
-		return nil, &ConfigError{Diagnostics: diags}
+		ce := &ConfigError{Diagnostics: diags}
+		if f != nil {
+			ce.Source = f.Source()
+		}
+		return nil, false, ce
 	}
-	f, diags := config.Parse(file, src)
-	if diags.HasErrors() {
-		return nil, &ConfigError{Diagnostics: diags, Source: f.Source()}
+	if unchanged {
+		return nil, true, nil
 	}
 	node := d.opts.Node
 	if node == "" {
@@ -196,11 +207,25 @@ func (d *Daemon) load() (*config.Config, error) {
 		host, _ := hostname()
 		node = config.DefaultNode(f, host)
 	}
-	cfg, diags := f.Resolve(node)
+	cfg, diags = f.Resolve(node)
 	if diags.HasErrors() {
-		return nil, &ConfigError{Diagnostics: diags, Source: f.Source()}
+		return nil, false, &ConfigError{Diagnostics: diags, Source: f.Source()}
 	}
-	return cfg, nil
+	freeAfterLoad(f)
+	return cfg, false, nil
+}
+
+// bigLoad is the size of config files past which a load hands the memory
+// that parsing them took back to the system at once. Parsing allocates
+// many times the files' size, and the Go runtime returns unused memory
+// only over minutes, while a director's live heap is a fraction of that
+// peak: without this, the peak of the last load stays the process's size.
+const bigLoad = 1 << 20
+
+func freeAfterLoad(f *config.File) {
+	if f.Size() >= bigLoad {
+		debug.FreeOSMemory()
+	}
 }
 
 // socketPath is the control socket: --socket, else status.socket, else the
@@ -223,7 +248,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	if !d.started.CompareAndSwap(false, true) {
 		return errors.New("lvsd daemon: Run called twice")
 	}
-	cfg, err := d.load()
+	cfg, _, err := d.load()
 	if err != nil {
 		return err
 	}

@@ -163,7 +163,21 @@ func (d *Daemon) Reload(ctx context.Context) (applied bool, diagnostics string, 
 	if !d.running {
 		return false, "", errNotRunning
 	}
-	cfg, err := d.load()
+	cfg, unchanged, err := d.load()
+	if err == nil && unchanged && d.lastReloadOK() {
+		// The files are those running: there is nothing to plan.
+		d.mu.Lock()
+		d.loadedAt = time.Now()
+		d.mu.Unlock()
+		d.metrics.Reload(status.ReloadApplied)
+		d.log.Info("config reloaded", "config", d.opts.ConfigFile, "unchanged", true)
+		return true, "", nil
+	}
+	if err == nil && unchanged {
+		// The last reload of these files failed to apply: try again.
+		d.loader.Forget()
+		cfg, _, err = d.load()
+	}
 	if err != nil {
 		var ce *ConfigError
 		report := err.Error()
@@ -214,6 +228,13 @@ func (d *Daemon) Reload(ctx context.Context) (applied bool, diagnostics string, 
 	}
 	d.updateStatusLine()
 	return true, "", nil
+}
+
+// lastReloadOK reports whether the last reload, if any, was applied.
+func (d *Daemon) lastReloadOK() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reloadErr == nil
 }
 
 // apply carries out a reload plan. The caller holds reloadMu.

@@ -351,3 +351,73 @@ func TestReloadRefusesHostileFiles(t *testing.T) {
 		t.Errorf("metrics lack %s", want)
 	}
 }
+
+// TestReloadIncludedFiles reloads a config whose instance is in an
+// included file: a reload of unchanged files keeps the running Config
+// without building another, a change in the included file is applied, a
+// mistake there is rejected at its line, and going back to the running
+// files after a rejected reload applies them again.
+func TestReloadIncludedFiles(t *testing.T) {
+	verifyNoLeaks(t)
+	incDir := t.TempDir()
+	inc := filepath.Join(incDir, "vrrp.hcl")
+	instance := `vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  advert_interval = "20ms"
+  virtual_ips     = ["192.0.2.100/32"]
+}
+`
+	writeInc := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(inc, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeInc(instance)
+	src := fmt.Sprintf("cluster = \"unit\"\ninclude = [%q]\nstatus {\n  metrics_listen = \"\"\n}\n", filepath.Join(incDir, "*.hcl"))
+	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0")
+	h := startDaemon(t, src, sys)
+	eventually(t, 2*time.Second, "MASTER", func() bool { return h.instance().State == status.StateMaster })
+	running := func() *config.Config {
+		h.d.mu.Lock()
+		defer h.d.mu.Unlock()
+		return h.d.cfg
+	}
+	reload := func(wantApplied bool) string {
+		t.Helper()
+		applied, diags, err := h.d.Reload(context.Background())
+		if applied != wantApplied || wantApplied && err != nil {
+			t.Fatalf("reload: applied %v, diagnostics %q, err %v; want applied %v", applied, diags, err, wantApplied)
+		}
+		return diags
+	}
+
+	first := running()
+	reload(true)
+	if running() != first {
+		t.Error("a reload of unchanged files built a new Config")
+	}
+
+	writeInc(strings.Replace(instance, `"20ms"`, `"30ms"`, 1))
+	reload(true)
+	if got := running().VRRPInstances[0].AdvertInterval; got != 30*time.Millisecond {
+		t.Errorf("advert interval after the reload = %v, want 30ms", got)
+	}
+
+	writeInc(strings.Replace(instance, `vrid            = 51`, `vrid            = 0`, 1))
+	if diags := reload(false); !strings.Contains(diags, "vrrp.hcl:3:21: vrid must be between 1 and 255") {
+		t.Errorf("diagnostics %q do not name the included file's line", diags)
+	}
+
+	writeInc(strings.Replace(instance, `"20ms"`, `"30ms"`, 1))
+	before := running()
+	reload(true)
+	if running() == before {
+		t.Error("the reload after a rejected one did not apply the files again")
+	}
+	if doc := h.d.Status(); doc.Config.LastReloadError != nil {
+		t.Errorf("the status still reports the rejected reload: %q", *doc.Config.LastReloadError)
+	}
+	h.stop()
+}
