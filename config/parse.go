@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"runtime"
 	"sync"
 
@@ -23,12 +24,13 @@ import (
 // only cutting the file could cause.
 const pieceSize = 16 << 10
 
-// pieceKey identifies a piece for the cache: the same text at the same
-// line of the same file decodes to the same blocks at the same positions.
+// pieceKey identifies a piece for the cache: the same text (by its
+// SHA-256) at the same line of the same file decodes to the same blocks
+// at the same positions.
 type pieceKey struct {
 	file string
 	line int
-	text string
+	sum  [sha256.Size]byte
 }
 
 // parsed is one piece (or one whole file) decoded: the top-level items
@@ -47,14 +49,13 @@ func parseSource(filename string, src []byte, spec *blockSpec, cache, used map[p
 	if d != nil {
 		return nil, Diagnostics{d}
 	}
-	text := string(src)
 	bounds := append(append(make([]int, 0, len(cuts)+2), 0), cuts...)
 	bounds = append(bounds, len(src))
 	keys := make([]pieceKey, len(bounds)-1)
 	line := 1
 	for i := range keys {
 		a, b := bounds[i], bounds[i+1]
-		keys[i] = pieceKey{file: filename, line: line, text: text[a:b]}
+		keys[i] = pieceKey{file: filename, line: line, sum: sha256.Sum256(src[a:b])}
 		line += bytes.Count(src[a:b], []byte{'\n'})
 	}
 
