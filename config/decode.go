@@ -3,7 +3,7 @@ package config
 import (
 	"fmt"
 	"math/big"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,7 +152,7 @@ func (d *decoder) decodeItems(body *hclsyntax.Body, spec *blockSpec, b *block) {
 	for _, a := range body.Attributes {
 		attrs = append(attrs, a)
 	}
-	sort.Slice(attrs, func(i, j int) bool { return attrs[i].NameRange.Start.Byte < attrs[j].NameRange.Start.Byte })
+	slices.SortFunc(attrs, func(a, b *hclsyntax.Attribute) int { return a.NameRange.Start.Byte - b.NameRange.Start.Byte })
 
 	for _, a := range attrs {
 		i := b.index(a.Name)
@@ -360,7 +360,7 @@ func (d *decoder) decodeAttr(as *attrSpec, a *hclsyntax.Attribute) (*value, bool
 	if as.Kind == kPriorityMap {
 		return v, d.decodeMap(as, a.Expr, v)
 	}
-	cv, hd := a.Expr.Value(nil)
+	cv, hd := literal(a.Expr)
 	if hd.HasErrors() {
 		d.diags = append(d.diags, fromHCL(hd)...)
 		return nil, false
@@ -421,6 +421,24 @@ func (d *decoder) decodeAttr(as *attrSpec, a *hclsyntax.Attribute) (*value, bool
 		v.dur = dur
 	}
 	return v, true
+}
+
+// literal evaluates expr. Most of a file's values are a quoted string
+// without interpolation or a number: those are read from the syntax tree
+// as they are, which is what evaluating them would give, without building
+// the string again.
+func literal(expr hclsyntax.Expression) (cty.Value, hcl.Diagnostics) {
+	switch e := expr.(type) {
+	case *hclsyntax.LiteralValueExpr:
+		return e.Val, nil
+	case *hclsyntax.TemplateExpr:
+		if len(e.Parts) == 1 {
+			if lit, ok := e.Parts[0].(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String {
+				return lit.Val, nil
+			}
+		}
+	}
+	return expr.Value(nil)
 }
 
 // scalar checks one string, duration or number.
