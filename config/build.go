@@ -1249,7 +1249,7 @@ func (b *builder) checkURLs(hb *block, hc *HealthCheck) {
 		return
 	}
 	for _, name := range []string{"path", "expect_status", "body_contains"} {
-		if v := hb.attrs[name]; v != nil {
+		if v := hb.attr(name); v != nil {
 			b.errorf(v.nameRng, "%s is set both here and in url blocks: with url blocks, set it in each url", name)
 		}
 	}
