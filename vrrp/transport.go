@@ -49,9 +49,8 @@ type Packet struct {
 type Option func(*connConfig)
 
 type connConfig struct {
-	src       netip.Addr
-	noGroup   bool
-	ttlOnSend int
+	src     netip.Addr
+	noGroup bool
 }
 
 // WithSource makes the Conn send from src instead of the interface's first
@@ -67,12 +66,6 @@ func WithSource(src netip.Addr) Option {
 // the segment.
 func WithoutMulticast() Option {
 	return func(c *connConfig) { c.noGroup = true }
-}
-
-// withSendTTL overrides the TTL of outgoing packets. Only tests use it, to
-// send packets that a receiver must reject.
-func withSendTTL(ttl int) Option {
-	return func(c *connConfig) { c.ttlOnSend = ttl }
 }
 
 // Conn sends and receives VRRP packets on one interface over one IP version.
@@ -118,7 +111,7 @@ func ListenIPv6(ifname string, opts ...Option) (*Conn, error) {
 }
 
 func listen(ifname string, ipv6 bool, opts []Option) (*Conn, error) {
-	cfg := connConfig{ttlOnSend: AdvertTTL}
+	var cfg connConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -206,8 +199,8 @@ func (c *Conn) setup4(cfg connConfig) error {
 	c.p4 = p
 	group := &net.IPAddr{IP: MulticastGroup(false).AsSlice()}
 	steps := []sockStep{
-		{"ttl", func() error { return p.SetTTL(cfg.ttlOnSend) }},
-		{"multicast ttl", func() error { return p.SetMulticastTTL(cfg.ttlOnSend) }},
+		{"ttl", func() error { return p.SetTTL(AdvertTTL) }},
+		{"multicast ttl", func() error { return p.SetMulticastTTL(AdvertTTL) }},
 		{"multicast loopback", func() error { return p.SetMulticastLoopback(false) }},
 		{"multicast interface", func() error { return p.SetMulticastInterface(c.ifi) }},
 		{"tos", func() error { return p.SetTOS(tosInternetControl) }},
@@ -226,8 +219,8 @@ func (c *Conn) setup6(cfg connConfig) error {
 	c.p6 = p
 	group := &net.IPAddr{IP: MulticastGroup(true).AsSlice()}
 	steps := []sockStep{
-		{"hop limit", func() error { return p.SetHopLimit(cfg.ttlOnSend) }},
-		{"multicast hop limit", func() error { return p.SetMulticastHopLimit(cfg.ttlOnSend) }},
+		{"hop limit", func() error { return p.SetHopLimit(AdvertTTL) }},
+		{"multicast hop limit", func() error { return p.SetMulticastHopLimit(AdvertTTL) }},
 		{"multicast loopback", func() error { return p.SetMulticastLoopback(false) }},
 		{"multicast interface", func() error { return p.SetMulticastInterface(c.ifi) }},
 		{"traffic class", func() error { return p.SetTrafficClass(tosInternetControl) }},
