@@ -117,7 +117,11 @@ func startDaemon(t *testing.T, d *fakeDaemon) string {
 	path := filepath.Join(dir, "run", "lvsd.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- status.Serve(ctx, path, d, d) }()
+	c, err := status.ListenControl(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- c.Serve(ctx, d, d) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -165,16 +165,6 @@ func (m *Metrics) WriteText(w io.Writer) error {
 	return err
 }
 
-// ServeMetrics serves h on addr until ctx ends: ListenMetrics, then
-// ServeMetricsOn. An empty addr serves nothing and waits for ctx.
-func ServeMetrics(ctx context.Context, addr string, h http.Handler) error {
-	ln, err := ListenMetrics(addr)
-	if err != nil {
-		return err
-	}
-	return ServeMetricsOn(ctx, ln, h)
-}
-
 // ListenMetrics binds the metrics port; "" binds nothing and returns a nil
 // listener. The daemon binds it before it tells systemd it is ready.
 func ListenMetrics(addr string) (net.Listener, error) {

@@ -439,7 +439,7 @@ func TestServeMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	m := NewMetrics(sourceFunc(func() Document { return Document{VRRPInstances: []Instance{{Name: "VI_9", State: StateBackup}}} }))
-	go func() { done <- ServeMetrics(ctx, addr, m.Handler()) }()
+	go func() { done <- serveMetrics(ctx, addr, m.Handler()) }()
 
 	tr := &http.Transport{DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
@@ -472,7 +472,7 @@ func TestServeMetrics(t *testing.T) {
 func TestServeMetricsOff(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeMetrics(ctx, "", nil) }()
+	go func() { done <- serveMetrics(ctx, "", nil) }()
 	select {
 	case err := <-done:
 		t.Fatalf("ServeMetrics(\"\") returned before its context ended: %v", err)
@@ -485,7 +485,7 @@ func TestServeMetricsOff(t *testing.T) {
 }
 
 func TestServeMetricsBadAddress(t *testing.T) {
-	err := ServeMetrics(context.Background(), "127.0.0.1:notaport", nil)
+	err := serveMetrics(context.Background(), "127.0.0.1:notaport", nil)
 	if err == nil || !strings.Contains(err.Error(), "listening for metrics on 127.0.0.1:notaport") {
 		t.Errorf("ServeMetrics: %v", err)
 	}
@@ -522,4 +522,14 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
+}
+
+// serveMetrics binds addr and serves h on it until ctx ends, as the daemon
+// does in two steps; an empty addr serves nothing and waits for ctx.
+func serveMetrics(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := ListenMetrics(addr)
+	if err != nil {
+		return err
+	}
+	return ServeMetricsOn(ctx, ln, h)
 }

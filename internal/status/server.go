@@ -46,16 +46,6 @@ const socketMode = 0o600
 // its context ends; a reload still running after that is cut off.
 const shutdownGrace = 2 * time.Second
 
-// Serve answers GET /status and POST /reload on the unix socket at path
-// until ctx ends: ListenControl, then Control.Serve.
-func Serve(ctx context.Context, path string, src Source, rel Reloader) error {
-	c, err := ListenControl(path)
-	if err != nil {
-		return err
-	}
-	return c.Serve(ctx, src, rel)
-}
-
 // Control is a bound control socket, not yet answering. The daemon binds
 // it before it tells systemd it is ready, so that a socket it cannot have
 // fails the start instead of a running daemon.

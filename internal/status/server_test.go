@@ -66,7 +66,7 @@ func serve(t *testing.T, path string, src Source, rel Reloader) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, path, src, rel) }()
+	go func() { done <- listenAndServe(ctx, path, src, rel) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -156,7 +156,7 @@ func TestServeRemovesSocketOnStop(t *testing.T) {
 	path := filepath.Join(shortTempDir(t), "lvsd.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, path, sourceFunc(Document{}.wire), nil) }()
+	go func() { done <- listenAndServe(ctx, path, sourceFunc(Document{}.wire), nil) }()
 	waitFor(t, path, done)
 	cancel()
 	select {
@@ -202,7 +202,7 @@ func TestServeRefusesLiveSocketAndOtherFiles(t *testing.T) {
 		{plain, "not a socket"},
 	} {
 		t.Run(filepath.Base(tc.path), func(t *testing.T) {
-			err := Serve(context.Background(), tc.path, sourceFunc(Document{}.wire), nil)
+			err := listenAndServe(context.Background(), tc.path, sourceFunc(Document{}.wire), nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Serve on %s: %v; want an error containing %q", tc.path, err, tc.want)
 			}
@@ -301,4 +301,14 @@ func TestProfiles(t *testing.T) {
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /debug/pprof/heap: status %d, want %d", rec.Code, http.StatusMethodNotAllowed)
 	}
+}
+
+// listenAndServe binds the control socket at path and answers on it until
+// ctx ends, as the daemon does in two steps.
+func listenAndServe(ctx context.Context, path string, src Source, rel Reloader) error {
+	c, err := ListenControl(path)
+	if err != nil {
+		return err
+	}
+	return c.Serve(ctx, src, rel)
 }
