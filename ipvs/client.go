@@ -46,16 +46,6 @@ func Dial() (*Client, error) {
 	return dial(nil)
 }
 
-// DialNetNS opens an IPVS client whose socket lives in the network
-// namespace of the file descriptor nsFd (a /var/run/netns/NAME or
-// /proc/PID/ns/net handle); the calling thread's namespace is left alone.
-func DialNetNS(nsFd int) (*Client, error) {
-	if nsFd <= 0 {
-		return nil, fmt.Errorf("dialing IPVS: invalid network namespace descriptor %d", nsFd)
-	}
-	return dial(&netlink.Config{NetNS: nsFd})
-}
-
 // recvBuffer is the fixed receive buffer of a Client's socket. The kernel
 // fills a datagram of a dump up to the reader's buffer, 32 KiB at most
 // (netlink_recvmsg), and an acknowledgement is far smaller, so every

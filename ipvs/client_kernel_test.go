@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	mdnetlink "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -114,9 +115,9 @@ func kernelClient(t *testing.T) *Client {
 func kernelClientNS(t *testing.T) (*Client, int) {
 	t.Helper()
 	ns := kernelNetNS(t)
-	c, err := DialNetNS(ns)
+	c, err := dial(&mdnetlink.Config{NetNS: ns})
 	if err != nil {
-		t.Fatalf("DialNetNS: %v", err)
+		t.Fatalf("dialing IPVS in the test's namespace: %v", err)
 	}
 	t.Cleanup(func() {
 		_ = c.Flush()

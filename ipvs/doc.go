@@ -12,6 +12,6 @@
 // table (Services), sends many operations per sendmsg with one
 // acknowledgement each (Apply), and handles timeouts and the connection
 // synchronisation daemon. A Client is bound to one network namespace
-// (Dial, DialNetNS) and looks the family up when it is dialled, since the
+// (the namespace of the thread that dials) and looks the family up when it is dialled, since the
 // family's number changes when the ip_vs module is reloaded.
 package ipvs

@@ -5,7 +5,6 @@ package ipvs
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -574,5 +573,3 @@ func (k *fakeKernel) load(svcs []Service) {
 }
 
 func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
-
-func (d *fakeDest) String() string { return fmt.Sprintf("%x:%d", d.addr, d.port) }

@@ -193,7 +193,7 @@ func newHCLab(t *testing.T) *hcLab {
 		s.start()
 		l.servers[addr] = s
 	}
-	l.kernel = hcDialIPVS(t, l.director)
+	l.kernel = dialIPVS(t, l.director)
 
 	dir := t.TempDir()
 	l.cfg, l.socket = filepath.Join(dir, "lvsd.hcl"), filepath.Join(dir, "lvsd.sock")
@@ -246,24 +246,6 @@ func (l *hcLab) waitListening(t *testing.T, addr string) time.Time {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// hcDialIPVS opens lvsd's IPVS client on h's namespace: the test reads the
-// kernel table through it every few milliseconds, cheaply, to time the
-// changes; ipvsadm then confirms each end state independently.
-func hcDialIPVS(t *testing.T, h *lab.Host) *ipvs.Client {
-	t.Helper()
-	ns, err := os.Open("/run/netns/" + h.NS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	c, err := ipvs.DialNetNS(int(ns.Fd()))
-	if err != nil {
-		t.Fatalf("dialing IPVS in %s: %v", h.Name, err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
 }
 
 func (l *hcLab) table(t *testing.T) hcTable {

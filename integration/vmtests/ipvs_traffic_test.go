@@ -97,15 +97,16 @@ func resolveConfig(t *testing.T, src string) *config.Config {
 	return cfg
 }
 
-// dialIPVS opens lvsd's IPVS client on h's namespace.
+// dialIPVS opens lvsd's IPVS client on h's namespace: dialled there, its
+// socket stays there.
 func dialIPVS(t testing.TB, h *lab.Host) *ipvs.Client {
 	t.Helper()
-	ns, err := os.Open("/run/netns/" + h.NS)
-	if err != nil {
-		t.Fatalf("opening %s's namespace: %v", h.Name, err)
-	}
-	defer ns.Close()
-	c, err := ipvs.DialNetNS(int(ns.Fd()))
+	var c *ipvs.Client
+	err := h.Do(func() error {
+		var err error
+		c, err = ipvs.Dial()
+		return err
+	})
 	if err != nil {
 		t.Fatalf("dialing IPVS in %s: %v", h.Name, err)
 	}

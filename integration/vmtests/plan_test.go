@@ -125,16 +125,7 @@ func TestPlanIsIPVSAdmSave(t *testing.T) {
 func TestClientProgramsThePlan(t *testing.T) {
 	vm.RequireGuest(t)
 	d := director(t)
-	ns, err := os.Open("/run/netns/" + d.NS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	c, err := ipvs.DialNetNS(int(ns.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialIPVS(t, d)
 	all := func(ipvs.ServiceKey) bool { return true }
 	for _, file := range planConfigs(t) {
 		want, desired := planSave(t, file)

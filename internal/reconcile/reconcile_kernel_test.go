@@ -111,10 +111,32 @@ func newNetNS(t *testing.T) int {
 	return r.fd
 }
 
+// dialIn opens an IPVS client in the network namespace ns. It dials on a
+// thread of its own that enters ns and is never unlocked, so the thread
+// ends with the goroutine; the socket stays in ns.
+func dialIn(ns int) (*ipvs.Client, error) {
+	type result struct {
+		c   *ipvs.Client
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
+			done <- result{err: err}
+			return
+		}
+		c, err := ipvs.Dial()
+		done <- result{c, err}
+	}()
+	r := <-done
+	return r.c, r.err
+}
+
 func kernelReconciler(t *testing.T, cfg Settings) (*ipvs.Client, *Reconciler, int) {
 	t.Helper()
 	ns := newNetNS(t)
-	c, err := ipvs.DialNetNS(ns)
+	c, err := dialIn(ns)
 	if err != nil {
 		t.Fatalf("dialing IPVS in the test namespace: %v", Explain(err))
 	}
