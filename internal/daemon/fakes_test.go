@@ -2,18 +2,18 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/reconcile"
 	"github.com/lvsd/lvsd/internal/vrrpd"
 	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/ipvs/ipvstest"
 	"github.com/lvsd/lvsd/vrrp"
 )
 
@@ -175,146 +175,42 @@ func (a *fakeAnnouncer) count() int {
 	return a.rounds
 }
 
-// fakeKernel is an IPVS table in memory.
-type fakeKernel struct {
-	mu       sync.Mutex
-	table    []ipvs.Service
-	daemons  []ipvs.SyncDaemon
-	syncCall []string
-	// active is the number of active connections a dump reports for a
-	// destination address, in every service.
-	active map[netip.AddrPort]uint32
-	// ops are every operation applied, in order.
-	ops []ipvs.Op
-}
+// fakeKernel is the IPVS kernel in memory, with the views of it these
+// tests compare.
+type fakeKernel struct{ ipvstest.Kernel }
+
+// setActive sets the active connections of a destination address.
+func (k *fakeKernel) setActive(addr string, n uint32) { k.SetActive(addr, n) }
 
 // opsSince returns the operations applied after the first n.
 func (k *fakeKernel) opsSince(n int) []ipvs.Op {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return slices.Clone(k.ops[min(n, len(k.ops)):])
-}
-
-func (k *fakeKernel) Services() ([]ipvs.Service, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	out := slices.Clone(k.table)
-	for i := range out {
-		out[i].Destinations = slices.Clone(out[i].Destinations)
-		for j := range out[i].Destinations {
-			out[i].Destinations[j].ActiveConns = k.active[out[i].Destinations[j].Addr]
-		}
+	k.Lock()
+	defer k.Unlock()
+	var ops []ipvs.Op
+	for _, b := range k.Batches {
+		ops = append(ops, b...)
 	}
-	return out, nil
+	return ops[min(n, len(ops)):]
 }
 
-// setActive sets the active connections of a destination address.
-func (k *fakeKernel) setActive(addr string, n uint32) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.active == nil {
-		k.active = make(map[netip.AddrPort]uint32)
-	}
-	k.active[netip.MustParseAddrPort(addr)] = n
-}
-
-func (k *fakeKernel) Apply(ops []ipvs.Op) ([]ipvs.OpResult, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	res := make([]ipvs.OpResult, len(ops))
-	var errs []error
-	for i, op := range ops {
-		k.ops = append(k.ops, op)
-		res[i].Op = op
-		if err := k.apply(op); err != nil {
-			res[i].Err = fmt.Errorf("%s: %w", op, err)
-			errs = append(errs, res[i].Err)
-		}
-	}
-	return res, errors.Join(errs...)
-}
-
-func (k *fakeKernel) apply(op ipvs.Op) error {
-	key := op.Service.ServiceKey.Normalize()
-	i := slices.IndexFunc(k.table, func(s ipvs.Service) bool { return s.ServiceKey == key })
-	if op.Kind == ipvs.AddService {
-		if i >= 0 {
-			return syscall.EEXIST
-		}
-		s := op.Service
-		s.ServiceKey = key
-		s.Destinations = nil
-		k.table = append(k.table, s)
-		return nil
-	}
-	if i < 0 {
-		return syscall.ESRCH
-	}
-	s := &k.table[i]
-	j := slices.IndexFunc(s.Destinations, func(d ipvs.Destination) bool { return d.Addr == op.Dest.Addr })
-	switch op.Kind {
-	case ipvs.UpdateService:
-		dests := s.Destinations
-		*s = op.Service
-		s.ServiceKey = key
-		s.Destinations = dests
-	case ipvs.DelService:
-		k.table = slices.Delete(k.table, i, i+1)
-	case ipvs.AddDest:
-		if j >= 0 {
-			return syscall.EEXIST
-		}
-		s.Destinations = append(s.Destinations, op.Dest)
-	case ipvs.UpdateDest:
-		if j < 0 {
-			return syscall.ENOENT
-		}
-		s.Destinations[j] = op.Dest
-	case ipvs.DelDest:
-		if j < 0 {
-			return syscall.ENOENT
-		}
-		s.Destinations = slices.Delete(s.Destinations, j, j+1)
-	}
-	return nil
-}
-
-func (k *fakeKernel) SetTimeouts(ipvs.Timeouts) error { return nil }
-
-func (k *fakeKernel) SyncDaemons() ([]ipvs.SyncDaemon, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return slices.Clone(k.daemons), nil
-}
-
-func (k *fakeKernel) StartSyncDaemon(d ipvs.SyncDaemon) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.syncCall = append(k.syncCall, "start "+d.State.String())
-	k.daemons = append(k.daemons, d)
-	return nil
-}
-
-func (k *fakeKernel) StopSyncDaemon(s ipvs.SyncState) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.syncCall = append(k.syncCall, "stop "+s.String())
-	k.daemons = slices.DeleteFunc(k.daemons, func(d ipvs.SyncDaemon) bool { return d.State == s })
-	return nil
-}
-
+// syncCalls returns the sync daemon calls as "start master", "stop backup".
 func (k *fakeKernel) syncCalls() []string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return slices.Clone(k.syncCall)
+	k.Lock()
+	defer k.Unlock()
+	out := make([]string, len(k.SyncCalls))
+	for i, c := range k.SyncCalls {
+		f := strings.Fields(c)
+		out[i] = f[0] + " " + f[1]
+	}
+	return out
 }
 
 // dests returns "addr wN" of every destination of every service.
 func (k *fakeKernel) dests() []string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.Lock()
+	defer k.Unlock()
 	var out []string
-	for _, s := range k.table {
+	for _, s := range k.Table {
 		for _, d := range s.Destinations {
 			out = append(out, fmt.Sprintf("%s w%d", d.Addr, d.Weight))
 		}
@@ -324,9 +220,9 @@ func (k *fakeKernel) dests() []string {
 }
 
 func (k *fakeKernel) services() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.table)
+	k.Lock()
+	defer k.Unlock()
+	return len(k.Table)
 }
 
 // fakeSystem is the kernel of one director in memory.

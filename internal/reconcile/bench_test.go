@@ -12,6 +12,7 @@ import (
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/plan"
 	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/ipvs/ipvstest"
 )
 
 // Scale of the benchmarks: the large table of the VM's scale test.
@@ -56,9 +57,9 @@ func benchConfig(n, m int) *config.Config {
 // startBench runs a Reconciler on a fake kernel programmed with table and
 // returns it with the channel of its rounds; the reconcile interval is an
 // hour, so no dump falls inside a measurement.
-func startBench(b *testing.B, table []ipvs.Service) (*Reconciler, *fakeKernel, roundSignal) {
+func startBench(b *testing.B, table []ipvs.Service) (*Reconciler, *ipvstest.Kernel, roundSignal) {
 	b.Helper()
-	k := &fakeKernel{}
+	k := &ipvstest.Kernel{}
 	rounds := make(roundSignal, 1)
 	r := New(k, WithSettings(Settings{Interval: time.Hour}),
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), WithMetrics(rounds))
@@ -73,7 +74,7 @@ func startBench(b *testing.B, table []ipvs.Service) (*Reconciler, *fakeKernel, r
 		}
 	})
 	<-rounds // the cold start
-	if got, want := len(k.table), len(table); got != want {
+	if got, want := len(k.Table), len(table); got != want {
 		b.Fatalf("cold start programmed %d services, want %d", got, want)
 	}
 	return r, k, rounds
@@ -81,14 +82,14 @@ func startBench(b *testing.B, table []ipvs.Service) (*Reconciler, *fakeKernel, r
 
 // wantOneUpdate fails b unless each of the n measured changes cost exactly
 // one Apply of one operation and no dump.
-func wantOneUpdate(b *testing.B, k *fakeKernel, requests0, batches0, n int) {
+func wantOneUpdate(b *testing.B, k *ipvstest.Kernel, requests0, batches0, n int) {
 	b.Helper()
-	requests, dumps, batches := k.stats()
+	requests, dumps, batches := k.Stats()
 	if dumps != 1 || batches-batches0 != n || requests-requests0 != n {
 		b.Fatalf("%d changes: %d dumps, %d Apply calls, %d requests; want 1, %d, %d",
 			n, dumps, batches-batches0, requests-requests0, n, n)
 	}
-	if got := opNames(k.lastBatch()); len(got) != 1 {
+	if got := opNames(k.LastBatch()); len(got) != 1 {
 		b.Fatalf("last change applied %q, want one update_destination", got)
 	}
 }
@@ -105,7 +106,7 @@ func BenchmarkSetDesiredOneChange(b *testing.B) {
 	tables := [2][]ipvs.Service{changed, base}
 
 	r, k, rounds := startBench(b, base)
-	requests0, _, batches0 := k.stats()
+	requests0, _, batches0 := k.Stats()
 	n := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -123,7 +124,7 @@ func BenchmarkSetDesiredOneChangeFromPlan(b *testing.B) {
 	cfg := benchConfig(benchServices, benchServers)
 	flapping := cfg.VirtualServers[benchServices/2].RealServers[1].Address
 	r, k, rounds := startBench(b, plan.Services(cfg, plan.AllHealthy))
-	requests0, _, batches0 := k.stats()
+	requests0, _, batches0 := k.Stats()
 	n := 0
 	b.ReportAllocs()
 	for b.Loop() {

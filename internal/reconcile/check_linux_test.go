@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/ipvs/ipvstest"
 )
 
 type dumpFails struct {
-	*fakeKernel
+	*ipvstest.Kernel
 	err error
 }
 
@@ -32,7 +33,7 @@ func TestCheck(t *testing.T) {
 		{"other errors unchanged", other, other.Error(), other},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Check(dumpFails{&fakeKernel{}, tc.err})
+			err := Check(dumpFails{&ipvstest.Kernel{}, tc.err})
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("Check = %v, want nil", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/plan"
 	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/ipvs/ipvstest"
 )
 
 func TestDesiredTableDiff(t *testing.T) {
@@ -122,7 +123,7 @@ func TestDesiredTableDiff(t *testing.T) {
 // that edits the table it gave and gives it again gets the change applied.
 func TestCallerMayReuseItsTable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
+		k := &ipvstest.Kernel{}
 		h := newHarness(t, k, Settings{})
 		table := desired(config.Quiescent, plan.AllHealthy)
 		h.r.SetDesired(table)
@@ -131,7 +132,7 @@ func TestCallerMayReuseItsTable(t *testing.T) {
 
 		table[0].Destinations[1].Weight = 7
 		h.set(table)
-		if diff := cmp.Diff([]string{"update_destination tcp 192.0.2.10:80 198.51.100.2:80 w7"}, opNames(k.lastBatch())); diff != "" {
+		if diff := cmp.Diff([]string{"update_destination tcp 192.0.2.10:80 198.51.100.2:80 w7"}, opNames(k.LastBatch())); diff != "" {
 			t.Errorf("ops (-want +got):\n%s", diff)
 		}
 		h.wantTable(table)
@@ -147,8 +148,8 @@ func TestCallerMayReuseItsTable(t *testing.T) {
 func TestIncrementalRoundsMatchFullDiff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
-		k := &fakeKernel{}
-		k.addByHand(handService())
+		k := &ipvstest.Kernel{}
+		k.AddByHand(handService())
 		h := newHarness(t, k, Settings{})
 		h.run()
 		defer h.stop()
@@ -194,19 +195,19 @@ func TestIncrementalRoundsMatchFullDiff(t *testing.T) {
 			for i := range next {
 				owned[next[i].ServiceKey.Normalize()] = true
 			}
-			k.mu.Lock()
-			before := cloneServices(k.table) // not a dump: the test's own look
-			k.mu.Unlock()
+			k.Lock()
+			before := cloneServices(k.Table) // not a dump: the test's own look
+			k.Unlock()
 			want := ipvs.Diff(next, before, func(k ipvs.ServiceKey) bool { return owned[k] })
-			_, _, batches := k.stats()
+			_, _, batches := k.Stats()
 
 			h.set(next)
 			table = next
 
-			_, dumps, batches2 := k.stats()
+			_, dumps, batches2 := k.Stats()
 			var got []ipvs.Op
 			if batches2 > batches {
-				got = k.lastBatch()
+				got = k.LastBatch()
 			}
 			if batches2-batches > 1 {
 				t.Fatalf("step %d: %d Apply calls, want at most 1", step, batches2-batches)
@@ -216,7 +217,7 @@ func TestIncrementalRoundsMatchFullDiff(t *testing.T) {
 			}
 			h.wantTable(append(cloneServices(next), handService()))
 			snap := h.r.Snapshot()
-			if diff := cmp.Diff(k.save(), save(snap.Services)); diff != "" {
+			if diff := cmp.Diff(k.Save(), ipvstest.Save(snap.Services)); diff != "" {
 				t.Fatalf("step %d: snapshot (-kernel +snapshot):\n%s", step, diff)
 			}
 			if dumps != 1 {
@@ -224,10 +225,10 @@ func TestIncrementalRoundsMatchFullDiff(t *testing.T) {
 			}
 		}
 		// An interval later the dump finds nothing to repair.
-		_, _, batches := k.stats()
+		_, _, batches := k.Stats()
 		time.Sleep(interval)
 		synctest.Wait()
-		if _, dumps, batches2 := k.stats(); dumps != 2 || batches2 != batches {
+		if _, dumps, batches2 := k.Stats(); dumps != 2 || batches2 != batches {
 			t.Errorf("after an interval: %d dumps, %d more Apply calls; want 2, 0", dumps, batches2-batches)
 		}
 	})
@@ -242,8 +243,8 @@ func TestSnapshotCountersKeptByHealthChange(t *testing.T) {
 		k := h.k
 		defer h.stop()
 
-		k.editDest(dnsKey, "198.51.100.5:53", func(d *ipvs.Destination) { d.ActiveConns = 5 })
-		k.editDest(webKey, "198.51.100.1:80", func(d *ipvs.Destination) { d.ActiveConns = 6 })
+		k.EditDest(dnsKey, "198.51.100.5:53", func(d *ipvs.Destination) { d.ActiveConns = 5 })
+		k.EditDest(webKey, "198.51.100.1:80", func(d *ipvs.Destination) { d.ActiveConns = 6 })
 		time.Sleep(interval)
 		synctest.Wait()
 		h.set(desired(config.Remove, down("198.51.100.3:80")))
@@ -294,7 +295,7 @@ func TestConcurrentSetDesiredAndSnapshot(t *testing.T) {
 		last := desired(config.Quiescent, plan.AllHealthy)
 		h.set(last)
 		h.wantTable(last)
-		if diff := cmp.Diff(k.save(), save(h.r.Snapshot().Services)); diff != "" {
+		if diff := cmp.Diff(k.Save(), ipvstest.Save(h.r.Snapshot().Services)); diff != "" {
 			t.Errorf("snapshot (-kernel +snapshot):\n%s", diff)
 		}
 	})

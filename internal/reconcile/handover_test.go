@@ -28,11 +28,11 @@ func TestFlushAppliesBeforeReturning(t *testing.T) {
 		h.wantTable(after)
 
 		// Nothing changed since: Flush asks nothing of the kernel.
-		requests, _, _ := k.stats()
+		requests, _, _ := k.Stats()
 		if err := h.r.Flush(context.Background()); err != nil {
 			t.Fatalf("Flush: %v", err)
 		}
-		if got, _, _ := k.stats(); got != requests {
+		if got, _, _ := k.Stats(); got != requests {
 			t.Errorf("Flush with nothing changed made %d requests, want 0", got-requests)
 		}
 	})
@@ -49,15 +49,15 @@ func TestActiveConns(t *testing.T) {
 			ap("198.51.100.2:80"): 4, // web, the one skipped below
 			ap("198.51.100.5:53"): 5, // dns, not asked about
 		}
-		k.mu.Lock()
-		for i := range k.table {
-			for j := range k.table[i].Destinations {
-				d := &k.table[i].Destinations[j]
+		k.Lock()
+		for i := range k.Table {
+			for j := range k.Table[i].Destinations {
+				d := &k.Table[i].Destinations[j]
 				d.ActiveConns = conns[d.Addr]
 				d.InactiveConns = 100 // never counted
 			}
 		}
-		k.mu.Unlock()
+		k.Unlock()
 
 		keys := map[ipvs.ServiceKey]bool{webKey: true}
 		skip := func(a netip.AddrPort) bool { return a == ap("198.51.100.2:80") }
@@ -70,9 +70,9 @@ func TestActiveConns(t *testing.T) {
 			t.Errorf("ActiveConns(web, dns) = %d, %v; want 12", n, err)
 		}
 
-		k.mu.Lock()
-		k.dumpErr = errors.New("netlink: boom")
-		k.mu.Unlock()
+		k.Lock()
+		k.DumpErr = errors.New("netlink: boom")
+		k.Unlock()
 		if _, err := h.r.ActiveConns(context.Background(), keys, nil); err == nil {
 			t.Error("ActiveConns with a failing dump: no error")
 		}

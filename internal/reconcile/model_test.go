@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/ipvs/ipvstest"
 )
 
 func TestAdvance(t *testing.T) {
@@ -85,8 +86,8 @@ func TestAdvance(t *testing.T) {
 // what the fake kernel holds after the same ops, so the next diff from
 // the remembered table is empty.
 func TestAdvanceMatchesKernel(t *testing.T) {
-	k := &fakeKernel{}
-	k.addByHand(handService())
+	k := &ipvstest.Kernel{}
+	k.AddByHand(handService())
 	actual, _ := k.Services()
 	want := desired("remove", down("198.51.100.3:80"))
 	ops := ipvs.Diff(want, actual, nil)
@@ -95,7 +96,7 @@ func TestAdvanceMatchesKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := advance(actual, results)
-	if diff := cmp.Diff(k.save(), save(model)); diff != "" {
+	if diff := cmp.Diff(k.Save(), ipvstest.Save(model)); diff != "" {
 		t.Errorf("model (-kernel +model):\n%s", diff)
 	}
 	if again := ipvs.Diff(want, model, nil); len(again) != 0 {

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/plan"
 	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/ipvs/ipvstest"
 )
 
 func TestMain(m *testing.M) {
@@ -85,7 +85,7 @@ func desired(onFailure config.OnFailure, health plan.Health) []ipvs.Service {
 // harness runs a Reconciler on a fake kernel inside a synctest bubble.
 type harness struct {
 	t       *testing.T
-	k       *fakeKernel
+	k       *ipvstest.Kernel
 	r       *Reconciler
 	log     *logRecorder
 	metrics *recordingMetrics
@@ -93,7 +93,7 @@ type harness struct {
 	done    chan error
 }
 
-func newHarness(t *testing.T, k *fakeKernel, cfg Settings) *harness {
+func newHarness(t *testing.T, k *ipvstest.Kernel, cfg Settings) *harness {
 	if cfg.Interval == 0 {
 		cfg.Interval = interval
 	}
@@ -105,7 +105,7 @@ func newHarness(t *testing.T, k *fakeKernel, cfg Settings) *harness {
 // startHarness runs a Reconciler with cfg on an empty fake kernel, the
 // table want desired from the start, and waits for its first round.
 func startHarness(t *testing.T, cfg Settings, want []ipvs.Service) *harness {
-	h := newHarness(t, &fakeKernel{}, cfg)
+	h := newHarness(t, &ipvstest.Kernel{}, cfg)
 	h.r.SetDesired(want)
 	h.run()
 	return h
@@ -147,7 +147,7 @@ func (h *harness) set(svcs []ipvs.Service) {
 // wantTable compares the kernel's table with want in ipvsadm -S -n form.
 func (h *harness) wantTable(want []ipvs.Service) {
 	h.t.Helper()
-	if diff := cmp.Diff(save(want), h.k.save()); diff != "" {
+	if diff := cmp.Diff(ipvstest.Save(want), h.k.Save()); diff != "" {
 		h.t.Errorf("kernel table (-want +got):\n%s", diff)
 	}
 }
@@ -155,12 +155,7 @@ func (h *harness) wantTable(want []ipvs.Service) {
 func opNames(ops []ipvs.Op) []string {
 	var out []string
 	for _, op := range ops {
-		s := op.Kind.String() + " " + op.Service.ServiceKey.String()
-		switch op.Kind {
-		case ipvs.AddDest, ipvs.UpdateDest, ipvs.DelDest:
-			s += fmt.Sprintf(" %s w%d", op.Dest.Addr, op.Dest.Weight)
-		}
-		out = append(out, s)
+		out = append(out, ipvstest.OpName(op))
 	}
 	return out
 }
@@ -173,7 +168,7 @@ func TestColdStartProgramsEverything(t *testing.T) {
 		defer h.stop()
 
 		h.wantTable(want)
-		requests, dumps, batches := k.stats()
+		requests, dumps, batches := k.Stats()
 		// One dump of the empty table (1 request), one batch of 3
 		// services and 6 destinations.
 		if dumps != 1 || batches != 1 || requests != 1+9 {
@@ -201,7 +196,7 @@ func TestSteadyStateAppliesNothing(t *testing.T) {
 		// again costs nothing either.
 		time.Sleep(5*interval + time.Second)
 		h.set(desired(config.Remove, plan.AllHealthy))
-		_, dumps, batches := k.stats()
+		_, dumps, batches := k.Stats()
 		if dumps != 6 || batches != 1 {
 			t.Errorf("dumps, batches = %d, %d; want 6, 1", dumps, batches)
 		}
@@ -233,17 +228,17 @@ func TestHealthChangeIsOneRequest(t *testing.T) {
 				k := h.k
 				defer h.stop()
 
-				requests, _, batches := k.stats()
+				requests, _, batches := k.Stats()
 				after := desired(tc.onFailure, tc.after)
 				h.set(after)
-				requests2, _, batches2 := k.stats()
+				requests2, _, batches2 := k.Stats()
 				if got := requests2 - requests; got != 1 {
 					t.Errorf("the health change cost %d requests, want 1", got)
 				}
 				if got := batches2 - batches; got != 1 {
 					t.Errorf("the health change cost %d Apply calls, want 1", got)
 				}
-				if diff := cmp.Diff(tc.want, opNames(k.lastBatch())); diff != "" {
+				if diff := cmp.Diff(tc.want, opNames(k.LastBatch())); diff != "" {
 					t.Errorf("ops (-want +got):\n%s", diff)
 				}
 				h.wantTable(after)
@@ -260,10 +255,10 @@ func TestFlushByHandRepairedWithinOneInterval(t *testing.T) {
 		defer h.stop()
 
 		time.Sleep(time.Second)
-		k.flush() // ipvsadm -C
+		k.Flush() // ipvsadm -C
 		time.Sleep(interval - 2*time.Second)
 		synctest.Wait()
-		if got := k.save(); got != "" {
+		if got := k.Save(); got != "" {
 			t.Fatalf("table repaired before the interval:\n%s", got)
 		}
 		time.Sleep(2 * time.Second)
@@ -280,11 +275,11 @@ func TestEditByHandRepaired(t *testing.T) {
 		defer h.stop()
 
 		// ipvsadm -e -t 192.0.2.10:80 -r 198.51.100.1:80 -w 9
-		k.editDest(webKey, "198.51.100.1:80", func(d *ipvs.Destination) { d.Weight = 9 })
+		k.EditDest(webKey, "198.51.100.1:80", func(d *ipvs.Destination) { d.Weight = 9 })
 		time.Sleep(interval)
 		synctest.Wait()
 		h.wantTable(want)
-		if diff := cmp.Diff([]string{"update_destination tcp 192.0.2.10:80 198.51.100.1:80 w1"}, opNames(k.lastBatch())); diff != "" {
+		if diff := cmp.Diff([]string{"update_destination tcp 192.0.2.10:80 198.51.100.1:80 w1"}, opNames(k.LastBatch())); diff != "" {
 			t.Errorf("repair ops (-want +got):\n%s", diff)
 		}
 	})
@@ -300,11 +295,11 @@ func TestStaleTableRedumpedAtOnce(t *testing.T) {
 		k := h.k
 		defer h.stop()
 
-		k.flush()
+		k.Flush()
 		after := desired(config.Quiescent, down("198.51.100.1:80"))
 		h.set(after)
 		h.wantTable(after)
-		if _, dumps, _ := k.stats(); dumps != 2 {
+		if _, dumps, _ := k.Stats(); dumps != 2 {
 			t.Errorf("%d dumps, want 2 (start, then the re-read)", dumps)
 		}
 		// The expected failure of the stale round is no warning.
@@ -316,16 +311,16 @@ func TestStaleTableRedumpedAtOnce(t *testing.T) {
 
 func TestHandAddedServiceUntouched(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		k.addByHand(handService()) // before lvsd starts
+		k := &ipvstest.Kernel{}
+		k.AddByHand(handService()) // before lvsd starts
 		h := newHarness(t, k, Settings{})
 		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
 		h.run()
 
 		h.set(desired(config.Remove, down("198.51.100.1:80")))
 		h.set(desired(config.Remove, plan.AllHealthy)[:1]) // a reload drops dns and fwmark
-		k.flush()
-		k.addByHand(handService()) // after a flush, by hand again
+		k.Flush()
+		k.AddByHand(handService()) // after a flush, by hand again
 		time.Sleep(3 * interval)
 		synctest.Wait()
 		h.stop()
@@ -333,9 +328,9 @@ func TestHandAddedServiceUntouched(t *testing.T) {
 			t.Fatalf("Cleanup: %v", err)
 		}
 		h.wantTable([]ipvs.Service{handService()})
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		for _, b := range k.batches {
+		k.Lock()
+		defer k.Unlock()
+		for _, b := range k.Batches {
 			for _, op := range b {
 				if op.Service.ServiceKey == handKey {
 					t.Errorf("lvsd touched the hand-made service: %s", op)
@@ -354,7 +349,7 @@ func TestReloadRemovingServiceDeletesIt(t *testing.T) {
 		reloaded := desired(config.Remove, plan.AllHealthy)[:2] // without the fwmark service
 		h.set(reloaded)
 		h.wantTable(reloaded)
-		if diff := cmp.Diff([]string{"delete_service fwmark 7"}, opNames(k.lastBatch())); diff != "" {
+		if diff := cmp.Diff([]string{"delete_service fwmark 7"}, opNames(k.LastBatch())); diff != "" {
 			t.Errorf("reload ops (-want +got):\n%s", diff)
 		}
 		// Deleted, it is no longer lvsd's: the same mark made by hand
@@ -362,7 +357,7 @@ func TestReloadRemovingServiceDeletesIt(t *testing.T) {
 		if h.r.Owned(markKey) {
 			t.Error("fwmark 7 still owned after its deletion")
 		}
-		k.addByHand(markService())
+		k.AddByHand(markService())
 		time.Sleep(interval)
 		synctest.Wait()
 		h.wantTable(append(reloaded, markService()))
@@ -377,22 +372,22 @@ func TestReloadRemovalRetried(t *testing.T) {
 		k := h.k
 		defer h.stop()
 
-		k.mu.Lock()
-		k.refuse = func(op ipvs.Op) error {
+		k.Lock()
+		k.Refuse = func(op ipvs.Op) error {
 			if op.Kind == ipvs.DelService {
 				return syscall.EBUSY
 			}
 			return nil
 		}
-		k.mu.Unlock()
+		k.Unlock()
 		reloaded := desired(config.Remove, plan.AllHealthy)[:2]
 		h.set(reloaded)
 		if !h.r.Owned(markKey) {
 			t.Fatal("fwmark 7 forgotten while its deletion failed")
 		}
-		k.mu.Lock()
-		k.refuse = nil
-		k.mu.Unlock()
+		k.Lock()
+		k.Refuse = nil
+		k.Unlock()
 		time.Sleep(interval)
 		synctest.Wait()
 		h.wantTable(reloaded)
@@ -401,9 +396,9 @@ func TestReloadRemovalRetried(t *testing.T) {
 
 func TestFailedOpLoggedAndRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
+		k := &ipvstest.Kernel{}
 		// "address not unicast": no route to the real server yet.
-		k.refuse = func(op ipvs.Op) error {
+		k.Refuse = func(op ipvs.Op) error {
 			if op.Kind == ipvs.AddDest && op.Dest.Addr == ap("198.51.100.2:80") {
 				return syscall.EINVAL
 			}
@@ -415,7 +410,7 @@ func TestFailedOpLoggedAndRetried(t *testing.T) {
 		h.run()
 		defer h.stop()
 
-		if strings.Contains(k.save(), "198.51.100.2:80") {
+		if strings.Contains(k.Save(), "198.51.100.2:80") {
 			t.Fatal("refused destination in the table")
 		}
 		wantLog := []string{
@@ -426,13 +421,13 @@ func TestFailedOpLoggedAndRetried(t *testing.T) {
 			t.Errorf("warnings (-want +got):\n%s", diff)
 		}
 
-		k.mu.Lock()
-		k.refuse = nil
-		k.mu.Unlock()
+		k.Lock()
+		k.Refuse = nil
+		k.Unlock()
 		time.Sleep(interval)
 		synctest.Wait()
 		h.wantTable(want)
-		if diff := cmp.Diff([]string{"add_destination tcp 192.0.2.10:80 198.51.100.2:80 w2"}, opNames(k.lastBatch())); diff != "" {
+		if diff := cmp.Diff([]string{"add_destination tcp 192.0.2.10:80 198.51.100.2:80 w2"}, opNames(k.LastBatch())); diff != "" {
 			t.Errorf("retry ops (-want +got):\n%s", diff)
 		}
 	})
@@ -440,19 +435,19 @@ func TestFailedOpLoggedAndRetried(t *testing.T) {
 
 func TestDumpFailureRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{dumpErr: errors.New("receiving: no buffer space available")}
+		k := &ipvstest.Kernel{DumpErr: errors.New("receiving: no buffer space available")}
 		h := newHarness(t, k, Settings{})
 		want := desired(config.Remove, plan.AllHealthy)
 		h.r.SetDesired(want)
 		h.run()
 		defer h.stop()
 
-		if got := k.save(); got != "" {
+		if got := k.Save(); got != "" {
 			t.Fatalf("table programmed without a dump:\n%s", got)
 		}
-		k.mu.Lock()
-		k.dumpErr = nil
-		k.mu.Unlock()
+		k.Lock()
+		k.DumpErr = nil
+		k.Unlock()
 		// A health change after a failed dump reads the table first.
 		h.set(want)
 		h.wantTable(want)
@@ -463,7 +458,7 @@ func TestDumpFailureRetried(t *testing.T) {
 // together by one more round, and no two rounds overlap.
 func TestBurstsCoalesced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{hold: make(chan struct{})}
+		k := &ipvstest.Kernel{Hold: make(chan struct{})}
 		h := newHarness(t, k, Settings{})
 		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
 		h.start()
@@ -476,38 +471,38 @@ func TestBurstsCoalesced(t *testing.T) {
 			last[1].Destinations[0].Weight = 10 + i
 			h.r.SetDesired(last)
 		}
-		k.mu.Lock()
-		close(k.hold)
-		k.mu.Unlock()
+		k.Lock()
+		close(k.Hold)
+		k.Unlock()
 		synctest.Wait()
 
 		h.wantTable(last)
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if len(k.batches) != 2 || k.maxInFlight != 1 {
-			t.Errorf("batches, max in flight = %d, %d; want 2, 1", len(k.batches), k.maxInFlight)
+		k.Lock()
+		defer k.Unlock()
+		if len(k.Batches) != 2 || k.MaxInFlight != 1 {
+			t.Errorf("batches, max in flight = %d, %d; want 2, 1", len(k.Batches), k.MaxInFlight)
 		}
 	})
 }
 
 func TestCleanupRemovesOnlyOwned(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
-		k.addByHand(handService())
+		k := &ipvstest.Kernel{}
+		k.AddByHand(handService())
 		h := newHarness(t, k, Settings{})
 		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
 		h.run()
 		h.stop()
 
 		// dns went by hand already: its absence is no error.
-		k.mu.Lock()
-		k.table = slices.DeleteFunc(k.table, func(s ipvs.Service) bool { return s.ServiceKey == dnsKey })
-		k.mu.Unlock()
+		k.Lock()
+		k.Table = slices.DeleteFunc(k.Table, func(s ipvs.Service) bool { return s.ServiceKey == dnsKey })
+		k.Unlock()
 		if err := h.r.Cleanup(context.Background()); err != nil {
 			t.Fatalf("Cleanup: %v", err)
 		}
 		h.wantTable([]ipvs.Service{handService()})
-		if diff := cmp.Diff([]string{"delete_service tcp 192.0.2.10:80", "delete_service fwmark 7"}, opNames(k.lastBatch())); diff != "" {
+		if diff := cmp.Diff([]string{"delete_service tcp 192.0.2.10:80", "delete_service fwmark 7"}, opNames(k.LastBatch())); diff != "" {
 			t.Errorf("cleanup ops (-want +got):\n%s", diff)
 		}
 	})
@@ -527,7 +522,7 @@ func TestKernelWaitsGiveUpWhenContextEnds(t *testing.T) {
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				k := &fakeKernel{hold: make(chan struct{})}
+				k := &ipvstest.Kernel{Hold: make(chan struct{})}
 				h := newHarness(t, k, Settings{})
 				h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
 				h.start()
@@ -538,7 +533,7 @@ func TestKernelWaitsGiveUpWhenContextEnds(t *testing.T) {
 				if err := call(h.r, cctx); !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("%s = %v, want a deadline error", name, err)
 				}
-				close(k.hold)
+				close(k.Hold)
 				h.stop()
 			})
 		})
@@ -551,7 +546,7 @@ func TestSnapshot(t *testing.T) {
 		k := h.k
 		defer h.stop()
 
-		k.editDest(webKey, "198.51.100.1:80", func(d *ipvs.Destination) {
+		k.EditDest(webKey, "198.51.100.1:80", func(d *ipvs.Destination) {
 			d.ActiveConns, d.InactiveConns, d.Stats.InBytes = 4, 2, 1000
 		})
 		time.Sleep(interval)
@@ -603,7 +598,7 @@ func TestTimeouts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				k := &fakeKernel{}
+				k := &ipvstest.Kernel{}
 				h := newHarness(t, k, tc.cfg)
 				h.run()
 				defer h.stop()
@@ -613,9 +608,9 @@ func TestTimeouts(t *testing.T) {
 				synctest.Wait()
 				time.Sleep(2 * interval)
 				synctest.Wait()
-				k.mu.Lock()
-				defer k.mu.Unlock()
-				if diff := cmp.Diff(tc.want, k.timeouts); diff != "" {
+				k.Lock()
+				defer k.Unlock()
+				if diff := cmp.Diff(tc.want, k.Timeouts); diff != "" {
 					t.Errorf("SetTimeouts calls (-want +got):\n%s", diff)
 				}
 			})
@@ -625,7 +620,7 @@ func TestTimeouts(t *testing.T) {
 
 func TestReconfigureInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
+		k := &ipvstest.Kernel{}
 		h := newHarness(t, k, Settings{})
 		h.run()
 		defer h.stop()
@@ -634,7 +629,7 @@ func TestReconfigureInterval(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		// Start, then every 2s: 2s, 4s.
-		if _, dumps, _ := k.stats(); dumps != 3 {
+		if _, dumps, _ := k.Stats(); dumps != 3 {
 			t.Errorf("%d dumps in 5s, want 3", dumps)
 		}
 	})
@@ -642,7 +637,7 @@ func TestReconfigureInterval(t *testing.T) {
 
 func TestRunTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, &fakeKernel{}, Settings{})
+		h := newHarness(t, &ipvstest.Kernel{}, Settings{})
 		h.run()
 		defer h.stop()
 		if err := h.r.Run(context.Background()); err == nil {
@@ -656,7 +651,7 @@ func TestRunTwice(t *testing.T) {
 func TestRunReturnsOnCancel(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
+		k := &ipvstest.Kernel{}
 		r := New(k, WithSettings(Settings{Interval: 10 * time.Millisecond}), WithLogger(slog.New(&logRecorder{})))
 		r.SetDesired(desired(config.Remove, plan.AllHealthy))
 		ctx, cancel := context.WithCancel(context.Background())
@@ -675,18 +670,18 @@ func TestRunReturnsOnCancel(t *testing.T) {
 			t.Errorf("Run = %v, want nil", err)
 		}
 		// The first round and one every 10 ms.
-		if _, dumps, _ := k.stats(); dumps != 6 {
+		if _, dumps, _ := k.Stats(); dumps != 6 {
 			t.Errorf("%d dumps in 55ms at a 10ms interval, want 6", dumps)
 		}
 	})
 }
 
 func TestNewStartsNothing(t *testing.T) {
-	k := &fakeKernel{}
+	k := &ipvstest.Kernel{}
 	r := New(k, WithSettings(Settings{Timeouts: ipvs.Timeouts{TCP: time.Minute}, Sync: &SyncSettings{Interface: "eth1"}}))
 	r.SetDesired(desired(config.Remove, plan.AllHealthy))
 	r.SetSyncRole(SyncMaster)
-	if requests, _, _ := k.stats(); requests != 0 {
+	if requests, _, _ := k.Stats(); requests != 0 {
 		t.Errorf("%d kernel requests before Run", requests)
 	}
 }

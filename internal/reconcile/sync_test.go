@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/ipvs/ipvstest"
 )
 
 var syncCfg = &SyncSettings{Interface: "eth1", SyncID: 5}
@@ -90,7 +91,7 @@ func TestSyncRole(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				k := &fakeKernel{daemons: tc.running}
+				k := &ipvstest.Kernel{Daemons: tc.running}
 				h := newHarness(t, k, Settings{Sync: tc.cfg})
 				h.run()
 				defer h.stop()
@@ -100,12 +101,12 @@ func TestSyncRole(t *testing.T) {
 				}
 				time.Sleep(3 * interval) // steady: nothing more
 				synctest.Wait()
-				k.mu.Lock()
-				defer k.mu.Unlock()
-				if diff := cmp.Diff(tc.want, k.syncCalls); diff != "" {
+				k.Lock()
+				defer k.Unlock()
+				if diff := cmp.Diff(tc.want, k.SyncCalls); diff != "" {
 					t.Errorf("sync daemon calls (-want +got):\n%s", diff)
 				}
-				if diff := cmp.Diff(tc.final, k.daemons, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
+				if diff := cmp.Diff(tc.final, k.Daemons, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
 					t.Errorf("running daemons (-want +got):\n%s", diff)
 				}
 				if got := h.log.lines(slog.LevelWarn); len(got) != 0 {
@@ -120,7 +121,7 @@ func TestSyncRole(t *testing.T) {
 // listing and the start (EEXIST) is success.
 func TestSyncStartExists(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{startErr: fmt.Errorf("starting IPVS master sync daemon on eth1: %w", syscall.EEXIST)}
+		k := &ipvstest.Kernel{StartErr: fmt.Errorf("starting IPVS master sync daemon on eth1: %w", syscall.EEXIST)}
 		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
@@ -136,7 +137,7 @@ func TestSyncStartExists(t *testing.T) {
 // the next interval, and so is one the kernel refused to start.
 func TestSyncRepairedAndRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{startErr: syscall.ENODEV}
+		k := &ipvstest.Kernel{StartErr: syscall.ENODEV}
 		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
@@ -145,32 +146,32 @@ func TestSyncRepairedAndRetried(t *testing.T) {
 		if got := h.log.lines(slog.LevelWarn); len(got) != 1 {
 			t.Errorf("warnings = %q, want one", got)
 		}
-		k.mu.Lock()
-		k.startErr = nil
-		k.mu.Unlock()
+		k.Lock()
+		k.StartErr = nil
+		k.Unlock()
 		time.Sleep(interval)
 		synctest.Wait()
-		k.mu.Lock()
-		k.daemons = nil // ipvsadm --stop-daemon backup
-		k.mu.Unlock()
+		k.Lock()
+		k.Daemons = nil // ipvsadm --stop-daemon backup
+		k.Unlock()
 		time.Sleep(interval)
 		synctest.Wait()
 
-		k.mu.Lock()
-		defer k.mu.Unlock()
+		k.Lock()
+		defer k.Unlock()
 		want := []string{"start backup eth1 5", "start backup eth1 5", "start backup eth1 5"}
-		if diff := cmp.Diff(want, k.syncCalls); diff != "" {
+		if diff := cmp.Diff(want, k.SyncCalls); diff != "" {
 			t.Errorf("sync daemon calls (-want +got):\n%s", diff)
 		}
-		if len(k.daemons) != 1 {
-			t.Errorf("daemons = %+v, want the backup", k.daemons)
+		if len(k.Daemons) != 1 {
+			t.Errorf("daemons = %+v, want the backup", k.Daemons)
 		}
 	})
 }
 
 func TestStopSync(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
+		k := &ipvstest.Kernel{}
 		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		h.r.SetSyncRole(SyncMaster)
@@ -180,23 +181,23 @@ func TestStopSync(t *testing.T) {
 		if err := h.r.StopSync(context.Background()); err != nil {
 			t.Fatalf("StopSync: %v", err)
 		}
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if diff := cmp.Diff([]string{"start master eth1 5", "stop master"}, k.syncCalls); diff != "" {
+		k.Lock()
+		defer k.Unlock()
+		if diff := cmp.Diff([]string{"start master eth1 5", "stop master"}, k.SyncCalls); diff != "" {
 			t.Errorf("sync daemon calls (-want +got):\n%s", diff)
 		}
 	})
 }
 
 func TestStopSyncReportsErrors(t *testing.T) {
-	k := &stopFails{fakeKernel: &fakeKernel{daemons: []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}}}}
+	k := &stopFails{Kernel: &ipvstest.Kernel{Daemons: []ipvs.SyncDaemon{{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 5}}}}
 	r := New(k, WithSettings(Settings{Sync: syncCfg}), WithLogger(slog.New(&logRecorder{})))
 	if err := r.StopSync(context.Background()); !errors.Is(err, syscall.EPERM) {
 		t.Errorf("StopSync = %v, want EPERM", err)
 	}
 }
 
-type stopFails struct{ *fakeKernel }
+type stopFails struct{ *ipvstest.Kernel }
 
 func (stopFails) StopSyncDaemon(ipvs.SyncState) error { return syscall.EPERM }
 
@@ -212,7 +213,7 @@ func TestSyncRoleString(t *testing.T) {
 // daemon lvsd ran, and lvsd leaves the daemons alone from then on.
 func TestSyncDroppedByReload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
+		k := &ipvstest.Kernel{}
 		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
@@ -220,16 +221,16 @@ func TestSyncDroppedByReload(t *testing.T) {
 		synctest.Wait()
 		h.r.Reconfigure(Settings{Interval: interval})
 		synctest.Wait()
-		k.mu.Lock()
-		k.daemons = []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth7"}} // by hand
-		k.mu.Unlock()
+		k.Lock()
+		k.Daemons = []ipvs.SyncDaemon{{State: ipvs.SyncBackup, Interface: "eth7"}} // by hand
+		k.Unlock()
 		h.r.SetSyncRole(SyncBackup)
 		time.Sleep(3 * interval)
 		synctest.Wait()
 
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		if diff := cmp.Diff([]string{"start master eth1 5", "stop master"}, k.syncCalls); diff != "" {
+		k.Lock()
+		defer k.Unlock()
+		if diff := cmp.Diff([]string{"start master eth1 5", "stop master"}, k.SyncCalls); diff != "" {
 			t.Errorf("sync daemon calls (-want +got):\n%s", diff)
 		}
 	})

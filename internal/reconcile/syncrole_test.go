@@ -14,6 +14,7 @@ import (
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/plan"
 	"github.com/lvsd/lvsd/ipvs"
+	"github.com/lvsd/lvsd/ipvs/ipvstest"
 )
 
 // The sync daemon's role follows VRRP: on a takeover the new master's
@@ -23,15 +24,15 @@ import (
 // kernel in the round its SetSyncRole wakes, without waiting for the next
 // interval and without queueing behind the table work of that round.
 
-func wantDaemons(t *testing.T, k *fakeKernel, role SyncRole) {
+func wantDaemons(t *testing.T, k *ipvstest.Kernel, role SyncRole) {
 	t.Helper()
 	var want []ipvs.SyncDaemon
 	if role != SyncNone {
 		want = []ipvs.SyncDaemon{{State: role.state(), Interface: syncCfg.Interface, SyncID: uint32(syncCfg.SyncID)}}
 	}
-	k.mu.Lock()
-	got := append([]ipvs.SyncDaemon(nil), k.daemons...)
-	k.mu.Unlock()
+	k.Lock()
+	got := append([]ipvs.SyncDaemon(nil), k.Daemons...)
+	k.Unlock()
 	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("sync daemons in the kernel (-want +got):\n%s", diff)
 	}
@@ -42,7 +43,7 @@ func wantDaemons(t *testing.T, k *fakeKernel, role SyncRole) {
 // one round or one interval later.
 func TestSyncRoleInTheRoundItWakes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
+		k := &ipvstest.Kernel{}
 		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
@@ -65,7 +66,7 @@ func TestSyncRoleInTheRoundItWakes(t *testing.T) {
 // table pass is still waiting on a slow kernel, not after it.
 func TestSyncRoleBeforeSlowTablePass(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
+		k := &ipvstest.Kernel{}
 		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
@@ -79,18 +80,18 @@ func TestSyncRoleBeforeSlowTablePass(t *testing.T) {
 		// starts and that round takes them together.
 		h.r.sem <- struct{}{}
 		hold := make(chan struct{})
-		k.mu.Lock()
-		k.hold = hold
-		k.mu.Unlock()
+		k.Lock()
+		k.Hold = hold
+		k.Unlock()
 		changed := desired(config.Remove, down("198.51.100.2:80"))
 		h.r.SetDesired(changed)
 		h.r.SetSyncRole(SyncMaster)
 		<-h.r.sem
 		synctest.Wait() // the round is now blocked in Apply
 
-		k.mu.Lock()
-		inFlight, batches := k.inFlight, len(k.batches)
-		k.mu.Unlock()
+		k.Lock()
+		inFlight, batches := k.InFlight, len(k.Batches)
+		k.Unlock()
 		if inFlight != 1 {
 			t.Fatalf("%d kernel calls in flight, want the round blocked in its table pass", inFlight)
 		}
@@ -98,10 +99,10 @@ func TestSyncRoleBeforeSlowTablePass(t *testing.T) {
 
 		close(hold)
 		synctest.Wait()
-		k.mu.Lock()
-		calls := append([]string(nil), k.syncCalls...)
-		applied := len(k.batches) - batches
-		k.mu.Unlock()
+		k.Lock()
+		calls := append([]string(nil), k.SyncCalls...)
+		applied := len(k.Batches) - batches
+		k.Unlock()
 		if applied != 1 {
 			t.Errorf("%d batches applied after the hold, want the health change's one", applied)
 		}
@@ -118,7 +119,7 @@ func TestSyncRoleBeforeSlowTablePass(t *testing.T) {
 // any other kernel work and without waiting for an interval.
 func TestSyncRoleDuringSlowTablePass(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
+		k := &ipvstest.Kernel{}
 		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.run()
 		defer h.stop()
@@ -126,9 +127,9 @@ func TestSyncRoleDuringSlowTablePass(t *testing.T) {
 		synctest.Wait()
 
 		hold := make(chan struct{})
-		k.mu.Lock()
-		k.hold = hold
-		k.mu.Unlock()
+		k.Lock()
+		k.Hold = hold
+		k.Unlock()
 		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
 		synctest.Wait() // blocked in Apply
 		start := time.Now()
@@ -151,7 +152,7 @@ func TestSyncRoleDuringSlowTablePass(t *testing.T) {
 // must still not reach the kernel before the role.
 func TestSyncRoleBeforeTheTableSetAfterIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		k := &fakeKernel{}
+		k := &ipvstest.Kernel{}
 		h := newHarness(t, k, Settings{Sync: syncCfg})
 		h.r.SetSyncRole(SyncMaster)
 		h.r.SetDesired(desired(config.Remove, plan.AllHealthy))
@@ -162,15 +163,15 @@ func TestSyncRoleBeforeTheTableSetAfterIt(t *testing.T) {
 		// The interval's round converges the sync daemon, then blocks in
 		// its dump.
 		hold := make(chan struct{})
-		k.mu.Lock()
-		k.holdDump = hold
-		k.order = nil
-		k.mu.Unlock()
+		k.Lock()
+		k.HoldDump = hold
+		k.Order = nil
+		k.Unlock()
 		time.Sleep(interval)
 		synctest.Wait()
-		k.mu.Lock()
-		inFlight := k.inFlight
-		k.mu.Unlock()
+		k.Lock()
+		inFlight := k.InFlight
+		k.Unlock()
 		if inFlight != 1 {
 			t.Fatalf("%d kernel calls in flight, want the round blocked in its dump", inFlight)
 		}
@@ -178,17 +179,17 @@ func TestSyncRoleBeforeTheTableSetAfterIt(t *testing.T) {
 		relay := desired(config.Remove, down("198.51.100.2:80"))
 		h.r.SetSyncRole(SyncNone)
 		h.r.SetDesired(relay)
-		k.mu.Lock()
-		k.holdDump = nil
-		k.mu.Unlock()
+		k.Lock()
+		k.HoldDump = nil
+		k.Unlock()
 		close(hold)
 		synctest.Wait()
 
 		h.wantTable(relay)
 		wantDaemons(t, k, SyncNone)
-		k.mu.Lock()
-		order := slices.Clone(k.order)
-		k.mu.Unlock()
+		k.Lock()
+		order := slices.Clone(k.Order)
+		k.Unlock()
 		stop := slices.Index(order, "stop master")
 		apply := slices.IndexFunc(order, func(s string) bool { return strings.HasPrefix(s, "apply ") })
 		if stop < 0 || apply < 0 || apply < stop {
