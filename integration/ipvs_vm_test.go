@@ -37,9 +37,3 @@ func TestVMIPVSClient(t *testing.T) {
 func TestVMReconcile(t *testing.T) {
 	vm.GoTests{Package: "github.com/lvsd/lvsd/internal/reconcile", LVSD: vm.LVSDNone}.Run(t)
 }
-
-// TestVMRealServer runs `lvsd realserver` for DR and TUN (IPv4 and IPv6
-// tunnels, which the host kernel lacks) inside the VM.
-func TestVMRealServer(t *testing.T) {
-	vm.GoTests{Package: "github.com/lvsd/lvsd/internal/realserver", LVSD: vm.LVSDNone}.Run(t)
-}
