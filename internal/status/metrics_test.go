@@ -465,7 +465,7 @@ func TestServeMetrics(t *testing.T) {
 	}
 	cancel()
 	if err := <-done; err != nil {
-		t.Errorf("ServeMetrics: %v", err)
+		t.Errorf("serving metrics: %v", err)
 	}
 }
 
@@ -475,19 +475,19 @@ func TestServeMetricsOff(t *testing.T) {
 	go func() { done <- serveMetrics(ctx, "", nil) }()
 	select {
 	case err := <-done:
-		t.Fatalf("ServeMetrics(\"\") returned before its context ended: %v", err)
+		t.Fatalf("serving metrics on \"\" returned before its context ended: %v", err)
 	case <-time.After(20 * time.Millisecond):
 	}
 	cancel()
 	if err := <-done; err != nil {
-		t.Errorf("ServeMetrics: %v", err)
+		t.Errorf("serving metrics: %v", err)
 	}
 }
 
 func TestServeMetricsBadAddress(t *testing.T) {
 	err := serveMetrics(context.Background(), "127.0.0.1:notaport", nil)
 	if err == nil || !strings.Contains(err.Error(), "listening for metrics on 127.0.0.1:notaport") {
-		t.Errorf("ServeMetrics: %v", err)
+		t.Errorf("serving metrics: %v", err)
 	}
 }
 
