@@ -54,9 +54,6 @@ func (c *cpioWriter) Symlink(name, target string) {
 	c.entry(name, modeSymlink|0o777, nil, target)
 }
 
-// Has reports whether an entry of that name was written.
-func (c *cpioWriter) Has(name string) bool { return c.seen[cleanName(name)] }
-
 // Close writes the trailer. It does not close the underlying writer.
 func (c *cpioWriter) Close() error {
 	c.header("TRAILER!!!", 0, 0, 0)

@@ -13,7 +13,7 @@ import (
 	"github.com/lvsd/lvsd/integration/lab"
 )
 
-// LVSDMode says whether RunGoTests puts an lvsd binary in the guest.
+// LVSDMode says whether GoTests.Run puts an lvsd binary in the guest.
 type LVSDMode int
 
 const (
@@ -71,16 +71,10 @@ type GoTests struct {
 	Setup string
 }
 
-// RunGoTests builds pkg's tests with the vm tag (and tags) as a static
-// binary, with lvsd if it builds, runs them with -test.v and args inside
+// Run builds the package's tests with the vm tag (and Tags) as a static
+// binary, with lvsd if it builds, runs them with -test.v and Args inside
 // the VM, relays their output to the test log and fails the test if they
 // fail.
-func RunGoTests(t testing.TB, pkg, tags string, args ...string) *Result {
-	t.Helper()
-	return GoTests{Package: pkg, Tags: tags, Args: args}.Run(t)
-}
-
-// Run runs the tests as RunGoTests does.
 func (g GoTests) Run(t testing.TB) *Result {
 	t.Helper()
 	Require(t)

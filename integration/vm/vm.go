@@ -12,7 +12,7 @@
 // the test log.
 //
 // Tests that need IPVS are ordinary Go tests in a package built with the
-// "vm" tag; RunGoTests builds such a package's test binary statically and
+// "vm" tag; GoTests.Run builds such a package's test binary statically and
 // runs it inside one VM.
 package vm
 
