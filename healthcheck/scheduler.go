@@ -71,17 +71,6 @@ type Status struct {
 // channel, a mutex-guarded map) and return quickly.
 type ResultFunc func(key string, r Result, h Health, changed bool)
 
-// Option configures a Scheduler.
-type Option func(*Scheduler)
-
-// WithMaxInFlight caps how many checks run at once (0, the default, means no
-// cap). The cap protects the director's file descriptors, but while it is
-// reached due checks wait, so a crowd of hung targets can then delay others:
-// size it well above checks-per-second × timeout.
-func WithMaxInFlight(n int) Option {
-	return func(s *Scheduler) { s.maxInFlight = n }
-}
-
 // Scheduler runs Jobs, each on its own cadence, and keeps their Health.
 //
 // Design: one loop goroutine owns a min-heap of next-due times and an epoll
@@ -103,14 +92,12 @@ func WithMaxInFlight(n int) Option {
 // a random delay in [0, Interval) so a large configuration does not probe
 // every server in the same instant.
 type Scheduler struct {
-	onResult    ResultFunc
-	maxInFlight int
+	onResult ResultFunc
 
-	mu       sync.Mutex
-	entries  map[string]*entry
-	queue    timeHeap[*entry]
-	running  bool
-	inFlight int
+	mu      sync.Mutex
+	entries map[string]*entry
+	queue   timeHeap[*entry]
+	running bool
 	// loop is the running loop, nil when Run is not running; wakeAt is
 	// when it will look at the queue next (zero: only when woken), so that
 	// a job queued earlier than that wakes it and a later one does not.
@@ -162,16 +149,12 @@ type entry struct {
 
 // NewScheduler returns a Scheduler that reports through onResult (which may
 // be nil). It starts nothing: call Run.
-func NewScheduler(onResult ResultFunc, opts ...Option) *Scheduler {
-	s := &Scheduler{
+func NewScheduler(onResult ResultFunc) *Scheduler {
+	return &Scheduler{
 		onResult: onResult,
 		entries:  make(map[string]*entry),
 		wake:     make(chan struct{}, 1),
 	}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
 }
 
 // Set replaces the job set; it may be called before Run or while it runs.
@@ -344,7 +327,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.loop = nil
 	for _, p := range l.inFlight() {
 		p.owner.cancel = nil
-		s.inFlight--
 	}
 	s.mu.Unlock()
 	l.close()
@@ -376,11 +358,7 @@ func (s *Scheduler) dispatch(ctx context.Context, wg *sync.WaitGroup, l *netLoop
 		if e.due.After(now) && (nc == nil || e.due.After(now.Add(batchWindow(e.job.Interval)))) {
 			break
 		}
-		if s.maxInFlight > 0 && s.inFlight >= s.maxInFlight {
-			break
-		}
 		heap.Pop(&s.queue)
-		s.inFlight++
 		if nc == nil {
 			checkCtx, cancel := context.WithTimeout(ctx, e.job.Timeout)
 			e.cancel = cancel
@@ -418,10 +396,8 @@ func (s *Scheduler) dispatch(ctx context.Context, wg *sync.WaitGroup, l *netLoop
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.wakeAt = time.Time{}
-	if s.maxInFlight == 0 || s.inFlight < s.maxInFlight {
-		if len(s.queue) > 0 {
-			s.wakeAt = s.queue[0].due
-		}
+	if len(s.queue) > 0 {
+		s.wakeAt = s.queue[0].due
 	}
 	if dl, ok := l.nextDeadline(); ok && (s.wakeAt.IsZero() || dl.Before(s.wakeAt)) {
 		s.wakeAt = dl
@@ -509,7 +485,6 @@ func (s *Scheduler) finishProbes(ctx context.Context, done []*probe) {
 	for _, p := range done {
 		e := p.owner
 		e.cancel = nil
-		s.inFlight--
 		if e.removed || ended(ctx) {
 			continue
 		}
@@ -572,7 +547,6 @@ func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker
 	s.mu.Lock()
 	e.cancel()
 	e.cancel = nil
-	s.inFlight--
 	if e.removed || ended(runCtx) {
 		s.wakeLocked()
 		s.mu.Unlock()
@@ -593,10 +567,6 @@ func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker
 
 	s.mu.Lock()
 	s.requeueLocked(runCtx, e, false)
-	if s.maxInFlight > 0 {
-		// A slot is free: the loop may have due checks waiting for one.
-		s.wakeLocked()
-	}
 	s.mu.Unlock()
 }
 

@@ -381,32 +381,6 @@ func TestSchedulerRunTwice(t *testing.T) {
 	})
 }
 
-func TestSchedulerMaxInFlight(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := NewScheduler(nil, WithMaxInFlight(1))
-		h1, h2 := &fakeChecker{hang: true}, &fakeChecker{hang: true}
-		mustSet(t, s,
-			Job{Key: "1", Checker: h1, Interval: time.Hour, Timeout: 10 * time.Second, Rise: 1, Fall: 1},
-			Job{Key: "2", Checker: h2, Interval: time.Hour, Timeout: 10 * time.Second, Rise: 1, Fall: 1},
-		)
-		stop := start(t, s)
-		defer stop()
-		time.Sleep(time.Hour - time.Second)
-		synctest.Wait()
-		c1, c2 := h1.Calls(), h2.Calls()
-		if len(c1) != 1 || len(c2) != 1 {
-			t.Fatalf("calls = %d, %d, want 1 each", len(c1), len(c2))
-		}
-		first, second := c1[0], c2[0]
-		if second.Before(first) {
-			first, second = second, first
-		}
-		if second.Sub(first) < 10*time.Second {
-			t.Errorf("second check started %v after the first, want it to wait for the first's 10s timeout", second.Sub(first))
-		}
-	})
-}
-
 // TestSchedulerRealTargets runs real checks against loopback servers in real
 // time and checks that Run returns promptly, with checks in flight, leaving
 // no goroutine behind.
@@ -481,21 +455,43 @@ func TestSchedulerSurvivesPanickingChecker(t *testing.T) {
 	})
 }
 
+// lateChecker is a check that gets going late: its n-th call waits
+// late(n) before it starts its work, as a check whose goroutine the
+// runtime schedules late. It records when each started.
+type lateChecker struct {
+	late func(n int) time.Duration
+
+	mu     sync.Mutex
+	starts []time.Time
+}
+
+func (c *lateChecker) Check(context.Context) Result {
+	c.mu.Lock()
+	n := len(c.starts) + 1
+	c.mu.Unlock()
+	time.Sleep(c.late(n))
+	c.mu.Lock()
+	c.starts = append(c.starts, time.Now())
+	c.mu.Unlock()
+	return Result{OK: true}
+}
+
+func (c *lateChecker) Starts() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.starts)
+}
+
 // TestSchedulerKeepsGrid checks that a check started late does not push a
 // job's later checks back: each is due Interval after the previous one was
-// due, not after it started. Starts are delayed here by an in-flight cap
-// that a slow job holds for 3s at a time; with the two intervals out of
-// step, the fast job is held up again and again, and any drift would add
-// up far beyond 3s.
+// due, not after it started or ended. Here the checks start up to 2.25s
+// late by turns; any drift would add up far beyond that over 40 checks.
 func TestSchedulerKeepsGrid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const interval, held = 5 * time.Second, 3 * time.Second
-		s := NewScheduler(nil, WithMaxInFlight(1))
-		slow, fast := &fakeChecker{hang: true}, &fakeChecker{}
-		mustSet(t, s,
-			Job{Key: "slow", Checker: slow, Interval: 4 * time.Second, Timeout: held, Rise: 1, Fall: 1},
-			Job{Key: "fast", Checker: fast, Interval: interval, Rise: 1, Fall: 1},
-		)
+		s := NewScheduler(nil)
+		c := &lateChecker{late: func(n int) time.Duration { return time.Duration(n%4) * 750 * time.Millisecond }}
+		mustSet(t, s, Job{Key: "late", Checker: c, Interval: interval, Timeout: held, Rise: 1, Fall: 1})
 		stop := start(t, s)
 		time.Sleep(200 * time.Second)
 		synctest.Wait()
@@ -503,24 +499,25 @@ func TestSchedulerKeepsGrid(t *testing.T) {
 			t.Fatalf("Run: %v", err)
 		}
 
-		calls := fast.Calls()
-		if len(calls) < 38 {
-			t.Fatalf("fast job checked %d times in 200s, want about 40", len(calls))
+		starts := c.Starts()
+		if len(starts) < 38 {
+			t.Fatalf("job checked %d times in 200s, want about 40", len(starts))
 		}
+		// The first start is itself 0.75s late, so later ones may be
+		// that much early against the grid it sets.
+		first := starts[0].Add(-750 * time.Millisecond)
 		late := 0
-		for i, c := range calls {
-			// The first start may itself have been held up, so later starts
-			// may be up to held early against the grid it sets.
-			off := c.Sub(calls[0].Add(time.Duration(i) * interval))
-			if off <= -held || off > held {
-				t.Errorf("check %d started %v off its slot, want within (-%v, %v]", i, off, held, held)
+		for i, at := range starts {
+			off := at.Sub(first.Add(time.Duration(i) * interval))
+			if off < 0 || off >= held {
+				t.Errorf("check %d started %v off its slot, want within [0, %v)", i, off, held)
 			}
 			if off != 0 {
 				late++
 			}
 		}
 		if late == 0 {
-			t.Errorf("no check of the fast job was held up; the test proves nothing")
+			t.Errorf("no check started late; the test proves nothing")
 		}
 	})
 }
