@@ -1,6 +1,8 @@
 # Every IPVS feature lvsd programs, for the VM lab: each scheduler the
 # test kernel has (twos needs Linux 6.4), every method, TCP/UDP/SCTP,
-# fwmark, persistence with a netmask, IPv6, thresholds and weights.
+# fwmark, persistence with a netmask, IPv6, thresholds and weights,
+# scheduler flags, one-packet scheduling, every tunnel encapsulation and
+# virtual_server_group members (ranges, fwmarks, IPv6).
 # `lvsd plan` of this file must equal `ipvsadm -S -n` after lvsd programmed it.
 cluster = "every"
 
@@ -270,4 +272,115 @@ virtual_server "persist-all-ports" {
   persistence_netmask = "255.255.0.0"
 
   real_server "198.51.100.80" {}
+}
+
+virtual_server "mh-flags" {
+  address     = "192.0.2.90:80"
+  scheduler   = "mh"
+  sched_flags = ["mh-fallback", "mh-port"]
+  method      = "dr"
+
+  real_server "198.51.100.90:80" {}
+}
+
+virtual_server "sh-flags" {
+  address     = "192.0.2.91:80"
+  scheduler   = "sh"
+  sched_flags = ["sh-port"]
+  method      = "dr"
+
+  real_server "198.51.100.91:80" {}
+}
+
+virtual_server "generic-flags" {
+  address     = "192.0.2.92:80"
+  scheduler   = "wrr"
+  sched_flags = ["flag-1", "flag-3"]
+  method      = "dr"
+
+  real_server "198.51.100.92:80" {}
+}
+
+virtual_server "ops" {
+  address     = "192.0.2.93:53"
+  protocol    = "udp"
+  scheduler   = "sh"
+  sched_flags = ["sh-fallback"]
+  method      = "nat"
+  one_packet  = true
+
+  real_server "198.51.100.93:53" {}
+}
+
+virtual_server "tunnels" {
+  address         = "192.0.2.94:443"
+  scheduler       = "wlc"
+  method          = "tun"
+  tunnel_type     = "gue"
+  tunnel_port     = 6080
+
+  real_server "198.51.100.94:443" {}
+  real_server "198.51.100.95:443" {
+    tunnel_checksum = "csum"
+  }
+  real_server "198.51.100.96:443" {
+    tunnel_port     = 6081
+    tunnel_checksum = "remcsum"
+  }
+  real_server "198.51.100.97:443" {
+    tunnel_type = "gre"
+  }
+  real_server "198.51.100.98:443" {
+    tunnel_type     = "gre"
+    tunnel_checksum = "csum"
+  }
+  real_server "198.51.100.99:443" {
+    tunnel_type = "ipip"
+  }
+}
+
+virtual_server_group "vips" {
+  addresses = ["192.0.2.100-102:80", "192.0.2.110:8080"]
+  fwmarks   = [10]
+}
+
+virtual_server "group-dr" {
+  group       = "vips"
+  scheduler   = "rr"
+  method      = "dr"
+  persistence = "60s"
+
+  real_server "198.51.100.120:80" {}
+  real_server "198.51.100.121:80" {
+    weight = 2
+  }
+}
+
+# The same addresses in UDP: a group of its own, since an fwmark member
+# is one IPVS service whatever the protocol.
+virtual_server_group "vips-udp" {
+  addresses = ["192.0.2.100-102:80"]
+}
+
+virtual_server "group-udp-nat" {
+  group     = "vips-udp"
+  protocol  = "udp"
+  scheduler = "wlc"
+  method    = "nat"
+
+  real_server "198.51.100.122:5000" {}
+}
+
+virtual_server_group "vips6" {
+  addresses = ["[2001:db8:100::10-12]:443"]
+}
+
+virtual_server "group-v6-tun" {
+  group       = "vips6"
+  scheduler   = "mh"
+  sched_flags = ["mh-port"]
+  method      = "tun"
+  tunnel_type = "gre"
+
+  real_server "2001:db8:1::120" {}
 }
