@@ -49,7 +49,7 @@ func Convert(files []*keepalived.File, opt Options) Result {
 	c := &converter{}
 	var convs []*fileConv
 	for i, f := range files {
-		fc := &fileConv{c: c, f: f, defVersion: 2, garp: defaultGARP()}
+		fc := &fileConv{c: c, f: f, defVersion: 2, garp: defaultGARP(), vsGroups: map[string]*vsGroup{}}
 		fc.convert()
 		fc.node = nodeName(f, fc.routerID)
 		if i < len(opt.Names) && opt.Names[i] != "" {
@@ -167,7 +167,8 @@ type fileConv struct {
 
 	instances []*instance
 	groups    []*block
-	services  []*block
+	services  []*block // virtual_server_group and virtual_server blocks
+	vsGroups  map[string]*vsGroup
 	ipvs      *block
 	notes     []note
 }
@@ -232,9 +233,10 @@ func (fc *fileConv) convert() {
 			fc.globalDefs(s)
 		}
 	}
+	fc.virtualServerGroups()
 	for _, s := range fc.f.Stmts {
 		switch s.Key.Text {
-		case "global_defs":
+		case "global_defs", "virtual_server_group":
 		case "vrrp_instance":
 			fc.vrrpInstance(s)
 		case "vrrp_sync_group":
@@ -371,14 +373,37 @@ func (fc *fileConv) lvsSyncDaemon(s *keepalived.Stmt) {
 	sd := &block{typ: "sync_daemon", pos: s.Pos()}
 	sd.set("interface", cty.StringVal(s.Arg(0)), s.Args[0].Pos)
 	sd.set("vrrp_instance", cty.StringVal(s.Arg(1)), s.Args[1].Pos)
+	// The options and keepalived's ranges (global_parser.c).
+	options := map[string]struct {
+		attr     string
+		min, max uint64
+	}{
+		"id": {"sync_id", 0, 255}, "maxlen": {"maxlen", 1, 65535 - 20 - 8},
+		"port": {"port", 1, 65535}, "ttl": {"ttl", 1, 255},
+	}
 	for i := 2; i < len(s.Args); i += 2 {
-		if s.Args[i].Text == "id" && i+1 < len(s.Args) {
-			if v, ok := fc.uint(s, i+1, 0, 255); ok {
-				sd.set("sync_id", cty.NumberIntVal(int64(v)), s.Args[i].Pos)
+		w := s.Args[i].Text
+		if i+1 >= len(s.Args) {
+			fc.c.errorf(s.Args[i].Pos, "lvs_sync_daemon %s needs a value", w)
+			break
+		}
+		if o, ok := options[w]; ok {
+			if v, ok := fc.uint(s, i+1, o.min, o.max); ok {
+				sd.set(o.attr, cty.NumberIntVal(int64(v)), s.Args[i].Pos)
 			}
 			continue
 		}
-		fc.unsupported(s.Args[i].Pos, "global_defs", "lvs_sync_daemon.option", "lvs_sync_daemon "+s.Args[i].Text)
+		if w == "group" {
+			if a, ok := fc.addrWord("lvs_sync_daemon group", s.Args[i+1]); ok {
+				if !a.IsMulticast() {
+					fc.c.errorf(s.Args[i+1].Pos, "lvs_sync_daemon group %s is not multicast: keepalived ignores it", a)
+					continue
+				}
+				sd.set("mcast_group", cty.StringVal(a.String()), s.Args[i].Pos)
+			}
+			continue
+		}
+		fc.unsupported(s.Args[i].Pos, "global_defs", "lvs_sync_daemon.option", "lvs_sync_daemon "+w)
 	}
 	ib.blocks = append(ib.blocks, sd)
 }

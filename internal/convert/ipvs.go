@@ -112,6 +112,7 @@ type service struct {
 	settings checkSettings
 	weight   uint64
 	inhibit  setting[bool]
+	group    *vsGroup // the virtual_server_group the service programs
 }
 
 func (fc *fileConv) virtualServer(s *keepalived.Stmt) {
@@ -124,8 +125,17 @@ func (fc *fileConv) virtualServer(s *keepalived.Stmt) {
 	var name string
 	switch s.Arg(0) {
 	case "group":
-		fc.unsupported(s.Args[0].Pos, "virtual_server", "group", "virtual_server group")
-		return
+		if !fc.args(s, 2, 2) {
+			return
+		}
+		g := fc.vsGroups[s.Arg(1)]
+		if g == nil {
+			fc.c.errorf(s.Args[1].Pos, "virtual_server group %s: no virtual_server_group of that name (keepalived ignores the virtual server)", s.Arg(1))
+			return
+		}
+		sv.group, sv.port = g, g.port
+		name = g.name
+		blk.set("group", cty.StringVal(g.name), s.Args[0].Pos)
 	case "fwmark":
 		v, ok := fc.uint(s, 1, 1, 1<<32-1)
 		if !ok {
@@ -160,6 +170,10 @@ func (fc *fileConv) virtualServer(s *keepalived.Stmt) {
 		quorumPos            Pos
 		sorry                *keepalived.Stmt
 		reals                []*keepalived.Stmt
+		flagBits             [4]bool
+		tunnel               *block // the tunnel options of lb_kind TUN
+		flagPos              Pos
+		opsPos               Pos
 	)
 	for _, k := range s.Block {
 		if fc.checkSetting(&sv.settings, k) {
@@ -184,8 +198,12 @@ func (fc *fileConv) virtualServer(s *keepalived.Stmt) {
 				fc.c.warnf(k.Args[0].Pos, "%s %q is not NAT, DR or TUN; keepalived ignores it and keeps %s", k.Key.Text, k.Arg(0), strings.ToUpper(string(orMethod(sv.method))))
 				continue
 			}
-			if len(k.Args) > 1 {
-				fc.unsupported(k.Args[1].Pos, "virtual_server", "lb_kind.tunnel", k.Key.Text+" "+k.Arg(0)+" "+k.Arg(1))
+			switch {
+			case len(k.Args) > 1 && m == config.TUN:
+				tunnel = &block{}
+				fc.tunnelOptions(k, tunnel)
+			case len(k.Args) > 1:
+				fc.c.warnf(k.Args[1].Pos, "tunnel options with %s change nothing; dropped", k.Arg(0))
 			}
 			sv.method, methodPos = m, k.Pos()
 		case "persistence_timeout":
@@ -228,6 +246,13 @@ func (fc *fileConv) virtualServer(s *keepalived.Stmt) {
 			}
 		case "inhibit_on_failure":
 			sv.inhibit.put(true, k.Pos())
+		case "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback":
+			fc.schedFlag(k, sched, &flagBits)
+			if flagPos == (Pos{}) {
+				flagPos = k.Pos()
+			}
+		case "ops":
+			opsPos = k.Pos()
 		case "weight":
 			if fc.args(k, 1, 1) {
 				sv.weight, _ = fc.uint(k, 0, 1, 65535)
@@ -268,7 +293,26 @@ func (fc *fileConv) virtualServer(s *keepalived.Stmt) {
 		blk.labels = []string{name}
 	}
 	blk.set("scheduler", cty.StringVal(sched), schedPos)
+	if flags := schedFlagNames(sched, flagBits); len(flags) > 0 {
+		blk.set("sched_flags", cty.ListVal(flags), flagPos)
+	}
+	if opsPos != (Pos{}) {
+		switch {
+		case sv.fwmark:
+			// The protocol of an fwmark service is only what lvsd checks
+			// one_packet against.
+			blk.set("protocol", cty.StringVal("udp"), opsPos)
+			blk.set("one_packet", cty.True, opsPos)
+		case proto != "udp":
+			fc.unsupported(opsPos, "virtual_server", "ops.tcp", "ops with protocol "+strings.ToUpper(proto))
+		default:
+			blk.set("one_packet", cty.True, opsPos)
+		}
+	}
 	blk.set("method", cty.StringVal(string(sv.method)), methodPos)
+	if tunnel != nil && sv.method == config.TUN {
+		blk.attrs = append(blk.attrs, tunnel.attrs...)
+	}
 
 	// Persistence: a granularity, or port 0 on an address, makes
 	// keepalived turn persistence on with its default timeout.
@@ -276,7 +320,7 @@ func (fc *fileConv) virtualServer(s *keepalived.Stmt) {
 		v := uint64(kaPersistence)
 		persist, persistPos = &v, granPos
 	}
-	if persist == nil && !sv.fwmark && sv.port == 0 {
+	if persist == nil && !sv.fwmark && sv.group == nil && sv.port == 0 {
 		v := uint64(kaPersistence)
 		persist, persistPos = &v, s.Pos()
 		fc.c.warnf(s.Pos(), "virtual_server %s: port 0 without persistence_timeout; keepalived makes it persistent for %ds, and so does the conversion", name, kaPersistence)
@@ -284,7 +328,12 @@ func (fc *fileConv) virtualServer(s *keepalived.Stmt) {
 	if persist != nil {
 		blk.set("persistence", cty.StringVal(fmt.Sprintf("%ds", *persist)), persistPos)
 	}
-	if granularity != "" {
+	switch {
+	case granularity != "" && sv.group != nil:
+		// ipvs_group_range_cmd and ipvs_group_cmd program every member
+		// with the full netmask.
+		fc.c.warnf(granPos, "persistence_granularity with a virtual_server_group: keepalived programs the members with a full mask, and so does the conversion")
+	case granularity != "":
 		fc.granularity(blk, granularity, granPos)
 	}
 
@@ -402,9 +451,13 @@ func (fc *fileConv) granularity(blk *block, g string, pos Pos) {
 // normalisePort applies keepalived's port rules to a real or sorry server
 // port: with NAT a missing port is the service's (fwmark: kept as is);
 // with DR or TUN the port is the service's, or 0 with fwmark, whatever
-// was written.
+// was written. In a group the written port stays: keepalived gives a DR or
+// TUN destination each member's port, as lvsd does, and a NAT one the
+// port as written.
 func (fc *fileConv) normalisePort(sv *service, p uint16, pos Pos, what string) uint16 {
 	switch {
+	case sv.group != nil:
+		return p
 	case sv.method == config.NAT:
 		if !sv.fwmark && p == 0 {
 			return sv.port
@@ -441,7 +494,7 @@ func (fc *fileConv) realServer(sv *service, r *keepalived.Stmt) (*block, realRes
 	}
 	p := fc.normalisePort(sv, written, r.Pos(), "real server")
 	label := a.String()
-	if p != 0 {
+	if p != 0 || sv.group != nil && sv.group.port != 0 {
 		label = netip.AddrPortFrom(a, p).String()
 	}
 	rb := &block{typ: "real_server", labels: []string{label}, pos: r.Pos()}
@@ -451,6 +504,7 @@ func (fc *fileConv) realServer(sv *service, r *keepalived.Stmt) (*block, realRes
 	weightPos := r.Pos()
 	var upper, lower *uint64
 	var upperPos, lowerPos Pos
+	tunnel := &block{}
 	for _, k := range r.Block {
 		if fc.checkSetting(&settings, k) {
 			continue
@@ -464,7 +518,11 @@ func (fc *fileConv) realServer(sv *service, r *keepalived.Stmt) (*block, realRes
 			}
 		case "lvs_method":
 			if fc.args(k, 1, -1) {
-				if m, ok := methods[k.Arg(0)]; !ok || m != sv.method || len(k.Args) > 1 {
+				m, ok := methods[k.Arg(0)]
+				switch {
+				case ok && m == config.TUN && sv.method == config.TUN:
+					fc.tunnelOptions(k, tunnel)
+				case !ok || m != sv.method || len(k.Args) > 1:
 					fc.unsupported(k.Pos(), "real_server", "lvs_method", "lvs_method "+k.Arg(0)+" on a real server of a "+strings.ToUpper(string(sv.method))+" service")
 				}
 			}
@@ -497,6 +555,7 @@ func (fc *fileConv) realServer(sv *service, r *keepalived.Stmt) (*block, realRes
 	if lower != nil {
 		rb.set("lower_threshold", cty.NumberIntVal(int64(*lower)), lowerPos)
 	}
+	rb.attrs = append(rb.attrs, tunnel.attrs...)
 	if len(checks) > 1 {
 		fc.unsupported(checks[1].Pos(), "real_server", "checks", "a second checker ("+checks[1].Key.Text+") on one real server")
 	}

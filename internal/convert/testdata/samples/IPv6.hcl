@@ -9,6 +9,11 @@ cluster = "keepalived"
 node "LVS_DEVEL" {
 }
 
+# from testdata/samples/IPv6.conf:8
+virtual_server_group "IPv6_group" {
+  addresses = ["[ae00::2-9]:80", "[ae00::1]:80"]
+}
+
 # from testdata/samples/IPv6.conf:14
 virtual_server "[ae00::1]:80" {
   address     = "[ae00::1]:80"

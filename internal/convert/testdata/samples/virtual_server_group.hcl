@@ -12,3 +12,31 @@ cluster = "keepalived"
 # from testdata/samples/virtual_server_group.conf:11 (router_id)
 node "LVS_DEVEL" {
 }
+
+# from testdata/samples/virtual_server_group.conf:14
+virtual_server_group "VSG_1" {
+  addresses = ["10.0.0.1:8080", "10.0.0.2:80", "192.168.200.1:1358", "192.168.200.3-10:80"]
+  fwmarks   = [1, 2]
+}
+
+# from testdata/samples/virtual_server_group.conf:23
+virtual_server "VSG_1" {
+  group       = "VSG_1"
+  protocol    = "tcp"
+  scheduler   = "rr"
+  method      = "nat"
+  persistence = "50s"
+  health_check "http" {
+    interval = "6s"
+    timeout  = "3s"
+    rise     = 1
+    fall     = 4
+    path     = "/testurl3/test.jsp"
+  }
+  real_server "192.168.200.1:1358" {
+    weight = 1
+  }
+  real_server "192.168.200.2:1358" {
+    weight = 1
+  }
+}
