@@ -54,18 +54,24 @@ func TestIPVSSyncDaemonFollowsRole(t *testing.T) {
 		{reconcile.SyncNone, ""},
 	} {
 		r.SetSyncRole(step.role)
-		start := time.Now()
-		var got string
-		for {
-			if got = daemons(t, d); got == step.want {
-				break
-			}
-			if time.Since(start) > 10*time.Second {
-				t.Fatalf("role %s: ipvsadm -L --daemon after 10s (-want +got):\n%s", step.role, cmp.Diff(step.want, got))
-			}
-			time.Sleep(50 * time.Millisecond)
+		waitDaemons(t, d, step.want)
+	}
+}
+
+// waitDaemons polls ipvsadm -L --daemon in h until it prints want.
+func waitDaemons(t *testing.T, h *lab.Host, want string) {
+	t.Helper()
+	start := time.Now()
+	for {
+		got := daemons(t, h)
+		if got == want {
+			t.Logf("%q after %v", strings.TrimSpace(got), time.Since(start).Round(time.Millisecond))
+			return
 		}
-		t.Logf("role %s: %q after %v", step.role, strings.TrimSpace(got), time.Since(start).Round(time.Millisecond))
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("ipvsadm -L --daemon after 10s (-want +got):\n%s", cmp.Diff(want, got))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -116,27 +122,12 @@ ipvs {
 		Interface: sd.Interface, SyncID: sd.SyncID, MaxLen: sd.MaxLen, Group: sd.McastGroup, Port: sd.Port, TTL: sd.TTL,
 	}}
 	r := startReconciler(t, dialIPVS(t, d), settings, slog.LevelInfo, nil)
-	waitDaemons := func(want string) {
-		t.Helper()
-		start := time.Now()
-		for {
-			got := daemons(t, d)
-			if got == want {
-				t.Logf("%q after %v", strings.TrimSpace(got), time.Since(start).Round(time.Millisecond))
-				return
-			}
-			if time.Since(start) > 10*time.Second {
-				t.Fatalf("ipvsadm -L --daemon after 10s (-want +got):\n%s", cmp.Diff(want, got))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
 	r.SetSyncRole(reconcile.SyncMaster)
-	waitDaemons("master sync daemon (mcast=eth0, syncid=9, maxlen=1200, group=239.1.2.3, port=8849, ttl=3)\n")
+	waitDaemons(t, d, "master sync daemon (mcast=eth0, syncid=9, maxlen=1200, group=239.1.2.3, port=8849, ttl=3)\n")
 	r.SetSyncRole(reconcile.SyncBackup)
-	waitDaemons("backup sync daemon (mcast=eth0, syncid=9, maxlen=1200, group=239.1.2.3, port=8849, ttl=3)\n")
+	waitDaemons(t, d, "backup sync daemon (mcast=eth0, syncid=9, maxlen=1200, group=239.1.2.3, port=8849, ttl=3)\n")
 
 	settings.Sync = &reconcile.SyncSettings{Interface: "eth0", SyncID: 9}
 	r.Reconfigure(settings)
-	waitDaemons("backup sync daemon (mcast=eth0, syncid=9, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n")
+	waitDaemons(t, d, "backup sync daemon (mcast=eth0, syncid=9, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n")
 }
