@@ -618,7 +618,11 @@ func (b *builder) virtualServer(vb *block, groups map[string]*serverGroup) (Virt
 	case addrV != nil && markV != nil:
 		b.errorf(markV.nameRng, "virtual_server %q sets both address and fwmark; set only one", vb.label)
 	case groupV != nil && (addrV != nil || markV != nil):
-		b.errorf(groupV.nameRng, "virtual_server %q sets group and %s; set only one", vb.label, map[bool]string{true: "address", false: "fwmark"}[addrV != nil])
+		other := "address"
+		if addrV == nil {
+			other = "fwmark"
+		}
+		b.errorf(groupV.nameRng, "virtual_server %q sets group and %s; set only one", vb.label, other)
 		groupV = nil
 	case addrV == nil && markV == nil && groupV == nil && vb.ok("address") && vb.ok("fwmark") && vb.ok("group"):
 		b.errorf(vb.labelRng, "virtual_server %q needs address, fwmark or group", vb.label)
