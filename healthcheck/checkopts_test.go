@@ -281,41 +281,48 @@ func TestSchedulerReportsWeightChanges(t *testing.T) {
 	})
 }
 
-// TestSchedulerRetry checks retry and delay_before_retry: a failed try is
-// tried again RetryDelay later, the tries of a round count once towards
-// rise and fall and are reported once, and the next round keeps the grid.
+// TestSchedulerRetry checks retry and delay_before_retry: a failed try of
+// a healthy target is tried again RetryDelay later, the tries of a round
+// count once towards rise and fall and are reported once, the next round
+// keeps the grid, and an unhealthy target is not retried.
 func TestSchedulerRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := newRecorder()
 		s := NewScheduler(rec.record)
-		// Round 1: fail, fail, pass (a pass). Round 2: fail ×3 (one
-		// failure). Round 3: fail ×3 (a second failure: down with fall 2).
-		c := &fakeChecker{script: []bool{false, false, true, false, false, false, false, false, false, true}}
+		c := &fakeChecker{script: []bool{
+			true,               // round 0: up (rise 1)
+			false, false, true, // round 1: a pass on the third try
+			false, false, false, // round 2: one failure, still up (fall 2)
+			false, false, false, // round 3: a second failure: down
+			false, // round 4: down, not retried
+			true,  // round 5: up
+		}}
 		const interval, delay = 10 * time.Second, time.Second
 		mustSet(t, s, Job{Key: "r", Checker: c, Interval: interval, Timeout: 100 * time.Millisecond, Rise: 1, Fall: 2, Retry: 2, RetryDelay: delay})
 		stop := start(t, s)
 		time.Sleep(interval) // past the start-up jitter
-		calls := c.Calls()
-		first := calls[0].Sub(rec.epoch)
-		time.Sleep(first + 3*interval + interval/2 - interval)
+		first := c.Calls()[0].Sub(rec.epoch)
+		time.Sleep(first + 5*interval + interval/2 - interval)
 		synctest.Wait()
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
-		calls = c.Calls()
 		var at []time.Duration
-		for _, ct := range calls {
+		for _, ct := range c.Calls() {
 			at = append(at, ct.Sub(rec.epoch)-first)
 		}
-		wantAt := []time.Duration{0, delay, 2 * delay, interval, interval + delay, interval + 2*delay, 2 * interval, 2*interval + delay, 2*interval + 2*delay, 3 * interval}
+		I, d := interval, delay
+		wantAt := []time.Duration{0, I, I + d, I + 2*d, 2 * I, 2*I + d, 2*I + 2*d, 3 * I, 3*I + d, 3*I + 2*d, 4 * I, 5 * I}
 		if diff := gocmp.Diff(wantAt, at); diff != "" {
 			t.Errorf("tries, from the first (-want +got):\n%s", diff)
 		}
 		want := []report{
-			{"r", first + 2*delay, true, true, true},
-			{"r", first + interval + 2*delay, false, true, false},
-			{"r", first + 2*interval + 2*delay, false, false, true},
-			{"r", first + 3*interval, true, true, true},
+			{"r", first, true, true, true},
+			{"r", first + I + 2*d, true, true, false},
+			{"r", first + 2*I + 2*d, false, true, false},
+			{"r", first + 3*I + 2*d, false, false, true},
+			{"r", first + 4*I, false, false, false},
+			{"r", first + 5*I, true, true, true},
 		}
 		if diff := gocmp.Diff(want, rec.For("r")); diff != "" {
 			t.Errorf("reports (-want +got):\n%s", diff)
@@ -327,23 +334,47 @@ func TestSchedulerRetry(t *testing.T) {
 // on the event loop: every try times out on its own timeout, and the round
 // is one failure after retry+1 timeouts and retry delays.
 func TestSchedulerRetryHungTarget(t *testing.T) {
-	target := rawServer(t, "127.0.0.1:0", hang)
+	// The first connection is answered, so the target is healthy; every
+	// later one hangs.
+	var answered sync.Once
+	target := rawServer(t, "127.0.0.1:0", func(c net.Conn, done <-chan struct{}) {
+		first := false
+		answered.Do(func() { first = true })
+		if first {
+			readRequestHead(c)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		hang(c, done)
+	})
 	done := make(chan Result, 1)
-	var once sync.Once
-	s := NewScheduler(func(_ string, r Result, _ Health, _ bool) {
-		once.Do(func() { done <- r })
+	var began time.Time
+	s := NewScheduler(func(_ string, r Result, h Health, _ bool) {
+		switch {
+		case r.OK:
+			began = time.Now()
+		case began.IsZero():
+		default:
+			select {
+			case done <- r:
+			default:
+			}
+		}
 	})
 	const timeout, delay = 200 * time.Millisecond, 100 * time.Millisecond
-	mustSet(t, s, Job{Key: "h", Checker: NewHTTP(HTTPParams{Target: target}), Interval: 10 * time.Second, Timeout: timeout,
+	const interval = time.Second
+	mustSet(t, s, Job{Key: "h", Checker: NewHTTP(HTTPParams{Target: target}), Interval: interval, Timeout: timeout,
 		Rise: 1, Fall: 1, Retry: 2, RetryDelay: delay})
-	begin := time.Now()
 	stop := start(t, s)
 	defer stop()
 	select {
 	case r := <-done:
-		// The first try starts within the jitter of [0, Interval).
-		if el := time.Since(begin); el < 3*timeout+2*delay || r.OK || r.Message != "timed out after 200ms" {
-			t.Errorf("first report after %v: {OK: %t, Message: %q}; want a timeout after at least %v", el, r.OK, r.Message, 3*timeout+2*delay)
+		// The failed round began an interval after the pass (give or
+		// take the loop's batching) and took three timeouts and two
+		// delays.
+		el := time.Since(began)
+		if min := interval + 3*timeout + 2*delay - 200*time.Millisecond; el < min || el > min+slack || r.Message != "timed out after 200ms" {
+			t.Errorf("failure reported %v after the pass: %q; want a timeout after about %v", el, r.Message, interval+3*timeout+2*delay)
 		}
 		if got := s.Snapshot()["h"].Health; got.Healthy || got.Failures != 1 {
 			t.Errorf("health = %+v, want one failure", got)

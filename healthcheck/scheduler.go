@@ -26,13 +26,16 @@ type Job struct {
 	Timeout time.Duration
 	// Rise and Fall are the hysteresis of Health.Observe; both at least 1.
 	Rise, Fall int
-	// Retry is how many times a failed check is tried again, RetryDelay
-	// after each failure, before it counts as one failure (keepalived's
-	// retry and delay_before_retry). The tries of one round count once
-	// towards Rise and Fall: as a pass when one passes, as a failure when
-	// all fail; Timeout bounds each try. Tries that fail and are retried
-	// show in Status.Last but are not reported to the ResultFunc. The
-	// next round is due Interval after the round's first try was due.
+	// Retry is how many times a failed check of a healthy target is
+	// tried again, RetryDelay after each failure, before it counts as one
+	// failure (keepalived's retry and delay_before_retry, which also
+	// retry only while the server is up: for a target already unhealthy
+	// a retry could only bring it back sooner than its Interval says).
+	// The tries of one round count once towards Rise and Fall: as a pass
+	// when one passes, as a failure when all fail; Timeout bounds each
+	// try. Tries that fail and are retried show in Status.Last but are
+	// not reported to the ResultFunc. The next round is due Interval
+	// after the round's first try was due.
 	Retry      int
 	RetryDelay time.Duration
 }
@@ -570,11 +573,11 @@ func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker
 	s.mu.Unlock()
 }
 
-// retryLocked queues the next try of e's round when r failed and the round
-// has tries left, and reports whether it did. Otherwise the round is over:
+// retryLocked queues the next try of e's round when r failed, the target
+// is healthy and the round has tries left, and reports whether it did. Otherwise the round is over:
 // e.due is back on the round's slot, for requeueLocked.
 func (s *Scheduler) retryLocked(e *entry, r Result) bool {
-	if r.OK || e.tries >= e.job.Retry {
+	if r.OK || e.tries >= e.job.Retry || !e.health.Healthy {
 		if e.tries > 0 {
 			e.due, e.tries = e.slot, 0
 		}
