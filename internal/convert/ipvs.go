@@ -1,6 +1,8 @@
 package convert
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -569,12 +571,11 @@ func (fc *fileConv) realServer(sv *service, r *keepalived.Stmt) (*block, realRes
 
 // check converts a TCP_CHECK, HTTP_GET, SSL_GET or MISC_CHECK block.
 //
-// keepalived marks a server up on one passing check (rise 1), and down
-// after a failure retried `retry` times (retry + 1 failures in a row: fall).
-// It retries after delay_before_retry, lvsd after the check's interval;
-// the two agree when delay_before_retry equals delay_loop, and with the
-// defaults lvsd sees a dead server at most (delay_loop − 1 s, 3 s for
-// HTTP) × retry later (README, Moving from keepalived).
+// keepalived marks a server up on one passing check and down after a
+// failed check of a server that is up was retried `retry` times,
+// delay_before_retry apart: lvsd's rise 1, fall 1 and its own retry and
+// delay_before_retry, which retry the same way (only while the server is
+// healthy).
 func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, rsRealPort uint16) *block {
 	if !fc.needBlock(k, true) {
 		return nil
@@ -588,6 +589,9 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 	var argv []string
 	var argvPos Pos
 	var miscTimeout setting[time.Duration]
+	var connectIP, bindTo setting[netip.Addr]
+	var dynamic setting[bool]
+	var user *keepalived.Stmt
 	for _, c := range k.Block {
 		if fc.checkSetting(&own, c) {
 			if c.Key.Text == "virtualhost" && typ != "http" && typ != "https" {
@@ -600,6 +604,17 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 			if fc.args(c, 1, 1) {
 				if v, ok := fc.uint(c, 0, 1, 65535); ok {
 					port, portPos = uint16(v), c.Pos()
+				}
+			}
+		case (c.Key.Text == "connect_ip" || c.Key.Text == "bindto") && typ != "exec":
+			if !fc.args(c, 1, 1) {
+				continue
+			}
+			if a, ok := fc.addr(c, 0); ok {
+				if c.Key.Text == "connect_ip" {
+					connectIP.put(a, c.Pos())
+				} else {
+					bindTo.put(a, c.Pos())
 				}
 			}
 		case c.Key.Text == "url" && (typ == "http" || typ == "https"):
@@ -616,8 +631,14 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 					miscTimeout.put(time.Duration(v)*time.Second, c.Pos())
 				}
 			}
-		case typ == "exec" && (c.Key.Text == "misc_dynamic" || c.Key.Text == "user"):
-			fc.other("misc", c)
+		case c.Key.Text == "misc_dynamic" && typ == "exec":
+			if fc.args(c, 0, 0) {
+				dynamic.put(true, c.Pos())
+			}
+		case c.Key.Text == "user" && typ == "exec":
+			if fc.args(c, 1, 2) {
+				user = c
+			}
 		default:
 			fc.other("check", c)
 		}
@@ -647,10 +668,9 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 	if cs.retry.ok {
 		retry = cs.retry.v
 	}
-	if cs.retryDelay.ok && retry > 0 && cs.retryDelay.v != interval {
-		fc.unsupported(cs.retryDelay.pos, "check", "delay_before_retry", "delay_before_retry "+fmtDur(cs.retryDelay.v)+" other than delay_loop "+fmtDur(interval))
+	if cs.retryDelay.ok {
+		retryDelay = cs.retryDelay.v
 	}
-	_ = retryDelay
 	if timeout >= interval {
 		what := "connect_timeout"
 		if typ == "exec" {
@@ -664,10 +684,25 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 	hb.set("interval", cty.StringVal(fmtDur(interval)), cs.delayLoop.pos)
 	hb.set("timeout", cty.StringVal(fmtDur(timeout)), timeoutPos)
 	hb.set("rise", cty.NumberIntVal(1), k.Pos())
-	if retry+1 > 1000 {
-		fc.c.errorf(cs.retry.pos, "retry %d: lvsd's fall is at most 1000", retry)
+	hb.set("fall", cty.NumberIntVal(1), k.Pos())
+	if retry > 100 {
+		fc.c.errorf(cs.retry.pos, "retry %d: lvsd retries a check at most 100 times", retry)
 	}
-	hb.set("fall", cty.NumberIntVal(int64(retry+1)), cs.retry.pos)
+	if retry > 0 {
+		hb.set("retry", cty.NumberIntVal(int64(min(retry, 100))), cs.retry.pos)
+		hb.set("delay_before_retry", cty.StringVal(fmtDur(retryDelay)), cs.retryDelay.pos)
+	}
+	if connectIP.ok {
+		hb.set("connect_ip", cty.StringVal(connectIP.v.String()), connectIP.pos)
+	}
+	if bindTo.ok {
+		switch {
+		case connectIP.ok && connectIP.v.Is4() != bindTo.v.Is4():
+			fc.c.warnf(bindTo.pos, "bindto %s and connect_ip %s are of two families: keepalived skips the bindto, and so does the conversion", bindTo.v, connectIP.v)
+		default:
+			hb.set("bind_to", cty.StringVal(bindTo.v.String()), bindTo.pos)
+		}
+	}
 
 	switch typ {
 	case "tcp", "http", "https":
@@ -696,29 +731,96 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 			fc.unsupported(k.Pos(), "misc", "misc_path.none", "MISC_CHECK without misc_path")
 			return nil
 		}
+		if user != nil {
+			argv = fc.asUser(user, argv)
+		}
 		hb.set("command", strList(argv), argvPos)
+		if dynamic.ok {
+			hb.set("dynamic_weight", cty.True, dynamic.pos)
+		}
 	}
 	return hb
 }
 
+// asUser is argv run as a MISC_CHECK's `user USER [GROUP]` says: through
+// runuser (util-linux), which lvsd, running as root, may use to drop to
+// the user as keepalived does itself.
+func (fc *fileConv) asUser(u *keepalived.Stmt, argv []string) []string {
+	name, group := u.Arg(0), ""
+	if len(u.Args) > 1 {
+		group = u.Arg(1)
+	}
+	if name == "root" && (group == "" || group == "root") {
+		return argv
+	}
+	wrap := []string{"/usr/sbin/runuser", "-u", name}
+	if group != "" {
+		wrap = append(wrap, "-g", group)
+	}
+	wrap = append(wrap, "--")
+	fc.c.warnf(u.Pos(), "user: lvsd runs check commands as root; the command is run through %s so that it runs as %s, as keepalived runs it", strings.Join(wrap, " "), name)
+	return append(wrap, argv...)
+}
+
+// urls converts the url blocks of an HTTP_GET or SSL_GET: one url without
+// a digest becomes the check's own path and expect_status, anything else
+// url blocks, which lvsd fetches all on every check (keepalived fetches one
+// per delay_loop, and all of them must pass before a server is up).
 func (fc *fileConv) urls(hb *block, k *keepalived.Stmt, urls []*keepalived.Stmt, vhost setting[string]) {
 	if len(urls) == 0 {
 		fc.unsupported(k.Pos(), "check", "url.none", k.Key.Text+" without url")
 		return
 	}
-	if len(urls) > 1 {
-		fc.unsupported(urls[1].Pos(), "check", "url.several", "a second url")
+	var blocks []*block
+	var host setting[string]
+	digests := false
+	for i, u := range urls {
+		ub, uhost, ok := fc.url(u, vhost)
+		if !ok {
+			return
+		}
+		switch {
+		case i == 0:
+			host = uhost
+		case uhost.ok != host.ok || uhost.v != host.v:
+			fc.unsupported(uhost.pos, "check", "virtualhost.several", "virtualhost "+uhost.v+" on one url and "+host.v+" on another")
+		}
+		digests = digests || slices.ContainsFunc(ub.attrs, func(a *attr) bool { return a.name == "digest" })
+		blocks = append(blocks, ub)
 	}
-	u := urls[0]
+	if len(blocks) == 1 && !digests {
+		hb.attrs = append(hb.attrs, blocks[0].attrs...)
+	} else {
+		hb.blocks = append(hb.blocks, blocks...)
+	}
+	if host.ok {
+		hb.set("host", cty.StringVal(host.v), host.pos)
+	}
+}
+
+// url converts one url block into an lvsd url block, and returns the
+// virtualhost it is fetched with.
+func (fc *fileConv) url(u *keepalived.Stmt, vhost setting[string]) (*block, setting[string], bool) {
+	ub := &block{typ: "url", pos: u.Pos()}
 	var path string
 	var codes []int
 	var codesPos Pos
+	var digest setting[string]
 	for _, c := range u.Block {
 		switch c.Key.Text {
 		case "path":
 			if fc.args(c, 1, 1) {
 				path = c.Arg(0)
 			}
+		case "digest":
+			if !fc.args(c, 1, 1) {
+				continue
+			}
+			if d, err := hex.DecodeString(c.Arg(0)); err != nil || len(d) != md5.Size {
+				fc.c.warnf(c.Args[0].Pos, "digest %q is not an MD5 in hex (32 hex digits): keepalived checks the url without it, and so does the conversion", c.Arg(0))
+				continue
+			}
+			digest.put(strings.ToLower(c.Arg(0)), c.Pos())
 		case "status_code":
 			if !fc.args(c, 1, -1) {
 				continue
@@ -746,26 +848,27 @@ func (fc *fileConv) urls(hb *block, k *keepalived.Stmt, urls []*keepalived.Stmt,
 	}
 	if path == "" {
 		fc.c.errorf(u.Pos(), "url without path: keepalived ignores the url")
-		return
+		return nil, vhost, false
 	}
-	hb.set("path", cty.StringVal(path), u.Pos())
-	if vhost.ok {
-		hb.set("host", cty.StringVal(vhost.v), vhost.pos)
-	}
+	ub.set("path", cty.StringVal(path), u.Pos())
 	slices.Sort(codes)
 	if len(codes) > 0 && !isDefault2xx(codes) {
 		for _, v := range codes {
 			if v < 100 || v > 599 {
 				fc.c.errorf(codesPos, "status_code %d: lvsd accepts codes 100..599", v)
-				return
+				return nil, vhost, false
 			}
 		}
 		vals := make([]cty.Value, len(codes))
 		for i, v := range codes {
 			vals[i] = cty.NumberIntVal(int64(v))
 		}
-		hb.set("expect_status", cty.ListVal(vals), codesPos)
+		ub.set("expect_status", cty.ListVal(vals), codesPos)
 	}
+	if digest.ok {
+		ub.set("digest", cty.StringVal(digest.v), digest.pos)
+	}
+	return ub, vhost, true
 }
 
 func statusRange(s string) (lo, hi int, ok bool) {

@@ -47,10 +47,12 @@ virtual_server "192.0.2.100:80" {
   real_server "192.0.2.21:80" {
     weight = 1
     health_check "tcp" {
-      interval = "5s"
-      timeout  = "2s"
-      rise     = 1
-      fall     = 2
+      interval           = "5s"
+      timeout            = "2s"
+      rise               = 1
+      fall               = 1
+      retry              = 1
+      delay_before_retry = "1s"
     }
   }
 }

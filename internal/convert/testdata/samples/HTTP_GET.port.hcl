@@ -23,13 +23,18 @@ virtual_server "192.168.200.100:443" {
   real_server "192.168.201.100:443" {
     weight = 1
     health_check "https" {
-      interval        = "6s"
-      timeout         = "3s"
-      rise            = 1
-      fall            = 4
-      port            = 444
-      path            = "/"
-      tls_skip_verify = true
+      interval           = "6s"
+      timeout            = "3s"
+      rise               = 1
+      fall               = 1
+      retry              = 3
+      delay_before_retry = "3s"
+      port               = 444
+      tls_skip_verify    = true
+      url {
+        path   = "/"
+        digest = "ff20ad2481f97b1754ef3e12ecd3a9cc"
+      }
     }
   }
 }

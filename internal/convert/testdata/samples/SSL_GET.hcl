@@ -33,12 +33,21 @@ virtual_server "192.168.200.100:443" {
   real_server "192.168.201.100:443" {
     weight = 1
     health_check "https" {
-      interval        = "6s"
-      timeout         = "3s"
-      rise            = 1
-      fall            = 4
-      path            = "/"
-      tls_skip_verify = true
+      interval           = "6s"
+      timeout            = "3s"
+      rise               = 1
+      fall               = 1
+      retry              = 3
+      delay_before_retry = "3s"
+      tls_skip_verify    = true
+      url {
+        path   = "/"
+        digest = "ff20ad2481f97b1754ef3e12ecd3a9cc"
+      }
+      url {
+        path   = "/mrtg/"
+        digest = "9b3a0c85a887a256d6939da88aabd8cd"
+      }
     }
   }
 }
@@ -53,11 +62,20 @@ virtual_server "192.168.200.100:80" {
   real_server "192.168.201.100:80" {
     weight = 1
     health_check "http" {
-      interval = "6s"
-      timeout  = "3s"
-      rise     = 1
-      fall     = 4
-      path     = "/"
+      interval           = "6s"
+      timeout            = "3s"
+      rise               = 1
+      fall               = 1
+      retry              = 3
+      delay_before_retry = "3s"
+      url {
+        path   = "/"
+        digest = "ff20ad2481f97b1754ef3e12ecd3a9cc"
+      }
+      url {
+        path   = "/mrtg/"
+        digest = "9b3a0c85a887a256d6939da88aabd8cd"
+      }
     }
   }
 }

@@ -16,11 +16,13 @@ virtual_server "fwmark 1" {
   method      = "nat"
   persistence = "900s"
   health_check "tcp" {
-    interval = "6s"
-    timeout  = "3s"
-    rise     = 1
-    fall     = 2
-    port     = 80
+    interval           = "6s"
+    timeout            = "3s"
+    rise               = 1
+    fall               = 1
+    retry              = 1
+    delay_before_retry = "1s"
+    port               = 80
   }
   real_server "192.168.201.100" {
     weight = 1

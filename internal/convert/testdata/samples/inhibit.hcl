@@ -24,11 +24,16 @@ virtual_server "10.10.10.2:1358" {
   real_server "192.168.200.2:1358" {
     weight = 1
     health_check "http" {
-      interval = "6s"
-      timeout  = "3s"
-      rise     = 1
-      fall     = 4
-      path     = "/testurl3/test.jsp"
+      interval           = "6s"
+      timeout            = "3s"
+      rise               = 1
+      fall               = 1
+      retry              = 3
+      delay_before_retry = "3s"
+      url {
+        path   = "/testurl3/test.jsp"
+        digest = "640205b7b0fc66c1ea91c463fac6334d"
+      }
     }
   }
 }

@@ -18,11 +18,13 @@ virtual_server "10.0.1.1:80" {
   method      = "nat"
   persistence = "900s"
   health_check "tcp" {
-    interval = "6s"
-    timeout  = "3s"
-    rise     = 1
-    fall     = 2
-    port     = 80
+    interval           = "6s"
+    timeout            = "3s"
+    rise               = 1
+    fall               = 1
+    retry              = 1
+    delay_before_retry = "1s"
+    port               = 80
   }
   real_server "10.0.0.1:8080" {
     weight = 1

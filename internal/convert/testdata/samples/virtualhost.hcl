@@ -23,13 +23,22 @@ virtual_server "192.168.200.100:80" {
   real_server "192.168.201.100:80" {
     weight = 1
     health_check "https" {
-      interval        = "6s"
-      timeout         = "3s"
-      rise            = 1
-      fall            = 4
-      path            = "/"
-      host            = "www.firewall.loc"
-      tls_skip_verify = true
+      interval           = "6s"
+      timeout            = "3s"
+      rise               = 1
+      fall               = 1
+      retry              = 3
+      delay_before_retry = "3s"
+      host               = "www.firewall.loc"
+      tls_skip_verify    = true
+      url {
+        path   = "/"
+        digest = "ff20ad2481f97b1754ef3e12ecd3a9cc"
+      }
+      url {
+        path   = "/mrtg/"
+        digest = "9b3a0c85a887a256d6939da88aabd8cd"
+      }
     }
   }
 }

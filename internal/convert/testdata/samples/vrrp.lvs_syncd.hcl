@@ -52,10 +52,12 @@ virtual_server "192.168.200.19:80" {
   real_server "192.168.201.100:80" {
     weight = 1
     health_check "tcp" {
-      interval = "20s"
-      timeout  = "3s"
-      rise     = 1
-      fall     = 2
+      interval           = "20s"
+      timeout            = "3s"
+      rise               = 1
+      fall               = 1
+      retry              = 1
+      delay_before_retry = "1s"
     }
   }
 }
