@@ -3,6 +3,7 @@ package healthcheck
 import (
 	"context"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/hex"
 	"io"
 	"net"
@@ -381,5 +382,49 @@ func TestSchedulerRetryHungTarget(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("no report")
+	}
+}
+
+// TestHTTPSURLs checks a check of several urls over TLS, each on its own
+// verified connection, from a source address of its own.
+func TestHTTPSURLs(t *testing.T) {
+	pki := newPKI(t, []string{"www.example.test"}, nil)
+	mux := http.NewServeMux()
+	mux.Handle("/a", text(200, "alpha"))
+	mux.Handle("/b", text(200, "beta"))
+	rec := &sourceRecorder{addrs: make(chan netip.Addr, 100)}
+	srv := startHTTP(t, "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{pki.leaf},
+		// The handshake's hook sees every connection's source.
+		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+			select {
+			case rec.addrs <- netip.MustParseAddrPort(h.Conn.RemoteAddr().String()).Addr():
+			default:
+			}
+			return nil, nil
+		},
+	}, mux)
+	src := netip.MustParseAddr("127.0.0.4")
+	for _, tc := range []struct {
+		name    string
+		urls    []URL
+		wantOK  bool
+		wantMsg string
+	}{
+		{"both pass", []URL{{Path: "/a", Digest: md5hex("alpha")}, {Path: "/b", Digest: md5hex("beta")}}, true, "^2 urls pass$"},
+		{"the second fails", []URL{{Path: "/a", Digest: md5hex("alpha")}, {Path: "/b", Digest: md5hex("alpha")}}, false, "^/b: HTTP 200, body digest " + md5hex("beta") + ", want " + md5hex("alpha") + "$"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewHTTP(HTTPParams{Target: srv, HTTPS: true, Host: "www.example.test", RootCAs: pki.caPool, Source: src, URLs: tc.urls, Timeout: longTimeout})
+			r := c.Check(t.Context())
+			if r.OK != tc.wantOK || !regexp.MustCompile(tc.wantMsg).MatchString(r.Message) {
+				t.Errorf("check = {OK: %t, Message: %q}, want {OK: %t, Message matching %q}", r.OK, r.Message, tc.wantOK, tc.wantMsg)
+			}
+			for _, a := range rec.sources(t, 2) {
+				if a != src {
+					t.Errorf("connection from %s, want %s", a, src)
+				}
+			}
+		})
 	}
 }
