@@ -17,8 +17,8 @@ import (
 // DNSParams describe a DNS check.
 type DNSParams struct {
 	Target netip.AddrPort
-	// Type is the query type (dns.TypeA, dns.TypeSOA, ...).
-	Type uint16
+	// Type is the query type as a zone file names it: "A", "SOA", ...
+	Type string
 	// Name is the name asked about; "." is the root.
 	Name string
 	// Expect, if not empty, lists values the answer must hold, each as the
@@ -32,6 +32,7 @@ type DNSParams struct {
 
 type dnsChecker struct {
 	p      DNSParams
+	qtype  uint16 // 0: p.Type is unknown
 	name   string
 	dialer net.Dialer
 }
@@ -43,16 +44,24 @@ type dnsChecker struct {
 // that is not a DNS response, or one with another rcode, fails; replies
 // with another ID are ignored, as late answers to an earlier query may be.
 func NewDNS(p DNSParams) Checker {
-	return &dnsChecker{p: p, name: dns.Fqdn(p.Name), dialer: net.Dialer{Control: recvErrControl}}
+	return &dnsChecker{
+		p:      p,
+		qtype:  dns.StringToType[strings.ToUpper(p.Type)],
+		name:   dns.Fqdn(p.Name),
+		dialer: net.Dialer{Control: recvErrControl},
+	}
 }
 
 // String describes the check completely, so it can serve in a Job key.
 func (c *dnsChecker) String() string {
-	return fmt.Sprintf("dns %s %s %s expect=%q timeout=%v", c.p.Target, dns.TypeToString[c.p.Type], c.name, c.p.Expect, c.p.Timeout)
+	return fmt.Sprintf("dns %s %s %s expect=%q timeout=%v", c.p.Target, c.p.Type, c.name, c.p.Expect, c.p.Timeout)
 }
 
 func (c *dnsChecker) Check(ctx context.Context) Result {
 	start := time.Now()
+	if c.qtype == 0 {
+		return fail(start, fmt.Sprintf("unknown query type %q", c.p.Type))
+	}
 	ctx, cancel, budget := withTimeout(ctx, c.p.Timeout)
 	defer cancel()
 	conn, err := c.dialer.DialContext(ctx, "udp", c.p.Target.String())
@@ -67,7 +76,7 @@ func (c *dnsChecker) Check(ctx context.Context) Result {
 	}
 
 	q := new(dns.Msg)
-	q.SetQuestion(c.name, c.p.Type)
+	q.SetQuestion(c.name, c.qtype)
 	// The library sets its own deadlines from the client's timeout and
 	// ctx's deadline, the earlier winning; ctx's always binds here.
 	client := dns.Client{Net: "udp", Timeout: max(budget, time.Second)}
@@ -103,7 +112,7 @@ func (c *dnsChecker) judge(r *dns.Msg) (ok bool, msg string) {
 	}
 	var got []string
 	for _, rr := range r.Answer {
-		if rr.Header().Rrtype == c.p.Type {
+		if rr.Header().Rrtype == c.qtype {
 			got = append(got, rdata(rr))
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lvsd/lvsd/config"
 )
 
 // dnsServer runs a DNS server on addr (UDP) answering from zone, a zone
@@ -67,7 +69,7 @@ txt.example.test.  60   IN TXT "v=spf1 -all"
 `
 
 func TestDNSCheck(t *testing.T) {
-	dnsCheck := func(target func(t *testing.T) netip.AddrPort, qtype uint16, name string, expect ...string) func(*testing.T, time.Duration) Checker {
+	dnsCheck := func(target func(t *testing.T) netip.AddrPort, qtype string, name string, expect ...string) func(*testing.T, time.Duration) Checker {
 		return func(t *testing.T, timeout time.Duration) Checker {
 			return NewDNS(DNSParams{Target: target(t), Type: qtype, Name: name, Expect: expect, Timeout: timeout})
 		}
@@ -81,59 +83,64 @@ func TestDNSCheck(t *testing.T) {
 	runCheckCases(t, []checkCase{
 		{
 			name:    "SOA of the zone",
-			checker: dnsCheck(zone("127.0.0.1:0"), dns.TypeSOA, "example.test"),
+			checker: dnsCheck(zone("127.0.0.1:0"), "SOA", "example.test"),
 			wantOK:  true, wantMsg: "^NOERROR, 1 answer$",
 		},
 		{
 			name:    "A with both expected addresses",
-			checker: dnsCheck(zone("127.0.0.1:0"), dns.TypeA, "www.example.test.", "192.0.2.11", "192.0.2.10"),
+			checker: dnsCheck(zone("127.0.0.1:0"), "A", "www.example.test.", "192.0.2.11", "192.0.2.10"),
 			wantOK:  true, wantMsg: "^NOERROR, 2 answers$",
 		},
 		{
 			name:    "AAAA over IPv6",
-			checker: dnsCheck(zone("[::1]:0"), dns.TypeAAAA, "www.example.test", "2001:db8::10"),
+			checker: dnsCheck(zone("[::1]:0"), "AAAA", "www.example.test", "2001:db8::10"),
 			wantOK:  true, wantMsg: "^NOERROR, 1 answer$",
 		},
 		{
 			name:    "MX: case and the final dot do not matter",
-			checker: dnsCheck(zone("127.0.0.1:0"), dns.TypeMX, "example.test", "10 mail.example.test"),
+			checker: dnsCheck(zone("127.0.0.1:0"), "MX", "example.test", "10 mail.example.test"),
 			wantOK:  true, wantMsg: "^NOERROR, 1 answer$",
 		},
 		{
 			name:    "TXT",
-			checker: dnsCheck(zone("127.0.0.1:0"), dns.TypeTXT, "txt.example.test", `"v=spf1 -all"`),
+			checker: dnsCheck(zone("127.0.0.1:0"), "TXT", "txt.example.test", `"v=spf1 -all"`),
 			wantOK:  true, wantMsg: "^NOERROR, 1 answer$",
 		},
 		{
 			// keepalived's rule: NOERROR passes, records or not.
 			name:    "no record of the type",
-			checker: dnsCheck(zone("127.0.0.1:0"), dns.TypeCNAME, "www.example.test"),
+			checker: dnsCheck(zone("127.0.0.1:0"), "CNAME", "www.example.test"),
 			wantOK:  true, wantMsg: "^NOERROR, 0 answers$",
 		},
 		{
 			name:    "expected address missing",
-			checker: dnsCheck(zone("127.0.0.1:0"), dns.TypeA, "www.example.test", "192.0.2.99"),
+			checker: dnsCheck(zone("127.0.0.1:0"), "A", "www.example.test", "192.0.2.99"),
 			wantMsg: `^NOERROR, 2 answers, none is "192.0.2.99"$`,
 		},
 		{
 			name:    "NXDOMAIN",
-			checker: dnsCheck(zone("127.0.0.1:0"), dns.TypeA, "nope.example.test"),
+			checker: dnsCheck(zone("127.0.0.1:0"), "A", "nope.example.test"),
 			wantMsg: "^rcode NXDOMAIN$",
 		},
 		{
+			name:    "unknown query type",
+			checker: dnsCheck(zone("127.0.0.1:0"), "AXFR2", "."),
+			wantMsg: `^unknown query type "AXFR2"$`,
+		},
+		{
 			name:    "nothing listening",
-			checker: dnsCheck(func(t *testing.T) netip.AddrPort { return closedUDPPort(t, "127.0.0.1") }, dns.TypeSOA, "."),
+			checker: dnsCheck(func(t *testing.T) netip.AddrPort { return closedUDPPort(t, "127.0.0.1") }, "SOA", "."),
 			wantMsg: "^port unreachable$",
 		},
 		{
 			name:    "silent server",
-			checker: dnsCheck(udp(func([]byte) ([]byte, time.Duration) { return nil, 0 }), dns.TypeSOA, "."),
+			checker: dnsCheck(udp(func([]byte) ([]byte, time.Duration) { return nil, 0 }), "SOA", "."),
 			timeout: shortTimeout,
 			wantMsg: "^no answer in 500ms$",
 		},
 		{
 			name:    "slow server",
-			checker: dnsCheck(udp(func(q []byte) ([]byte, time.Duration) { return answerOf(q), 2 * shortTimeout }), dns.TypeSOA, "."),
+			checker: dnsCheck(udp(func(q []byte) ([]byte, time.Duration) { return answerOf(q), 2 * shortTimeout }), "SOA", "."),
 			timeout: shortTimeout,
 			wantMsg: "^no answer in 500ms$",
 		},
@@ -141,13 +148,13 @@ func TestDNSCheck(t *testing.T) {
 			name: "garbage with the query's ID",
 			checker: dnsCheck(udp(func(q []byte) ([]byte, time.Duration) {
 				return append(q[:2:2], "\x81\x80\x00\x05junk"...), 0
-			}), dns.TypeSOA, "."),
+			}), "SOA", "."),
 			wantMsg: "^malformed reply: ",
 		},
 		{
 			// A UDP echo server is not a DNS server.
 			name:    "the query echoed back",
-			checker: dnsCheck(udp(func(q []byte) ([]byte, time.Duration) { return q, 0 }), dns.TypeSOA, "."),
+			checker: dnsCheck(udp(func(q []byte) ([]byte, time.Duration) { return q, 0 }), "SOA", "."),
 			wantMsg: "^reply is a query, not a response$",
 		},
 		{
@@ -156,7 +163,7 @@ func TestDNSCheck(t *testing.T) {
 				r := answerOf(q)
 				r[0] ^= 0xff
 				return r, 0
-			}), dns.TypeSOA, "."),
+			}), "SOA", "."),
 			timeout: shortTimeout,
 			wantMsg: "^no answer in 500ms$",
 		},
@@ -176,9 +183,19 @@ func answerOf(q []byte) []byte {
 }
 
 func TestDNSString(t *testing.T) {
-	c := NewDNS(DNSParams{Target: netip.MustParseAddrPort("192.0.2.1:53"), Type: dns.TypeA, Name: "www.example.com", Expect: []string{"192.0.2.2"}, Timeout: time.Second})
+	c := NewDNS(DNSParams{Target: netip.MustParseAddrPort("192.0.2.1:53"), Type: "A", Name: "www.example.com", Expect: []string{"192.0.2.2"}, Timeout: time.Second})
 	want := `dns 192.0.2.1:53 A www.example.com. expect=["192.0.2.2"] timeout=1s`
 	if got := fmt.Sprint(c); got != want {
 		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+// TestDNSQueryTypesKnown: every query type the config accepts is one the
+// check can ask.
+func TestDNSQueryTypesKnown(t *testing.T) {
+	for _, qt := range config.QueryTypes {
+		if c := NewDNS(DNSParams{Type: qt}).(*dnsChecker); c.qtype == 0 {
+			t.Errorf("query type %s, accepted by the config, is unknown to the check", qt)
+		}
 	}
 }

@@ -93,6 +93,8 @@ func newChecker(c *config.HealthCheck, server netip.AddrPort) healthcheck.Checke
 		})
 	case config.CheckExec:
 		return healthcheck.NewExec(healthcheck.ExecParams{Argv: c.Command, Target: target, Timeout: c.Timeout, DynamicWeight: c.DynamicWeight})
+	case config.CheckUDP, config.CheckDNS, config.CheckPing, config.CheckSMTP:
+		return newTypeChecker(c, target)
 	default:
 		return healthcheck.NewTCPFrom(target, c.BindTo, c.Timeout)
 	}
