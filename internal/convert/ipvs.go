@@ -544,7 +544,7 @@ func (fc *fileConv) realServer(sv *service, r *keepalived.Stmt) (*block, realRes
 			if v, ok := fc.boolArg(k); ok {
 				res.inhibit = v
 			}
-		case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK":
+		case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "UDP_CHECK", "DNS_CHECK", "PING_CHECK", "SMTP_CHECK":
 			checks = append(checks, k)
 		default:
 			fc.other("real_server", k)
@@ -569,7 +569,8 @@ func (fc *fileConv) realServer(sv *service, r *keepalived.Stmt) (*block, realRes
 	return rb, res, true
 }
 
-// check converts a TCP_CHECK, HTTP_GET, SSL_GET or MISC_CHECK block.
+// check converts a TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK,
+// DNS_CHECK, PING_CHECK or SMTP_CHECK block.
 //
 // keepalived marks a server up on one passing check and down after a
 // failed check of a server that is up was retried `retry` times,
@@ -581,6 +582,9 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 		return nil
 	}
 	typ := map[string]string{"TCP_CHECK": "tcp", "HTTP_GET": "http", "SSL_GET": "https", "MISC_CHECK": "exec"}[k.Key.Text]
+	if t, ok := checkTypes[k.Key.Text]; ok {
+		typ = t
+	}
 	hb := &block{typ: "health_check", labels: []string{typ}, pos: k.Pos()}
 	var own checkSettings
 	var port uint16
@@ -592,6 +596,7 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 	var connectIP, bindTo setting[netip.Addr]
 	var dynamic setting[bool]
 	var user *keepalived.Stmt
+	var opts typeOpts
 	for _, c := range k.Block {
 		if fc.checkSetting(&own, c) {
 			if c.Key.Text == "virtualhost" && typ != "http" && typ != "https" {
@@ -600,6 +605,7 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 			continue
 		}
 		switch {
+		case fc.typeOption(typ, &opts, c):
 		case c.Key.Text == "connect_port" && typ != "exec":
 			if fc.args(c, 1, 1) {
 				if v, ok := fc.uint(c, 0, 1, 65535); ok {
@@ -656,6 +662,8 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 	switch typ {
 	case "http", "https":
 		retryDelay = kaHTTPRetryDelay
+	case "dns":
+		retry, retryDelay = kaDNSRetry, interval
 	case "exec":
 		retry = kaMiscRetry
 		// keepalived's misc checker times out after misc_timeout, else
@@ -705,7 +713,7 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 	}
 
 	switch typ {
-	case "tcp", "http", "https":
+	case "tcp", "http", "https", "udp", "dns", "smtp":
 		// keepalived's checker connects to the real server's port as
 		// written in the file, before it fixes a DR port.
 		if port == 0 {
@@ -739,6 +747,7 @@ func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, r
 			hb.set("dynamic_weight", cty.True, dynamic.pos)
 		}
 	}
+	fc.typeDone(hb, &opts, k)
 	return hb
 }
 

@@ -39,10 +39,12 @@ virtual_server "WEB" {
   method      = "dr"
   persistence = "300s"
   health_check "tcp" {
-    interval = "10s"
-    timeout  = "3s"
-    rise     = 1
-    fall     = 2
+    interval           = "10s"
+    timeout            = "3s"
+    rise               = 1
+    fall               = 1
+    retry              = 1
+    delay_before_retry = "1s"
   }
   real_server "198.51.100.10:8080" {
     weight = 2

@@ -23,5 +23,14 @@ virtual_server "[ae00::1]:80" {
   persistence = "50s"
   real_server "[ae00::10]:25" {
     weight = 1
+    health_check "smtp" {
+      interval           = "6s"
+      timeout            = "3s"
+      rise               = 1
+      fall               = 1
+      retry              = 3
+      delay_before_retry = "1s"
+      helo_name          = "foo.bar.com"
+    }
   }
 }

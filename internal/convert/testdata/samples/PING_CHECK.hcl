@@ -22,5 +22,13 @@ virtual_server "10.10.10.2:1358/udp" {
   persistence = "50s"
   real_server "192.168.200.6:1358" {
     weight = 1
+    health_check "ping" {
+      interval           = "6s"
+      timeout            = "5s"
+      rise               = 1
+      fall               = 1
+      retry              = 4
+      delay_before_retry = "1s"
+    }
   }
 }

@@ -21,11 +21,38 @@ virtual_server "192.168.200.100:25" {
   method    = "nat"
   real_server "172.16.1.10:25" {
     weight = 1
+    health_check "smtp" {
+      interval           = "60s"
+      timeout            = "30s"
+      rise               = 1
+      fall               = 1
+      retry              = 2
+      delay_before_retry = "5s"
+      helo_name          = "foo.bar.com"
+    }
   }
   real_server "172.16.1.11:25" {
     weight = 1
+    health_check "smtp" {
+      interval           = "60s"
+      timeout            = "10s"
+      rise               = 1
+      fall               = 1
+      retry              = 2
+      delay_before_retry = "5s"
+      helo_name          = "foo.bar.com"
+    }
   }
   real_server "172.16.1.12:25" {
     weight = 1
+    health_check "smtp" {
+      interval           = "60s"
+      timeout            = "10s"
+      rise               = 1
+      fall               = 1
+      retry              = 2
+      delay_before_retry = "5s"
+      helo_name          = "foo.bar.com"
+    }
   }
 }

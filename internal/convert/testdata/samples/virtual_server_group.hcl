@@ -27,11 +27,16 @@ virtual_server "VSG_1" {
   method      = "nat"
   persistence = "50s"
   health_check "http" {
-    interval = "6s"
-    timeout  = "3s"
-    rise     = 1
-    fall     = 4
-    path     = "/testurl3/test.jsp"
+    interval           = "6s"
+    timeout            = "3s"
+    rise               = 1
+    fall               = 1
+    retry              = 3
+    delay_before_retry = "3s"
+    url {
+      path   = "/testurl3/test.jsp"
+      digest = "640205b7b0fc66c1ea91c463fac6334d"
+    }
   }
   real_server "192.168.200.1:1358" {
     weight = 1
