@@ -58,10 +58,10 @@ func TestConvertTwoDirectorsThenPlan(t *testing.T) {
 
 func TestConvertNotSupported(t *testing.T) {
 	dir := t.TempDir()
-	p := writeKA(t, dir, "keepalived.conf", "vrrp_script chk {\n  script /bin/true\n}\n")
+	p := writeKA(t, dir, "keepalived.conf", "vrrp_track_process proc {\n  process haproxy\n}\n")
 	out := filepath.Join(dir, "out.hcl")
 	_, errOut, code := run(t, "convert", "-o", out, p)
-	if code != exitConfig || !strings.Contains(errOut, p+":1:1: not supported: vrrp_script (") {
+	if code != exitConfig || !strings.Contains(errOut, p+":1:1: not supported: vrrp_track_process (") {
 		t.Errorf("exit %d, stderr:\n%s", code, errOut)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

@@ -165,6 +165,8 @@ type fileConv struct {
 	defaultIface string
 	garp         garpSettings
 
+	decls     trackDecls
+	trackers  []*block // track_script and track_file
 	instances []*instance
 	groups    []*block
 	services  []*block // virtual_server_group and virtual_server blocks
@@ -234,9 +236,14 @@ func (fc *fileConv) convert() {
 		}
 	}
 	fc.virtualServerGroups()
+	fc.scanTracking()
 	for _, s := range fc.f.Stmts {
 		switch s.Key.Text {
 		case "global_defs", "virtual_server_group":
+		case "vrrp_script":
+			fc.vrrpScript(s)
+		case "vrrp_track_file", "track_file":
+			fc.trackFile(s)
 		case "vrrp_instance":
 			fc.vrrpInstance(s)
 		case "vrrp_sync_group":

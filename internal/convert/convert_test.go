@@ -234,6 +234,10 @@ func inContext(ctx, line string) (string, int) {
 		return vs + " delay_loop 10\n" + rs + "  HTTP_GET {\n   url {\n    path /\n    " + line + "\n   }\n  }\n }\n}\n", 9
 	case "misc":
 		return vs + " delay_loop 10\n" + rs + "  MISC_CHECK {\n   misc_path /bin/true\n   misc_timeout 2\n   " + line + "\n  }\n }\n}\n", 9
+	case "vrrp_script":
+		return "vrrp_script chk {\n script /bin/true\n " + line + "\n}\n", 3
+	case "track_file":
+		return "track_file f {\n file /run/f\n " + line + "\n}\n", 3
 	}
 	panic("unknown context " + ctx)
 }

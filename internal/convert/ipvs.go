@@ -261,6 +261,8 @@ func (fc *fileConv) virtualServer(s *keepalived.Stmt) {
 			}
 		case "real_server":
 			reals = append(reals, k)
+		case "quorum_up", "quorum_down":
+			fc.healthNotify(blk, k, "virtual_server")
 		case "ip_family":
 			if fc.args(k, 1, 1) && k.Arg(0) != "inet" && k.Arg(0) != "inet6" {
 				fc.c.errorf(k.Args[0].Pos, "ip_family %q is not inet or inet6", k.Arg(0))
@@ -412,6 +414,12 @@ func (fc *fileConv) virtualServer(s *keepalived.Stmt) {
 				blk.set("sorry_server", cty.StringVal(text), sorry.Pos())
 			}
 		}
+	} else if quorumPos != (Pos{}) && (blk.get("quorum_up") != nil || blk.get("quorum_down") != nil) {
+		weights := make([]uint64, len(infos))
+		for i, in := range infos {
+			weights[i] = in.weight
+		}
+		fc.quorumCommands(blk, quorum, quorumPos, weights)
 	} else if quorumPos != (Pos{}) {
 		fc.c.warnf(quorumPos, "quorum without sorry_server changes nothing lvsd does; dropped")
 	}
@@ -546,6 +554,8 @@ func (fc *fileConv) realServer(sv *service, r *keepalived.Stmt) (*block, realRes
 			}
 		case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "UDP_CHECK", "DNS_CHECK", "PING_CHECK", "SMTP_CHECK":
 			checks = append(checks, k)
+		case "notify_up", "notify_down":
+			fc.healthNotify(rb, k, "real_server")
 		default:
 			fc.other("real_server", k)
 		}

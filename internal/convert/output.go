@@ -32,6 +32,7 @@ func (c *converter) merge(convs []*fileConv) []byte {
 	ref := convs[0]
 	for _, o := range convs[1:] {
 		c.agreeNamed("vrrp_instance", instBlocks(ref), instBlocks(o), ref.f.Name, o.f.Name)
+		c.agreeNamed("track_script or track_file", ref.trackers, o.trackers, ref.f.Name, o.f.Name)
 		c.agreeNamed("vrrp_sync_group", ref.groups, o.groups, ref.f.Name, o.f.Name)
 		c.agreeNamed("virtual_server", ref.services, o.services, ref.f.Name, o.f.Name)
 		var a, b []*block
@@ -226,6 +227,12 @@ func (c *converter) write(convs []*fileConv) []byte {
 	}
 
 	ref := convs[0]
+	from := origins(convs)
+	for _, b := range ref.trackers {
+		body.newline()
+		comment(body, "from "+from[blockKey(b)])
+		body.block(b, "")
+	}
 	for _, in := range ref.instances {
 		blk := cloneBlock(in.blk)
 		var prios []string
@@ -268,7 +275,6 @@ func (c *converter) write(convs []*fileConv) []byte {
 		comment(body, "from "+strings.Join(froms, ", "))
 		body.block(blk, "")
 	}
-	from := origins(convs)
 	for _, list := range [][]*block{ref.groups, ref.services} {
 		for _, b := range list {
 			body.newline()
@@ -297,7 +303,7 @@ func origins(convs []*fileConv) map[string]string {
 		out[k] = at
 	}
 	for _, fc := range convs {
-		for _, list := range [][]*block{fc.groups, fc.services} {
+		for _, list := range [][]*block{fc.trackers, fc.groups, fc.services} {
 			for _, b := range list {
 				add(b)
 			}

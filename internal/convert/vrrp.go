@@ -113,8 +113,7 @@ func (fc *fileConv) vrrpInstance(s *keepalived.Stmt) {
 		preemptDelay        time.Duration
 		delayAt             Pos
 		vips, excluded      []vip
-		tracks              []string
-		tracksPos           Pos
+		tracking            instTracking
 		accept              *bool
 		acceptPos           Pos
 		auth                *keepalived.Stmt
@@ -201,21 +200,8 @@ func (fc *fileConv) vrrpInstance(s *keepalived.Stmt) {
 					fc.unsupported(p.Args[0].Pos, "vrrp_instance", "unicast_peer.option", "unicast_peer "+p.Arg(0))
 				}
 			}
-		case "track_interface":
-			if !fc.needBlock(k, true) {
-				continue
-			}
-			tracksPos = k.Pos()
-			for _, t := range k.Block {
-				tracks = append(tracks, t.Key.Text)
-				switch {
-				case len(t.Args) == 0:
-				case t.Arg(0) == "weight":
-					fc.unsupported(t.Args[0].Pos, "vrrp_instance", "track_interface.weight", "track_interface … weight")
-				default:
-					fc.unsupported(t.Args[0].Pos, "vrrp_instance", "track_interface.option", "track_interface … "+t.Arg(0))
-				}
-			}
+		case "track_interface", "track_script", "track_file":
+			fc.trackList(in.name, k, &tracking)
 		case "accept":
 			v := true
 			accept, acceptPos = &v, k.Pos()
@@ -227,8 +213,8 @@ func (fc *fileConv) vrrpInstance(s *keepalived.Stmt) {
 			if fc.needBlock(k, true) {
 				auth = k
 			}
-		case "notify_master", "notify_backup", "notify_fault", "notify_stop":
-			state := strings.TrimPrefix(k.Key.Text, "notify_")
+		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
+			state := notifyAttr(k.Key.Text)
 			if argv, ok := fc.script(k, "vrrp_instance", "notify.user"); ok {
 				notify[state], notifyPos[state] = argv, k.Pos()
 			}
@@ -327,8 +313,8 @@ func (fc *fileConv) vrrpInstance(s *keepalived.Stmt) {
 	if len(vipVals) > 0 {
 		blk.set("virtual_ips", cty.ListVal(vipVals), vipPos)
 	}
-	if len(tracks) > 0 {
-		blk.set("track_interfaces", strList(tracks), tracksPos)
+	if len(tracking.ifaces) > 0 {
+		blk.set("track_interfaces", strList(tracking.ifaces), tracking.ifacesPos)
 	}
 	if accept != nil && !*accept {
 		blk.set("accept", cty.False, acceptPos)
@@ -339,13 +325,14 @@ func (fc *fileConv) vrrpInstance(s *keepalived.Stmt) {
 	fc.garpBlock(blk, garp, ipv6, s.Pos())
 	if len(notify) > 0 {
 		nb := &block{typ: "notify", pos: s.Pos()}
-		for _, st := range []string{"master", "backup", "fault", "stop"} {
+		for _, st := range []string{"master", "backup", "fault", "stop", "command"} {
 			if argv, ok := notify[st]; ok {
 				nb.set(st, strList(argv), notifyPos[st])
 			}
 		}
 		blk.blocks = append(blk.blocks, nb)
 	}
+	blk.blocks = append(blk.blocks, tracking.blocks...)
 	fc.instances = append(fc.instances, in)
 }
 
@@ -571,6 +558,10 @@ func (fc *fileConv) syncGroup(s *keepalived.Stmt) {
 					names = append(names, a.Text)
 				}
 			}
+		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify":
+			fc.groupNotify(blk, k)
+		case "sync_group_tracking_weight":
+			// Read by scanTracking: the members' weights count.
 		default:
 			fc.other("vrrp_sync_group", k)
 		}

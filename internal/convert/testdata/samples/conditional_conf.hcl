@@ -15,5 +15,8 @@ vrrp_instance "VI_0" {
   version          = 3
   advert_interval  = "12s"
   virtual_ips      = ["10.1.0.254/32"]
-  track_interfaces = ["eth3", "eth2"]
+  track_interfaces = ["eth3"]
+  track_interface "eth2" {
+    weight = 20
+  }
 }

@@ -13,10 +13,13 @@ node "quorum" {
 # from testdata/samples/quorum.conf:24
 virtual_server "10.0.1.1:80" {
   address     = "10.0.1.1:80"
+  quorum_up   = ["/usr/local/sbin/quorum-up.sh"]
+  quorum_down = ["/usr/local/sbin/quorum-down.sh"]
   protocol    = "tcp"
   scheduler   = "wrr"
   method      = "nat"
   persistence = "900s"
+  quorum      = 7
   health_check "tcp" {
     interval           = "6s"
     timeout            = "3s"

@@ -8,13 +8,66 @@ node "vrrp.localcheck" {
   priority = 100
 }
 
+# from testdata/samples/vrrp.localcheck.conf:12
+track_script "chk_sshd" {
+  command  = ["killall", "-0", "sshd"]
+  interval = "2s"
+  weight   = -4
+  fall     = 2
+  rise     = 2
+}
+
+# from testdata/samples/vrrp.localcheck.conf:20
+track_script "chk_haproxy" {
+  command  = ["killall", "-0", "haproxy"]
+  interval = "2s"
+}
+
+# from testdata/samples/vrrp.localcheck.conf:25
+track_script "chk_http_port" {
+  command  = ["</dev/tcp/127.0.0.1/80"]
+  interval = "1s"
+  weight   = -2
+}
+
+# from testdata/samples/vrrp.localcheck.conf:31
+track_script "chk_https_port" {
+  command  = ["</dev/tcp/127.0.0.1/443"]
+  interval = "1s"
+  weight   = -2
+}
+
+# from testdata/samples/vrrp.localcheck.conf:37
+track_script "chk_smtp_port" {
+  command  = ["</dev/tcp/127.0.0.1/25"]
+  interval = "1s"
+  weight   = -2
+}
+
 # from testdata/samples/vrrp.localcheck.conf:43
 vrrp_instance "VI_1" {
   interface        = "eth0"
   vrid             = 51
   version          = 2
   virtual_ips      = ["192.168.200.18/25"]
-  track_interfaces = ["eth1", "eth2", "eth3"]
+  track_interfaces = ["eth3"]
+  track_interface "eth1" {
+    weight = 2
+  }
+  track_interface "eth2" {
+    weight = -2
+  }
+  track_script "chk_sshd" {
+  }
+  track_script "chk_haproxy" {
+    weight = 2
+  }
+  track_script "chk_http_port" {
+  }
+  track_script "chk_https_port" {
+  }
+  track_script "chk_smtp_port" {
+  }
 }
 
 # from testdata/samples/vrrp.localcheck.conf:65
@@ -23,7 +76,22 @@ vrrp_instance "VI_2" {
   vrid             = 52
   version          = 2
   virtual_ips      = ["192.168.201.18/26"]
-  track_interfaces = ["eth0", "eth2", "eth3"]
+  track_interfaces = ["eth3"]
+  track_interface "eth0" {
+    weight = 2
+  }
+  track_interface "eth2" {
+    weight = -2
+  }
+  track_script "chk_haproxy" {
+    weight = 2
+  }
+  track_script "chk_http_port" {
+  }
+  track_script "chk_https_port" {
+  }
+  track_script "chk_smtp_port" {
+  }
 }
 
 # from testdata/samples/vrrp.localcheck.conf:86

@@ -50,4 +50,9 @@ vrrp_instance "VI_3" {
 # from testdata/samples/vrrp.scripts.conf:7
 vrrp_sync_group "G1" {
   instances = ["VI_2", "VI_3"]
+  notify {
+    backup = ["/usr/local/bin/vrrp.back", "arg1", "arg2"]
+    master = ["/usr/local/bin/vrrp.mast", "arg1", "arg2"]
+    fault  = ["/usr/local/bin/vrrp.fault", "arg1", "arg2"]
+  }
 }

@@ -83,6 +83,11 @@ vrrp_instance "VI_9" {
 # from testdata/samples/vrrp.sync.conf:4
 vrrp_sync_group "G1" {
   instances = ["VI_1", "VI_2", "VI_5", "VI_6", "VI_7", "VI_8", "VI_9"]
+  notify {
+    backup = ["/usr/local/bin/vrrp.back", "arg1", "arg2"]
+    master = ["/usr/local/bin/vrrp.mast", "arg1", "arg2"]
+    fault  = ["/usr/local/bin/vrrp.fault", "arg1", "arg2"]
+  }
 }
 
 # from testdata/samples/vrrp.sync.conf:19
