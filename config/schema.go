@@ -248,7 +248,7 @@ var schema = &blockSpec{
 		{
 			Name: "track_script", Label: "NAME", Multi: true,
 			Doc: "A command run periodically whose exit status tracks something the director needs (keepalived `vrrp_script`); " +
-				"instances follow it with a `track_script` block of their own. It runs once for every instance that follows it, " +
+				"instances follow it with a `track_script` block of their own. It runs once however many instances follow it, " +
 				"whatever their state. Its first result counts at once; after that `rise` passes in a row make it succeed and `fall` failures in a row make it fail.",
 			Attrs: []*attrSpec{
 				{Name: "command", Kind: kStringList, Required: true, Doc: "argv run without a shell; exit 0 = success. A command still running at `timeout` is killed with every process it started, and has failed"},
