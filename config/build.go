@@ -453,17 +453,27 @@ func weightOf(blk *block, def int) int {
 	return def
 }
 
+// unique returns the blocks whose label no earlier block has, reporting
+// the others.
+func (b *builder) unique(blocks []*block) []*block {
+	var out []*block
+	lines := map[string]int{}
+	for _, blk := range blocks {
+		if line, dup := lines[blk.label]; dup {
+			b.errorf(blk.labelRng, "duplicate %s %q (the first is at line %d)", blk.spec.Name, blk.label, line)
+			continue
+		}
+		lines[blk.label] = blk.labelRng.Start.Line
+		out = append(out, blk)
+	}
+	return out
+}
+
 // trackScripts builds the top-level track_script blocks.
 func (b *builder) trackScripts(blocks []*block) []TrackScript {
 	b.scripts = map[string]*TrackScript{}
 	var out []TrackScript
-	lines := map[string]int{}
-	for _, sb := range blocks {
-		if line, dup := lines[sb.label]; dup {
-			b.errorf(sb.labelRng, "duplicate track_script %q (the first is at line %d)", sb.label, line)
-			continue
-		}
-		lines[sb.label] = sb.labelRng.Start.Line
+	for _, sb := range b.unique(blocks) {
 		ts := TrackScript{Name: sb.label, Interval: time.Second, Rise: 1, Fall: 1, Weight: weightOf(sb, 0)}
 		if v := sb.get("command"); v != nil && len(v.list) == 0 {
 			b.errorf(v.rng, "command must not be empty")
@@ -500,13 +510,7 @@ func (b *builder) trackScripts(blocks []*block) []TrackScript {
 func (b *builder) trackFiles(blocks []*block) []TrackFile {
 	b.files = map[string]*TrackFile{}
 	var out []TrackFile
-	lines := map[string]int{}
-	for _, fb := range blocks {
-		if line, dup := lines[fb.label]; dup {
-			b.errorf(fb.labelRng, "duplicate track_file %q (the first is at line %d)", fb.label, line)
-			continue
-		}
-		lines[fb.label] = fb.labelRng.Start.Line
+	for _, fb := range b.unique(blocks) {
 		tf := TrackFile{Name: fb.label, Weight: weightOf(fb, 1)}
 		if v := fb.get("path"); v != nil {
 			if !path.IsAbs(v.str) {

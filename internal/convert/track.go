@@ -77,8 +77,8 @@ func declWeight(s *keepalived.Stmt, def int) int {
 	return def
 }
 
-// weight reads "weight W" at args[i:] of a tracking line, within
-// -limit..limit; "reverse" after it is reported.
+// weight reads "weight W [reverse]" at args[i:] of a tracking line,
+// within -limit..limit; "reverse" is reported.
 func (fc *fileConv) weight(s *keepalived.Stmt, i, limit int, ctx, what string) (int, bool) {
 	if i >= len(s.Args) || s.Args[i].Text != "weight" {
 		fc.c.errorf(s.Args[i].Pos, "%s: want weight W after the name, got %q", what, s.Args[i].Text)
@@ -88,20 +88,26 @@ func (fc *fileConv) weight(s *keepalived.Stmt, i, limit int, ctx, what string) (
 		fc.c.errorf(s.Args[i].Pos, "%s: weight needs a value", what)
 		return 0, false
 	}
-	w, err := strconv.Atoi(s.Args[i+1].Text)
-	if err != nil || w < -limit || w > limit {
-		fc.c.errorf(s.Args[i+1].Pos, "%s: weight %q is not a number in -%d..%d", what, s.Args[i+1].Text, limit, limit)
-		return 0, false
+	return fc.weightValue(s, i+1, limit, ctx, what)
+}
+
+// weightValue reads "W [reverse]" at args[i:], within -limit..limit;
+// "reverse" is reported.
+func (fc *fileConv) weightValue(s *keepalived.Stmt, i, limit int, ctx, what string) (int, bool) {
+	w, err := strconv.Atoi(s.Args[i].Text)
+	switch {
+	case err != nil || w < -limit || w > limit:
+		fc.c.errorf(s.Args[i].Pos, "%s: weight %q is not a number in -%d..%d", what, s.Args[i].Text, limit, limit)
+	case i+2 < len(s.Args):
+		fc.c.errorf(s.Args[i+2].Pos, "%s: unexpected %q", what, s.Args[i+2].Text)
+	case i+1 < len(s.Args) && s.Args[i+1].Text == "reverse":
+		fc.unsupported(s.Args[i+1].Pos, ctx, "weight.reverse", what+" … weight "+s.Args[i].Text+" reverse")
+	case i+1 < len(s.Args):
+		fc.c.errorf(s.Args[i+1].Pos, "%s: unknown weight option %q", what, s.Args[i+1].Text)
+	default:
+		return w, true
 	}
-	if i+2 < len(s.Args) {
-		if s.Args[i+2].Text == "reverse" {
-			fc.unsupported(s.Args[i+2].Pos, ctx, "weight.reverse", what+" … weight "+s.Args[i+1].Text+" reverse")
-		} else {
-			fc.c.errorf(s.Args[i+2].Pos, "%s: unknown weight option %q", what, s.Args[i+2].Text)
-		}
-		return 0, false
-	}
-	return w, true
+	return 0, false
 }
 
 // vrrpScript converts vrrp_script NAME { script … interval … } into a
@@ -152,15 +158,7 @@ func (fc *fileConv) vrrpScript(s *keepalived.Stmt) {
 			if !fc.args(k, 1, 2) {
 				continue
 			}
-			w, err := strconv.Atoi(k.Arg(0))
-			switch {
-			case err != nil || w < -253 || w > 253:
-				fc.c.errorf(k.Args[0].Pos, "weight: %q is not a number in -253..253", k.Arg(0))
-			case len(k.Args) == 2 && k.Arg(1) == "reverse":
-				fc.unsupported(k.Args[1].Pos, "vrrp_script", "weight.reverse", "weight "+k.Arg(0)+" reverse")
-			case len(k.Args) == 2:
-				fc.c.errorf(k.Args[1].Pos, "weight: unknown option %q", k.Arg(1))
-			case w != 0:
+			if w, ok := fc.weightValue(k, 0, 253, "vrrp_script", "vrrp_script "+s.Arg(0)); ok && w != 0 {
 				blk.set("weight", cty.NumberIntVal(int64(w)), k.Pos())
 			}
 		case "user":
@@ -215,15 +213,7 @@ func (fc *fileConv) trackFile(s *keepalived.Stmt) {
 			if !fc.args(k, 1, 2) {
 				continue
 			}
-			w, err := strconv.Atoi(k.Arg(0))
-			switch {
-			case err != nil || w < -254 || w > 254:
-				fc.c.errorf(k.Args[0].Pos, "weight: %q is not a number in -254..254", k.Arg(0))
-			case len(k.Args) == 2 && k.Arg(1) == "reverse":
-				fc.unsupported(k.Args[1].Pos, "track_file", "weight.reverse", "weight "+k.Arg(0)+" reverse")
-			case len(k.Args) == 2:
-				fc.c.errorf(k.Args[1].Pos, "weight: unknown option %q", k.Arg(1))
-			case w != 1:
+			if w, ok := fc.weightValue(k, 0, 254, "track_file", s.Key.Text+" "+s.Arg(0)); ok && w != 1 {
 				blk.set("weight", cty.NumberIntVal(int64(w)), k.Pos())
 			}
 		default:
