@@ -169,3 +169,52 @@ status {
 		t.Errorf("commands log %q, want four commands", read())
 	}
 }
+
+// A sync group's notify command runs as keepalived's does, with GROUP, the
+// group's name, its state and priority 0, beside the instances' own.
+func TestRunSyncGroupNotify(t *testing.T) {
+	verifyNoLeaks(t)
+	log := filepath.Join(t.TempDir(), "notify.log")
+	notify := fmt.Sprintf(`notify {
+    command = ["/bin/sh", "-c", "echo \"$*\" >> %s", "notify"]
+  }`, log)
+	src := fmt.Sprintf(`cluster = "unit"
+vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  advert_interval = "20ms"
+  virtual_ips     = ["192.0.2.100/32"]
+  %s
+}
+vrrp_instance "VI_2" {
+  interface       = "eth0"
+  vrid            = 52
+  advert_interval = "20ms"
+  virtual_ips     = ["192.0.2.101/32"]
+}
+vrrp_sync_group "G1" {
+  instances = ["VI_1", "VI_2"]
+  %s
+}
+status {
+  metrics_listen = ""
+}
+`, notify, notify)
+	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0")
+	sys.ipvsErr = ipvs.ErrNotAvailable
+	h := startDaemon(t, src, sys)
+	eventually(t, 3*time.Second, "the group and VI_1 MASTER", func() bool {
+		b, _ := os.ReadFile(log)
+		return strings.Contains(string(b), "GROUP G1 MASTER 0\n") && strings.Contains(string(b), "INSTANCE VI_1 MASTER 100\n")
+	})
+	h.stop()
+	b, _ := os.ReadFile(log)
+	for _, want := range []string{"GROUP G1 BACKUP 0", "INSTANCE VI_1 BACKUP 100", "GROUP G1 STOP 0", "INSTANCE VI_1 STOP 100"} {
+		if !strings.Contains(string(b), want+"\n") {
+			t.Errorf("notify log has no %q:\n%s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "VI_2") {
+		t.Errorf("VI_2 has no notify command, but the log names it:\n%s", b)
+	}
+}

@@ -1,6 +1,7 @@
 package vrrpd
 
 import (
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -27,9 +28,17 @@ func TestSyncGroupMovesTogether(t *testing.T) {
 		y1 := newRouter(t, inside, "y1", addrA, cy(150))
 		x2 := newRouter(t, outside, "x2", addrB, instanceConfig("X", 1, 100))
 		y2 := newRouter(t, inside, "y2", addrB, cy(100))
-		if _, err := NewGroup("G1", nil, x1.inst, y1.inst); err != nil {
+		g1, err := NewGroup("G1", nil, x1.inst, y1.inst)
+		if err != nil {
 			t.Fatal(err)
 		}
+		var gmu sync.Mutex
+		var groupNotes []string
+		g1.OnChange(func(to vrrp.State) {
+			gmu.Lock()
+			groupNotes = append(groupNotes, to.String())
+			gmu.Unlock()
+		})
 		if _, err := NewGroup("G1", nil, x2.inst, y2.inst); err != nil {
 			t.Fatal(err)
 		}
@@ -83,6 +92,14 @@ func TestSyncGroupMovesTogether(t *testing.T) {
 		}
 		for _, r := range all {
 			r.stop(t)
+		}
+		// The group's own state, for its notify commands: FAULT with
+		// the first member in FAULT, else the state all members share;
+		// INIT once both stopped.
+		gmu.Lock()
+		defer gmu.Unlock()
+		if diff := cmp.Diff([]string{"BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER", "INIT"}, groupNotes); diff != "" {
+			t.Errorf("group G1's states (-want +got):\n%s", diff)
 		}
 	})
 }
