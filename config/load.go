@@ -89,7 +89,8 @@ func (l *Loader) Forget() {
 }
 
 // Parse parses a main file already read; its includes are read from the
-// file system, relative to filename.
+// file system, relative to filename. The File keeps src: it must not
+// change afterwards.
 func (l *Loader) Parse(filename string, src []byte) (*File, Diagnostics) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
