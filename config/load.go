@@ -53,6 +53,17 @@ type Loader struct {
 	mu     sync.Mutex
 	pieces map[pieceKey]*parsed
 	last   *File
+
+	// BeforeParse, when set, is called before each file is parsed with
+	// the bytes of the files read so far in this load, the main file
+	// first: a caller can size its memory for the load.
+	BeforeParse func(total int)
+}
+
+func (l *Loader) beforeParse(f *File) {
+	if l.BeforeParse != nil {
+		l.BeforeParse(f.Size())
+	}
 }
 
 // NewLoader returns a Loader with nothing cached.
@@ -125,6 +136,7 @@ func (l *Loader) sameSources(main []byte) bool {
 func (l *Loader) parse(filename string, src []byte) *File {
 	f := &File{mu: &l.mu, name: filename, sources: []source{{filename, src}}}
 	used := map[pieceKey]*parsed{}
+	l.beforeParse(f)
 	root, diags := parseSource(filename, src, schema, l.pieces, used)
 	if root == nil {
 		f.diags = sortDiags(diags, f.sources)
@@ -164,6 +176,7 @@ func (l *Loader) includes(f *File, root *block, used map[pieceKey]*parsed) (*blo
 			continue
 		}
 		f.sources = append(f.sources, source{ref.name, src})
+		l.beforeParse(f)
 		inc, ds := parseSource(ref.name, src, includeSpec, l.pieces, used)
 		diags = append(diags, ds...)
 		if inc != nil {

@@ -268,3 +268,25 @@ func TestPiecesMatchWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestBeforeParse checks that a Loader tells its caller the bytes read
+// before each file is parsed, the main file first.
+func TestBeforeParse(t *testing.T) {
+	files := map[string]string{
+		"lvsd.hcl":     includeMain,
+		"conf.d/a.hcl": vsBlock("a", "10.0.0.2:80", 1),
+		"vrrp.hcl":     includeVRRP,
+	}
+	dir := writeFiles(t, files)
+	var totals []int
+	l := NewLoader()
+	l.BeforeParse = func(total int) { totals = append(totals, total) }
+	if _, _, diags := l.Load(filepath.Join(dir, "lvsd.hcl")); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	m, a := len(files["lvsd.hcl"]), len(files["conf.d/a.hcl"])
+	want := []int{m, m + a, m + a + len(files["vrrp.hcl"])}
+	if diff := cmp.Diff(want, totals); diff != "" {
+		t.Errorf("totals (-want +got):\n%s", diff)
+	}
+}

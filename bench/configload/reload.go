@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/internal/memlimit"
 )
 
 // reloadResult is what the child measured, in its own process.
@@ -32,6 +33,7 @@ type reloadResult struct {
 // real server's weight changed each time. It prints a reloadResult.
 func reloadChild(file string, reloads int) error {
 	l := config.NewLoader()
+	l.BeforeParse = memlimit.ForConfig // as the daemon does
 	var res reloadResult
 	load := func() (time.Duration, bool, error) {
 		before := cpu()

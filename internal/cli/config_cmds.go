@@ -6,6 +6,7 @@ import (
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/internal/buildinfo"
+	"github.com/lvsd/lvsd/internal/memlimit"
 	"github.com/lvsd/lvsd/internal/plan"
 )
 
@@ -25,7 +26,9 @@ func readConfig(env Env, file string) (*config.File, bool) {
 		fmt.Fprintln(env.Stderr, "lvsd: no config file: pass -c FILE or set LVSD_CONFIG")
 		return nil, false
 	}
-	f, _, diags := config.NewLoader().Load(file)
+	l := config.NewLoader()
+	l.BeforeParse = memlimit.ForConfig
+	f, _, diags := l.Load(file)
 	if diags.HasErrors() {
 		var src map[string][]byte
 		if f != nil {

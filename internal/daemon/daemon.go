@@ -17,6 +17,7 @@ import (
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/internal/memlimit"
 	"github.com/lvsd/lvsd/internal/plan"
 	"github.com/lvsd/lvsd/internal/reconcile"
 	"github.com/lvsd/lvsd/internal/status"
@@ -172,6 +173,7 @@ func New(opts Options) *Daemon {
 		watched:   make(map[string]bool),
 		loader:    config.NewLoader(),
 	}
+	d.loader.BeforeParse = memlimit.ForConfig
 	d.metrics = status.NewMetrics(d)
 	return d
 }
