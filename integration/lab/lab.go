@@ -501,6 +501,15 @@ func (h *Host) LinkDown(ifname string) error { return h.setLink(ifname, false) }
 // LinkUp sets one of the host's interfaces administratively up.
 func (h *Host) LinkUp(ifname string) error { return h.setLink(ifname, true) }
 
+// AddLink runs "ip link add" inside the host with the given arguments
+// ("dummy0", "type", "dummy") and sets the new link up.
+func (h *Host) AddLink(name string, args ...string) error {
+	if err := runIP(h.NS, append([]string{"link", "add", name}, args...)...); err != nil {
+		return err
+	}
+	return h.setLink(name, true)
+}
+
 func (l *lab) mustSysctl(h *Host, key, value string) {
 	l.t.Helper()
 	// /proc/sys/net answers for the namespace of the thread that opens it.
@@ -510,6 +519,20 @@ func (l *lab) mustSysctl(h *Host, key, value string) {
 	if err != nil {
 		l.t.Fatalf("lab: setting %s=%s in %s: %v", key, value, h.NS, err)
 	}
+}
+
+func runIP(ns string, args ...string) error {
+	_, err := runIPOut(ns, args...)
+	return err
+}
+
+func runIPOut(ns string, args ...string) (string, error) {
+	full := append([]string{"-n", ns}, args...)
+	out, err := exec.Command("ip", full...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("ip %s: %w: %s", strings.Join(full, " "), err, bytes.TrimSpace(out))
+	}
+	return string(out), nil
 }
 
 // cleanup kills every process of the lab and deletes its namespaces. It
