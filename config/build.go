@@ -231,6 +231,11 @@ func (b *builder) build(root *block) *Config {
 	if bs := root.blocks["status"]; len(bs) > 0 {
 		statusBlk = bs[0]
 	}
+	if bs := root.blocks["bgp"]; len(bs) > 0 {
+		cfg.BGP = b.bgp(bs[0])
+	}
+	b.nodeRouterIDs(root, cfg)
+	b.announced(root, cfg)
 	cfg.IPVS = b.ipvs(ipvsBlk, cfg.VirtualServers, insts)
 	cfg.Status = b.status(statusBlk)
 	return cfg

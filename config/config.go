@@ -99,6 +99,13 @@ func (f *File) Resolve(node string) (*Config, Diagnostics) {
 	f.mu.Unlock()
 	cfg.File = f.name
 	cfg.Node = node
+	if cfg.BGP != nil {
+		for _, n := range cfg.Nodes {
+			if n.Name == node && n.RouterID.IsValid() {
+				cfg.BGP.RouterID = n.RouterID
+			}
+		}
+	}
 	for i := range cfg.VRRPInstances {
 		vi := &cfg.VRRPInstances[i]
 		vi.Priority = defaultPriority

@@ -203,7 +203,10 @@ func TestValidFull(t *testing.T) {
 		File:    "testdata/valid/full.hcl",
 		Cluster: "web",
 		Node:    "director-b",
-		Nodes:   []Node{{Name: "director-a", Priority: 150}, {Name: "director-b", Priority: 100}},
+		Nodes: []Node{
+			{Name: "director-a", Priority: 150, RouterID: netip.MustParseAddr("10.10.10.11")},
+			{Name: "director-b", Priority: 100, RouterID: netip.MustParseAddr("10.10.10.12")},
+		},
 		VRRPInstances: []VRRPInstance{
 			{
 				Name: "VI_EXT", Interface: "eth0", VRID: 51, Version: 3,
@@ -294,6 +297,16 @@ func TestValidFull(t *testing.T) {
 				},
 			},
 			edge("10.10.10.110:443", 0), edge("10.10.10.111:443", 0), edge("", 9),
+			{
+				Name: "maglev", Address: netip.MustParseAddrPort("10.10.10.120:443"),
+				Protocol: TCP, Scheduler: "mh", Method: DR, PersistenceNetmask: 32,
+				OnFailure: Quiescent, Quorum: 1, SchedFlags: []string{"mh-port", "mh-fallback"},
+				Announce: AnnounceBGP,
+				RealServers: []RealServer{
+					{Address: netip.MustParseAddrPort("10.10.10.12:443"), Weight: 1},
+					{Address: netip.MustParseAddrPort("10.10.10.13:443"), Weight: 1},
+				},
+			},
 		},
 		IPVS: IPVS{
 			TimeoutTCP: 900 * time.Second, TimeoutTCPFin: 120 * time.Second, TimeoutUDP: 300 * time.Second,
@@ -303,6 +316,15 @@ func TestValidFull(t *testing.T) {
 				MaxLen: 1400, Port: 8849, TTL: 2, McastGroup: netip.MustParseAddr("239.0.0.81")},
 		},
 		Status: Status{Socket: "/run/lvsd/web.sock"},
+		BGP: &BGP{
+			ASN: 65010, RouterID: netip.MustParseAddr("10.10.10.12"), HoldTime: 9 * time.Second,
+			ListenPort: 1179, MED: 20, Communities: []uint32{65010<<16 | 100}, Interface: "dummy0",
+			WithdrawWhen: AllServicesDown, DrainWait: 2 * time.Second,
+			Neighbors: []BGPNeighbor{{
+				Name: "tor1", Address: netip.MustParseAddr("10.10.10.1"), ASN: 65000, Port: 1179,
+				BFD: true, Multihop: 2, Password: "s3cret",
+			}},
+		},
 	}
 	got := mustResolve(t, "testdata/valid/full.hcl", "director-b")
 	if diff := cmp.Diff(want, got, netipOpts); diff != "" {

@@ -177,6 +177,7 @@ var schema = &blockSpec{
 			Doc: "One director; `lvsd --node NAME` picks which one this host is. Names are unique.",
 			Attrs: []*attrSpec{
 				{Name: "priority", Kind: kInt, Min: 1, Max: 255, Default: "100", Doc: "VRRP priority of this node in every instance without a `priorities` entry for it"},
+				{Name: "router_id", Kind: kString, Default: "`bgp.router_id`", Doc: "this director's BGP router ID (an IPv4 address), over the `bgp` block's"},
 			},
 		},
 		{
@@ -288,6 +289,7 @@ var schema = &blockSpec{
 				tunnelTypeSpec, tunnelPortSpec, tunnelChecksumSpec,
 				{Name: "quorum_up", Kind: kStringList, Default: "[]", Doc: "argv run (without a shell, with a timeout) when the healthy real servers reach `quorum` again"},
 				{Name: "quorum_down", Kind: kStringList, Default: "[]", Doc: "argv run when fewer than `quorum` real servers are healthy"},
+				{Name: "announce", Kind: kString, Default: `""`, Doc: "`bgp`: every director holds the VIP and announces it to its BGP neighbours (active-active, see `bgp`); needs `scheduler = \"mh\"` with `sched_flags` `mh-port` and `mh-fallback`; \"\" = the VIP is a VRRP instance's"},
 			},
 			Blocks: []*blockSpec{
 				healthCheckSpec,
@@ -354,6 +356,7 @@ var schema = &blockSpec{
 				},
 			},
 		},
+		bgpSpec,
 		{
 			Name: "status",
 			Doc:  "Control socket and metrics.",

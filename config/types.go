@@ -26,12 +26,16 @@ type Config struct {
 	VirtualServers []VirtualServer
 	IPVS           IPVS
 	Status         Status
+	// BGP is nil unless the file has a bgp block.
+	BGP *BGP
 }
 
 // Node is one declared director.
 type Node struct {
 	Name     string
 	Priority uint8 // default priority of every instance on this node
+	// RouterID is the node's own BGP router ID; invalid = the bgp block's.
+	RouterID netip.Addr
 }
 
 // VRRPInstance is one virtual router as this node runs it.
@@ -194,6 +198,8 @@ type VirtualServer struct {
 	// SorryServer is added when fewer than Quorum real servers are
 	// healthy; invalid when not configured.
 	SorryServer netip.AddrPort
+	// Announce is how the VIP reaches the routers: VRRP or BGP.
+	Announce    Announce
 	RealServers []RealServer
 	// SchedFlags are the scheduler flags as ipvsadm names them
 	// (mh-port, sh-fallback, flag-3, ...), each once.

@@ -4,10 +4,12 @@ cluster = "web"
 include = ["full.d/*.hcl"]
 
 node "director-a" {
-  priority = 150
+  priority  = 150
+  router_id = "10.10.10.11"
 }
 node "director-b" {
-  priority = 100
+  priority  = 100
+  router_id = "10.10.10.12"
 }
 
 vrrp_instance "VI_EXT" {
@@ -246,4 +248,36 @@ ipvs {
 status {
   socket         = "/run/lvsd/web.sock"
   metrics_listen = ""
+}
+
+virtual_server "maglev" {
+  address     = "10.10.10.120:443"
+  scheduler   = "mh"
+  sched_flags = ["mh-port", "mh-fallback"]
+  on_failure  = "quiescent"
+  announce    = "bgp"
+
+  real_server "10.10.10.12" {}
+  real_server "10.10.10.13" {}
+}
+
+bgp {
+  asn           = 65010
+  router_id     = "auto"
+  hold_time     = "9s"
+  listen_port   = 1179
+  med           = 20
+  communities   = ["65010:100"]
+  interface     = "dummy0"
+  withdraw_when = "all_services_down"
+  drain_wait    = "2s"
+
+  neighbor "tor1" {
+    address  = "10.10.10.1"
+    asn      = 65000
+    port     = 1179
+    bfd      = true
+    multihop = 2
+    password = "s3cret"
+  }
 }
