@@ -13,9 +13,8 @@ import (
 // neighbours so; the routers spread flows over the directors by ECMP.
 
 const (
-	defaultHoldTime     = 90 * time.Second
-	defaultDrainWait    = 5 * time.Second
-	defaultBGPInterface = "lo"
+	defaultHoldTime  = 90 * time.Second
+	defaultDrainWait = 5 * time.Second
 	// RFC 4271 §4.2: a hold time is 0 or at least 3 seconds, in 16 bits.
 	minHoldTime = 3 * time.Second
 	maxHoldTime = 65535 * time.Second
@@ -23,18 +22,17 @@ const (
 
 var bgpSpec = &blockSpec{
 	Name: "bgp",
-	Doc: "Active-active directors: every director holds the VIPs of the services with `announce = \"bgp\"` (on `interface`), " +
+	Doc: "Active-active directors: every director holds the VIPs of the services with `announce = \"bgp\"` on `lo` (hidden from ARP), " +
 		"programs the same IPVS table and announces each VIP as a host route (/32, /128, next hop self) to its neighbours, " +
 		"which spread flows over the directors by ECMP. A VIP is announced once its services are programmed and healthy " +
 		"and withdrawn as `withdraw_when` says; a stopping director first sends the GRACEFUL_SHUTDOWN community, waits `drain_wait`, then withdraws.",
 	Attrs: []*attrSpec{
 		{Name: "asn", Kind: kInt, Required: true, Min: 1, Max: maxUint32, Doc: "this cluster's AS number"},
-		{Name: "router_id", Kind: kString, Default: `"auto"`, Doc: "BGP router ID (an IPv4 address); `auto` = the first IPv4 address of the director's interfaces other than `interface`; each `node` may set its own"},
+		{Name: "router_id", Kind: kString, Default: `"auto"`, Doc: "BGP router ID (an IPv4 address); `auto` = the first global IPv4 address of the director's interfaces; each `node` may set its own"},
 		{Name: "hold_time", Kind: kDuration, Default: "90s", Doc: "proposed hold time: 0s or 3s..65535s, whole seconds; keepalives go every third of it"},
 		{Name: "listen_port", Kind: kInt, Min: 0, Max: maxUint16, Default: "0", Doc: "accept sessions opened by neighbours on this port; 0 = none, lvsd opens every session"},
 		{Name: "med", Kind: kInt, Min: 0, Max: maxUint32, Default: "0", Doc: "MULTI_EXIT_DISC sent with every route; 0 = none"},
 		{Name: "communities", Kind: kStringList, Default: "[]", Doc: "communities (`ASN:VALUE`) sent with every route"},
-		{Name: "interface", Kind: kString, Default: `"lo"`, Doc: "device the announced VIPs are added to (`lo` or a dummy device)"},
 		{Name: "withdraw_when", Kind: kString, Default: `"any_service_down"`, Doc: "withdraw a VIP when `any_service_down` (one of its services has fewer healthy real servers than its quorum) or when `all_services_down`"},
 		{Name: "drain_wait", Kind: kDuration, Default: "5s", Doc: "on stop, how long the routes carry the GRACEFUL_SHUTDOWN community before they are withdrawn"},
 	},
@@ -76,13 +74,11 @@ const (
 type BGP struct {
 	ASN uint32
 	// RouterID is this node's router ID; invalid means auto.
-	RouterID    netip.Addr
-	HoldTime    time.Duration
-	ListenPort  uint16 // 0 = no listener
-	MED         uint32 // 0 = not sent
-	Communities []uint32
-	// Interface is the device the announced VIPs are added to.
-	Interface    string
+	RouterID     netip.Addr
+	HoldTime     time.Duration
+	ListenPort   uint16 // 0 = no listener
+	MED          uint32 // 0 = not sent
+	Communities  []uint32
 	WithdrawWhen WithdrawWhen
 	DrainWait    time.Duration
 	Neighbors    []BGPNeighbor
@@ -119,7 +115,7 @@ func (b *builder) bgp(bb *block) *BGP {
 	if bb == nil {
 		return nil
 	}
-	out := &BGP{HoldTime: defaultHoldTime, Interface: defaultBGPInterface, WithdrawWhen: AnyServiceDown, DrainWait: defaultDrainWait}
+	out := &BGP{HoldTime: defaultHoldTime, WithdrawWhen: AnyServiceDown, DrainWait: defaultDrainWait}
 	if v := bb.get("asn"); v != nil {
 		out.ASN = uint32(v.num)
 	}
@@ -146,10 +142,6 @@ func (b *builder) bgp(bb *block) *BGP {
 				b.errorf(it.rng, "community must be ASN:VALUE with both parts 0..65535, got %q", it.str)
 			}
 		}
-	}
-	if v := bb.get("interface"); v != nil {
-		b.ifName(v.str, v.rng, "interface")
-		out.Interface = v.str
 	}
 	if v := bb.get("withdraw_when"); v != nil && b.enum(v, "withdraw_when", []string{string(AnyServiceDown), string(AllServicesDown)}) {
 		out.WithdrawWhen = WithdrawWhen(v.str)

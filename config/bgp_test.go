@@ -20,7 +20,7 @@ func TestBGPResolve(t *testing.T) {
 		if cfg.BGP.RouterID != tt.routerID {
 			t.Errorf("%s: router ID = %v, want %v", tt.node, cfg.BGP.RouterID, tt.routerID)
 		}
-		if cfg.BGP.WithdrawWhen != AnyServiceDown || cfg.BGP.Interface != "lo" || cfg.BGP.DrainWait != defaultDrainWait || cfg.BGP.HoldTime != defaultHoldTime {
+		if cfg.BGP.WithdrawWhen != AnyServiceDown || cfg.BGP.DrainWait != defaultDrainWait || cfg.BGP.HoldTime != defaultHoldTime {
 			t.Errorf("%s: defaults = %+v", tt.node, cfg.BGP)
 		}
 	}

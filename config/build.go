@@ -911,6 +911,10 @@ func (b *builder) ipvs(ib *block, services []VirtualServer, insts map[string]*in
 		if vs.Method == DR || vs.Method == TUN {
 			out.ConnReuseMode = 3
 		}
+		if vs.Announce == AnnounceBGP {
+			out.SloppyTCP = out.SloppyTCP || vs.Protocol == TCP
+			out.SloppySCTP = out.SloppySCTP || vs.Protocol == SCTP
+		}
 	}
 	if ib == nil {
 		return out

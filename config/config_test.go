@@ -310,7 +310,7 @@ func TestValidFull(t *testing.T) {
 		},
 		IPVS: IPVS{
 			TimeoutTCP: 900 * time.Second, TimeoutTCPFin: 120 * time.Second, TimeoutUDP: 300 * time.Second,
-			ConnReuseMode:     2,
+			ConnReuseMode: 2, SloppyTCP: true,
 			ReconcileInterval: 30 * time.Second,
 			SyncDaemon: &SyncDaemon{Interface: "eth1", VRRPInstance: "VI_INT", SyncID: 9,
 				MaxLen: 1400, Port: 8849, TTL: 2, McastGroup: netip.MustParseAddr("239.0.0.81")},
@@ -318,7 +318,7 @@ func TestValidFull(t *testing.T) {
 		Status: Status{Socket: "/run/lvsd/web.sock"},
 		BGP: &BGP{
 			ASN: 65010, RouterID: netip.MustParseAddr("10.10.10.12"), HoldTime: 9 * time.Second,
-			ListenPort: 1179, MED: 20, Communities: []uint32{65010<<16 | 100}, Interface: "dummy0",
+			ListenPort: 1179, MED: 20, Communities: []uint32{65010<<16 | 100},
 			WithdrawWhen: AllServicesDown, DrainWait: 2 * time.Second,
 			Neighbors: []BGPNeighbor{{
 				Name: "tor1", Address: netip.MustParseAddr("10.10.10.1"), ASN: 65000, Port: 1179,

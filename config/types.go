@@ -338,10 +338,14 @@ type IPVS struct {
 	ExpireQuiescentTemplate bool
 	// ConnReuseMode is net.ipv4.vs.conn_reuse_mode, resolved: 3 when a
 	// service forwards by DR or TUN, else the kernel's default 1.
-	ConnReuseMode     int
-	ReconcileInterval time.Duration
-	CleanupOnExit     bool
-	SyncDaemon        *SyncDaemon // nil = none
+	ConnReuseMode int
+	// SloppyTCP and SloppySCTP are set when a service is announced by
+	// BGP: a flow that ECMP moves to this director mid-connection is
+	// taken up (net.ipv4.vs.sloppy_tcp, sloppy_sctp).
+	SloppyTCP, SloppySCTP bool
+	ReconcileInterval     time.Duration
+	CleanupOnExit         bool
+	SyncDaemon            *SyncDaemon // nil = none
 }
 
 // SyncDaemon configures IPVS connection synchronisation.

@@ -35,6 +35,8 @@ func sysctlsOf(c config.IPVS) reconcile.Sysctls {
 		ExpireNodestConn:        c.ExpireNodestConn,
 		ExpireQuiescentTemplate: c.ExpireQuiescentTemplate,
 		ConnReuseMode:           c.ConnReuseMode,
+		SloppyTCP:               c.SloppyTCP,
+		SloppySCTP:              c.SloppySCTP,
 	}
 }
 

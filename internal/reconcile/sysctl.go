@@ -12,6 +12,9 @@ type Sysctls struct {
 	ExpireNodestConn        bool
 	ExpireQuiescentTemplate bool
 	ConnReuseMode           int
+	// SloppyTCP and SloppySCTP are set to 1 when true and left alone
+	// otherwise: only directors announced by BGP need them.
+	SloppyTCP, SloppySCTP bool
 }
 
 // ApplySysctls sets the IPVS sysctls of ipvs {} in the network namespace
@@ -38,14 +41,26 @@ type Sysctls struct {
 // The files exist only while ip_vs is loaded; when they are missing the
 // error says so.
 func ApplySysctls(root string, cfg Sysctls) error {
-	for _, s := range []struct {
+	type setting struct {
 		name  string
 		value string
-	}{
+	}
+	settings := []setting{
 		{"expire_nodest_conn", boolSysctl(cfg.ExpireNodestConn)},
 		{"expire_quiescent_template", boolSysctl(cfg.ExpireQuiescentTemplate)},
 		{"conn_reuse_mode", strconv.Itoa(cfg.ConnReuseMode)},
-	} {
+	}
+	// sloppy_tcp = 1: a mid-connection packet without a connection entry
+	// (a flow that ECMP moved here from a lost director) creates one, so
+	// the flow goes on to the real server Maglev picks, the same as the
+	// lost director's.
+	if cfg.SloppyTCP {
+		settings = append(settings, setting{"sloppy_tcp", "1"})
+	}
+	if cfg.SloppySCTP {
+		settings = append(settings, setting{"sloppy_sctp", "1"})
+	}
+	for _, s := range settings {
 		key := "net.ipv4.vs." + s.name
 		err := sysctl.Write(root, key, s.value)
 		if sysctl.IsNotExist(err) {

@@ -12,7 +12,7 @@ import (
 )
 
 // sysctlNames are the sysctls ApplySysctls writes.
-var sysctlNames = []string{"expire_nodest_conn", "expire_quiescent_template", "conn_reuse_mode"}
+var sysctlNames = []string{"expire_nodest_conn", "expire_quiescent_template", "conn_reuse_mode", "sloppy_tcp", "sloppy_sctp"}
 
 // sysctlDir makes root/net/ipv4/vs with the files holding old, as the
 // kernel shows them once ip_vs is loaded.
@@ -54,13 +54,15 @@ func TestApplySysctls(t *testing.T) {
 		want map[string]string
 	}{
 		{"remove services (default nodest)", Sysctls{ExpireNodestConn: true, ConnReuseMode: 1}, "0\n",
-			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "0", "conn_reuse_mode": "1"}},
+			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "0", "conn_reuse_mode": "1", "sloppy_tcp": "0", "sloppy_sctp": "0"}},
 		{"quiescent services (default template)", Sysctls{ExpireQuiescentTemplate: true, ConnReuseMode: 1}, "0\n",
-			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "1", "conn_reuse_mode": "1"}},
+			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "1", "conn_reuse_mode": "1", "sloppy_tcp": "0", "sloppy_sctp": "0"}},
 		{"both, DR services", Sysctls{ExpireNodestConn: true, ExpireQuiescentTemplate: true, ConnReuseMode: 3}, "0\n",
-			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "1", "conn_reuse_mode": "3"}},
+			map[string]string{"expire_nodest_conn": "1", "expire_quiescent_template": "1", "conn_reuse_mode": "3", "sloppy_tcp": "0", "sloppy_sctp": "0"}},
+		{"announced by BGP: sloppy", Sysctls{ExpireQuiescentTemplate: true, ConnReuseMode: 3, SloppyTCP: true, SloppySCTP: true}, "0\n",
+			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "1", "conn_reuse_mode": "3", "sloppy_tcp": "1", "sloppy_sctp": "1"}},
 		{"turned off", Sysctls{}, "1\n",
-			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "0", "conn_reuse_mode": "0"}},
+			map[string]string{"expire_nodest_conn": "0", "expire_quiescent_template": "0", "conn_reuse_mode": "0", "sloppy_tcp": "1", "sloppy_sctp": "1"}}, // sloppy left alone
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := sysctlDir(t, tc.old)

@@ -268,7 +268,6 @@ bgp {
   listen_port   = 1179
   med           = 20
   communities   = ["65010:100"]
-  interface     = "dummy0"
   withdraw_when = "all_services_down"
   drain_wait    = "2s"
 
