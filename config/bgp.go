@@ -15,6 +15,7 @@ import (
 const (
 	defaultHoldTime  = 90 * time.Second
 	defaultDrainWait = 5 * time.Second
+	defaultLinger    = 10 * time.Second
 	// RFC 4271 §4.2: a hold time is 0 or at least 3 seconds, in 16 bits.
 	minHoldTime = 3 * time.Second
 	maxHoldTime = 65535 * time.Second
@@ -35,6 +36,7 @@ var bgpSpec = &blockSpec{
 		{Name: "communities", Kind: kStringList, Default: "[]", Doc: "communities (`ASN:VALUE`) sent with every route"},
 		{Name: "withdraw_when", Kind: kString, Default: `"any_service_down"`, Doc: "withdraw a VIP when `any_service_down` (one of its services has fewer healthy real servers than its quorum) or when `all_services_down`"},
 		{Name: "drain_wait", Kind: kDuration, Default: "5s", Doc: "on stop, how long the routes carry the GRACEFUL_SHUTDOWN community before they are withdrawn"},
+		{Name: "linger", Kind: kDuration, Default: "10s", Doc: "on stop, after the withdrawal, keep forwarding while packets of the announced services still arrive, at most this long"},
 	},
 	Blocks: []*blockSpec{
 		{
@@ -81,7 +83,10 @@ type BGP struct {
 	Communities  []uint32
 	WithdrawWhen WithdrawWhen
 	DrainWait    time.Duration
-	Neighbors    []BGPNeighbor
+	// Linger bounds how long a stopping director keeps forwarding after
+	// its routes are withdrawn.
+	Linger    time.Duration
+	Neighbors []BGPNeighbor
 }
 
 // BGPNeighbor is one BGP peer.
@@ -115,7 +120,7 @@ func (b *builder) bgp(bb *block) *BGP {
 	if bb == nil {
 		return nil
 	}
-	out := &BGP{HoldTime: defaultHoldTime, WithdrawWhen: AnyServiceDown, DrainWait: defaultDrainWait}
+	out := &BGP{HoldTime: defaultHoldTime, WithdrawWhen: AnyServiceDown, DrainWait: defaultDrainWait, Linger: defaultLinger}
 	if v := bb.get("asn"); v != nil {
 		out.ASN = uint32(v.num)
 	}
@@ -148,6 +153,9 @@ func (b *builder) bgp(bb *block) *BGP {
 	}
 	if v := bb.get("drain_wait"); v != nil {
 		out.DrainWait = v.dur
+	}
+	if v := bb.get("linger"); v != nil {
+		out.Linger = v.dur
 	}
 	names := map[string]int{}
 	addrs := map[netip.Addr]string{}

@@ -319,7 +319,7 @@ func TestValidFull(t *testing.T) {
 		BGP: &BGP{
 			ASN: 65010, RouterID: netip.MustParseAddr("10.10.10.12"), HoldTime: 9 * time.Second,
 			ListenPort: 1179, MED: 20, Communities: []uint32{65010<<16 | 100},
-			WithdrawWhen: AllServicesDown, DrainWait: 2 * time.Second,
+			WithdrawWhen: AllServicesDown, DrainWait: 2 * time.Second, Linger: 3 * time.Second,
 			Neighbors: []BGPNeighbor{{
 				Name: "tor1", Address: netip.MustParseAddr("10.10.10.1"), ASN: 65000, Port: 1179,
 				BFD: true, Multihop: 2, Password: "s3cret",

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lvsd/lvsd/config"
 	"github.com/lvsd/lvsd/healthcheck"
+	"github.com/lvsd/lvsd/internal/bgp"
 	"github.com/lvsd/lvsd/internal/memlimit"
 	"github.com/lvsd/lvsd/internal/plan"
 	"github.com/lvsd/lvsd/internal/reconcile"
@@ -44,6 +45,8 @@ type Options struct {
 
 	// sys replaces the kernel (tests).
 	sys system
+	// speaker replaces the BGP speaker (tests).
+	speaker func(bgp.Config, *slog.Logger) bgp.Speaker
 }
 
 // ConfigError is a configuration the daemon refuses: at start-up it ends Run
@@ -133,6 +136,9 @@ type Daemon struct {
 	// redirected: a NAT relay routed real servers' answers to the peer
 	// (RedirectReplies); set and read by the stop only.
 	redirected bool
+
+	// bgp is the scale-out half (bgp.go); nil without a bgp block.
+	bgp *bgpDirector
 }
 
 // instance is one running VRRP instance.
@@ -356,6 +362,13 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		unbind()
 		return err
 	}
+	if err := d.startBGP(cfg); err != nil {
+		for _, in := range insts {
+			in.transport.Close()
+		}
+		unbind()
+		return err
+	}
 	d.heldState = runStatePath(socket, ".relay.json")
 	if err := d.holdVIPs(cfg); err != nil {
 		for _, in := range insts {
@@ -406,6 +419,9 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		return status.ServeMetricsOn(ctx, metricsLn, d.metrics.Handler())
 	})
 	part("systemd notification", d.notifyLoop)
+	if d.bgp != nil {
+		part("bgp", d.runBGP)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -436,6 +452,7 @@ func alive(socket string) bool {
 func (d *Daemon) stop() {
 	start := time.Now()
 	_ = d.sd.Send("STOPPING=1")
+	d.drainBGP()
 	d.reloadMu.Lock()
 	d.running = false
 	d.mu.Lock()
@@ -472,6 +489,7 @@ func (d *Daemon) stop() {
 	// The VIPs are off the interfaces: the real servers answer the new
 	// master, and the VIPs on lo can go too.
 	d.endRedirect()
+	d.releaseBGP()
 	if d.heldSet {
 		if err := d.sys.HoldVIPs(d.heldState, nil); err != nil {
 			d.log.Warn("taking the relay VIPs off lo", "err", err)
@@ -557,6 +575,7 @@ func (d *Daemon) onResult(key string, r healthcheck.Result, h healthcheck.Health
 	}
 	if changed {
 		d.updateStatusLine()
+		d.kickBGP()
 	}
 }
 

@@ -275,6 +275,7 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 	}
 	d.mu.Unlock()
 	d.runHealthCommands(cmds)
+	d.kickBGP()
 	if d.rec != nil && p.IPVS {
 		// The sysctls of ipvs {} are set at start; a reload that changes
 		// them (or the on_failure policies their defaults follow) sets

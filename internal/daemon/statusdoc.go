@@ -39,7 +39,9 @@ func (d *Daemon) Status() status.Document {
 		snap := rec.Snapshot()
 		in.kernel = &snap
 	}
-	return buildDocument(in)
+	doc := buildDocument(in)
+	doc.BGP = d.bgpStatus()
+	return doc
 }
 
 // reconciler returns the reconciler once Run has made it (nil without

@@ -223,7 +223,7 @@ func Write(w io.Writer, cfg *config.Config) error {
 			return err
 		}
 	}
-	return nil
+	return WriteBGP(w, cfg)
 }
 
 // InstanceLine summarises a VRRP instance as this node runs it.

@@ -41,6 +41,8 @@ type Document struct {
 	// runs, or none readable. A packet whose VRID runs there is counted
 	// by that instance alone, so every packet is counted once.
 	VRRPInterfaces []VRRPInterface `json:"vrrp_interfaces"`
+	// BGP is set on directors with a bgp block (see bgp.go).
+	BGP *BGP `json:"bgp,omitempty"`
 }
 
 // VRRPInterface is one interface with VRRP instances, or that had some.

@@ -195,12 +195,14 @@ type sourceCollector struct {
 
 	state, trans, sent, recv, late, dropped, ifDropped *prometheus.Desc
 	healthy, conns, bytes, quorum                      *prometheus.Desc
+	bgp                                                bgpCollector
 }
 
 func newSourceCollector(src Source) *sourceCollector {
 	d := prometheus.NewDesc
 	return &sourceCollector{
 		src: src,
+		bgp: newBGPCollector(),
 		state: d("lvsd_vrrp_state",
 			"VRRP state of the instance: 0 init, 1 backup, 2 master, 3 fault.", []string{"instance"}, nil),
 		trans: d("lvsd_vrrp_transitions_total",
@@ -233,6 +235,7 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.state, c.trans, c.sent, c.recv, c.late, c.dropped, c.ifDropped, c.healthy, c.conns, c.bytes, c.quorum} {
 		ch <- d
 	}
+	c.bgp.describe(ch)
 }
 
 // Collect reads the document once, so every family of a scrape shows the
@@ -271,6 +274,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.bytes, rs.BytesOut, vs.Name, rs.Address, "out")
 		}
 	}
+	c.bgp.collect(&doc, gauge)
 }
 
 func boolValue(b bool) float64 {

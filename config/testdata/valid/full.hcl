@@ -270,6 +270,7 @@ bgp {
   communities   = ["65010:100"]
   withdraw_when = "all_services_down"
   drain_wait    = "2s"
+  linger        = "3s"
 
   neighbor "tor1" {
     address  = "10.10.10.1"
