@@ -130,6 +130,7 @@ func writeStatus(w io.Writer, d status.Document) {
 	for _, in := range d.VRRPInstances {
 		writeInstance(w, in, width)
 	}
+	writeBGP(w, d.BGP)
 
 	fmt.Fprintln(w, "IP Virtual Server (lvsd view)")
 	if len(d.VirtualServers) == 0 {

@@ -281,3 +281,27 @@ func TestHealthColumn(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusPlainBGP(t *testing.T) {
+	var b strings.Builder
+	writeBGP(&b, &status.BGP{
+		ASN: 65010, RouterID: "192.0.2.11",
+		Sessions: []status.BGPSession{{Neighbor: "tor1", Address: "192.0.2.1", State: "ESTABLISHED", Up: true, Since: "2026-01-02T03:04:05Z"}},
+		Routes: []status.BGPRoute{
+			{Prefix: "203.0.113.10/32", Announced: true},
+			{Prefix: "203.0.113.11/32", Reason: "no healthy real server in api"},
+		},
+	})
+	want := "BGP  AS 65010  router-id 192.0.2.11\n" +
+		"  neighbor tor1         192.0.2.1            ESTABLISHED since 2026-01-02T03:04:05Z\n" +
+		"  route 203.0.113.10/32          announced\n" +
+		"  route 203.0.113.11/32          withdrawn (no healthy real server in api)\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("writeBGP (-want +got):\n%s", diff)
+	}
+	b.Reset()
+	writeBGP(&b, nil)
+	if b.Len() != 0 {
+		t.Errorf("writeBGP(nil) = %q, want nothing", b.String())
+	}
+}

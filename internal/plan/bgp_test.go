@@ -2,6 +2,7 @@ package plan
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -88,5 +89,23 @@ func TestAnnouncedServiceKeepsFailedServersAtWeightZero(t *testing.T) {
 	}
 	if svc.Flags != ipvs.FlagSchedFlag1|ipvs.FlagSchedFlag2 {
 		t.Errorf("flags = %#x, want mh-fallback|mh-port", svc.Flags)
+	}
+}
+
+func TestWriteBGP(t *testing.T) {
+	cfg, _, diags := config.Load("../../config/testdata/valid/bgp.hcl", "lb3")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var b strings.Builder
+	if err := WriteBGP(&b, cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := "bgp announce 203.0.113.10/32 next-hop self services web,web-tls\n" +
+		"bgp announce 2001:db8:10::10/128 next-hop self services web6\n" +
+		"bgp neighbor tor1 address 192.0.2.1 asn 65000 local-asn 65010 router-id auto\n" +
+		"bgp neighbor tor1-v6 address 2001:db8::1 asn 65000 local-asn 65010 router-id auto\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("WriteBGP (-want +got):\n%s", diff)
 	}
 }
