@@ -54,9 +54,15 @@ func (g *GoBGP) Run(ctx context.Context, events func(PeerEvent)) error {
 		defer close(served)
 		srv.Serve()
 	}()
+	started := false
 	defer func() {
-		srv.Stop()
-		<-served
+		// Serve returns once StopBgp has run, which Stop does; a server
+		// that never started cannot be stopped, and its Serve goroutine
+		// is left to the process's exit (a start-up failure ends lvsd).
+		if started {
+			srv.Stop()
+			<-served
+		}
 	}()
 
 	listen := int32(-1) // GoBGP's "no listener"
@@ -70,16 +76,7 @@ func (g *GoBGP) Run(ctx context.Context, events func(PeerEvent)) error {
 	}}); err != nil {
 		return fmt.Errorf("starting BGP: %w", err)
 	}
-	// lvsd only announces: whatever the neighbours send is dropped on
-	// the way in, so it costs no memory and never reaches a table.
-	if err := srv.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
-		Name:          "global",
-		Direction:     api.PolicyDirection_POLICY_DIRECTION_IMPORT,
-		DefaultAction: api.RouteAction_ROUTE_ACTION_REJECT,
-	}}); err != nil {
-		return fmt.Errorf("setting the BGP import policy: %w", err)
-	}
-
+	started = true
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	evc := make(chan PeerEvent, 64)
@@ -132,13 +129,9 @@ func (g *GoBGP) Run(ctx context.Context, events func(PeerEvent)) error {
 				g.peers[i].State, g.peers[i].Up = "IDLE", false
 			}
 			g.mu.Unlock()
-			// StopBgp closes every session with a CEASE notification,
-			// which withdraws the routes at once (RFC 4271 §6.7).
-			stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if err := srv.StopBgp(stopCtx, &api.StopBgpRequest{}); err != nil {
-				return fmt.Errorf("stopping BGP: %w", err)
-			}
+			// The deferred Stop closes every session with a CEASE
+			// notification, which withdraws the routes at once (RFC 4271
+			// §6.7, §8.2.1.1).
 			return nil
 		case pe := <-evc:
 			g.mu.Lock()

@@ -28,8 +28,8 @@ import (
 const bgpPoll = 250 * time.Millisecond
 
 // bgpQuiet is how long no packet may have arrived for the withdrawal to
-// count as done.
-const bgpQuiet = time.Second
+// count as done: a router reroutes within milliseconds of the update.
+const bgpQuiet = 500 * time.Millisecond
 
 // bgpDirector is the BGP half of a daemon whose file has a bgp block.
 type bgpDirector struct {
