@@ -19,6 +19,7 @@ packages=(
 	zstd            # kernels whose modules are .ko.zst
 	tcpdump         # the lab observer's captures
 	keepalived      # a reference VRRP peer
+	bird2           # the BGP router that active-active directors peer with
 	libc-bin        # ldd, to find the guest programs' libraries
 	dpkg            # dpkg-deb, to unpack the kernel package
 	systemd         # systemd-analyze verify of examples/systemd/lvsd.service

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -60,12 +61,14 @@ func TestVMTimeout(t *testing.T) {
 }
 
 // TestVMGoTests runs the vm-tagged tests of vmtests inside the VM, with
-// tcpdump for the lab's captures.
+// tcpdump for the lab's captures and BIRD as the BGP router of the
+// active-active directors.
 func TestVMGoTests(t *testing.T) {
+	lab.RequireRoot(t, "bird", "birdc")
 	// The health-check scenario has a boot of its own (health_vm_test.go).
 	vm.GoTests{
 		Package:  "./vmtests",
-		Binaries: []string{"tcpdump"},
+		Binaries: []string{"tcpdump", "bird", "birdc"},
 		Files:    exampleFiles(t),
 		Args:     []string{"-test.skip", "^TestHealthChecksDriveIPVS$"},
 	}.Run(t)
