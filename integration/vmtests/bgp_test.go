@@ -5,6 +5,8 @@ package vmtests
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,17 +34,59 @@ const (
 	bgpRouter   = "192.0.2.1"
 	bgpDirA     = "192.0.2.2"
 	bgpDirB     = "192.0.2.3"
+	bgpDirC     = "192.0.2.4"
 	bgpRS1      = "192.0.2.21"
+	bgpClient   = "198.51.100.10"
+	bgpRouter2  = "198.51.100.1"
+	bgpEchoPort = 7000
 	bgpHoldTime = 3 * time.Second
 )
 
-func bgpLVSDConfig() string {
+// bgpWebService is test 1's service: busybox httpd on rs1.
+var bgpWebService = fmt.Sprintf(`virtual_server "web" {
+  address     = "%s:80"
+  scheduler   = "mh"
+  sched_flags = ["mh-port", "mh-fallback"]
+  announce    = "bgp"
+  health_check "tcp" {
+    interval = "200ms"
+    timeout  = "100ms"
+    rise     = 1
+    fall     = 1
+  }
+  real_server %q {}
+}
+`, bgpVIP, bgpRS1)
+
+// bgpEchoService is the ECMP lab's service: echo servers on three DR
+// real servers.
+var bgpEchoService = fmt.Sprintf(`virtual_server "echo" {
+  address     = "%s:%d"
+  scheduler   = "mh"
+  sched_flags = ["mh-port", "mh-fallback"]
+  announce    = "bgp"
+  health_check "tcp" {
+    interval = "500ms"
+    timeout  = "200ms"
+    rise     = 1
+    fall     = 2
+  }
+  real_server "192.0.2.21" {}
+  real_server "192.0.2.22" {}
+  real_server "192.0.2.23" {}
+}
+`, bgpVIP, bgpEchoPort)
+
+func bgpLVSDConfig(service string) string {
 	return fmt.Sprintf(`cluster = "edge"
 node "a" {
   router_id = %[2]q
 }
 node "b" {
   router_id = %[3]q
+}
+node "c" {
+  router_id = %[7]q
 }
 bgp {
   asn        = 65010
@@ -54,26 +98,14 @@ bgp {
     asn     = 65000
   }
 }
-virtual_server "web" {
-  address     = "%[4]s:80"
-  scheduler   = "mh"
-  sched_flags = ["mh-port", "mh-fallback"]
-  announce    = "bgp"
-  health_check "tcp" {
-    interval = "200ms"
-    timeout  = "100ms"
-    rise     = 1
-    fall     = 1
-  }
-  real_server %[5]q {}
-}
+%[4]s
 ipvs {
   reconcile_interval = "1s"
 }
 status {
   metrics_listen = ""
 }
-`, bgpRouter, bgpDirA, bgpDirB, bgpVIP, bgpRS1, bgpHoldTime)
+`, bgpRouter, bgpDirA, bgpDirB, service, "", bgpHoldTime, bgpDirC)
 }
 
 // bgpBIRDConfig peers with both directors, accepts their routes and puts
@@ -87,7 +119,7 @@ protocol kernel {
   ipv4 { export all; import none; };
 }
 `, bgpRouter)
-	for name, addr := range map[string]string{"a": bgpDirA, "b": bgpDirB} {
+	for name, addr := range map[string]string{"a": bgpDirA, "b": bgpDirB, "c": bgpDirC} {
 		fmt.Fprintf(&b, `protocol bgp dir_%s {
   local %s as 65000;
   neighbor %s as 65010;
@@ -110,11 +142,16 @@ type bgpLab struct {
 	birdc  string // BIRD's control socket
 	dirs   map[string]*e2eDirector
 	rs     *lab.Host
-	httpd  *lab.Proc
-	www    string
+	// servers are the real servers, rs1 first; client sits behind the
+	// router on a LAN of its own.
+	servers []*lab.Host
+	clients *lab.LAN
+	client  *lab.Host
+	httpd   *lab.Proc
+	www     string
 }
 
-func newBGPLab(t *testing.T) *bgpLab {
+func newBGPLab(t *testing.T, service string, servers ...string) *bgpLab {
 	t.Helper()
 	vm.RequireGuest(t)
 	bin := os.Getenv("LVSD_BIN")
@@ -130,24 +167,37 @@ func newBGPLab(t *testing.T) *bgpLab {
 	run(t, "modprobe", "ip_vs_mh")
 	dir := t.TempDir()
 	l := &bgpLab{t: t, lvsd: bin, dir: dir, cfg: filepath.Join(dir, "lvsd.hcl"), dirs: map[string]*e2eDirector{}}
-	l.lan = lab.NewLAN(t, "router", "a", "b", "rs1")
+	l.lan = lab.NewLAN(t, append([]string{"router", "a", "b", "c"}, servers...)...)
 	l.router = l.lan.Host("router")
 	l.lan.AddAddr("router", bgpRouter+"/24")
-	for name, addr := range map[string]string{"a": bgpDirA, "b": bgpDirB} {
+	// The clients' side of the router, and routes back to it.
+	l.clients = l.lan.NewLAN("router", "client")
+	l.clients.AddAddr("router", bgpRouter2+"/24")
+	l.clients.AddAddr("client", bgpClient+"/24")
+	l.client = l.clients.Host("client")
+	l.client.MustExec(t, "ip", "route", "add", "default", "via", bgpRouter2)
+	l.router.MustExec(t, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward && echo 1 > /proc/sys/net/ipv4/fib_multipath_hash_policy")
+	for name, addr := range map[string]string{"a": bgpDirA, "b": bgpDirB, "c": bgpDirC} {
 		l.lan.AddAddr(name, addr+"/24")
 		h := l.lan.Host(name)
 		// IPVS refuses destinations in a namespace whose lo is down.
 		h.MustExec(t, "ip", "link", "set", "lo", "up")
+		h.MustExec(t, "ip", "route", "add", "198.51.100.0/24", "via", bgpRouter)
 		l.dirs[name] = &e2eDirector{name: name, host: h, socket: filepath.Join(dir, name+".sock")}
 	}
-	l.lan.AddAddr("rs1", bgpRS1+"/24")
-	l.rs = l.lan.Host("rs1")
-	l.rs.MustExec(t, bin, "realserver", "up", "--vip", bgpVIP, "--method", "dr", "--state", filepath.Join(dir, "rs1.json"))
+	for i, name := range servers {
+		l.lan.AddAddr(name, fmt.Sprintf("192.0.2.%d/24", 21+i))
+		h := l.lan.Host(name)
+		h.MustExec(t, "ip", "route", "add", "198.51.100.0/24", "via", bgpRouter)
+		h.MustExec(t, bin, "realserver", "up", "--vip", bgpVIP, "--method", "dr", "--state", filepath.Join(dir, name+".json"))
+		l.servers = append(l.servers, h)
+	}
+	l.rs = l.servers[0]
 	l.www = t.TempDir()
 	if err := os.WriteFile(filepath.Join(l.www, "index.html"), []byte("rs1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(l.cfg, []byte(bgpLVSDConfig()), 0o644); err != nil {
+	if err := os.WriteFile(l.cfg, []byte(bgpLVSDConfig(service)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	birdConf := filepath.Join(dir, "bird.conf")
@@ -262,7 +312,7 @@ func (l *bgpLab) status(name string) status.Document {
 // GRACEFUL_SHUTDOWN before it withdraws; a frozen director's route goes
 // when the hold timer expires, a killed one's at once.
 func TestBGPDirectorsWithBIRD(t *testing.T) {
-	l := newBGPLab(t)
+	l := newBGPLab(t, bgpWebService, "rs1")
 	a := l.start("a")
 	l.established("a", 20*time.Second)
 
@@ -378,5 +428,113 @@ func bgpEventually(t *testing.T, within time.Duration, what string, cond func() 
 			t.Fatalf("%s: not within %v", what, within)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestBGPECMPDirectorLoss is the point of the scale-out: three directors
+// behind BIRD's ECMP route, long-lived echo connections from a client with
+// pinned source ports, one director killed. ECMP moves that director's
+// flows (and some others) to the survivors; with mh and sloppy_tcp they
+// reach the same real server there, so no connection breaks.
+func TestBGPECMPDirectorLoss(t *testing.T) {
+	const flows = 30
+	l := newBGPLab(t, bgpEchoService, "rs1", "rs2", "rs3")
+	for _, h := range l.servers {
+		// On every address: the VIP for the clients, the server's own
+		// for the directors' checks.
+		natEchoServer(t, h, fmt.Sprintf(":%d", bgpEchoPort))
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		l.start(n)
+	}
+	l.waitBIRD(30*time.Second, "route via a, b and c", l.routeIs(bgpDirA, bgpDirB, bgpDirC), l.showRoute()...)
+	bgpEventually(t, 5*time.Second, "three-way ECMP route in the router's kernel", func() bool {
+		out, err := l.router.Exec(context.Background(), "ip", "route", "show", bgpVIP)
+		return err == nil && strings.Count(out, "nexthop via") == 3
+	})
+
+	// The client's connections, each from its own source port.
+	conns := make([]net.Conn, flows)
+	for i := range conns {
+		err := l.client.Do(func() error {
+			d := net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(bgpClient), Port: 41000 + i}}
+			c, err := d.Dial("tcp", net.JoinHostPort(bgpVIP, fmt.Sprint(bgpEchoPort)))
+			conns[i] = c
+			return err
+		})
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		defer conns[i].Close()
+	}
+	exchange := func(round int) (broken []int) {
+		for i, c := range conns {
+			if c == nil {
+				broken = append(broken, i)
+				continue
+			}
+			msg := fmt.Sprintf("flow %d round %d\n", i, round)
+			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+			buf := make([]byte, len(msg))
+			_, err := c.Write([]byte(msg))
+			if err == nil {
+				_, err = io.ReadFull(c, buf)
+			}
+			if err != nil || string(buf) != msg {
+				t.Logf("flow %d (port %d) broke in round %d: %v", i, 41000+i, round, err)
+				c.Close()
+				conns[i] = nil
+				broken = append(broken, i)
+			}
+		}
+		return broken
+	}
+	if broken := exchange(0); len(broken) > 0 {
+		t.Fatalf("flows broken before any fault: %v", broken)
+	}
+
+	// Which director carries how many flows: its IPVS connection entries.
+	carried := map[string]int{}
+	victim := ""
+	for _, n := range []string{"a", "b", "c"} {
+		out, err := l.dirs[n].host.Exec(context.Background(), "ipvsadm", "-L", "-n", "-c")
+		if err != nil {
+			t.Fatalf("ipvsadm -Lnc in %s: %v", n, err)
+		}
+		carried[n] = strings.Count(out, "ESTABLISHED")
+		if victim == "" || carried[n] > carried[victim] {
+			victim = n
+		}
+	}
+	t.Logf("flows per director before the loss: %v; killing %s", carried, victim)
+	if carried[victim] == 0 {
+		t.Fatalf("no director carries a flow: %v", carried)
+	}
+
+	l.dirs[victim].proc.Kill()
+	var rest []string
+	for n, addr := range map[string]string{"a": bgpDirA, "b": bgpDirB, "c": bgpDirC} {
+		if n != victim {
+			rest = append(rest, addr)
+		}
+	}
+	slices.Sort(rest)
+	l.waitBIRD(10*time.Second, "route without "+victim, l.routeIs(rest...), l.showRoute()...)
+	var broken []int
+	for round := 1; round <= 5; round++ {
+		broken = append(broken, exchange(round)...)
+	}
+	moved := 0
+	for _, n := range []string{"a", "b", "c"} {
+		if n == victim {
+			continue
+		}
+		out, _ := l.dirs[n].host.Exec(context.Background(), "ipvsadm", "-L", "-n", "-c")
+		moved += strings.Count(out, "ESTABLISHED")
+	}
+	t.Logf("after killing %s: %d of %d flows broken; the survivors now hold %d entries (they held %d)",
+		victim, len(broken), flows, moved, flows-carried[victim])
+	if len(broken) > 0 {
+		t.Errorf("%d of %d flows broke when director %s was lost: %v", len(broken), flows, victim, broken)
 	}
 }
