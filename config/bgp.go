@@ -46,7 +46,7 @@ var bgpSpec = &blockSpec{
 				{Name: "address", Kind: kString, Required: true, Doc: "the neighbour's address"},
 				{Name: "asn", Kind: kInt, Required: true, Min: 1, Max: maxUint32, Doc: "the neighbour's AS number (the cluster's own for iBGP)"},
 				{Name: "port", Kind: kInt, Min: 1, Max: maxUint16, Default: "179", Doc: "the neighbour's BGP port"},
-				{Name: "bfd", Kind: kBool, Default: "false", Doc: "single-hop BFD (RFC 5881) on the session, for failure detection faster than the hold time"},
+				{Name: "bfd", Kind: kBool, Default: "false", Doc: "single-hop BFD (RFC 5881) on the session, at GoBGP's 1s x 3 timers (about 3s to detect a failure); useful with longer hold times"},
 				{Name: "multihop", Kind: kInt, Min: 0, Max: 255, Default: "0", Doc: "TTL for an eBGP neighbour that is not directly connected; 0 = directly connected"},
 				{Name: "password", Kind: kString, Default: `""`, Doc: "TCP MD5 signature password (RFC 2385); \"\" = none"},
 			},
