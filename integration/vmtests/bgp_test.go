@@ -86,7 +86,7 @@ node "b" {
   router_id = %[3]q
 }
 node "c" {
-  router_id = %[7]q
+  router_id = %[5]q
 }
 bgp {
   asn        = 65010
@@ -105,7 +105,7 @@ ipvs {
 status {
   metrics_listen = ""
 }
-`, bgpRouter, bgpDirA, bgpDirB, service, "", bgpHoldTime, bgpDirC)
+`, bgpRouter, bgpDirA, bgpDirB, service, bgpDirC, bgpHoldTime)
 }
 
 // bgpBIRDConfig peers with both directors, accepts their routes and puts
