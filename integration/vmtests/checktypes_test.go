@@ -204,7 +204,7 @@ func TestCheckTypesDriveIPVS(t *testing.T) {
 		t.Fatal(err)
 	}
 	director := lan.Host("director")
-	l := &hcLab{lvsd: bin, director: director, kernel: hcDialIPVS(t, director), cfg: cfg, socket: socket}
+	l := &hcLab{lvsd: bin, director: director, kernel: dialIPVS(t, director), cfg: cfg, socket: socket}
 	proc := director.Start(bin, "run", "-c", cfg, "--node", "director", "--socket", socket)
 	t.Cleanup(func() {
 		if err := proc.Stop(3 * time.Second); err != nil {

@@ -44,9 +44,9 @@ var (
 )
 
 const (
-	// soakRestartSec is the supervisor's delay before it starts a dead
+	// soakRestartDelay is the supervisor's delay before it starts a dead
 	// daemon again, as systemd's Restart=on-failure with RestartSec.
-	soakRestartSec = time.Second
+	soakRestartDelay = time.Second
 	// soakPoll is the sampler's period. The kernel's table is read every
 	// soakTableEvery samples only: ipvsadm is a process started through
 	// ip netns exec, costly on the guest's emulated CPUs, and the table's
@@ -438,7 +438,7 @@ func (r *soakRun) apply(f soak.Fault) {
 		// sampler may still hold the killed one's last answer (soakStale),
 		// and the new one answers only once it has removed what the old
 		// one left and bound its sockets (README, After a crash).
-		deadline := time.Now().Add(soakRestartSec + 15*time.Second)
+		deadline := time.Now().Add(soakRestartDelay + 15*time.Second)
 		for s.current().Pid() == old || !r.answers(f.Target) {
 			if time.Now().After(deadline) {
 				r.record(fmt.Sprintf("lvsd on %s restarted after kill -9", f.Target), "no answering daemon within 15 s")
@@ -701,7 +701,7 @@ func soakGoroutines(socket string) (int, error) {
 	return n, nil
 }
 
-// soakSupervisor starts a director's daemon again soakRestartSec after it
+// soakSupervisor starts a director's daemon again soakRestartDelay after it
 // died, as systemd's Restart=on-failure does, and reports a death the
 // soak did not cause.
 type soakSupervisor struct {
@@ -733,7 +733,7 @@ func (s *soakSupervisor) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(soakRestartSec):
+		case <-time.After(soakRestartDelay):
 		}
 		s.l.start(s.d)
 		s.mu.Lock()
