@@ -563,13 +563,29 @@ func (fc *fileConv) syncGroup(s *keepalived.Stmt) {
 		case "sync_group_tracking_weight":
 			// Read by scanTracking: the members' weights count.
 		default:
+			if !k.HasBlock && len(k.Args) == 0 && fc.isInstance(k.Key.Text) {
+				// An instance named outside group { }: keepalived takes
+				// it for an unknown keyword, which it logs and ignores.
+				fc.c.warnf(k.Pos(), "%s outside group { … }: keepalived ignores it, and so does the conversion", k.Key.Text)
+				continue
+			}
 			fc.other("vrrp_sync_group", k)
 		}
 	}
 	if len(names) == 0 {
-		fc.c.errorf(s.Pos(), "vrrp_sync_group %s has no group { … } of instances", s.Arg(0))
+		fc.c.warnf(s.Pos(), "vrrp_sync_group %s has no group { … } of instances: keepalived removes it, and so does the conversion", s.Arg(0))
 		return
 	}
 	blk.set("instances", strList(names), at)
 	fc.groups = append(fc.groups, blk)
+}
+
+// isInstance reports whether the file has a vrrp_instance of that name.
+func (fc *fileConv) isInstance(name string) bool {
+	for _, s := range fc.f.Stmts {
+		if s.Key.Text == "vrrp_instance" && s.Arg(0) == name {
+			return true
+		}
+	}
+	return false
 }
