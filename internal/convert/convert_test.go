@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -262,4 +263,72 @@ func TestLarge(t *testing.T) {
 	if keepalived.HasErrors(diags) || res.Failed() {
 		t.Fatalf("conversion failed: %s%s", diagLines(diags), diagLines(res.Diags)[:200])
 	}
+}
+
+// TestREADMEListsNotSupported checks the README's list of what `lvsd
+// convert` refuses against the table: every keyword of the table is named
+// in the list's first column, and every keyword named there is refused.
+func TestREADMEListsNotSupported(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(readme), "\nNot supported yet")
+	if !ok {
+		t.Fatal("no \"Not supported yet\" list in the README")
+	}
+	if end := strings.Index(list, "\n## "); end >= 0 {
+		list = list[:end]
+	}
+	listed := map[string]bool{}
+	span := regexp.MustCompile("`([^`]+)`")
+	word := regexp.MustCompile(`[@$~]?[A-Za-z_][A-Za-z0-9_-]*|[@$~]`)
+	for _, row := range strings.Split(list, "\n") {
+		cells := strings.Split(row, "|")
+		if len(cells) < 3 {
+			continue
+		}
+		for _, m := range span.FindAllStringSubmatch(cells[1], -1) {
+			for _, w := range word.FindAllString(m[1], -1) {
+				listed[w] = true
+			}
+		}
+	}
+	refused := map[string]bool{}
+	for key := range notSupported {
+		_, kw, _ := strings.Cut(key, " ")
+		kw, _, _ = strings.Cut(kw, ".")
+		names := tableKeywords[kw]
+		if names == nil {
+			names = []string{kw}
+		}
+		for _, kw := range names {
+			refused[kw] = true
+			if !listed[kw] {
+				t.Errorf("%s is refused (table key %q) but not named in the README's not-supported list", kw, key)
+			}
+		}
+	}
+	for w := range listed {
+		if !refused[w] && !readmeContext[w] {
+			t.Errorf("the README's not-supported list names %s, which the table does not refuse", w)
+		}
+	}
+}
+
+// tableKeywords are the keepalived keywords of the table's entries that
+// name a rule rather than a keyword.
+var tableKeywords = map[string][]string{
+	"garp":    {"garp_master_repeat"},
+	"timeout": {"connect_timeout", "misc_timeout"},
+	"mask":    {"virtual_server_group", "mask"},
+}
+
+// readmeContext are the words of the README's list that are not refused
+// keywords themselves: a refused keyword's block, option or value, an
+// example of a conditional line or definition.
+var readmeContext = map[string]bool{
+	"AH": true, "TUN": true, "type": true, "weight": true, "NAME": true, "id": true,
+	"$NAME": true, "@id": true, "MISC_CHECK": true, "delay_loop": true,
+	"virtual_server": true, "vrrp_sync_group": true, "reverse": true, "SMTP_CHECK": true,
 }
