@@ -243,25 +243,47 @@ func inContext(ctx, line string) (string, int) {
 	panic("unknown context " + ctx)
 }
 
-// TestLarge converts a generated keepalived.conf with 20,000 services.
-func TestLarge(t *testing.T) {
+// largeConf is a generated keepalived.conf of n DR services with two
+// TCP-checked real servers each.
+func largeConf(n int) []byte {
 	var b strings.Builder
 	b.WriteString("global_defs {\n  router_id big\n}\n")
-	for i := 0; i < 20000; i++ {
+	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "virtual_server 10.%d.%d.1 80 {\n  delay_loop 5\n  lb_algo wlc\n  lb_kind DR\n  protocol TCP\n", i/250, i%250)
 		for r := 2; r < 4; r++ {
 			fmt.Fprintf(&b, "  real_server 10.%d.%d.%d 80 {\n    weight 1\n    TCP_CHECK {\n      connect_timeout 2\n    }\n  }\n", i/250, i%250, r)
 		}
 		b.WriteString("}\n")
 	}
-	src := []byte(b.String())
+	return []byte(b.String())
+}
+
+// TestLarge converts a generated keepalived.conf with 20,000 services and
+// logs the time taken (BenchmarkConvertLarge measures it).
+func TestLarge(t *testing.T) {
+	src := largeConf(20000)
 	start := time.Now()
 	f, diags := keepalived.Parse("big.conf", src, nil)
 	parsed := time.Since(start)
 	res := Convert([]*keepalived.File{f}, Options{})
-	t.Logf("20000 services, %d bytes: read in %v, converted in %v (%d bytes of HCL)", len(src), parsed, time.Since(start), len(res.HCL))
+	t.Logf("20000 services, %d bytes: read in %v, read and converted in %v (%d bytes of HCL)", len(src), parsed, time.Since(start), len(res.HCL))
 	if keepalived.HasErrors(diags) || res.Failed() {
 		t.Fatalf("conversion failed: %s%s", diagLines(diags), diagLines(res.Diags)[:200])
+	}
+	if n := bytes.Count(res.HCL, []byte("\nvirtual_server ")); n != 20000 {
+		t.Errorf("%d virtual_server blocks in the output, want 20000", n)
+	}
+}
+
+// BenchmarkConvertLarge reads and converts the 20,000-service file.
+func BenchmarkConvertLarge(b *testing.B) {
+	src := largeConf(20000)
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		f, _ := keepalived.Parse("big.conf", src, nil)
+		if res := Convert([]*keepalived.File{f}, Options{}); res.Failed() {
+			b.Fatal(diagLines(res.Diags))
+		}
 	}
 }
 

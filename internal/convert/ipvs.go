@@ -587,13 +587,17 @@ func (fc *fileConv) realServer(sv *service, r *keepalived.Stmt) (*block, realRes
 // delay_before_retry apart: lvsd's rise 1, fall 1 and its own retry and
 // delay_before_retry, which retry the same way (only while the server is
 // healthy).
+// baseCheckTypes are the lvsd health_check types of keepalived's TCP,
+// HTTP, SSL and MISC checkers; checkTypes has the others.
+var baseCheckTypes = map[string]string{"TCP_CHECK": "tcp", "HTTP_GET": "http", "SSL_GET": "https", "MISC_CHECK": "exec"}
+
 func (fc *fileConv) check(k *keepalived.Stmt, inherited checkSettings, rsPort, rsRealPort uint16) *block {
 	if !fc.needBlock(k, true) {
 		return nil
 	}
-	typ := map[string]string{"TCP_CHECK": "tcp", "HTTP_GET": "http", "SSL_GET": "https", "MISC_CHECK": "exec"}[k.Key.Text]
-	if t, ok := checkTypes[k.Key.Text]; ok {
-		typ = t
+	typ, ok := baseCheckTypes[k.Key.Text]
+	if !ok {
+		typ = checkTypes[k.Key.Text]
 	}
 	hb := &block{typ: "health_check", labels: []string{typ}, pos: k.Pos()}
 	var own checkSettings
@@ -922,16 +926,10 @@ func (fc *fileConv) hoistChecks(svc *block, reals []*block) {
 	if len(reals) < 2 {
 		return
 	}
-	var first string
-	for i, r := range reals {
+	first := reals[0].child("health_check")
+	for _, r := range reals {
 		hc := r.child("health_check")
-		if hc == nil {
-			return
-		}
-		key := render(hc)
-		if i == 0 {
-			first = key
-		} else if key != first {
+		if hc == nil || !sameBlock(hc, first) {
 			return
 		}
 	}
@@ -939,4 +937,45 @@ func (fc *fileConv) hoistChecks(svc *block, reals []*block) {
 	for _, r := range reals {
 		r.blocks = slices.DeleteFunc(r.blocks, func(b *block) bool { return b.typ == "health_check" })
 	}
+}
+
+// sameBlock reports whether two blocks would be written alike: the same
+// type, labels, attributes in the same order with equal values, and
+// blocks.
+func sameBlock(a, b *block) bool {
+	if a.typ != b.typ || !slices.Equal(a.labels, b.labels) || len(a.attrs) != len(b.attrs) || len(a.blocks) != len(b.blocks) {
+		return false
+	}
+	for i, x := range a.attrs {
+		if y := b.attrs[i]; x.name != y.name || !sameValue(x.val, y.val) {
+			return false
+		}
+	}
+	for i, x := range a.blocks {
+		if !sameBlock(x, b.blocks[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameValue is cty's RawEquals with fast paths for the strings, bools and
+// numbers most attributes hold: RawEquals walks both values for marks
+// first.
+func sameValue(a, b cty.Value) bool {
+	if !a.Type().Equals(b.Type()) {
+		return false
+	}
+	if a.IsNull() || b.IsNull() || !a.IsKnown() || !b.IsKnown() {
+		return a.RawEquals(b)
+	}
+	switch a.Type() {
+	case cty.String:
+		return a.AsString() == b.AsString()
+	case cty.Bool:
+		return a.True() == b.True()
+	case cty.Number:
+		return a.AsBigFloat().Cmp(b.AsBigFloat()) == 0
+	}
+	return a.RawEquals(b)
 }

@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/big"
 	"net/netip"
 	"slices"
@@ -119,7 +120,16 @@ func valueText(v cty.Value) string {
 	return b.String()
 }
 
-func writeValue(b *strings.Builder, v cty.Value) {
+// textSink is where writeValue writes: a strings.Builder for one value,
+// the output's buffer for the whole file.
+type textSink interface {
+	io.Writer
+	io.ByteWriter
+	io.StringWriter
+	WriteRune(r rune) (int, error)
+}
+
+func writeValue(b textSink, v cty.Value) {
 	t := v.Type()
 	switch {
 	case t == cty.String:
@@ -150,7 +160,7 @@ func writeValue(b *strings.Builder, v cty.Value) {
 
 // writeString quotes s as an HCL string: escapes as hclwrite writes them,
 // and template sequences ("${", "%{") doubled so they stay literal.
-func writeString(b *strings.Builder, s string) {
+func writeString(b textSink, s string) {
 	b.WriteByte('"')
 	for i, r := range s {
 		switch {
@@ -356,17 +366,28 @@ type textWriter struct {
 func (w *textWriter) newline() { w.b.WriteByte('\n') }
 
 func (w *textWriter) block(b *block, indent string) {
-	w.b.WriteString(indent + b.typ)
+	w.b.WriteString(indent)
+	w.b.WriteString(b.typ)
 	for _, l := range b.labels {
 		w.b.WriteByte(' ')
-		w.b.WriteString(valueText(cty.StringVal(l)))
+		writeString(&w.b, l)
 	}
 	w.b.WriteString(" {\n")
 	w.attrs(b.attrs, indent+"  ")
 	for _, c := range b.blocks {
 		w.block(c, indent+"  ")
 	}
-	w.b.WriteString(indent + "}\n")
+	w.b.WriteString(indent)
+	w.b.WriteString("}\n")
+}
+
+// spaces returns n spaces, without allocating for the usual widths.
+func spaces(n int) string {
+	const pad = "                                "
+	if n <= len(pad) {
+		return pad[:n]
+	}
+	return strings.Repeat(" ", n)
 }
 
 // attrs writes attributes with their "=" aligned in runs of one-line
@@ -383,8 +404,11 @@ func (w *textWriter) attrs(attrs []*attr, indent string) {
 			width = max(width, len(attrs[j].name))
 		}
 		for _, a := range attrs[i:j] {
-			w.b.WriteString(indent + a.name + strings.Repeat(" ", width-len(a.name)) + " = ")
-			w.b.WriteString(valueText(a.val))
+			w.b.WriteString(indent)
+			w.b.WriteString(a.name)
+			w.b.WriteString(spaces(width - len(a.name)))
+			w.b.WriteString(" = ")
+			writeValue(&w.b, a.val)
 			w.b.WriteByte('\n')
 		}
 		i = j
@@ -412,11 +436,4 @@ func (w *textWriter) mapAttr(a *attr, indent string) {
 		w.b.WriteByte('\n')
 	}
 	w.b.WriteString(indent + "}\n")
-}
-
-// render is a block's text, to compare blocks.
-func render(b *block) string {
-	w := &textWriter{}
-	w.block(b, "")
-	return w.b.String()
 }

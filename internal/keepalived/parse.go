@@ -277,11 +277,22 @@ func (p *parser) line(name string, lineNo int, raw string, depth int) {
 // text[i] in the physical line. quoteCol is the column of a double quote
 // left open, or 0.
 func decomment(raw string, cols []int) (text string, _ []int, quoteCol int) {
-	b := make([]byte, 0, len(raw))
 	i := 0
 	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t') {
 		i++
 	}
+	if !strings.ContainsAny(raw, "\"\\!#") {
+		// Nothing to remove but blanks: the text is part of the line.
+		end := len(raw)
+		for end > i && (raw[end-1] == ' ' || raw[end-1] == '\t') {
+			end--
+		}
+		for j := i; j < end; j++ {
+			cols = append(cols, j+1)
+		}
+		return raw[i:end], cols, 0
+	}
+	b := make([]byte, 0, len(raw))
 	quote := false
 	for ; i < len(raw); i++ {
 		c := raw[i]
@@ -470,6 +481,10 @@ func (p *parser) tokens(text string, pos func(int) Pos) {
 			cur = &Stmt{Key: Word{Text: w, Pos: pos(at)}}
 			start = at
 			return
+		}
+		if cur.Args == nil {
+			// Most statements have one to three arguments.
+			cur.Args = make([]Word, 0, 3)
 		}
 		cur.Args = append(cur.Args, Word{Text: w, Pos: pos(at)})
 	}
