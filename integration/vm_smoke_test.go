@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -61,15 +62,19 @@ func TestVMTimeout(t *testing.T) {
 }
 
 // TestVMGoTests runs the vm-tagged tests of vmtests inside the VM, with
-// tcpdump for the lab's captures and BIRD as the BGP router of the
-// active-active directors.
+// tcpdump for the lab's captures, BIRD as the BGP router of the
+// active-active directors and keepalived for the convert oracle.
 func TestVMGoTests(t *testing.T) {
-	lab.RequireRoot(t, "bird", "birdc")
+	lab.RequireRoot(t, "bird", "birdc", "keepalived")
+	files := exampleFiles(t)
+	maps.Copy(files, convertCorpus(t))
 	// The health-check scenario has a boot of its own (health_vm_test.go).
 	vm.GoTests{
 		Package:  "./vmtests",
-		Binaries: []string{"tcpdump", "bird", "birdc"},
-		Files:    exampleFiles(t),
-		Args:     []string{"-test.skip", "^TestHealthChecksDriveIPVS$"},
+		Binaries: []string{"tcpdump", "bird", "birdc", "keepalived"},
+		Files:    files,
+		// Several minutes of tests on emulated CPUs: room for a busy runner.
+		Timeout: 8 * time.Minute,
+		Args:    []string{"-test.skip", "^TestHealthChecksDriveIPVS$"},
 	}.Run(t)
 }

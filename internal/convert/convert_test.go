@@ -94,7 +94,7 @@ func checkGolden(t *testing.T, file string, got []byte) {
 // the rules `ipvsadm -S -n` shows with every real server up), `lvsd plan`
 // of its first node must print exactly it.
 func TestGolden(t *testing.T) {
-	for _, dir := range []string{"testdata/golden", "testdata/samples"} {
+	for _, dir := range []string{"testdata/golden", "testdata/samples", "testdata/oracle"} {
 		for name, files := range goldenCases(t, dir) {
 			t.Run(filepath.Base(dir)+"/"+name, func(t *testing.T) {
 				parsed, diags := load(t, files)
