@@ -36,23 +36,27 @@ virtual_server "192.0.2.100:80" {
     upper_threshold = 100
     lower_threshold = 10
     health_check "tcp" {
-      interval = "6s"
-      timeout  = "3s"
-      rise     = 1
-      fall     = 3
-      port     = 8080
+      interval           = "6s"
+      timeout            = "3s"
+      rise               = 1
+      fall               = 1
+      retry              = 2
+      delay_before_retry = "6s"
+      port               = 8080
     }
   }
   real_server "192.0.2.13:80" {
     weight = 1
     health_check "http" {
-      interval      = "6s"
-      timeout       = "2s"
-      rise          = 1
-      fall          = 2
-      path          = "/healthz"
-      host          = "www.example.com"
-      expect_status = [200, 204]
+      interval           = "6s"
+      timeout            = "2s"
+      rise               = 1
+      fall               = 1
+      retry              = 1
+      delay_before_retry = "3s"
+      path               = "/healthz"
+      expect_status      = [200, 204]
+      host               = "www.example.com"
     }
   }
 }
@@ -67,21 +71,25 @@ virtual_server "192.0.2.100:443" {
   real_server "10.0.0.12:8443" {
     weight = 3
     health_check "https" {
-      interval        = "10s"
-      timeout         = "5s"
-      rise            = 1
-      fall            = 5
-      path            = "/"
-      tls_skip_verify = true
+      interval           = "10s"
+      timeout            = "5s"
+      rise               = 1
+      fall               = 1
+      retry              = 4
+      delay_before_retry = "3s"
+      path               = "/"
+      tls_skip_verify    = true
     }
   }
   real_server "10.0.0.13:443" {
     weight = 1
     health_check "tcp" {
-      interval = "10s"
-      timeout  = "4s"
-      rise     = 1
-      fall     = 2
+      interval           = "10s"
+      timeout            = "4s"
+      rise               = 1
+      fall               = 1
+      retry              = 1
+      delay_before_retry = "1s"
     }
   }
 }
@@ -107,11 +115,13 @@ virtual_server "fwmark 7" {
   method      = "dr"
   persistence = "30s"
   health_check "tcp" {
-    interval = "5s"
-    timeout  = "2s"
-    rise     = 1
-    fall     = 2
-    port     = 80
+    interval           = "5s"
+    timeout            = "2s"
+    rise               = 1
+    fall               = 1
+    retry              = 1
+    delay_before_retry = "1s"
+    port               = 80
   }
   real_server "192.0.2.12" {
     weight = 1
