@@ -13,7 +13,7 @@ import (
 // includable are the top-level blocks an included file may hold; the
 // rest of the top level (cluster, node, ipvs, status, include) belongs to
 // the main file, which every director reads the same way.
-var includable = []string{"virtual_server", "vrrp_instance", "vrrp_sync_group", "track_script"}
+var includable = []string{"virtual_server", "virtual_server_group", "vrrp_instance", "vrrp_sync_group", "track_script", "track_file"}
 
 // includeSpec is the top level of an included file.
 var includeSpec = func() *blockSpec {

@@ -50,6 +50,25 @@ const includeVRRP = `vrrp_instance "VI_1" {
 vrrp_sync_group "G" {
   instances = ["VI_1"]
 }
+
+track_script "chk" {
+  command = ["/bin/true"]
+}
+
+track_file "maint" {
+  path = "/run/maint"
+}
+`
+
+const includeGroup = `virtual_server_group "edge" {
+  addresses = ["10.0.0.10-11:80"]
+}
+
+virtual_server "edge" {
+  group = "edge"
+
+  real_server "10.1.0.2:80" {}
+}
 `
 
 func TestInclude(t *testing.T) {
@@ -59,6 +78,7 @@ func TestInclude(t *testing.T) {
 		"conf.d/a.hcl":    vsBlock("a", "10.0.0.2:80", 1),
 		"conf.d/note.txt": "not matched",
 		"vrrp.hcl":        includeVRRP,
+		"conf.d/c.hcl":    includeGroup,
 	})
 	cfg, _, diags := Load(filepath.Join(dir, "lvsd.hcl"), "x")
 	if diags.HasErrors() {
@@ -70,11 +90,12 @@ func TestInclude(t *testing.T) {
 	}
 	// The main file's blocks first, then each include entry's files in
 	// turn, a glob's in name order.
-	if diff := cmp.Diff([]string{"main", "a", "b"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"main", "a", "b", "edge/10.0.0.10:80", "edge/10.0.0.11:80"}, names); diff != "" {
 		t.Errorf("virtual servers (-want +got):\n%s", diff)
 	}
-	if len(cfg.VRRPInstances) != 1 || len(cfg.SyncGroups) != 1 {
-		t.Errorf("instances %d, sync groups %d; want 1 and 1", len(cfg.VRRPInstances), len(cfg.SyncGroups))
+	if len(cfg.VRRPInstances) != 1 || len(cfg.SyncGroups) != 1 || len(cfg.TrackScripts) != 1 || len(cfg.TrackFiles) != 1 {
+		t.Errorf("instances %d, sync groups %d, track scripts %d, track files %d; want 1 each",
+			len(cfg.VRRPInstances), len(cfg.SyncGroups), len(cfg.TrackScripts), len(cfg.TrackFiles))
 	}
 }
 

@@ -169,7 +169,7 @@ var schema = &blockSpec{
 	Doc:  "The top level of a cluster file.",
 	Attrs: []*attrSpec{
 		{Name: "cluster", Kind: kString, Required: true, Doc: "name of the cluster, shown in status, logs and metrics"},
-		{Name: "include", Kind: kStringList, Default: "[]", Doc: "more files of `virtual_server`, `vrrp_instance` and `vrrp_sync_group` blocks: paths or globs, relative to this file; a glob may match nothing, a path must exist. Only the main file may include."},
+		{Name: "include", Kind: kStringList, Default: "[]", Doc: "more files of `virtual_server`, `virtual_server_group`, `vrrp_instance`, `vrrp_sync_group`, `track_script` and `track_file` blocks: paths or globs, relative to this file; a glob may match nothing, a path must exist. Only the main file may include."},
 	},
 	Blocks: []*blockSpec{
 		{
