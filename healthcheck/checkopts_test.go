@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/tls"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -424,6 +425,81 @@ func TestHTTPSURLs(t *testing.T) {
 				if a != src {
 					t.Errorf("connection from %s, want %s", a, src)
 				}
+			}
+		})
+	}
+}
+
+// TestTypeCheckBindTo checks that udp, dns and smtp checks send from the
+// source address asked for, and that one the host does not have fails the
+// check at once.
+func TestTypeCheckBindTo(t *testing.T) {
+	src := netip.MustParseAddr("127.0.0.3")
+	// recordingUDP answers every datagram with reply(req) and records its
+	// source.
+	recordingUDP := func(t *testing.T, reply func([]byte) []byte) (netip.AddrPort, <-chan netip.Addr) {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pc.Close() })
+		from := make(chan netip.Addr, 10)
+		go func() {
+			buf := make([]byte, 1500)
+			for {
+				n, addr, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				from <- addr.(*net.UDPAddr).AddrPort().Addr().Unmap()
+				_, _ = pc.WriteTo(reply(buf[:n]), addr)
+			}
+		}()
+		return netip.MustParseAddrPort(pc.LocalAddr().String()), from
+	}
+	echo := func(b []byte) []byte { return b }
+	checks := map[string]func(t *testing.T, source netip.Addr) (Checker, <-chan netip.Addr){
+		"udp": func(t *testing.T, source netip.Addr) (Checker, <-chan netip.Addr) {
+			target, from := recordingUDP(t, echo)
+			return NewUDP(UDPParams{Target: target, Source: source, Payload: []byte("ping"), RequireReply: true, Timeout: longTimeout}), from
+		},
+		"dns": func(t *testing.T, source netip.Addr) (Checker, <-chan netip.Addr) {
+			target, from := recordingUDP(t, answerOf)
+			return NewDNS(DNSParams{Target: target, Source: source, Type: "A", Name: "www.example.test", Timeout: longTimeout}), from
+		},
+		"smtp": func(t *testing.T, source netip.Addr) (Checker, <-chan netip.Addr) {
+			rec := &sourceRecorder{addrs: make(chan netip.Addr, 10)}
+			target := rawServer(t, "127.0.0.1:0", func(c net.Conn, done <-chan struct{}) {
+				rec.addrs <- netip.MustParseAddrPort(c.RemoteAddr().String()).Addr()
+				smtpServer("220 ready\r\n", "250 hello\r\n", "")(c, done)
+			})
+			return NewSMTP(SMTPParams{Target: target, Source: source, Timeout: longTimeout}), rec.addrs
+		},
+	}
+	for name, mk := range checks {
+		t.Run(name, func(t *testing.T) {
+			c, from := mk(t, src)
+			if !strings.Contains(c.(fmt.Stringer).String(), " from=127.0.0.3 ") {
+				t.Errorf("String() = %q, want the source address in it", c.(fmt.Stringer).String())
+			}
+			ctx, cancel := contextWithTimeout(t, longTimeout)
+			defer cancel()
+			if r := c.Check(ctx); !r.OK {
+				t.Errorf("check failed: %s", r.Message)
+			}
+			select {
+			case a := <-from:
+				if a != src {
+					t.Errorf("sent from %s, want %s", a, src)
+				}
+			case <-time.After(longTimeout):
+				t.Fatal("the server saw nothing")
+			}
+
+			// 192.0.2.1 (TEST-NET-1) is on no interface of the host.
+			c, _ = mk(t, netip.MustParseAddr("192.0.2.1"))
+			if r := c.Check(ctx); r.OK || !strings.Contains(r.Message, "assign requested address") || r.Duration > slack {
+				t.Errorf("check from a foreign address = {OK: %t, Message: %q, Duration: %v}, want a quick failure to bind", r.OK, r.Message, r.Duration)
 			}
 		})
 	}

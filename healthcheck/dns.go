@@ -28,6 +28,9 @@ type DNSParams struct {
 	Expect []string
 	// Timeout bounds the check; 0 leaves only the caller's context.
 	Timeout time.Duration
+	// Source, if valid, is the address the query is sent from
+	// (keepalived's bindto).
+	Source netip.Addr
 }
 
 type dnsChecker struct {
@@ -48,13 +51,13 @@ func NewDNS(p DNSParams) Checker {
 		p:      p,
 		qtype:  dns.StringToType[strings.ToUpper(p.Type)],
 		name:   dns.Fqdn(p.Name),
-		dialer: net.Dialer{Control: recvErrControl},
+		dialer: net.Dialer{Control: recvErrControl, LocalAddr: udpLocalAddr(p.Source)},
 	}
 }
 
 // String describes the check completely, so it can serve in a Job key.
 func (c *dnsChecker) String() string {
-	return fmt.Sprintf("dns %s %s %s expect=%q timeout=%v", c.p.Target, c.p.Type, c.name, c.p.Expect, c.p.Timeout)
+	return fmt.Sprintf("dns %s%s %s %s expect=%q timeout=%v", c.p.Target, fromOf(c.p.Source), c.p.Type, c.name, c.p.Expect, c.p.Timeout)
 }
 
 func (c *dnsChecker) Check(ctx context.Context) Result {

@@ -45,6 +45,7 @@ const (
 
 type pingChecker struct {
 	target  netip.Addr
+	source  netip.Addr
 	timeout time.Duration
 	socket  pingSocket
 	seq     atomic.Uint32
@@ -64,9 +65,15 @@ func NewPing(target netip.Addr, timeout time.Duration) Checker {
 	return &pingChecker{target: target, timeout: timeout}
 }
 
+// NewPingFrom is NewPing with the echo request sent from source, an
+// address of the target's family on this host (keepalived's bindto).
+func NewPingFrom(target, source netip.Addr, timeout time.Duration) Checker {
+	return &pingChecker{target: target, source: source, timeout: timeout}
+}
+
 // String describes the check completely, so it can serve in a Job key.
 func (c *pingChecker) String() string {
-	return fmt.Sprintf("ping %s timeout=%v", c.target, c.timeout)
+	return fmt.Sprintf("ping %s timeout=%v%s", c.target, c.timeout, fromOf(c.source))
 }
 
 func (c *pingChecker) Check(ctx context.Context) Result {
@@ -136,7 +143,7 @@ func addrOf(a net.Addr) string {
 // open opens the check's socket; raw tells which kind it is.
 func (c *pingChecker) open() (conn net.PacketConn, raw bool, err error) {
 	if c.socket != pingRaw {
-		conn, err = listenICMPDatagram(c.target.Is6())
+		conn, err = listenICMPDatagram(c.target.Is6(), c.source)
 		if err == nil || c.socket == pingDatagram || !(errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)) {
 			return conn, false, err
 		}
@@ -144,6 +151,9 @@ func (c *pingChecker) open() (conn net.PacketConn, raw bool, err error) {
 	network, laddr := "ip4:icmp", "0.0.0.0"
 	if c.target.Is6() {
 		network, laddr = "ip6:ipv6-icmp", "::"
+	}
+	if c.source.IsValid() {
+		laddr = c.source.String()
 	}
 	conn, err = net.ListenPacket(network, laddr)
 	if err != nil {
@@ -167,10 +177,18 @@ func (c *pingChecker) open() (conn net.PacketConn, raw bool, err error) {
 // listenICMPDatagram opens an unprivileged ICMP (ICMPv6) datagram socket.
 // Not icmp.ListenPacket: its socket lacks SOCK_CLOEXEC, and would leak into
 // the commands that exec checks start meanwhile.
-func listenICMPDatagram(v6 bool) (net.PacketConn, error) {
+// It is bound to source when that is valid.
+func listenICMPDatagram(v6 bool, source netip.Addr) (net.PacketConn, error) {
 	family, proto, sa := unix.AF_INET, unix.IPPROTO_ICMP, unix.Sockaddr(&unix.SockaddrInet4{})
 	if v6 {
 		family, proto, sa = unix.AF_INET6, unix.IPPROTO_ICMPV6, &unix.SockaddrInet6{}
+	}
+	if source.IsValid() {
+		if v6 {
+			sa = &unix.SockaddrInet6{Addr: source.As16()}
+		} else {
+			sa = &unix.SockaddrInet4{Addr: source.As4()}
+		}
 	}
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
 	if err != nil {

@@ -190,3 +190,52 @@ func TestPingString(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
+
+// TestPingFrom: a check with a source address sends its echo requests
+// from it. r1 cannot answer d1's first address, only the second, so the
+// check passes from the second only, and fails from the first, on
+// either kind of socket.
+func TestPingFrom(t *testing.T) {
+	lan := lab.NewLAN(t, "d1", "r1")
+	lan.AddAddr("d1", "192.0.2.1/24")
+	lan.AddAddr("d1", "192.0.2.11/24")
+	lan.AddAddr("d1", "2001:db8::1/64")
+	lan.AddAddr("d1", "2001:db8::11/64")
+	lan.AddAddr("r1", "192.0.2.2/24")
+	lan.AddAddr("r1", "2001:db8::2/64")
+	d1, r1 := lan.Host("d1"), lan.Host("r1")
+	r1.MustExec(t, "ip", "route", "add", "unreachable", "192.0.2.1/32")
+	r1.MustExec(t, "ip", "-6", "route", "add", "unreachable", "2001:db8::1/128")
+	d1.MustExec(t, "sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647")
+
+	tests := []struct {
+		target, source string
+		wantOK         bool
+	}{
+		{"192.0.2.2", "192.0.2.1", false},
+		{"192.0.2.2", "192.0.2.11", true},
+		{"2001:db8::2", "2001:db8::1", false},
+		{"2001:db8::2", "2001:db8::11", true},
+	}
+	for _, socket := range []pingSocket{pingRaw, pingDatagram} {
+		for _, tt := range tests {
+			name := map[pingSocket]string{pingRaw: "raw", pingDatagram: "datagram"}[socket] + "/" + tt.target + "/from=" + tt.source
+			t.Run(name, func(t *testing.T) {
+				c := &pingChecker{target: netip.MustParseAddr(tt.target), source: netip.MustParseAddr(tt.source), timeout: shortTimeout, socket: socket}
+				var r Result
+				if err := d1.Do(func() error {
+					r = c.Check(t.Context())
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if r.OK != tt.wantOK {
+					t.Errorf("check = {OK: %t, Message: %q}, want OK %t", r.OK, r.Message, tt.wantOK)
+				}
+			})
+		}
+	}
+	if got, want := fmt.Sprint(NewPingFrom(netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.11"), time.Second)), "ping 192.0.2.2 timeout=1s from=192.0.2.11"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}

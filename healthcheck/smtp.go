@@ -26,6 +26,9 @@ type SMTPParams struct {
 	// Timeout bounds the whole dialogue; 0 leaves only the caller's
 	// context.
 	Timeout time.Duration
+	// Source, if valid, is the address the connection is made from
+	// (keepalived's bindto).
+	Source netip.Addr
 }
 
 type smtpChecker struct {
@@ -47,12 +50,12 @@ func NewSMTP(p SMTPParams) Checker {
 	if p.HELOName == "" {
 		p.HELOName = DefaultHELOName
 	}
-	return &smtpChecker{p: p, dialer: net.Dialer{KeepAlive: -1}}
+	return &smtpChecker{p: p, dialer: net.Dialer{KeepAlive: -1, LocalAddr: localAddr(p.Source)}}
 }
 
 // String describes the check completely, so it can serve in a Job key.
 func (c *smtpChecker) String() string {
-	return fmt.Sprintf("smtp %s helo=%q timeout=%v", c.p.Target, c.p.HELOName, c.p.Timeout)
+	return fmt.Sprintf("smtp %s%s helo=%q timeout=%v", c.p.Target, fromOf(c.p.Source), c.p.HELOName, c.p.Timeout)
 }
 
 // errReplyTooLong ends a dialogue with a server that sends more than

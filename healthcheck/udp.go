@@ -35,6 +35,9 @@ type UDPParams struct {
 	MinReply, MaxReply int
 	// Timeout bounds the check; 0 leaves only the caller's context.
 	Timeout time.Duration
+	// Source, if valid, is the address the datagram is sent from
+	// (keepalived's bindto).
+	Source netip.Addr
 }
 
 type udpChecker struct {
@@ -56,7 +59,7 @@ func NewUDP(p UDPParams) Checker {
 	if len(p.Reply) > 0 {
 		p.RequireReply = true
 	}
-	return &udpChecker{p: p, dialer: net.Dialer{Control: recvErrControl}}
+	return &udpChecker{p: p, dialer: net.Dialer{Control: recvErrControl, LocalAddr: udpLocalAddr(p.Source)}}
 }
 
 // recvErrControl sets IP_RECVERR (IPV6_RECVERR) on a socket before it
@@ -77,8 +80,25 @@ func recvErrControl(network, _ string, c syscall.RawConn) error {
 
 // String describes the check completely, so it can serve in a Job key.
 func (c *udpChecker) String() string {
-	return fmt.Sprintf("udp %s payload=%x require_reply=%t reply=%x mask=%x len=%d..%d timeout=%v",
-		c.p.Target, c.p.Payload, c.p.RequireReply, c.p.Reply, c.p.ReplyMask, c.p.MinReply, c.p.MaxReply, c.p.Timeout)
+	return fmt.Sprintf("udp %s%s payload=%x require_reply=%t reply=%x mask=%x len=%d..%d timeout=%v",
+		c.p.Target, fromOf(c.p.Source), c.p.Payload, c.p.RequireReply, c.p.Reply, c.p.ReplyMask, c.p.MinReply, c.p.MaxReply, c.p.Timeout)
+}
+
+// udpLocalAddr is a Dialer's LocalAddr for a datagram check's source
+// address: nil, not a typed nil, when there is none.
+func udpLocalAddr(source netip.Addr) net.Addr {
+	if !source.IsValid() {
+		return nil
+	}
+	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(source, 0))
+}
+
+// fromOf is " from=ADDR" for a check's source address, "" for none.
+func fromOf(source netip.Addr) string {
+	if !source.IsValid() {
+		return ""
+	}
+	return " from=" + source.String()
 }
 
 func (c *udpChecker) Check(ctx context.Context) Result {

@@ -20,6 +20,7 @@ func newTypeChecker(c *config.HealthCheck, target netip.AddrPort) healthcheck.Ch
 			MinReply:     c.MinReplyLength,
 			MaxReply:     c.MaxReplyLength,
 			Timeout:      c.Timeout,
+			Source:       c.BindTo,
 		})
 	case config.CheckDNS:
 		return healthcheck.NewDNS(healthcheck.DNSParams{
@@ -28,11 +29,12 @@ func newTypeChecker(c *config.HealthCheck, target netip.AddrPort) healthcheck.Ch
 			Name:    c.QueryName,
 			Expect:  c.ExpectAnswer,
 			Timeout: c.Timeout,
+			Source:  c.BindTo,
 		})
 	case config.CheckPing:
-		return healthcheck.NewPing(target.Addr(), c.Timeout)
+		return healthcheck.NewPingFrom(target.Addr(), c.BindTo, c.Timeout)
 	case config.CheckSMTP:
-		return healthcheck.NewSMTP(healthcheck.SMTPParams{Target: target, HELOName: c.HELOName, Timeout: c.Timeout})
+		return healthcheck.NewSMTP(healthcheck.SMTPParams{Target: target, HELOName: c.HELOName, Timeout: c.Timeout, Source: c.BindTo})
 	}
 	return nil
 }
