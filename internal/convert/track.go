@@ -170,7 +170,7 @@ func (fc *fileConv) vrrpScript(s *keepalived.Stmt) {
 		}
 	}
 	if !hasCommand {
-		fc.c.errorf(s.Pos(), "vrrp_script %s has no script; keepalived ignores it, and an instance tracking it", s.Arg(0))
+		fc.c.warnf(s.Pos(), "vrrp_script %s has no script: keepalived drops it and every track_script naming it, and so does the conversion", s.Arg(0))
 		return
 	}
 	fc.trackers = append(fc.trackers, blk)
@@ -257,14 +257,14 @@ func (fc *fileConv) trackList(in string, k *keepalived.Stmt, t *instTracking) {
 		case "track_script":
 			def, ok := fc.decls.scriptWeight[name]
 			if !ok {
-				fc.c.errorf(l.Pos(), "track_script %s: no vrrp_script %s in this file", name, name)
+				fc.c.warnf(l.Pos(), "track_script %s: no vrrp_script %s in this file: keepalived ignores the reference, and so does the conversion", name, name)
 				continue
 			}
 			w = def
 		case "track_file":
 			def, ok := fc.decls.fileWeight[name]
 			if !ok {
-				fc.c.errorf(l.Pos(), "track_file %s: no vrrp_track_file %s in this file", name, name)
+				fc.c.warnf(l.Pos(), "track_file %s: no vrrp_track_file %s in this file: keepalived ignores the reference, and so does the conversion", name, name)
 				continue
 			}
 			w = def
