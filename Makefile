@@ -14,11 +14,12 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/lvsd/lvsd/internal/buildinfo.Version=$(VERSION) -X github.com/lvsd/lvsd/internal/buildinfo.Commit=$(COMMIT)
 STATICCHECK_VERSION := v0.8.2
+DEADCODE_VERSION := v0.51.0
 # The Debian version: a release tag vX.Y.Z gives X.Y.Z (+N.gHASH after it),
 # an untagged tree 0.0~gitDATE.HASH; -1 is the packaging revision.
 DEB_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo "$${v#v}" | sed 's/-\([0-9]*\)-g/+\1.g/' || echo "0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null).$$(git rev-parse --short HEAD 2>/dev/null)")-1
 
-.PHONY: build test unit integration fuzz demo bench soak lint deps clean deb man
+.PHONY: build test unit integration fuzz demo bench soak lint deps clean deb man docs
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lvsd
@@ -31,8 +32,12 @@ deps:
 deb: build
 	@bash packaging/deb/build.sh $(BIN) '$(DEB_VERSION)' bin
 
-man:
-	$(GO) test -count=1 -run TestPagesUpToDate ./man -update
+# The documentation generated from the code: man/*, config/REFERENCE.md
+# and the reference in README.md.
+docs:
+	$(GO) run ./internal/cmd/gendocs
+
+man: docs
 
 # The full suite: unit tests everywhere, integration tests (namespaces and
 # the IPVS VM lab) when run as root. Under CI=true nothing is skipped. The
@@ -98,6 +103,11 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags vm,hcbench ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags vm,ipvsbench ./...
+	@# No function of the product that no command reaches (integration/
+	@# holds the tests' own libraries, reached from the tests).
+	@out=$$($(GO) run golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION) ./cmd/lvsd ./bench/... ./internal/cmd/...) || exit 1; \
+	dead=$$(echo "$$out" | grep -v '^integration/' || true); \
+	test -z "$$dead" || { echo "unreachable code:"; echo "$$dead"; exit 1; }
 
 clean:
 	rm -rf bin

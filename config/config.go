@@ -37,14 +37,6 @@ type File struct {
 	diags Diagnostics
 }
 
-// Parse parses and checks a cluster file, with the files it includes. It
-// always returns a File, so that Source can feed Diagnostics.Format; when
-// the diagnostics have errors the File is not usable and Resolve returns
-// the same diagnostics.
-func Parse(filename string, src []byte) (*File, Diagnostics) {
-	return NewLoader().Parse(filename, src)
-}
-
 // Source returns the file's contents keyed by its name, as
 // Diagnostics.Format wants them.
 func (f *File) Source() map[string][]byte {
@@ -114,18 +106,6 @@ func (f *File) Resolve(node string) (*Config, Diagnostics) {
 		}
 	}
 	return cfg, nil
-}
-
-// Load reads filename and resolves it for node. The File is returned
-// whenever the file could be read, for Format's snippets; a read error is
-// one Diagnostic without a position.
-func Load(filename, node string) (*Config, *File, Diagnostics) {
-	f, _, diags := NewLoader().Load(filename)
-	if diags.HasErrors() {
-		return nil, f, diags
-	}
-	cfg, diags := f.Resolve(node)
-	return cfg, f, diags
 }
 
 // DefaultNode is the node lvsd runs as when none is named: the only

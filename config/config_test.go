@@ -3,7 +3,6 @@ package config
 import (
 	"bufio"
 	"bytes"
-	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -19,8 +18,6 @@ import (
 
 // netipOpts compares netip values by value.
 var netipOpts = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
-
-var update = flag.Bool("update", false, "rewrite REFERENCE.md from WriteReference")
 
 // want is one expected diagnostic of an invalid file.
 type want struct {
@@ -466,17 +463,12 @@ func TestReference(t *testing.T) {
 	if err := WriteReference(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if *update {
-		if err := os.WriteFile("REFERENCE.md", buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	disk, err := os.ReadFile("REFERENCE.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(string(disk), buf.String()); diff != "" {
-		t.Errorf("REFERENCE.md is stale; run go test ./config -run TestReference -update (-file +generated):\n%s", diff)
+		t.Errorf("REFERENCE.md is stale; run make docs (-file +generated):\n%s", diff)
 	}
 	// Every attribute the decoder accepts is in the reference.
 	var walk func(b *blockSpec)
@@ -767,39 +759,18 @@ func TestValidDNS(t *testing.T) {
 	}
 }
 
-// TestReadmeReference keeps the reference embedded in README.md (between
-// the CONFIG REFERENCE markers, headings one level down) equal to the
-// generated one.
+// TestReadmeReference keeps the reference embedded in README.md equal to
+// the generated one.
 func TestReadmeReference(t *testing.T) {
-	const begin, end = "<!-- BEGIN CONFIG REFERENCE -->\n", "<!-- END CONFIG REFERENCE -->"
-	var buf bytes.Buffer
-	if err := WriteReference(&buf); err != nil {
-		t.Fatal(err)
-	}
-	var want strings.Builder
-	for _, line := range strings.SplitAfter(buf.String(), "\n") {
-		if strings.HasPrefix(line, "#") {
-			want.WriteString("#")
-		}
-		want.WriteString(line)
-	}
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(readme)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the %q ... %q markers", begin, end)
+	want, err := SpliceReadme(readme)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if *update {
-		s = s[:i+len(begin)] + want.String() + s[j:]
-		if err := os.WriteFile("../README.md", []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if diff := cmp.Diff(want.String(), s[i+len(begin):j]); diff != "" {
-		t.Errorf("README.md's reference is stale; run go test ./config -run TestReadmeReference -update (-generated +readme):\n%s", diff)
+	if diff := cmp.Diff(string(want), string(readme)); diff != "" {
+		t.Errorf("README.md's reference is stale; run make docs (-generated +readme):\n%s", diff)
 	}
 }

@@ -32,16 +32,11 @@ const (
 	MaxNesting = 64
 )
 
-// checkLimits reports a file over MaxFileSize or nested deeper than
-// MaxNesting, positioned at the token that crossed the limit.
-func checkLimits(filename string, src []byte) *Diagnostic {
-	d, _ := scanFile(filename, src, 0)
-	return d
-}
-
-// scanFile is checkLimits that also returns, when pieceSize > 0 and the
-// file is within the limits, the offsets where it may be cut into pieces
-// of about pieceSize bytes, each a run of whole top-level items.
+// scanFile reports a file over MaxFileSize or nested deeper than
+// MaxNesting, positioned at the token that crossed the limit; and, when
+// pieceSize > 0 and the file is within the limits, the offsets where it
+// may be cut into pieces of about pieceSize bytes, each a run of whole
+// top-level items.
 func scanFile(filename string, src []byte, pieceSize int) (*Diagnostic, []int) {
 	if len(src) > MaxFileSize {
 		return &Diagnostic{Filename: filename, Message: tooLarge(int64(len(src)))}, nil
@@ -78,14 +73,6 @@ func posAt(src []byte, off int) hcl.Pos {
 		Column: utf8.RuneCount(src[start:off]) + 1,
 		Byte:   off,
 	}
-}
-
-// nestingOver returns the offset of the first byte at which src nests
-// deeper than limit, or -1 if it never does.
-func nestingOver(src []byte, limit int) int {
-	s := newNestScanner(src, limit)
-	s.run()
-	return s.over
 }
 
 // The nesting scanner is one pass over the bytes that follows the

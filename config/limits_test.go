@@ -369,3 +369,18 @@ func TestParseRefusesNonASCIICode(t *testing.T) {
 		t.Errorf("letters in strings and comments: %v", diags)
 	}
 }
+
+// checkLimits reports a file over MaxFileSize or nested deeper than
+// MaxNesting, positioned at the token that crossed the limit.
+func checkLimits(filename string, src []byte) *Diagnostic {
+	d, _ := scanFile(filename, src, 0)
+	return d
+}
+
+// nestingOver returns the offset of the first byte at which src nests
+// deeper than limit, or -1 if it never does.
+func nestingOver(src []byte, limit int) int {
+	s := newNestScanner(src, limit)
+	s.run()
+	return s.over
+}

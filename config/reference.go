@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -20,6 +21,38 @@ func WriteReference(w io.Writer) error {
 		"addresses are checked; unknown blocks and attributes are errors. Every error names FILE:LINE:COL.")
 	writeBlockRef(bw, schema, nil, map[*blockSpec]string{})
 	return bw.Flush()
+}
+
+// The README embeds the reference between these markers, each heading one
+// level down.
+const (
+	readmeBegin = "<!-- BEGIN CONFIG REFERENCE -->\n"
+	readmeEnd   = "<!-- END CONFIG REFERENCE -->"
+)
+
+// SpliceReadme returns readme with the reference between its CONFIG
+// REFERENCE markers replaced by the one WriteReference writes, each
+// heading one level down.
+func SpliceReadme(readme []byte) ([]byte, error) {
+	var ref bytes.Buffer
+	if err := WriteReference(&ref); err != nil {
+		return nil, err
+	}
+	s := string(readme)
+	i, j := strings.Index(s, readmeBegin), strings.Index(s, readmeEnd)
+	if i < 0 || j < i {
+		return nil, fmt.Errorf("the README lacks the %q ... %q markers", readmeBegin, readmeEnd)
+	}
+	var out strings.Builder
+	out.WriteString(s[:i+len(readmeBegin)])
+	for _, line := range strings.SplitAfter(ref.String(), "\n") {
+		if strings.HasPrefix(line, "#") {
+			out.WriteString("#")
+		}
+		out.WriteString(line)
+	}
+	out.WriteString(s[j:])
+	return []byte(out.String()), nil
 }
 
 // writeBlockRef documents b and its children; a block met again (the

@@ -61,7 +61,7 @@ func TestCheckBindTo(t *testing.T) {
 	for _, d := range drivers {
 		t.Run(d.name, func(t *testing.T) {
 			checks := map[string]func(target netip.AddrPort, source netip.Addr) Checker{
-				"tcp": func(target netip.AddrPort, source netip.Addr) Checker { return NewTCPFrom(target, source, longTimeout) },
+				"tcp": func(target netip.AddrPort, source netip.Addr) Checker { return NewTCP(target, source, longTimeout) },
 				"http": func(target netip.AddrPort, source netip.Addr) Checker {
 					return NewHTTP(HTTPParams{Target: target, Source: source, Timeout: longTimeout})
 				},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -66,7 +67,7 @@ func TestLoopKeepsGridAndSharesWakeUps(t *testing.T) {
 	s := NewScheduler(col.record)
 	var js []Job
 	for i := range jobs {
-		js = append(js, Job{Key: fmt.Sprint("tcp", i), Checker: NewTCP(up, time.Second), Interval: interval, Timeout: 100 * time.Millisecond, Rise: 1, Fall: 1})
+		js = append(js, Job{Key: fmt.Sprint("tcp", i), Checker: NewTCP(up, netip.Addr{}, time.Second), Interval: interval, Timeout: 100 * time.Millisecond, Rise: 1, Fall: 1})
 	}
 	mustSet(t, s, js...)
 	runFor(t, s, 1300*time.Millisecond)
@@ -213,7 +214,7 @@ func TestLoopLeavesNoSocketBehind(t *testing.T) {
 		js = append(js,
 			Job{Key: fmt.Sprint("silent", i), Checker: NewHTTP(HTTPParams{Target: silent}), Interval: 100 * time.Millisecond, Timeout: 10 * time.Second, Rise: 1, Fall: 1},
 			Job{Key: fmt.Sprint("up", i), Checker: NewHTTP(HTTPParams{Target: up}), Interval: 30 * time.Millisecond, Timeout: time.Second, Rise: 1, Fall: 1},
-			Job{Key: fmt.Sprint("down", i), Checker: NewTCP(down, time.Second), Interval: 30 * time.Millisecond, Timeout: time.Second, Rise: 1, Fall: 1},
+			Job{Key: fmt.Sprint("down", i), Checker: NewTCP(down, netip.Addr{}, time.Second), Interval: 30 * time.Millisecond, Timeout: time.Second, Rise: 1, Fall: 1},
 		)
 	}
 	mustSet(t, s, js...)

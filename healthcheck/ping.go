@@ -60,14 +60,9 @@ type pingChecker struct {
 //
 // The socket is an unprivileged ICMP datagram socket where
 // net.ipv4.ping_group_range allows one, otherwise a raw socket, which
-// needs CAP_NET_RAW.
-func NewPing(target netip.Addr, timeout time.Duration) Checker {
-	return &pingChecker{target: target, timeout: timeout}
-}
-
-// NewPingFrom is NewPing with the echo request sent from source, an
-// address of the target's family on this host (keepalived's bindto).
-func NewPingFrom(target, source netip.Addr, timeout time.Duration) Checker {
+// needs CAP_NET_RAW. source, when valid, is the requests' source address,
+// one of the target's family on this host (keepalived's bindto).
+func NewPing(target, source netip.Addr, timeout time.Duration) Checker {
 	return &pingChecker{target: target, source: source, timeout: timeout}
 }
 

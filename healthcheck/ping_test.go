@@ -75,7 +75,7 @@ func TestPingJudge(t *testing.T) {
 }
 
 func TestPingString(t *testing.T) {
-	c := NewPing(netip.MustParseAddr("2001:db8::1"), time.Second)
+	c := NewPing(netip.MustParseAddr("2001:db8::1"), netip.Addr{}, time.Second)
 	if got, want := fmt.Sprint(c), "ping 2001:db8::1 timeout=1s"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}

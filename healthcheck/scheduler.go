@@ -256,6 +256,17 @@ func jitter(interval time.Duration) time.Duration {
 	return rand.N(interval)
 }
 
+// Status returns the Status of the job key, and whether there is one.
+func (s *Scheduler) Status(key string) (Status, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[key]
+	if !ok {
+		return Status{}, false
+	}
+	return Status{Health: e.health, Last: e.last}, true
+}
+
 // Snapshot returns the Status of every job, by Key.
 func (s *Scheduler) Snapshot() map[string]Status {
 	s.mu.Lock()

@@ -141,6 +141,12 @@ func TestSchedulerRiseFall(t *testing.T) {
 		if got, want := s.Snapshot()["a"].Health, (Health{Healthy: true, Passes: 2}); got != want {
 			t.Errorf("Snapshot health = %+v, want %+v", got, want)
 		}
+		if st, ok := s.Status("a"); !ok || st != s.Snapshot()["a"] {
+			t.Errorf("Status(a) = %+v, %t; want Snapshot's %+v", st, ok, s.Snapshot()["a"])
+		}
+		if st, ok := s.Status("none"); ok || st != (Status{}) {
+			t.Errorf("Status of no job = %+v, %t; want zero, false", st, ok)
+		}
 	})
 }
 
@@ -297,7 +303,7 @@ func TestSchedulerSharedKeyRunsOnce(t *testing.T) {
 		rec := newRecorder()
 		s := NewScheduler(rec.record)
 		first, second := &fakeChecker{}, &fakeChecker{}
-		job := Job{Key: KeyOf(NewTCP(netip.MustParseAddrPort("192.0.2.7:80"), time.Second), 2*time.Second, time.Second, 2, 3),
+		job := Job{Key: KeyOf(NewTCP(netip.MustParseAddrPort("192.0.2.7:80"), netip.Addr{}, time.Second), 2*time.Second, time.Second, 2, 3),
 			Checker: first, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 3}
 		other := job
 		other.Checker = second
@@ -393,8 +399,8 @@ func TestSchedulerRealTargets(t *testing.T) {
 	s := NewScheduler(nil)
 	const interval, timeout = 50 * time.Millisecond, time.Second
 	mustSet(t, s,
-		Job{Key: "up", Checker: NewTCP(up, timeout), Interval: interval, Timeout: timeout, Rise: 2, Fall: 2},
-		Job{Key: "down", Checker: NewTCP(down, timeout), Interval: interval, Timeout: timeout, Rise: 2, Fall: 2},
+		Job{Key: "up", Checker: NewTCP(up, netip.Addr{}, timeout), Interval: interval, Timeout: timeout, Rise: 2, Fall: 2},
+		Job{Key: "down", Checker: NewTCP(down, netip.Addr{}, timeout), Interval: interval, Timeout: timeout, Rise: 2, Fall: 2},
 		// The scheduler's timeout binds, not the checker's own.
 		Job{Key: "silent", Checker: NewHTTP(HTTPParams{Target: silent, Timeout: time.Hour}), Interval: interval, Timeout: 100 * time.Millisecond, Rise: 2, Fall: 2},
 		Job{Key: "exec", Checker: NewExec(ExecParams{Argv: []string{"sleep", "100"}}), Interval: interval, Timeout: time.Hour, Rise: 2, Fall: 2},

@@ -23,14 +23,9 @@ type tcpChecker struct {
 // abortClose). The three-way handshake is the whole test: a server that
 // accepts and then never answers passes, because the kernel completed the
 // handshake on its behalf. Use an HTTP check to catch a hung application.
-// timeout bounds the connect; 0 leaves only the caller's context.
-func NewTCP(target netip.AddrPort, timeout time.Duration) Checker {
-	return NewTCPFrom(target, netip.Addr{}, timeout)
-}
-
-// NewTCPFrom is NewTCP with the connection's source address: source,
-// when valid, as keepalived's bindto.
-func NewTCPFrom(target netip.AddrPort, source netip.Addr, timeout time.Duration) Checker {
+// timeout bounds the connect; 0 leaves only the caller's context. source,
+// when valid, is the connection's source address (keepalived's bindto).
+func NewTCP(target netip.AddrPort, source netip.Addr, timeout time.Duration) Checker {
 	c := &tcpChecker{target: target, source: source, timeout: timeout}
 	if target.Addr().Zone() == "" {
 		c.nc = &netCheck{addr: target, source: source, timeout: timeout}

@@ -89,7 +89,7 @@ func TestTCPCheck(t *testing.T) {
 			t.Run(tc.name+"/"+d.name, func(t *testing.T) {
 				t.Parallel()
 				timeout := cmp.Or(tc.timeout, longTimeout)
-				c := NewTCP(tc.target(t), timeout)
+				c := NewTCP(tc.target(t), netip.Addr{}, timeout)
 				results, got := d.drive(t, c, startHealth(tc.wantOK), rise, fall, max(rise, fall), timeout)
 				want := wantObservations(tc.wantOK, rise, fall)
 				if diff := gocmp.Diff(want, got[:len(want)]); diff != "" {
@@ -109,7 +109,7 @@ func TestTCPCheck(t *testing.T) {
 }
 
 func TestTCPString(t *testing.T) {
-	c := NewTCP(netip.MustParseAddrPort("[2001:db8::1]:443"), 2*time.Second)
+	c := NewTCP(netip.MustParseAddrPort("[2001:db8::1]:443"), netip.Addr{}, 2*time.Second)
 	if got, want := fmt.Sprint(c), "tcp [2001:db8::1]:443 timeout=2s"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
@@ -127,7 +127,7 @@ func TestChecksCloseWithReset(t *testing.T) {
 		{
 			name: "tcp",
 			checker: func(target netip.AddrPort) Checker {
-				return NewTCP(target, longTimeout)
+				return NewTCP(target, netip.Addr{}, longTimeout)
 			},
 		},
 		{

@@ -82,14 +82,14 @@ func TestPingCheck(t *testing.T) {
 		d1.MustExec(t, "sysctl", "-qw", "net.ipv4.ping_group_range="+socket.groupRange)
 		for _, tt := range tests {
 			t.Run(socket.name+"/"+tt.target, func(t *testing.T) {
-				c := healthcheck.NewPing(netip.MustParseAddr(tt.target), pingTimeout)
+				c := healthcheck.NewPing(netip.MustParseAddr(tt.target), netip.Addr{}, pingTimeout)
 				// Checks of r1 meanwhile, for replies that are not this
 				// check's.
 				ctx, stop := context.WithCancel(t.Context())
 				var wg sync.WaitGroup
 				if !tt.wantOK {
 					wg.Go(func() {
-						other := healthcheck.NewPing(netip.MustParseAddr("192.0.2.2"), pingTimeout)
+						other := healthcheck.NewPing(netip.MustParseAddr("192.0.2.2"), netip.Addr{}, pingTimeout)
 						_ = d1.Do(func() error {
 							for ctx.Err() == nil {
 								other.Check(ctx)
@@ -147,14 +147,14 @@ func TestPingFrom(t *testing.T) {
 		d1.MustExec(t, "sysctl", "-qw", "net.ipv4.ping_group_range="+socket.groupRange)
 		for _, tt := range tests {
 			t.Run(socket.name+"/"+tt.target+"/from="+tt.source, func(t *testing.T) {
-				c := healthcheck.NewPingFrom(netip.MustParseAddr(tt.target), netip.MustParseAddr(tt.source), pingTimeout)
+				c := healthcheck.NewPing(netip.MustParseAddr(tt.target), netip.MustParseAddr(tt.source), pingTimeout)
 				if r := pingIn(t, d1, c); r.OK != tt.wantOK {
 					t.Errorf("check = {OK: %t, Message: %q}, want OK %t", r.OK, r.Message, tt.wantOK)
 				}
 			})
 		}
 	}
-	if got, want := fmt.Sprint(healthcheck.NewPingFrom(netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.11"), time.Second)), "ping 192.0.2.2 timeout=1s from=192.0.2.11"; got != want {
+	if got, want := fmt.Sprint(healthcheck.NewPing(netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.11"), time.Second)), "ping 192.0.2.2 timeout=1s from=192.0.2.11"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }

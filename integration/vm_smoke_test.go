@@ -68,13 +68,15 @@ func TestVMGoTests(t *testing.T) {
 	lab.RequireRoot(t, "bird", "birdc", "keepalived")
 	files := exampleFiles(t)
 	maps.Copy(files, convertCorpus(t))
-	// The health-check scenario has a boot of its own (health_vm_test.go).
+	// The health-check scenario and the director pairs under traffic
+	// have boots of their own (health_vm_test.go, e2e_test.go,
+	// e2e_nat_test.go).
 	vm.GoTests{
 		Package:  "./vmtests",
 		Binaries: []string{"tcpdump", "bird", "birdc", "keepalived"},
 		Files:    files,
 		// Several minutes of tests on emulated CPUs: room for a busy runner.
 		Timeout: 8 * time.Minute,
-		Args:    []string{"-test.skip", "^TestHealthChecksDriveIPVS$"},
+		Args:    []string{"-test.skip", "^(TestHealthChecksDriveIPVS|TestE2EDirectorPair|TestE2ENAT.*)$"},
 	}.Run(t)
 }

@@ -1,7 +1,7 @@
 // Package man generates lvsd's manual pages: lvsd(8) from the commands'
 // usage text and lvsd.hcl(5) from the config decoder's schema, the one
 // REFERENCE.md comes from. The pages in this directory are its output; a
-// test keeps them in step (go test ./man -update rewrites them).
+// test keeps them in step (make docs rewrites them).
 package man
 
 import (

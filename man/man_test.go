@@ -3,7 +3,6 @@ package man
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite the pages from their generators")
-
 // TestPagesUpToDate keeps the committed pages equal to what the
 // generators write now.
 func TestPagesUpToDate(t *testing.T) {
@@ -26,17 +23,12 @@ func TestPagesUpToDate(t *testing.T) {
 			if err := p.Write(&buf); err != nil {
 				t.Fatal(err)
 			}
-			if *update {
-				if err := os.WriteFile(p.File, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
 			disk, err := os.ReadFile(p.File)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(string(disk), buf.String()); diff != "" {
-				t.Errorf("%s is stale; run go test ./man -update (-file +generated):\n%s", p.File, diff)
+				t.Errorf("%s is stale; run make docs (-file +generated):\n%s", p.File, diff)
 			}
 		})
 	}

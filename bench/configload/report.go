@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 )
 
 type report struct {
@@ -38,7 +40,7 @@ func summarise(name string, ss []sample) summary {
 		c = append(c, (x.User + x.Sys).Seconds())
 		p = append(p, float64(x.PeakKiB)/1024)
 	}
-	return summary{Name: name, User: median(u), Sys: median(s), CPU: median(c), PeakMiB: median(p), cpus: c, peaksMiB: p}
+	return summary{Name: name, User: benchrun.Median(u), Sys: benchrun.Median(s), CPU: benchrun.Median(c), PeakMiB: benchrun.Median(p), cpus: c, peaksMiB: p}
 }
 
 // ratio is the median of a/b taken run by run (run i of each was made in
@@ -50,7 +52,7 @@ func ratio(a, b []float64) float64 {
 			r = append(r, a[i]/b[i])
 		}
 	}
-	return median(r)
+	return benchrun.Median(r)
 }
 
 func liveHeapKiB() int64 {
@@ -67,7 +69,7 @@ func medianDur(ds []time.Duration) time.Duration {
 	for _, d := range ds {
 		f = append(f, float64(d))
 	}
-	return time.Duration(median(f))
+	return time.Duration(benchrun.Median(f))
 }
 
 func (r *report) markdown() string {

@@ -80,7 +80,7 @@ func benchmark(o options) error {
 		r.LoadBefore, r.LoadAfter, r.Wall = load, benchresult.LoadAverage(), time.Since(start)
 		runs = append(runs, r)
 		fmt.Fprintf(os.Stderr, "ipvsprog: run %d: lvsd %.0f ms, ipvsadm -R %.0f ms (medians), %s\n",
-			i+1, median(r.Result.LVSDms), median(r.Result.IPVSAdmms), r.Wall.Round(time.Second))
+			i+1, benchrun.Median(r.Result.LVSDms), benchrun.Median(r.Result.IPVSAdmms), r.Wall.Round(time.Second))
 	}
 
 	sec := section(runs, machine{CPUs: runtime.NumCPU(), Date: time.Now().UTC()})

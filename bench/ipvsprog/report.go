@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 	"slices"
 	"strings"
 	"time"
@@ -26,19 +27,6 @@ type benchRun struct {
 type machine struct {
 	CPUs int
 	Date time.Time
-}
-
-// median of xs; NaN-free input, 0 for none.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func seconds(ms float64) string { return fmt.Sprintf("%.2f s", ms/1000) }
@@ -80,9 +68,9 @@ func section(runs []benchRun, m machine) string {
 	b.WriteString("| run | host load before | lvsd cold | ipvsadm -R cold | lvsd faster by | lvsd weight change | ipvsadm -e |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for i, r := range runs {
-		l, a := median(r.Result.LVSDms), median(r.Result.IPVSAdmms)
+		l, a := benchrun.Median(r.Result.LVSDms), benchrun.Median(r.Result.IPVSAdmms)
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.1f× | %s | %s |\n", i+1, r.LoadBefore, seconds(l), seconds(a), ratio(a, l),
-			millis(median(r.Result.WeightLVSDms)), millis(median(r.Result.WeightAdmms)))
+			millis(benchrun.Median(r.Result.WeightLVSDms)), millis(benchrun.Median(r.Result.WeightAdmms)))
 	}
 	b.WriteString(observations(runs))
 	b.WriteString("\nEach repetition (wall time, then user + system CPU time):\n\n")
@@ -104,7 +92,7 @@ func section(runs []benchRun, m machine) string {
 	b.WriteString("| run | lvsd | ipvsadm -R | lvsd faster by |\n")
 	b.WriteString("|---|---|---|---|\n")
 	for i, r := range runs {
-		l, a := median(r.Result.LVSDFlushedms), median(r.Result.IPVSAdmFlushedms)
+		l, a := benchrun.Median(r.Result.LVSDFlushedms), benchrun.Median(r.Result.IPVSAdmFlushedms)
 		fmt.Fprintf(&b, "| %d | %s | %s | %.1f× |\n", i+1, seconds(l), seconds(a), ratio(a, l))
 	}
 	b.WriteString("\nThe machine is shared with other builds and VMs: compare runs by their\n" +
@@ -118,10 +106,10 @@ func observations(runs []benchRun) string {
 	var cold, weight []float64
 	slower := 0
 	for _, r := range runs {
-		l := median(r.Result.LVSDms)
-		cold = append(cold, ratio(median(r.Result.IPVSAdmms), l))
-		weight = append(weight, median(r.Result.WeightLVSDms))
-		if median(r.Result.WeightLVSDms) > median(r.Result.WeightAdmms) {
+		l := benchrun.Median(r.Result.LVSDms)
+		cold = append(cold, ratio(benchrun.Median(r.Result.IPVSAdmms), l))
+		weight = append(weight, benchrun.Median(r.Result.WeightLVSDms))
+		if benchrun.Median(r.Result.WeightLVSDms) > benchrun.Median(r.Result.WeightAdmms) {
 			slower++
 		}
 	}

@@ -63,7 +63,7 @@ func TestDirectorConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := directorConfig(l, realServers{dests: l.Dests})
-	f, diags := config.Parse("steady.hcl", []byte(src))
+	f, diags := config.NewLoader().Parse("steady.hcl", []byte(src))
 	if diags.HasErrors() {
 		t.Fatalf("config.Parse: %v\n%s", diags, src)
 	}

@@ -41,6 +41,39 @@ type IPVS struct {
 	Kernel           string    `json:"kernel"`
 }
 
+// ColdStartMarker starts the line of the cold start benchmark's result.
+const ColdStartMarker = "COLDSTART "
+
+// ColdStart is the cold start benchmark's result: `lvsd run` from process
+// start to its "ready" log line (the whole table in the kernel), against
+// ipvsadm -R of the same rules, per table size.
+type ColdStart struct {
+	Kernel string          `json:"kernel"`
+	Reps   int             `json:"reps"`
+	Sizes  []ColdStartSize `json:"sizes"`
+}
+
+// ColdStartSize is one table size's figures, one entry per repetition.
+type ColdStartSize struct {
+	Services int `json:"services"`
+	Rules    int `json:"rules"`
+	// Wall time from process start, and the process's user and system
+	// CPU time until then (lvsd's read from /proc at its ready line).
+	LVSDms        []float64 `json:"lvsd_ms"`
+	LVSDUserms    []float64 `json:"lvsd_user_ms"`
+	LVSDSysms     []float64 `json:"lvsd_sys_ms"`
+	IPVSAdmms     []float64 `json:"ipvsadm_ms"`
+	IPVSAdmUserms []float64 `json:"ipvsadm_user_ms"`
+	IPVSAdmSysms  []float64 `json:"ipvsadm_sys_ms"`
+	// lvsd's own account of its start-up, from its ready line: loading
+	// the file, dialling and checking IPVS, the first reconcile round.
+	LoadMS       []float64 `json:"load_ms"`
+	IPVSSetupMS  []float64 `json:"ipvs_setup_ms"`
+	FirstRoundMS []float64 `json:"first_round_ms"`
+	// lvsd's peak resident set size (VmHWM) at its ready line, KiB.
+	PeakRSSKiB []int64 `json:"peak_rss_kib"`
+}
+
 // HealthMarker starts the line of the health check CPU benchmark's result.
 const HealthMarker = "HCBENCH "
 

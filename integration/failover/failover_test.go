@@ -149,7 +149,7 @@ func TestLVSDConfigLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for node, prio := range map[string]uint8{"a": 150, "b": 100} {
-		cfg, _, diags := config.Load(path, node)
+		cfg, diags := loadConfig(path, node)
 		if diags.HasErrors() {
 			t.Fatalf("node %s: %v\n%s", node, diags, LVSDConfig(c))
 		}
@@ -194,4 +194,13 @@ vrrp_instance VI_1 {
 	if strings.Contains(v2, "unicast") {
 		t.Errorf("multicast configuration names unicast peers:\n%s", v2)
 	}
+}
+
+// loadConfig reads a cluster file and resolves it for node.
+func loadConfig(path, node string) (*config.Config, config.Diagnostics) {
+	f, _, diags := config.NewLoader().Load(path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return f.Resolve(node)
 }

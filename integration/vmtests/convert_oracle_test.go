@@ -549,7 +549,7 @@ func runLVSD(t *testing.T, h *oracleNS, bin, dir string, src []byte) (string, *c
 	if err := os.WriteFile(file, stripped, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, diags := config.Parse(file, stripped)
+	f, diags := config.NewLoader().Parse(file, stripped)
 	if diags.HasErrors() {
 		t.Fatalf("the converted file does not parse: %v", diags)
 	}

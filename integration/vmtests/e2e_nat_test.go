@@ -613,7 +613,7 @@ const natSkewTime = (256 - natPrioB) * natAdvert / 256
 // it first saw that.
 func (l *natLab) natWaitWeb(d *e2eDirector, within time.Duration, want ...string) time.Time {
 	l.t.Helper()
-	return e2eWaitInIPVS(l.t, d, within, want)
+	return e2eWaitInIPVS(l.t, d, "web", within, want)
 }
 
 // natStatus is d's status document.

@@ -388,12 +388,12 @@ func (l *e2eLab) waitState(d *e2eDirector, state string, within time.Duration) s
 	}
 }
 
-// inIPVS is what d's status says of each real server of "web": whether
-// the kernel has it at a non-zero weight.
-func e2eInIPVS(doc status.Document) map[string]bool {
+// e2eInIPVS is what d's status says of each real server of service:
+// whether the kernel has it at a non-zero weight.
+func e2eInIPVS(doc status.Document, service string) map[string]bool {
 	out := map[string]bool{}
 	for _, vs := range doc.VirtualServers {
-		if vs.Name != "web" {
+		if vs.Name != service {
 			continue
 		}
 		for _, rs := range vs.RealServers {
@@ -411,13 +411,13 @@ func (l *e2eLab) waitServers(d *e2eDirector, within time.Duration, want ...strin
 	for _, w := range want {
 		wantSet = append(wantSet, w+":80")
 	}
-	return e2eWaitInIPVS(l.t, d, within, wantSet)
+	return e2eWaitInIPVS(l.t, d, "web", within, wantSet)
 }
 
-// e2eWaitInIPVS polls d's status until the real servers of "web" in its
-// kernel table are exactly want (address:port) and returns when it first
-// saw that; the test fails after within.
-func e2eWaitInIPVS(t testing.TB, d *e2eDirector, within time.Duration, want []string) time.Time {
+// e2eWaitInIPVS polls d's status until the real servers of service in
+// its kernel table are exactly want (address:port) and returns when it
+// first saw that; the test fails after within.
+func e2eWaitInIPVS(t testing.TB, d *e2eDirector, service string, within time.Duration, want []string) time.Time {
 	t.Helper()
 	want = slices.Sorted(slices.Values(want))
 	deadline := time.Now().Add(within)
@@ -429,7 +429,7 @@ func e2eWaitInIPVS(t testing.TB, d *e2eDirector, within time.Duration, want []st
 		now := time.Now()
 		if err == nil {
 			got = got[:0]
-			for addr, in := range e2eInIPVS(doc) {
+			for addr, in := range e2eInIPVS(doc, service) {
 				if in {
 					got = append(got, addr)
 				}
@@ -440,7 +440,7 @@ func e2eWaitInIPVS(t testing.TB, d *e2eDirector, within time.Duration, want []st
 			}
 		}
 		if now.After(deadline) {
-			t.Fatalf("director %s: real servers of web in IPVS %v, want %v within %v (last error %v)", d.name, got, want, within, err)
+			t.Fatalf("director %s: real servers of %s in IPVS %v, want %v within %v (last error %v)", d.name, service, got, want, within, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -92,7 +92,7 @@ func TestIPVSSyncDaemonOptions(t *testing.T) {
 	lan.AddAddr("d", "192.0.2.1/24")
 	d := lan.Host("d")
 
-	f, diags := config.Parse("sync.hcl", []byte(`cluster = "c"
+	f, diags := config.NewLoader().Parse("sync.hcl", []byte(`cluster = "c"
 vrrp_instance "VI" {
   interface   = "eth0"
   vrid        = 1

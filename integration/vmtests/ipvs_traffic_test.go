@@ -86,7 +86,7 @@ ipvs {
 // resolveConfig parses and resolves a cluster file that declares no node.
 func resolveConfig(t *testing.T, src string) *config.Config {
 	t.Helper()
-	f, diags := config.Parse("lab.hcl", []byte(src))
+	f, diags := config.NewLoader().Parse("lab.hcl", []byte(src))
 	if diags.HasErrors() {
 		t.Fatalf("parsing the lab config: %v", diags)
 	}

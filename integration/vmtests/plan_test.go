@@ -55,7 +55,7 @@ func planSave(t *testing.T, file string) (string, []ipvs.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, diags := config.Parse(file, src)
+	f, diags := config.NewLoader().Parse(file, src)
 	if diags.HasErrors() {
 		t.Fatalf("%s: %v", file, diags)
 	}

@@ -65,7 +65,7 @@ func TestExamplesPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		parsed, diags := config.Parse(f, src)
+		parsed, diags := config.NewLoader().Parse(f, src)
 		if diags.HasErrors() {
 			t.Fatalf("%s: %v", f, diags)
 		}

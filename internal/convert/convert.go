@@ -41,9 +41,6 @@ type Result struct {
 	Diags []Diag
 }
 
-// Failed reports whether something could not be converted faithfully.
-func (r *Result) Failed() bool { return keepalived.HasErrors(r.Diags) }
-
 // Convert converts the files, one per director.
 func Convert(files []*keepalived.File, opt Options) Result {
 	c := &converter{}

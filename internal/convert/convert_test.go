@@ -106,7 +106,7 @@ func TestGolden(t *testing.T) {
 				base := filepath.Join(dir, name)
 				checkGolden(t, base+".hcl", res.HCL)
 				checkGolden(t, base+".diags", []byte(diagLines(diags)))
-				if res.HCL == nil || res.Failed() {
+				if res.HCL == nil || keepalived.HasErrors(res.Diags) {
 					if _, err := os.Stat(base + ".plan"); err == nil {
 						t.Errorf("%s.plan exists but the case does not convert", base)
 					}
@@ -132,7 +132,7 @@ func checkValid(t *testing.T, name string, src []byte, planFile string) {
 	if diff := cmp.Diff(string(hclwrite.Format(src)), string(src)); diff != "" {
 		t.Errorf("the output is not formatted as hclwrite.Format does (-formatted +got):\n%s", diff)
 	}
-	f, diags := config.Parse(name, src)
+	f, diags := config.NewLoader().Parse(name, src)
 	if diags.HasErrors() {
 		var b bytes.Buffer
 		diags.Format(&b, f.Source())
@@ -196,7 +196,7 @@ func TestMonitoringOnlyTable(t *testing.T) {
 			src, line := inContext(ctx, kw+" 1")
 			f, _ := keepalived.Parse("t.conf", []byte(src), nil)
 			res := Convert([]*keepalived.File{f}, Options{})
-			if res.Failed() {
+			if keepalived.HasErrors(res.Diags) {
 				t.Fatalf("conversion failed:\n%s\n%s", src, diagLines(res.Diags))
 			}
 			if !bytes.Contains(res.HCL, []byte(fmt.Sprintf("t.conf:%d: %s", line, kw))) {
@@ -267,7 +267,7 @@ func TestLarge(t *testing.T) {
 	parsed := time.Since(start)
 	res := Convert([]*keepalived.File{f}, Options{})
 	t.Logf("20000 services, %d bytes: read in %v, read and converted in %v (%d bytes of HCL)", len(src), parsed, time.Since(start), len(res.HCL))
-	if keepalived.HasErrors(diags) || res.Failed() {
+	if keepalived.HasErrors(diags) || keepalived.HasErrors(res.Diags) {
 		t.Fatalf("conversion failed: %s%s", diagLines(diags), diagLines(res.Diags)[:200])
 	}
 	if n := bytes.Count(res.HCL, []byte("\nvirtual_server ")); n != 20000 {
@@ -281,7 +281,7 @@ func BenchmarkConvertLarge(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
 		f, _ := keepalived.Parse("big.conf", src, nil)
-		if res := Convert([]*keepalived.File{f}, Options{}); res.Failed() {
+		if res := Convert([]*keepalived.File{f}, Options{}); keepalived.HasErrors(res.Diags) {
 			b.Fatal(diagLines(res.Diags))
 		}
 	}

@@ -87,7 +87,11 @@ func (d *Daemon) startBGP(cfg *config.Config) error {
 		return err
 	}
 	d.log.Info("bgp speaker", "asn", sc.ASN, "router_id", rid.String(), "neighbors", len(sc.Neighbors))
+	// Under mu, as the reconciler: a status request may come during the
+	// start-up. The parts that use it start after it is set.
+	d.mu.Lock()
 	d.bgp = b
+	d.mu.Unlock()
 	return nil
 }
 
@@ -204,7 +208,7 @@ func (d *Daemon) decideBGP(ctx context.Context) {
 	}
 	d.mu.Lock()
 	cfg := d.cfg
-	want := plan.Announcements(cfg, healthOf(d.checks, d.states), programmed)
+	want := plan.Announcements(cfg, healthOf(d.checks, d.jobState), programmed)
 	d.mu.Unlock()
 	if err := d.holdAnnounced(b, cfg); err != nil {
 		d.log.Warn("bgp", "err", err)
@@ -355,7 +359,9 @@ func (d *Daemon) releaseBGP() {
 
 // bgpStatus is the document's bgp section; nil without a bgp block.
 func (d *Daemon) bgpStatus() *status.BGP {
+	d.mu.Lock()
 	b := d.bgp
+	d.mu.Unlock()
 	if b == nil {
 		return nil
 	}

@@ -38,8 +38,8 @@ virtual_server "web" {
   announce    = "bgp"
   health_check "exec" {
     command  = ["test", "-e", "FLAG"]
-    interval = "20ms"
-    timeout  = "15ms"
+    interval = "100ms"
+    timeout  = "90ms" # a race build starts a process in tens of ms
     rise     = 1
     fall     = 1
   }

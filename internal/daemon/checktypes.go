@@ -32,7 +32,7 @@ func newTypeChecker(c *config.HealthCheck, target netip.AddrPort) healthcheck.Ch
 			Source:  c.BindTo,
 		})
 	case config.CheckPing:
-		return healthcheck.NewPingFrom(target.Addr(), c.BindTo, c.Timeout)
+		return healthcheck.NewPing(target.Addr(), c.BindTo, c.Timeout)
 	case config.CheckSMTP:
 		return healthcheck.NewSMTP(healthcheck.SMTPParams{Target: target, HELOName: c.HELOName, Timeout: c.Timeout, Source: c.BindTo})
 	}

@@ -87,6 +87,7 @@ type Daemon struct {
 	started atomic.Bool
 
 	// Set during start-up, before any goroutine reads them.
+	phases      startPhases
 	socket      string
 	rec         *reconcile.Reconciler
 	sched       *healthcheck.Scheduler
@@ -116,7 +117,6 @@ type Daemon struct {
 	loadedAt   time.Time
 	reloadErr  *string
 	checks     checkSet
-	states     map[string]healthcheck.Status
 	quorum     map[string]bool // service -> quorum met, for quorum_up/down
 	instances  map[string]*instance
 	links      map[string]bool
@@ -173,7 +173,6 @@ func New(opts Options) *Daemon {
 		log:       log,
 		sd:        sd,
 		sys:       sys,
-		states:    make(map[string]healthcheck.Status),
 		instances: make(map[string]*instance),
 		links:     make(map[string]bool),
 		watched:   make(map[string]bool),
@@ -181,6 +180,7 @@ func New(opts Options) *Daemon {
 	}
 	d.loader.BeforeParse = memlimit.ForConfig
 	d.metrics = status.NewMetrics(d)
+	d.sched = healthcheck.NewScheduler(d.onResult)
 	return d
 }
 
@@ -256,10 +256,12 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	if !d.started.CompareAndSwap(false, true) {
 		return errors.New("lvsd daemon: Run called twice")
 	}
+	d.phases.start = time.Now()
 	cfg, _, err := d.load()
 	if err != nil {
 		return err
 	}
+	d.phases.load = time.Since(d.phases.start)
 	defer func() {
 		// Set at start-up, or by a reload that added the first instance.
 		if d.closeVIPs != nil {
@@ -281,6 +283,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	// IPVS only when there is something to program: a VRRP-only director
 	// must run on a kernel without it.
 	if len(cfg.VirtualServers) > 0 {
+		dialed := time.Now()
 		k, closeIPVS, err := d.sys.DialIPVS()
 		if err != nil {
 			return reconcile.Explain(err)
@@ -298,6 +301,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		d.mu.Lock()
 		d.rec = rec
 		d.mu.Unlock()
+		d.phases.ipvs = time.Since(dialed)
 	}
 
 	for _, vi := range cfg.VRRPInstances {
@@ -318,7 +322,6 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 
 	// Health checks, and the first desired table: every checked real
 	// server is down until it has passed rise times.
-	d.sched = healthcheck.NewScheduler(d.onResult)
 	cs := buildChecks(cfg)
 	if err := d.sched.Set(cs.jobs); err != nil {
 		return fmt.Errorf("starting the health checks: %w", err)
@@ -396,6 +399,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			}
 		})
 	}
+	d.phases.parts = time.Now()
 	if d.rec != nil {
 		part("ipvs reconciler", d.rec.Run)
 	}
@@ -431,6 +435,24 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	d.stop()
 	return err
+}
+
+// startPhases time the start-up, for the "ready" log line: how long the
+// file took to load, IPVS to be dialled and checked, and the first
+// reconcile round (the whole table, on a first start) to end after the
+// parts started.
+type startPhases struct {
+	start, parts time.Time
+	load, ipvs   time.Duration
+}
+
+func (p startPhases) attrs(ready time.Time) []any {
+	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	a := []any{"took", ms(ready.Sub(p.start)), "load", ms(p.load)}
+	if p.ipvs > 0 {
+		a = append(a, "ipvs_setup", ms(p.ipvs), "first_round", ms(ready.Sub(p.parts)))
+	}
+	return a
 }
 
 // alive reports whether something listens on the control socket. A
@@ -523,7 +545,7 @@ func (d *Daemon) notifyLoop(ctx context.Context) error {
 		}
 	}
 	_ = d.sd.Send("READY=1")
-	d.log.Info("ready")
+	d.log.Info("ready", d.phases.attrs(time.Now())...)
 	d.updateStatusLine()
 	every := watchdogInterval(os.Getenv)
 	if every <= 0 {
@@ -542,6 +564,13 @@ func (d *Daemon) notifyLoop(ctx context.Context) error {
 	}
 }
 
+// jobState is a job's state as the scheduler keeps it, the one copy of
+// every real server's health.
+func (d *Daemon) jobState(key string) healthcheck.Status {
+	st, _ := d.sched.Status(key)
+	return st
+}
+
 // onResult receives every health-check result (healthcheck.ResultFunc).
 func (d *Daemon) onResult(key string, r healthcheck.Result, h healthcheck.Health, changed bool) {
 	d.mu.Lock()
@@ -551,7 +580,7 @@ func (d *Daemon) onResult(key string, r healthcheck.Result, h healthcheck.Health
 		d.mu.Unlock()
 		return
 	}
-	d.states[key] = healthcheck.Status{Health: h, Last: r}
+	// The scheduler recorded h before it called: the table below sees it.
 	if changed && d.rec != nil {
 		// Under mu, so that concurrent changes reach the reconciler in
 		// the order their tables were computed.

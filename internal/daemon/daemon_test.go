@@ -699,3 +699,17 @@ status {
 		t.Error("the control socket was left behind")
 	}
 }
+
+// TestStartPhases: the "ready" line times the start-up in phases, the
+// IPVS ones only where there is IPVS to program.
+func TestStartPhases(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := startPhases{start: t0, parts: t0.Add(300 * time.Millisecond), load: 200 * time.Millisecond, ipvs: 50 * time.Millisecond}
+	if got, want := fmt.Sprint(p.attrs(t0.Add(1500*time.Millisecond))), "[took 1.5s load 200ms ipvs_setup 50ms first_round 1.2s]"; got != want {
+		t.Errorf("attrs = %s, want %s", got, want)
+	}
+	p = startPhases{start: t0, parts: t0.Add(30 * time.Millisecond), load: 20 * time.Millisecond}
+	if got, want := fmt.Sprint(p.attrs(t0.Add(40*time.Millisecond))), "[took 40ms load 20ms]"; got != want {
+		t.Errorf("attrs without IPVS = %s, want %s", got, want)
+	}
+}

@@ -48,7 +48,7 @@ func relayPeer(vi config.VRRPInstance, own []netip.Addr) netip.Addr {
 // configuration and health, with the services being relayed handed to
 // the peer during a stop. The caller holds d.mu.
 func (d *Daemon) desiredLocked() []ipvs.Service {
-	return d.handover.Relay(d.cfg, plan.WeightedServices(d.cfg, healthOf(d.checks, d.states), weightsOf(d.checks, d.states)))
+	return d.handover.Relay(d.cfg, plan.WeightedServices(d.cfg, healthOf(d.checks, d.jobState), weightsOf(d.checks, d.jobState)))
 }
 
 // holdVIPs puts the VIPs of cfg's relay instances on lo, hidden from ARP,

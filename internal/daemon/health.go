@@ -96,32 +96,43 @@ func newChecker(c *config.HealthCheck, server netip.AddrPort) healthcheck.Checke
 	case config.CheckUDP, config.CheckDNS, config.CheckPing, config.CheckSMTP:
 		return newTypeChecker(c, target)
 	default:
-		return healthcheck.NewTCPFrom(target, c.BindTo, c.Timeout)
+		return healthcheck.NewTCP(target, c.BindTo, c.Timeout)
 	}
+}
+
+// jobStates looks up a health-check job's state by its key: the
+// scheduler's, which keeps the one copy of every job's health; a zero
+// Status for a job it does not know.
+type jobStates func(key string) healthcheck.Status
+
+// statesOf is a jobStates over a copy of the states, for the status
+// document.
+func statesOf(m map[string]healthcheck.Status) jobStates {
+	return func(key string) healthcheck.Status { return m[key] }
 }
 
 // healthOf answers plan.Health from the job states: a checked server is
 // healthy only once its check has risen (it starts unhealthy until
 // it passes rise times); a server without a check never asks.
-func healthOf(cs checkSet, states map[string]healthcheck.Status) func(string, netip.AddrPort) bool {
+func healthOf(cs checkSet, states jobStates) func(string, netip.AddrPort) bool {
 	return func(service string, server netip.AddrPort) bool {
 		key, ok := cs.keyOf[owner{service: service, server: server}]
 		if !ok {
 			return true
 		}
-		return states[key].Health.Healthy
+		return states(key).Health.Healthy
 	}
 }
 
 // weightsOf answers plan.Weights from the job states: the weight the last
 // passing check of a healthy server asked for, if any.
-func weightsOf(cs checkSet, states map[string]healthcheck.Status) plan.Weights {
+func weightsOf(cs checkSet, states jobStates) plan.Weights {
 	return func(service string, server netip.AddrPort) (int, bool) {
 		key, ok := cs.keyOf[owner{service: service, server: server}]
 		if !ok {
 			return 0, false
 		}
-		h := states[key].Health
+		h := states(key).Health
 		return h.Weight, h.Healthy && h.Weighted
 	}
 }
@@ -182,7 +193,7 @@ func (d *Daemon) quorumCommandsLocked() []healthCommand {
 	if d.quorum == nil {
 		d.quorum = make(map[string]bool)
 	}
-	health := healthOf(d.checks, d.states)
+	health := healthOf(d.checks, d.jobState)
 	seen := make(map[string]bool, len(d.cfg.VirtualServers))
 	var out []healthCommand
 	for i := range d.cfg.VirtualServers {

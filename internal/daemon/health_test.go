@@ -93,7 +93,7 @@ func TestHealthToDesiredTable(t *testing.T) {
 	// name, as "addr weight".
 	destinations := func(states map[string]healthcheck.Status) map[string][]string {
 		out := make(map[string][]string)
-		svcs := plan.Services(cfg, healthOf(cs, states))
+		svcs := plan.Services(cfg, healthOf(cs, statesOf(states)))
 		for i, vs := range cfg.VirtualServers {
 			var ds []string
 			for _, d := range svcs[i].Destinations {
@@ -204,7 +204,7 @@ virtual_server "web" {
 	}
 
 	states := map[string]healthcheck.Status{key: {Health: healthcheck.Health{Healthy: true, Passes: 2}}}
-	svcs := plan.Services(cfg, healthOf(cs, states))
+	svcs := plan.Services(cfg, healthOf(cs, statesOf(states)))
 	doc := buildDocument(docInput{cfg: cfg, checks: cs, states: states})
 	if len(svcs) != 4 || len(doc.VirtualServers) != 4 {
 		t.Fatalf("%d services, %d status entries; want 4 of each", len(svcs), len(doc.VirtualServers))
@@ -256,7 +256,7 @@ func TestWeightsToDesiredTable(t *testing.T) {
 		key("web", "192.0.2.11:80"):    {Health: healthcheck.Health{Healthy: false, Weighted: true, Weight: 9}},
 		key("static", "192.0.2.20:80"): {Health: healthcheck.Health{Healthy: true}},
 	}
-	svcs := plan.WeightedServices(cfg, healthOf(cs, states), weightsOf(cs, states))
+	svcs := plan.WeightedServices(cfg, healthOf(cs, statesOf(states)), weightsOf(cs, statesOf(states)))
 	var got []string
 	for _, s := range svcs {
 		for _, d := range s.Destinations {

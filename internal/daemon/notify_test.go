@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/healthcheck"
 	"github.com/lvsd/lvsd/internal/command"
 	"github.com/lvsd/lvsd/vrrp"
 )
@@ -50,7 +51,7 @@ func (b *lockedBuffer) String() string {
 func newTestNotifier(t *testing.T, timeout time.Duration) (*notifier, *lockedBuffer) {
 	t.Helper()
 	log := &lockedBuffer{}
-	d := &Daemon{log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})), sd: &recordingNotifier{}}
+	d := &Daemon{log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})), sd: &recordingNotifier{}, sched: healthcheck.NewScheduler(nil)}
 	d.notifyCtx, d.stopNotify = context.WithCancel(context.Background())
 	t.Cleanup(func() {
 		d.stopNotify()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/config"
-	"github.com/lvsd/lvsd/healthcheck"
 	"github.com/lvsd/lvsd/internal/status"
 )
 
@@ -257,14 +256,6 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 	if p.Services {
 		d.checks = cs
 		// Jobs whose key is unchanged kept their health in the scheduler.
-		states := make(map[string]healthcheck.Status)
-		snap := d.sched.Snapshot()
-		for key := range cs.owners {
-			if st, ok := snap[key]; ok {
-				states[key] = st
-			}
-		}
-		d.states = states
 	}
 	if d.rec != nil && p.Services {
 		d.rec.SetDesired(d.desiredLocked())

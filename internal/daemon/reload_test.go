@@ -50,7 +50,7 @@ virtual_server "web" {
 // diagnostic.
 func mustConfig(t *testing.T, src, node string) *config.Config {
 	t.Helper()
-	f, diags := config.Parse("test.hcl", []byte(src))
+	f, diags := config.NewLoader().Parse("test.hcl", []byte(src))
 	if diags.HasErrors() {
 		t.Fatalf("parse: %v\n%s", diags, src)
 	}

@@ -61,7 +61,7 @@ func (d *Daemon) docInput() docInput {
 		loadedAt:  d.loadedAt,
 		reloadErr: d.reloadErr,
 		checks:    d.checks,
-		states:    maps.Clone(d.states),
+		states:    d.sched.Snapshot(),
 		instances: make(map[string]vrrpd.InstanceStatus, len(d.instances)),
 	}
 	insts := make([]*instance, 0, len(d.instances))
@@ -114,7 +114,7 @@ func buildDocument(in docInput) status.Document {
 			kernel[s.ServiceKey.Normalize()] = s
 		}
 	}
-	health := healthOf(in.checks, in.states)
+	health := healthOf(in.checks, statesOf(in.states))
 	for i := range cfg.VirtualServers {
 		vs := &cfg.VirtualServers[i]
 		_, state := plan.Service(vs, health)

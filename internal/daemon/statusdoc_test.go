@@ -74,7 +74,7 @@ func TestBuildDocument(t *testing.T) {
 	}
 	// The kernel table as the reconciler would have programmed it, with
 	// counters.
-	desired := plan.Services(cfg, healthOf(cs, states))
+	desired := plan.Services(cfg, healthOf(cs, statesOf(states)))
 	desired[0].Destinations[0].ActiveConns = 7
 	desired[0].Destinations[0].InactiveConns = 3
 	desired[0].Destinations[0].Stats = ipvs.Stats{InBytes: 1000, OutBytes: 2000}

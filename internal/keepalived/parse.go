@@ -146,15 +146,13 @@ const (
 
 // Load reads the file name and everything it includes.
 func Load(name string, fsys FS) (*File, []Diag) {
-	p := &parser{fsys: fsys, f: &File{Name: name}}
 	src, err := fsys.ReadFile(name)
 	if err != nil {
+		p := &parser{f: &File{Name: name}}
 		p.errorf(Pos{File: name}, "reading: %v", unwrapPath(err))
 		return p.f, p.diags
 	}
-	p.file(name, src, 0)
-	p.finish()
-	return p.f, p.diags
+	return Parse(name, src, fsys)
 }
 
 // Parse reads src as the file name; an include is resolved with fsys,

@@ -11,7 +11,7 @@ import (
 )
 
 func TestAnnouncements(t *testing.T) {
-	cfg, _, diags := config.Load("../../config/testdata/valid/bgp.hcl", "lb1")
+	cfg, diags := loadConfig("../../config/testdata/valid/bgp.hcl", "lb1")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -73,7 +73,7 @@ func TestAnnouncements(t *testing.T) {
 }
 
 func TestAnnouncedServiceKeepsFailedServersAtWeightZero(t *testing.T) {
-	cfg, _, diags := config.Load("../../config/testdata/valid/bgp.hcl", "lb1")
+	cfg, diags := loadConfig("../../config/testdata/valid/bgp.hcl", "lb1")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -93,7 +93,7 @@ func TestAnnouncedServiceKeepsFailedServersAtWeightZero(t *testing.T) {
 }
 
 func TestWriteBGP(t *testing.T) {
-	cfg, _, diags := config.Load("../../config/testdata/valid/bgp.hcl", "lb3")
+	cfg, diags := loadConfig("../../config/testdata/valid/bgp.hcl", "lb3")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -108,4 +108,13 @@ func TestWriteBGP(t *testing.T) {
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("WriteBGP (-want +got):\n%s", diff)
 	}
+}
+
+// loadConfig reads a cluster file and resolves it for node.
+func loadConfig(path, node string) (*config.Config, config.Diagnostics) {
+	f, _, diags := config.NewLoader().Load(path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return f.Resolve(node)
 }

@@ -151,7 +151,7 @@ virtual_server "dns" {
   real_server "198.51.100.3:5353" {}
 }
 `
-	f, diags := config.Parse("c.hcl", []byte(src))
+	f, diags := config.NewLoader().Parse("c.hcl", []byte(src))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

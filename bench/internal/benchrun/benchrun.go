@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/lvsd/lvsd/bench/internal/benchdoc"
@@ -76,4 +77,17 @@ func WriteSection(root, path, sec string) (string, error) {
 		path = filepath.Join(root, path)
 	}
 	return path, benchdoc.Write(path, sec)
+}
+
+// Median is the median of xs, 0 for none.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsd/lvsd/integration/benchresult"
+)
+
+func TestSection(t *testing.T) {
+	r := benchresult.ColdStart{Kernel: "6.1.0-56-cloud-amd64", Reps: 2, Sizes: []benchresult.ColdStartSize{{
+		Services: 2000, Rules: 10000,
+		LVSDms: []float64{3000, 5000}, IPVSAdmms: []float64{8000, 10000},
+		LVSDUserms: []float64{1000, 1000}, LVSDSysms: []float64{500, 700},
+		IPVSAdmUserms: []float64{2000, 2000}, IPVSAdmSysms: []float64{3000, 3000},
+		LoadMS: []float64{1200, 1400}, IPVSSetupMS: []float64{10, 20}, FirstRoundMS: []float64{2000, 2200},
+		PeakRSSKiB: []int64{40 * 1024, 60 * 1024},
+	}}}
+	sec := section(r, run{LoadBefore: "0.10, 0.20, 0.30", LoadAfter: "1.00, 0.50, 0.40", Wall: 90 * time.Second, CPUs: 2, Date: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)})
+	for _, want := range []string{
+		"## Cold start\n",
+		"| 2000 | 10000 | 4.00 s | 9.00 s | 2.2× | 1.00 s + 0.60 s | 2.00 s + 3.00 s | 1.30 s / 0.01 s / 2.10 s | 50 MiB |",
+		"| 2000 | 3.00 s, 5.00 s | 8.00 s, 10.00 s |",
+		"load average 0.10, 0.20, 0.30 before",
+	} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("section lacks %q:\n%s", want, sec)
+		}
+	}
+}
