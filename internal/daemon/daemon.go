@@ -24,6 +24,7 @@ import (
 	"github.com/lvsd/lvsd/internal/status"
 	"github.com/lvsd/lvsd/internal/vip"
 	"github.com/lvsd/lvsd/internal/vrrpd"
+	"github.com/lvsd/lvsd/ipvs"
 )
 
 // Options configure a Daemon.
@@ -335,7 +336,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	d.checks = cs
 	d.loadedAt = time.Now()
 	if d.rec != nil {
-		d.rec.SetDesired(d.desiredLocked())
+		d.rec.SetDesired(sizedTable(d.desiredLocked()))
 	}
 	d.quorumCommandsLocked() // the starting point: nothing runs
 	d.mu.Unlock()
@@ -435,6 +436,17 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	d.stop()
 	return err
+}
+
+// sizedTable sizes the soft memory limit for the table a start or a
+// reload makes (memlimit), and returns it.
+func sizedTable(svcs []ipvs.Service) []ipvs.Service {
+	n := len(svcs)
+	for i := range svcs {
+		n += len(svcs[i].Destinations)
+	}
+	memlimit.ForTable(n)
+	return svcs
 }
 
 // startPhases time the start-up, for the "ready" log line: how long the

@@ -258,7 +258,7 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		// Jobs whose key is unchanged kept their health in the scheduler.
 	}
 	if d.rec != nil && p.Services {
-		d.rec.SetDesired(d.desiredLocked())
+		d.rec.SetDesired(sizedTable(d.desiredLocked()))
 	}
 	var cmds []healthCommand
 	if p.Services {

@@ -1,5 +1,6 @@
 // Package memlimit sizes the Go runtime's soft memory limit from the
-// config files lvsd reads, unless GOMEMLIMIT says otherwise.
+// config files lvsd reads and the IPVS table they make, unless GOMEMLIMIT
+// says otherwise.
 //
 // Parsing a cluster file allocates many times what its result keeps, and
 // under the runtime's default pacing (GOGC=100) the heap grows to twice
@@ -9,12 +10,21 @@
 // on large loads and nothing on small ones. It is soft: a file denser
 // than expected makes the collector busier (the runtime caps that at half
 // the CPU), never fails a load.
+//
+// The IPVS table is the other part of the heap that grows with the
+// configuration: the desired and the known table, and on a first start
+// the operations and netlink messages of the whole table. A limit from
+// the file's bytes alone sat below that (a file of unchecked real servers
+// is few bytes per rule) and kept the collector running through the
+// whole first round (BENCHMARKS.md, Cold start), so the table's rules
+// count too.
 package memlimit
 
 import (
 	"math"
 	"os"
 	"runtime/debug"
+	"sync"
 )
 
 const (
@@ -26,21 +36,49 @@ const (
 	// per byte of text (BENCHMARKS.md, Config load), and the rest leaves
 	// the collector room.
 	perByte = 16
+	// perRule is the heap allowed per IPVS rule (a service or a real
+	// server) of the desired table: a first start of 100,000 rules
+	// peaked at about 1.7 KiB per rule above the file's share.
+	perRule = 2 << 10
 )
 
-// ForConfig sets the soft memory limit for config files of total bytes,
-// unless GOMEMLIMIT is set. It suits config.Loader's BeforeParse.
+var (
+	mu           sync.Mutex
+	bytes, rules int
+)
+
+// ForConfig sets the soft memory limit for config files of total bytes
+// (and the table last given to ForTable), unless GOMEMLIMIT is set. It
+// suits config.Loader's BeforeParse.
 func ForConfig(total int) {
+	mu.Lock()
+	defer mu.Unlock()
+	bytes = total
+	apply()
+}
+
+// ForTable sets the soft memory limit for an IPVS table of n rules
+// (services and real servers), and the files last given to ForConfig,
+// unless GOMEMLIMIT is set.
+func ForTable(n int) {
+	mu.Lock()
+	defer mu.Unlock()
+	rules = n
+	apply()
+}
+
+func apply() {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(Limit(total))
+	debug.SetMemoryLimit(Limit(bytes, rules))
 }
 
-// Limit is the soft memory limit for config files of total bytes.
-func Limit(total int) int64 {
-	if total > (math.MaxInt64-base)/perByte {
+// Limit is the soft memory limit for config files of total bytes and an
+// IPVS table of n rules.
+func Limit(total, n int) int64 {
+	if total > (math.MaxInt64-base)/perByte/2 || n > (math.MaxInt64-base)/perRule/2 {
 		return math.MaxInt64
 	}
-	return base + perByte*int64(total)
+	return base + perByte*int64(total) + perRule*int64(n)
 }
