@@ -96,27 +96,10 @@ func TestIPVSProgrammingBench(t *testing.T) {
 	}
 	restore := func(d *lab.Host) (wall, user, sys float64) {
 		t.Helper()
-		f, err := os.Open(rules)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		var took time.Duration
-		var out []byte
-		cmd := exec.Command("ipvsadm", "-R")
-		cmd.Stdin = f
-		err = d.Do(func() error {
-			start := time.Now()
-			out, err = cmd.CombinedOutput()
-			took = time.Since(start)
-			return err
-		})
-		if err != nil {
-			t.Fatalf("ipvsadm -R: %v: %s", err, out)
-		}
+		took, u, s := ipvsadmRestore(t, d, rules)
 		t.Logf("ipvsadm -R: %v", took.Round(time.Millisecond))
 		check(d, "ipvsadm -R")
-		return ms(took), ms(cmd.ProcessState.UserTime()), ms(cmd.ProcessState.SystemTime())
+		return ms(took), ms(u), ms(s)
 	}
 	coldLVSD := func() {
 		d := scaleDirector(t)
@@ -204,6 +187,31 @@ func TestIPVSProgrammingBench(t *testing.T) {
 	if err := benchresult.Print(os.Stdout, benchresult.IPVSMarker, res); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ipvsadmRestore runs ipvsadm -R < rules in d's namespace and returns
+// its wall time and the process's user and system CPU time.
+func ipvsadmRestore(t *testing.T, d *lab.Host, rules string) (took, user, sys time.Duration) {
+	t.Helper()
+	f, err := os.Open(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command("ipvsadm", "-R")
+	cmd.Stdin = f
+	if err := d.Do(func() error {
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		took = time.Since(start)
+		if err != nil {
+			return fmt.Errorf("ipvsadm -R: %w: %s", err, out)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return took, cmd.ProcessState.UserTime(), cmd.ProcessState.SystemTime()
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
