@@ -136,6 +136,23 @@ func section(r benchresult.ColdStart, m run) string {
 			secs(benchrun.Median(s.LoadMS)), secs(benchrun.Median(s.IPVSSetupMS)), secs(benchrun.Median(s.FirstRoundMS)),
 			benchrun.Median(rss)/1024)
 	}
+	b.WriteString("\nThen, on each started daemon, `lvsd reload` of the unchanged file and of\n" +
+		"the file with one real server's weight changed: the command's wall time,\n" +
+		"and for the weight until `ipvsadm -L -n -t` shows it; then the daemon's\n" +
+		"resident size (VmRSS). Medians; the shares are of lvsd's cold start\n" +
+		"above:\n\n")
+	b.WriteString("| services | reload, unchanged | share | reload, one weight | in the kernel | share | resident after |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, s := range r.Sizes {
+		lv := benchrun.Median(s.LVSDms)
+		noop, weight, kernel := benchrun.Median(s.ReloadNoopMS), benchrun.Median(s.ReloadWeightMS), benchrun.Median(s.ReloadWeightKernelMS)
+		var rss []float64
+		for _, k := range s.SettledRSSKiB {
+			rss = append(rss, float64(k))
+		}
+		fmt.Fprintf(&b, "| %d | %.0f ms | %.1f %% | %.0f ms | %.0f ms | %.1f %% | %.0f MiB |\n",
+			s.Services, noop, 100*noop/lv, weight, kernel, 100*kernel/lv, benchrun.Median(rss)/1024)
+	}
 	b.WriteString("\nEach repetition (wall time):\n\n| services | lvsd | ipvsadm -R |\n|---|---|---|\n")
 	for _, s := range r.Sizes {
 		var lv, adm []string

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ func TestColdStartBench(t *testing.T) {
 func coldStartSize(t *testing.T, bin string, n int) benchresult.ColdStartSize {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "lvsd.hcl")
-	if err := os.WriteFile(file, coldStartConfig(n), 0o644); err != nil {
+	if err := os.WriteFile(file, coldStartConfig(n, 0), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "plan", "-c", file).Output()
@@ -107,6 +108,11 @@ func coldStartSize(t *testing.T, bin string, n int) benchresult.ColdStartSize {
 		r.IPVSSetupMS = append(r.IPVSSetupMS, p.phase(t, "ipvs_setup"))
 		r.FirstRoundMS = append(r.FirstRoundMS, p.phase(t, "first_round"))
 		r.PeakRSSKiB = append(r.PeakRSSKiB, p.hwm)
+		noop, weight, inKernel, rss := coldReloads(t, d, bin, file, n, p)
+		r.ReloadNoopMS = append(r.ReloadNoopMS, ms(noop))
+		r.ReloadWeightMS = append(r.ReloadWeightMS, ms(weight))
+		r.ReloadWeightKernelMS = append(r.ReloadWeightKernelMS, ms(inKernel))
+		r.SettledRSSKiB = append(r.SettledRSSKiB, rss)
 		p.stop(t)
 		// The table's rate estimators would load the turns after it.
 		if err := c.Flush(); err != nil {
@@ -140,18 +146,66 @@ func coldStartSize(t *testing.T, bin string, n int) benchresult.ColdStartSize {
 
 // coldStartConfig is a cluster file of n TCP NAT services of four real
 // servers each, unchecked (so up at once), without VRRP or metrics.
-func coldStartConfig(n int) []byte {
+//
+// weight0, when above 0, is the weight of the first real server of the
+// first service: a one-weight change for the reload figures.
+func coldStartConfig(n, weight0 int) []byte {
 	var b strings.Builder
 	b.WriteString("cluster = \"cold\"\n\nnode \"d\" {\n  priority = 100\n}\n\nstatus {\n  metrics_listen = \"\"\n}\n\n")
 	for i := range n {
 		fmt.Fprintf(&b, "virtual_server \"vs%d\" {\n  address = \"10.%d.%d.%d:80\"\n  method  = \"nat\"\n", i, i>>16&255, i>>8&255, i&255)
 		for j := range 4 {
 			k := i*4 + j
+			if k == 0 && weight0 > 0 {
+				fmt.Fprintf(&b, "  real_server \"172.16.0.0:8080\" { weight = %d }\n", weight0)
+				continue
+			}
 			fmt.Fprintf(&b, "  real_server \"172.%d.%d.%d:8080\" {}\n", 16+k>>16&15, k>>8&255, k&255)
 		}
 		b.WriteString("}\n")
 	}
 	return []byte(b.String())
+}
+
+// coldReloads times, on p's running daemon, `lvsd reload` of the
+// unchanged file and of the file with one weight changed (the command's
+// wall time, and until ipvsadm shows the weight), then reads the daemon's
+// resident size. It leaves the file as it found it.
+func coldReloads(t *testing.T, d *lab.Host, bin, file string, n int, p *coldLVSD) (noop, weight, inKernel time.Duration, rssKiB int64) {
+	t.Helper()
+	reload := func() time.Duration {
+		start := time.Now()
+		if out, err := exec.Command(bin, "reload", "--socket", p.socket).CombinedOutput(); err != nil {
+			t.Fatalf("lvsd reload: %v: %s", err, out)
+		}
+		return time.Since(start)
+	}
+	noop = reload()
+	if err := os.WriteFile(file, coldStartConfig(n, 2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := os.WriteFile(file, coldStartConfig(n, 0), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	start := time.Now()
+	weight = reload()
+	changed := regexp.MustCompile(`172\.16\.0\.0:8080\s+Masq\s+2\s`)
+	for {
+		if out := d.MustExec(t, "ipvsadm", "-L", "-n", "-t", "10.0.0.0:80"); changed.MatchString(out) {
+			inKernel = time.Since(start)
+			break
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatalf("the weight change is not in the kernel a minute after the reload")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rssKiB = procStatusKiB(t, p.cmd.Process.Pid, "VmRSS")
+	t.Logf("%d services: reload unchanged %v, one weight %v (in the kernel after %v), resident %d KiB",
+		n, noop.Round(time.Millisecond), weight.Round(time.Millisecond), inKernel.Round(time.Millisecond), rssKiB)
+	return noop, weight, inKernel, rssKiB
 }
 
 // coldLVSD is one lvsd run up to its ready line.
@@ -161,13 +215,14 @@ type coldLVSD struct {
 	user, sys time.Duration
 	hwm       int64
 	line      string
+	socket    string
 	done      chan error
 }
 
 // startLVSD starts lvsd run in d's namespace and waits for its ready line.
 func startLVSD(t *testing.T, d *lab.Host, bin, file, socket string) *coldLVSD {
 	t.Helper()
-	p := &coldLVSD{done: make(chan error, 1)}
+	p := &coldLVSD{done: make(chan error, 1), socket: socket}
 	p.cmd = exec.Command(bin, "run", "-c", file, "--node", "d", "--socket", socket)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -255,14 +310,25 @@ func procCPU(t *testing.T, pid int) (user, sys time.Duration, hwmKiB int64) {
 		}
 		return time.Duration(v) * time.Second / 100 // USER_HZ
 	}
+	return tick(14), tick(15), procStatusKiB(t, pid, "VmHWM")
+}
+
+// procStatusKiB is a size field of /proc/PID/status (VmHWM, VmRSS), KiB.
+func procStatusKiB(t *testing.T, pid int, field string) int64 {
+	t.Helper()
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			hwmKiB, _ = strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			kib, err := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kib
 		}
 	}
-	return tick(14), tick(15), hwmKiB
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
 }
