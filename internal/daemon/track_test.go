@@ -60,7 +60,7 @@ func TestRunTracking(t *testing.T) {
 		return fmt.Sprintf(`cluster = "unit"
 track_script "chk" {
   command  = ["test", "-e", %q]
-  interval = "50ms"
+  interval = "200ms" # its timeout: a race build on a busy machine starts a process in tens of ms
   weight   = -30
 }
 track_file "prio" {
@@ -139,8 +139,8 @@ virtual_server "web" {
     notify_down = %s
     health_check "exec" {
       command  = ["test", "-e", %q]
-      interval = "50ms"
-      timeout  = "40ms"
+      interval = "200ms"
+      timeout  = "190ms"
       rise     = 1
       fall     = 1
     }
