@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/benchresult"
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -40,7 +40,7 @@ func TestBenchColdStart(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	js, err := benchresult.Save(res.Output, benchresult.ColdStartMarker, *coldBenchOut)
+	js, err := saveResult(res.Output, benchresult.ColdStartMarker, *coldBenchOut)
 	if err != nil {
 		t.Fatalf("the guest's result: %v", err)
 	}

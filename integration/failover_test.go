@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/benchresult"
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/integration/failover"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/internal/status"

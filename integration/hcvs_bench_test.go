@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/benchresult"
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -56,7 +56,7 @@ func TestBenchHealthChecksVS(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	js, err := benchresult.Save(res.Output, benchresult.HealthMarker, *hcBenchOut)
+	js, err := saveResult(res.Output, benchresult.HealthMarker, *hcBenchOut)
 	if err != nil {
 		t.Fatalf("the guest's result: %v", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/benchresult"
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -45,7 +45,7 @@ func TestBenchIPVSProgramming(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	js, err := benchresult.Save(res.Output, benchresult.IPVSMarker, *ipvsBenchOut)
+	js, err := saveResult(res.Output, benchresult.IPVSMarker, *ipvsBenchOut)
 	if err != nil {
 		t.Fatalf("the guest's result: %v", err)
 	}

@@ -8,8 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/benchresult"
-	"github.com/lvsd/lvsd/integration/soak"
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -22,6 +21,7 @@ var (
 	soakDuration = flag.Duration("soak.duration", 3*time.Minute, "TestSoakInVM: how long the schedule of faults lasts")
 	soakSeed     = flag.Uint64("soak.seed", 1, "TestSoakInVM: the schedule's seed; 0 draws one (printed)")
 	soakOut      = flag.String("soak.out", "", "TestSoakInVM: write the guest's JSON result to this file")
+	soakKinds    = flag.String("soak.kinds", "", "TestSoakInVM: only these kinds of fault (comma-separated parts of their names, as \"SIGSTOP >,ipvsadm\"); empty for all")
 )
 
 // TestSoakInVM boots the VM and runs vmtests.TestSoak there: the e2e DR
@@ -39,7 +39,7 @@ func TestSoakInVM(t *testing.T) {
 	res := vm.GoTests{
 		Package: "./vmtests",
 		Args: []string{"-test.run", "^TestSoak$",
-			"-soak.seed", strconv.FormatUint(seed, 10), "-soak.duration", soakDuration.String()},
+			"-soak.seed", strconv.FormatUint(seed, 10), "-soak.duration", soakDuration.String(), "-soak.kinds", *soakKinds},
 		LVSD: vm.LVSDRequired,
 		// A daemon that recurses into a pathological file may grow a
 		// stack of hundreds of MiB before the runtime stops it.
@@ -50,7 +50,7 @@ func TestSoakInVM(t *testing.T) {
 		t.Errorf("the guest did not report TestSoak as passed")
 	}
 	if *soakOut != "" {
-		if _, err := benchresult.Save(res.Output, soak.Marker, *soakOut); err != nil {
+		if _, err := saveResult(res.Output, benchresult.SoakMarker, *soakOut); err != nil {
 			t.Errorf("the guest's result: %v", err)
 		}
 	}

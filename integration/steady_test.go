@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/benchresult"
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -122,7 +122,7 @@ nic=$(ls /sys/class/net | grep -v -x -e lo -e eth0 -e eth1)
 	if res.ExitCode != 0 {
 		t.Fatalf("the guest failed with status %d (see the console above)", res.ExitCode)
 	}
-	js, ok := benchresult.Find(res.Output, benchresult.SteadyMarker)
+	js, ok := findResult(res.Output, benchresult.SteadyMarker)
 	if !ok {
 		t.Fatalf("the guest printed no %q line", benchresult.SteadyMarker)
 	}

@@ -11,7 +11,9 @@
 // observer's capture, the gap from the master's last advert to the
 // backup's first advert and to its first gratuitous ARP. The rounds of the
 // pairings are interleaved, so that a change of the machine's load hits
-// every pairing alike. The reference is the backup's Master_Down_Interval
+// every pairing alike. The measurement is the test TestBenchFailover of
+// ./integration (build tag failoverbench); this command runs it and writes
+// the table. The reference is the backup's Master_Down_Interval
 // (RFC 5798 §6.1, RFC 3768 §6.1).
 //
 // Run it as root from the module:
@@ -22,25 +24,24 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/bench/internal/benchdoc"
-	"github.com/lvsd/lvsd/integration/benchresult"
-	"github.com/lvsd/lvsd/integration/failover"
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 )
 
 func main() {
 	var o options
 	flag.IntVar(&o.Rounds, "rounds", 5, "failovers of each pairing at each interval")
 	flag.StringVar(&o.Write, "write", "", "file whose Failover section is replaced (BENCHMARKS.md); empty to only print")
-	flag.BoolVar(&o.Verbose, "v", false, "relay the routers' output")
+	flag.BoolVar(&o.Verbose, "v", false, "relay the test's output")
 	flag.Parse()
 	if err := benchmark(o); err != nil {
 		fmt.Fprintln(os.Stderr, "failover:", err)
@@ -52,22 +53,6 @@ type options struct {
 	Rounds  int
 	Write   string
 	Verbose bool
-}
-
-// protocols are the intervals measured, the fast ones first.
-var protocols = []failover.Case{
-	{Version: 3, Interval: 100 * time.Millisecond},
-	{Version: 3, Interval: 10 * time.Millisecond},
-	{Version: 2, Interval: time.Second, AuthPass: "secret1"},
-}
-
-// pairings are master and backup; keepalived's own first, as the
-// reference of the ratios.
-var pairings = [][2]failover.Impl{
-	{failover.Keepalived, failover.Keepalived},
-	{failover.LVSD, failover.LVSD},
-	{failover.Keepalived, failover.LVSD},
-	{failover.LVSD, failover.Keepalived},
 }
 
 func benchmark(o options) error {
@@ -82,20 +67,16 @@ func benchmark(o options) error {
 			return fmt.Errorf("%s is not installed: %w", prog, err)
 		}
 	}
+	root, err := benchrun.ModuleRoot()
+	if err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp("", "failover-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := failover.Build(tmp)
-	if err != nil {
-		return err
-	}
-	var log io.Writer
-	if o.Verbose {
-		log = os.Stderr
-	}
-
+	out := filepath.Join(tmp, "result.json")
 	m := machine{
 		Date:       time.Now().UTC(),
 		CPUs:       runtime.NumCPU(),
@@ -103,31 +84,21 @@ func benchmark(o options) error {
 		Keepalived: keepalivedVersion(),
 		LoadBefore: benchresult.LoadAverage(),
 	}
-	var samples []sample
-	for _, proto := range protocols {
-		for round := 1; round <= o.Rounds; round++ {
-			for _, pr := range pairings {
-				c := proto
-				c.Master, c.Backup = pr[0], pr[1]
-				var r failover.Result
-				err := failover.Run(c.String(), log, func(t testing.TB) {
-					p := failover.Start(t, bin, c)
-					if err := p.WaitElected(10 * time.Second); err != nil {
-						t.Fatal(err)
-					}
-					r = p.Failover(t, syscall.SIGKILL)
-				})
-				if err != nil {
-					return fmt.Errorf("round %d: %w", round, err)
-				}
-				fmt.Fprintf(os.Stderr, "failover: %-40s round %d: gap %v, GARP +%v (Master_Down_Interval %v)\n",
-					c, round, r.Gap, r.GARPGap-r.Gap, r.Expected)
-				samples = append(samples, sample{Case: c, Gap: r.Gap, GARPLag: r.GARPGap - r.Gap, Expected: r.Expected})
-			}
-		}
+	if err := benchrun.GoTest(root, o.Verbose, "TestBenchFailover", "-tags", "failoverbench", "-count=1", "-timeout=60m", "-v",
+		"-run", "^TestBenchFailover$", "./integration/", "-args",
+		"-failover-bench.rounds", fmt.Sprint(o.Rounds), "-failover-bench.out", out); err != nil {
+		return err
+	}
+	var r benchresult.Failover
+	if err := benchrun.ReadResult(out, &r); err != nil {
+		return err
+	}
+	for _, s := range r.Samples {
+		fmt.Fprintf(os.Stderr, "failover: %s→%s %s: gap %v, GARP +%v (Master_Down_Interval %v)\n",
+			s.Master, s.Backup, protocolName(s), s.Gap, s.GARPLag, s.Expected)
 	}
 	m.LoadAfter = benchresult.LoadAverage()
-	sec := section(summarize(samples), m, o.Rounds)
+	sec := section(summarize(r.Samples), m, o.Rounds)
 	fmt.Print(sec)
 	if o.Write == "" {
 		return nil

@@ -6,24 +6,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/failover"
+	"github.com/lvsd/lvsd/bench/benchresult"
 )
 
 // heading is the section of BENCHMARKS.md this command owns.
 const heading = "## Failover"
 
-// sample is one measured failover.
-type sample struct {
-	Case     failover.Case
-	Gap      time.Duration
-	GARPLag  time.Duration // first GARP after the first advert
-	Expected time.Duration // Master_Down_Interval
-}
+// The implementations of the samples.
+const (
+	lvsd       = "lvsd"
+	keepalived = "keepalived"
+)
 
 // row is the summary of one pairing at one interval.
 type row struct {
 	Protocol         string // "v3 100ms"
-	Master, Backup   failover.Impl
+	Master, Backup   string // "lvsd" or "keepalived"
 	N                int
 	Expected         time.Duration
 	Median, Min, Max time.Duration
@@ -33,21 +31,21 @@ type row struct {
 	Ratio float64
 }
 
-func protocolName(c failover.Case) string {
-	return fmt.Sprintf("v%d %v", c.Version, c.Interval)
+func protocolName(s benchresult.FailoverSample) string {
+	return fmt.Sprintf("v%d %v", s.Version, s.Interval)
 }
 
 // summarize groups the samples by interval and pairing, in the order they
 // first appear.
-func summarize(samples []sample) []row {
+func summarize(samples []benchresult.FailoverSample) []row {
 	type key struct {
 		proto          string
-		master, backup failover.Impl
+		master, backup string
 	}
 	var order []key
-	groups := map[key][]sample{}
+	groups := map[key][]benchresult.FailoverSample{}
 	for _, s := range samples {
-		k := key{protocolName(s.Case), s.Case.Master, s.Case.Backup}
+		k := key{protocolName(s), s.Master, s.Backup}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -70,7 +68,7 @@ func summarize(samples []sample) []row {
 	}
 	for i := range rows {
 		for _, ref := range rows {
-			if ref.Protocol == rows[i].Protocol && ref.Master == failover.Keepalived && ref.Backup == failover.Keepalived && ref.Median > 0 {
+			if ref.Protocol == rows[i].Protocol && ref.Master == keepalived && ref.Backup == keepalived && ref.Median > 0 {
 				rows[i].Ratio = float64(rows[i].Median) / float64(ref.Median)
 			}
 		}
@@ -158,7 +156,7 @@ keepalived's +0.1 to +0.2 ms on this machine). The integration tests
 			signedMS(r.Median-r.Expected), ms(r.GARPLag), ms(r.GARPMax), ratio)
 	}
 	b.WriteString("\n")
-	for _, impl := range []failover.Impl{failover.LVSD, failover.Keepalived} {
+	for _, impl := range []string{lvsd, keepalived} {
 		var worst time.Duration
 		var at string
 		for _, r := range rows {

@@ -6,28 +6,32 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/lvsd/lvsd/integration/failover"
+	"github.com/lvsd/lvsd/bench/benchresult"
 )
 
 func TestSummarize(t *testing.T) {
-	v3 := failover.Case{Version: 3, Interval: 100 * time.Millisecond}
+	v3 := benchresult.FailoverSample{Version: 3, Interval: 100 * time.Millisecond}
 	kk, ll := v3, v3
-	kk.Master, kk.Backup = failover.Keepalived, failover.Keepalived
-	ll.Master, ll.Backup = failover.LVSD, failover.LVSD
+	kk.Master, kk.Backup = keepalived, keepalived
+	ll.Master, ll.Backup = lvsd, lvsd
+	at := func(s benchresult.FailoverSample, gap, lag, exp time.Duration) benchresult.FailoverSample {
+		s.Gap, s.GARPLag, s.Expected = gap, lag, exp
+		return s
+	}
 	ms := time.Millisecond
 	exp := 360937 * time.Microsecond
-	samples := []sample{
-		{Case: kk, Gap: 361 * ms, GARPLag: 3 * ms, Expected: exp},
-		{Case: ll, Gap: 363 * ms, GARPLag: 1 * ms, Expected: exp},
-		{Case: kk, Gap: 362 * ms, GARPLag: 1 * ms, Expected: exp},
-		{Case: ll, Gap: 361 * ms, GARPLag: 2 * ms, Expected: exp},
-		{Case: kk, Gap: 400 * ms, GARPLag: 2 * ms, Expected: exp},
+	samples := []benchresult.FailoverSample{
+		at(kk, 361*ms, 3*ms, exp),
+		at(ll, 363*ms, 1*ms, exp),
+		at(kk, 362*ms, 1*ms, exp),
+		at(ll, 361*ms, 2*ms, exp),
+		at(kk, 400*ms, 2*ms, exp),
 	}
 	got := summarize(samples)
 	want := []row{
-		{Protocol: "v3 100ms", Master: failover.Keepalived, Backup: failover.Keepalived, N: 3, Expected: exp,
+		{Protocol: "v3 100ms", Master: keepalived, Backup: keepalived, N: 3, Expected: exp,
 			Median: 362 * ms, Min: 361 * ms, Max: 400 * ms, GARPLag: 2 * ms, GARPMax: 3 * ms, Ratio: 1},
-		{Protocol: "v3 100ms", Master: failover.LVSD, Backup: failover.LVSD, N: 2, Expected: exp,
+		{Protocol: "v3 100ms", Master: lvsd, Backup: lvsd, N: 2, Expected: exp,
 			Median: 362 * ms, Min: 361 * ms, Max: 363 * ms, GARPLag: 1500 * time.Microsecond, GARPMax: 2 * ms, Ratio: 1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

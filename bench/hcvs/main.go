@@ -32,8 +32,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/bench/internal/benchrun"
-	"github.com/lvsd/lvsd/integration/benchresult"
 )
 
 func main() {

@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/healthcheck"
-	"github.com/lvsd/lvsd/integration/benchresult"
 )
 
 // config describes one benchmark run.

@@ -22,8 +22,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/bench/internal/benchrun"
-	"github.com/lvsd/lvsd/integration/benchresult"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/benchresult"
+	"github.com/lvsd/lvsd/bench/benchresult"
 )
 
 // heading is the section of BENCHMARKS.md this command owns.

@@ -23,9 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/bench/internal/benchrun"
-	"github.com/lvsd/lvsd/integration/benchresult"
-	"github.com/lvsd/lvsd/integration/soak"
 )
 
 func main() {
@@ -63,7 +62,7 @@ func soakMain(duration time.Duration, seed uint64, write string, verbose bool) e
 	testErr := benchrun.GoTest(root, verbose, "TestSoakInVM", "-count=1", "-timeout", (duration + 10*time.Minute).String(), "-v",
 		"-run", "^TestSoakInVM$", "./integration/", "-args",
 		"-soak.duration", duration.String(), "-soak.seed", fmt.Sprint(seed), "-soak.out", out)
-	var r soak.Result
+	var r benchresult.Soak
 	if err := benchrun.ReadResult(out, &r); err != nil {
 		return fmt.Errorf("%w (the test: %v)", err, testErr)
 	}
@@ -82,7 +81,7 @@ func soakMain(duration time.Duration, seed uint64, write string, verbose bool) e
 }
 
 // section is the Soak section of BENCHMARKS.md for r.
-func section(r soak.Result, load string) string {
+func section(r benchresult.Soak, load string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Soak\n\n")
 	fmt.Fprintf(&b, "`go run ./bench/soak -duration %v -seed %d` (`make soak`), %s, load average before %s: the e2e DR director pair in the lab VM "+
@@ -94,7 +93,7 @@ func section(r soak.Result, load string) string {
 		r.Faults, r.Wall.Round(time.Second), r.Requests, r.Failed)
 	b.WriteString("| fault | count | max recovery | violations |\n|---|---:|---:|---:|\n")
 	for _, x := range r.Rows {
-		fmt.Fprintf(&b, "| %s | %d | %v | %d |\n", x.Kind, x.Count, x.MaxRecovery.Round(time.Millisecond), x.Violations)
+		fmt.Fprintf(&b, "| %s | %d | %v | %d |\n", x.Name(), x.Count, x.MaxRecovery.Round(time.Millisecond), x.Violations)
 	}
 	b.WriteString("\n| director | restarts | last daemon measured over | start | end |\n|---|---:|---:|---|---|\n")
 	for _, x := range r.Resources {

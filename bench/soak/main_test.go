@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/soak"
+	"github.com/lvsd/lvsd/bench/benchresult"
 )
 
 func TestSection(t *testing.T) {
-	r := soak.Result{Seed: 7, Planned: 30 * time.Minute, Wall: 31 * time.Minute, Faults: 2,
-		Rows:       []soak.Row{{Kind: soak.Kill, Count: 2, MaxRecovery: 4200 * time.Millisecond}},
+	r := benchresult.Soak{Seed: 7, Planned: 30 * time.Minute, Wall: 31 * time.Minute, Faults: 2,
+		Rows:       []benchresult.SoakRow{{Kind: "kill -9, restart after 1 s", Count: 2, MaxRecovery: 4200 * time.Millisecond}},
 		Violations: []string{"+1s exactly one MASTER (during or after #1 kill -9, restart after 1 s on a): first seen\nsecond line"}}
 	sec := section(r, "0.50, 0.40, 0.30")
 	for _, want := range []string{

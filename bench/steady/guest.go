@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/benchresult"
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/internal/status"
 )
 

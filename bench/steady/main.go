@@ -33,9 +33,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/bench/internal/benchdoc"
 	"github.com/lvsd/lvsd/bench/internal/benchrun"
-	"github.com/lvsd/lvsd/integration/benchresult"
 )
 
 func main() {

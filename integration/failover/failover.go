@@ -264,19 +264,6 @@ func KeepalivedConfig(c Case, prio uint8, self, peer string) string {
 	return b.String()
 }
 
-// Build builds cmd/lvsd, static as it ships, into dir and returns its path.
-// It runs the go tool from the current directory, which must be inside the
-// module.
-func Build(dir string) (string, error) {
-	bin := filepath.Join(dir, "lvsd")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/lvsd/lvsd/cmd/lvsd")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/lvsd: %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
 // State is a node's VRRP state as far as can be seen from outside: lvsd's
 // status document says it; for keepalived, holding the VIP means MASTER and
 // not holding it BACKUP (the adverts on the wire tell the rest).

@@ -11,6 +11,7 @@ package soak
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -144,6 +145,32 @@ type Timing struct {
 	// fault that moved the master (restart, preempt_delay, rise checks):
 	// the plan spends its duration with it.
 	Settle time.Duration
+	// Kinds limits the schedule to these kinds of fault; nil draws every
+	// kind. A narrow schedule hunts one kind's rare failure.
+	Kinds []Kind
+}
+
+// ParseKinds reads a comma-separated list of kinds, each named by a part
+// of its name ("SIGSTOP >", "ipvsadm"); every part must name one kind.
+func ParseKinds(list string) ([]Kind, error) {
+	var out []Kind
+	for _, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		var found []Kind
+		for _, k := range Kinds {
+			if strings.Contains(strings.ToLower(string(k)), strings.ToLower(part)) {
+				found = append(found, k)
+			}
+		}
+		if len(found) != 1 {
+			return nil, fmt.Errorf("%q names %d kinds of fault, want one of %q", part, len(found), Kinds)
+		}
+		out = append(out, found[0])
+	}
+	return out, nil
 }
 
 // Plan returns the schedule of seed: faults drawn one after the other,
@@ -159,10 +186,14 @@ func Plan(seed uint64, duration time.Duration, tm Timing) []Fault {
 	director := func() string { return []string{"a", "b"}[rng.IntN(2)] }
 	// Kinds are drawn in rounds, each a shuffle of every kind, so that a
 	// short run meets every kind of fault once in each len(Kinds) faults.
+	kinds := Kinds
+	if len(tm.Kinds) > 0 {
+		kinds = tm.Kinds
+	}
 	var round []Kind
 	next := func() Kind {
 		if len(round) == 0 {
-			round = append(round, Kinds...)
+			round = append(round, kinds...)
 			rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
 		}
 		k := round[0]

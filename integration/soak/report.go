@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lvsd/lvsd/bench/benchresult"
 )
 
 // Window is a time in which a fault explains failed requests.
@@ -109,56 +111,6 @@ func Unexplained(fails []Failure, windows []Window) []Violation {
 	return out
 }
 
-// Usage is a daemon's use of the machine at one instant.
-type Usage struct {
-	FDs, Threads, Goroutines int
-	RSSKiB                   int
-}
-
-func (u Usage) String() string {
-	return fmt.Sprintf("%d fds, %d threads, %d goroutines, %.1f MiB", u.FDs, u.Threads, u.Goroutines, float64(u.RSSKiB)/1024)
-}
-
-// Tolerances of the leak check, end against start of the same process.
-// A daemon at rest still has work in flight that comes and goes: a health
-// check holds a socket and a goroutine or two per real server (three),
-// the soak's own status request a connection and its handler, and Go
-// adds a thread while a system call blocks. Memory: the heap's garbage
-// and what the runtime has not yet handed back after a reload stay
-// resident for a while.
-const (
-	fdSlack        = 4
-	threadSlack    = 4
-	goroutineSlack = 16
-	rssSlackKiB    = 16 * 1024
-)
-
-// Resources is one director's last daemon, measured when it had settled
-// (Base) and at the end of the run (End).
-type Resources struct {
-	Director  string
-	Pid       int
-	Restarts  int
-	Base, End Usage
-	// Over is how long the last daemon ran between the two.
-	Over time.Duration
-}
-
-// Growth lists what grew past its tolerance from Base to End.
-func (r Resources) Growth() []string {
-	var out []string
-	check := func(what string, base, end, slack int) {
-		if end > base+slack {
-			out = append(out, fmt.Sprintf("%s %d -> %d (tolerance +%d)", what, base, end, slack))
-		}
-	}
-	check("fds", r.Base.FDs, r.End.FDs, fdSlack)
-	check("threads", r.Base.Threads, r.End.Threads, threadSlack)
-	check("goroutines", r.Base.Goroutines, r.End.Goroutines, goroutineSlack)
-	check("RSS KiB", r.Base.RSSKiB, r.End.RSSKiB, max(rssSlackKiB, r.Base.RSSKiB/4))
-	return out
-}
-
 // Outcome is one fault as it ran: Recovery is from its heal until the
 // cluster settled (Sample.Settled).
 type Outcome struct {
@@ -166,41 +118,13 @@ type Outcome struct {
 	Recovery time.Duration
 }
 
-// Row is one line of the report's table.
-type Row struct {
-	Kind        Kind
-	Count       int
-	MaxRecovery time.Duration
-	Violations  int
-}
-
-// Result is a soak's report, printed by the guest on one line after
-// Marker and read back by the host.
-type Result struct {
-	Seed      uint64
-	Planned   time.Duration
-	Wall      time.Duration
-	Faults    int
-	Rows      []Row
-	Requests  int
-	Failed    int
-	Resources []Resources
-	// Starved lists, with their offsets, the times the host did not run
-	// a master in time (StarvedWindow): not faults of the schedule.
-	Starved    []string
-	Violations []string
-}
-
-// Marker starts the line of the guest's result.
-const Marker = "SOAK-RESULT "
-
 // NewResult tabulates the outcomes and violations of a run.
-func NewResult(seed uint64, planned, wall time.Duration, outcomes []Outcome, violations []Violation, start time.Time) Result {
-	r := Result{Seed: seed, Planned: planned, Wall: wall, Faults: len(outcomes)}
-	rows := map[Kind]*Row{}
-	row := func(k Kind) *Row {
+func NewResult(seed uint64, planned, wall time.Duration, outcomes []Outcome, violations []Violation, start time.Time) benchresult.Soak {
+	r := benchresult.Soak{Seed: seed, Planned: planned, Wall: wall, Faults: len(outcomes)}
+	rows := map[Kind]*benchresult.SoakRow{}
+	row := func(k Kind) *benchresult.SoakRow {
 		if rows[k] == nil {
-			rows[k] = &Row{Kind: k}
+			rows[k] = &benchresult.SoakRow{Kind: string(k)}
 		}
 		return rows[k]
 	}
@@ -219,45 +143,4 @@ func NewResult(seed uint64, planned, wall time.Duration, outcomes []Outcome, vio
 		}
 	}
 	return r
-}
-
-// Passed reports whether nothing was violated (a daemon's growth is
-// recorded as a violation by the run).
-func (r Result) Passed() bool { return len(r.Violations) == 0 }
-
-// Table is the report as the test prints it.
-func (r Result) Table() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "soak: seed %d, %d faults in %v (planned %v); %d requests, %d failed\n",
-		r.Seed, r.Faults, r.Wall.Round(time.Second), r.Planned, r.Requests, r.Failed)
-	fmt.Fprintf(&b, "%-34s %5s %13s %10s\n", "fault", "count", "max recovery", "violations")
-	for _, x := range r.Rows {
-		fmt.Fprintf(&b, "%-34s %5d %13v %10d\n", kindName(x.Kind), x.Count, x.MaxRecovery.Round(time.Millisecond), x.Violations)
-	}
-	for _, x := range r.Resources {
-		fmt.Fprintf(&b, "director %s: pid %d after %d restarts, over %v: %s -> %s", x.Director, x.Pid, x.Restarts, x.Over.Round(time.Second), x.Base, x.End)
-		if g := x.Growth(); len(g) > 0 {
-			fmt.Fprintf(&b, "; GREW: %s", strings.Join(g, ", "))
-		}
-		b.WriteString("\n")
-	}
-	for _, s := range r.Starved {
-		fmt.Fprintf(&b, "NOT INJECTED %s\n", s)
-	}
-	for _, v := range r.Violations {
-		fmt.Fprintf(&b, "VIOLATION %s\n", v)
-	}
-	if r.Passed() {
-		b.WriteString("verdict: PASS\n")
-	} else {
-		fmt.Fprintf(&b, "verdict: FAIL (%d violations)\n", len(r.Violations))
-	}
-	return b.String()
-}
-
-func kindName(k Kind) string {
-	if k == "" {
-		return "(before the first fault)"
-	}
-	return string(k)
 }

@@ -56,6 +56,30 @@ func TestPlanDrawsEveryKind(t *testing.T) {
 	}
 }
 
+func TestPlanOfSomeKinds(t *testing.T) {
+	kinds, err := ParseKinds("sigstop >, ipvsadm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Kind{StopLong, Flush}; !reflect.DeepEqual(kinds, want) {
+		t.Fatalf("ParseKinds = %q, want %q", kinds, want)
+	}
+	tm := timing
+	tm.Kinds = kinds
+	seen := map[Kind]int{}
+	for _, f := range Plan(7, 10*time.Minute, tm) {
+		seen[f.Kind]++
+	}
+	if len(seen) != 2 || seen[StopLong] == 0 || seen[Flush] == 0 {
+		t.Errorf("a plan of %q has %v", kinds, seen)
+	}
+	for _, bad := range []string{"reload", "no such fault"} {
+		if _, err := ParseKinds(bad); err == nil {
+			t.Errorf("ParseKinds(%q) accepted a name of %s", bad, map[bool]string{true: "several kinds", false: "no kind"}[bad == "reload"])
+		}
+	}
+}
+
 func dir(name, state string, vip bool) Director {
 	return Director{Name: name, Up: state != "down", State: state, VIP: vip}
 }

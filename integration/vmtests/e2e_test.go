@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/benchresult"
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/vm"
 	"github.com/lvsd/lvsd/internal/status"
@@ -506,6 +506,9 @@ type e2eClientLoop struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	socket func() (int, error)
+	// onReset, when set before the first request, adds to a request's
+	// error what was seen when a connection was reset.
+	onReset func(r *e2eRequest) string
 }
 
 func e2eStartClient(t *testing.T, h *lab.Host) *e2eClientLoop {
@@ -535,6 +538,9 @@ func e2eStartClient(t *testing.T, h *lab.Host) *e2eClientLoop {
 				r := c.get()
 				if ctx.Err() != nil {
 					return
+				}
+				if c.onReset != nil && errors.Is(r.Err, syscall.ECONNRESET) {
+					r.Err = fmt.Errorf("%w [then %s]", r.Err, c.onReset(&r))
 				}
 				c.mu.Lock()
 				c.reqs = append(c.reqs, r)

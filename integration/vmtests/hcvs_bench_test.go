@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/healthcheck"
-	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvsd/lvsd/integration/benchresult"
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/vm"
 	"github.com/lvsd/lvsd/internal/reconcile"

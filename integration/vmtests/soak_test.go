@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/config"
-	"github.com/lvsd/lvsd/integration/benchresult"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/soak"
 	"github.com/lvsd/lvsd/integration/vm"
@@ -41,6 +41,7 @@ import (
 var (
 	soakDuration = flag.Duration("soak.duration", 0, "TestSoak: how long the schedule of faults lasts; 0 skips the test (TestSoakInVM sets it)")
 	soakSeed     = flag.Uint64("soak.seed", 1, "TestSoak: the seed of the schedule; the same seed gives the same schedule")
+	soakKinds    = flag.String("soak.kinds", "", "TestSoak: only these kinds of fault, comma-separated parts of their names; empty for all")
 )
 
 const (
@@ -115,7 +116,7 @@ type soakLate struct {
 
 // TestSoak runs the soak for -soak.duration with the schedule of
 // -soak.seed and fails on any violation of the invariants; it prints the
-// per-fault table and, after soak.Marker, the result for bench/soak.
+// per-fault table and, after benchresult.SoakMarker, the result for bench/soak.
 func TestSoak(t *testing.T) {
 	if *soakDuration == 0 {
 		t.Skip("run by TestSoakInVM (-soak.duration)")
@@ -127,6 +128,11 @@ func TestSoak(t *testing.T) {
 		MasterDownMin: vrrp.MasterDownInterval(e2ePrioA, e2eAdvert),
 		Settle:        e2ePreemptDelay + 2*time.Second,
 	}
+	kinds, err := soak.ParseKinds(*soakKinds)
+	if err != nil {
+		t.Fatalf("-soak.kinds: %v", err)
+	}
+	tm.Kinds = kinds
 	plan := soak.Plan(*soakSeed, *soakDuration, tm)
 	var sched strings.Builder
 	for _, f := range plan {
@@ -151,6 +157,7 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("the cluster did not settle before the first fault: %s", r.last())
 	}
 	r.c = e2eStartClient(t, r.l.client)
+	r.c.onReset = r.atReset
 	r.start = settled
 	base := r.usage()
 	var outcomes []soak.Outcome
@@ -178,7 +185,7 @@ func TestSoak(t *testing.T) {
 
 	res := r.result(outcomes, windows, base, wall)
 	t.Logf("\n%s", res.Table())
-	if err := benchresult.Print(os.Stdout, soak.Marker, res); err != nil {
+	if err := benchresult.Print(os.Stdout, benchresult.SoakMarker, res); err != nil {
 		t.Fatal(err)
 	}
 	if !res.Passed() {
@@ -494,6 +501,36 @@ func (r *soakRun) hold(f soak.Fault, harm, undo func() error) {
 	}
 }
 
+// atReset tells where a reset connection's packets went: the client's
+// neighbour entry of the VIP (whose MAC it sends to), each director's
+// MAC, VRRP state and IPVS connection of the client's port.
+func (r *soakRun) atReset(q *e2eRequest) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var b strings.Builder
+	neigh, _ := r.l.client.Exec(ctx, "ip", "neigh", "show", e2eVIP)
+	fmt.Fprintf(&b, "client's neighbour %q", strings.TrimSpace(neigh))
+	last := r.last()
+	for _, name := range []string{"a", "b"} {
+		d := r.l.dirs[name]
+		conns, _ := d.host.Exec(ctx, "ipvsadm", "-Lnc")
+		var mine []string
+		for _, l := range strings.Split(conns, "\n") {
+			if strings.Contains(l, fmt.Sprintf(":%d ", q.Port)) {
+				mine = append(mine, strings.Join(strings.Fields(l), " "))
+			}
+		}
+		fmt.Fprintf(&b, "; %s %s", name, d.host.MAC())
+		for _, x := range last.Dirs {
+			if x.Name == name {
+				fmt.Fprintf(&b, " %s vip=%v", x.State, x.VIP)
+			}
+		}
+		fmt.Fprintf(&b, " conns %q", mine)
+	}
+	return b.String()
+}
+
 // answers reports whether the director's daemon answers a status request
 // now.
 func (r *soakRun) answers(director string) bool {
@@ -576,7 +613,7 @@ func (r *soakRun) instance(name string) status.Instance {
 type soakUsage struct {
 	pid, restarts int
 	at            time.Time
-	u             soak.Usage
+	u             benchresult.SoakUsage
 }
 
 // usage reads each director's daemon.
@@ -605,7 +642,7 @@ func (r *soakRun) rebase(base map[string]soakUsage) map[string]soakUsage {
 	return base
 }
 
-func (r *soakRun) result(outcomes []soak.Outcome, windows []soak.Window, base map[string]soakUsage, wall time.Duration) soak.Result {
+func (r *soakRun) result(outcomes []soak.Outcome, windows []soak.Window, base map[string]soakUsage, wall time.Duration) benchresult.Soak {
 	var fails []soak.Failure
 	reqs := r.c.requests()
 	for _, q := range reqs {
@@ -615,10 +652,10 @@ func (r *soakRun) result(outcomes []soak.Outcome, windows []soak.Window, base ma
 	}
 	end := r.usage()
 	r.mu.Lock()
-	var resources []soak.Resources
+	var resources []benchresult.SoakResources
 	for _, name := range []string{"a", "b"} {
 		b, e := base[name], end[name]
-		x := soak.Resources{Director: name, Pid: e.pid, Restarts: e.restarts, Base: b.u, End: e.u, Over: e.at.Sub(b.at)}
+		x := benchresult.SoakResources{Director: name, Pid: e.pid, Restarts: e.restarts, Base: b.u, End: e.u, Over: e.at.Sub(b.at)}
 		if g := x.Growth(); len(g) > 0 {
 			r.mon.Record("no growth of a daemon's resources", b.at, fmt.Sprintf("lvsd on %s (pid %d) over %v: %s", name, e.pid, x.Over.Round(time.Second), strings.Join(g, ", ")))
 		}
@@ -647,8 +684,8 @@ func (r *soakRun) result(outcomes []soak.Outcome, windows []soak.Window, base ma
 
 // soakProcUsage reads a daemon's file descriptors, threads and resident
 // memory from /proc and its goroutines from its pprof endpoint.
-func soakProcUsage(pid int, socket string) (soak.Usage, error) {
-	var u soak.Usage
+func soakProcUsage(pid int, socket string) (benchresult.SoakUsage, error) {
+	var u benchresult.SoakUsage
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		return u, err

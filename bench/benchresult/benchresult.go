@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // IPVSMarker starts the line of the IPVS programming benchmark's result.
@@ -145,30 +146,6 @@ func Print(w io.Writer, marker string, v any) error {
 	return err
 }
 
-// Find returns the JSON after marker on the first line of output that
-// carries it (a console may prefix the line), and whether there is one.
-func Find(output, marker string) (string, bool) {
-	for line := range strings.SplitSeq(output, "\n") {
-		if _, js, ok := strings.Cut(line, marker); ok {
-			return strings.TrimSpace(js), true
-		}
-	}
-	return "", false
-}
-
-// Save writes the JSON that Find finds in output to the file path, and
-// returns it.
-func Save(output, marker, path string) (string, error) {
-	js, ok := Find(output, marker)
-	if !ok {
-		return "", fmt.Errorf("no %q line in the output", marker)
-	}
-	if err := os.WriteFile(path, []byte(js+"\n"), 0o644); err != nil {
-		return "", err
-	}
-	return js, nil
-}
-
 // LoadAverage is the three load averages of /proc/loadavg, as uptime
 // prints them, or "unknown": the machine's load around a measurement.
 func LoadAverage() string {
@@ -181,4 +158,21 @@ func LoadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], ", ")
+}
+
+// Failover is the failover benchmark's result: one sample per failover.
+type Failover struct {
+	Samples []FailoverSample
+}
+
+// FailoverSample is one measured failover of a pair: Master's process
+// killed, Backup taking over.
+type FailoverSample struct {
+	Version        int
+	Interval       time.Duration
+	Master, Backup string // "lvsd" or "keepalived"
+	// Gap is from the master's last advert to the backup's first;
+	// GARPLag from that advert to the backup's first gratuitous ARP;
+	// Expected the backup's Master_Down_Interval.
+	Gap, GARPLag, Expected time.Duration
 }
