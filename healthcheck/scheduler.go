@@ -170,22 +170,9 @@ func NewScheduler(onResult ResultFunc) *Scheduler {
 // Interval, Timeout, Rise and Fall, and the first one's Checker is used. An
 // invalid job rejects the whole set and leaves the running one untouched.
 func (s *Scheduler) Set(jobs []Job) error {
-	want := make(map[string]Job, len(jobs))
-	for _, j := range jobs {
-		if err := validJob(j); err != nil {
-			return err
-		}
-		if j.Timeout == 0 {
-			j.Timeout = j.Interval
-		}
-		if prev, ok := want[j.Key]; ok {
-			if prev.Interval != j.Interval || prev.Timeout != j.Timeout || prev.Rise != j.Rise || prev.Fall != j.Fall ||
-				prev.Retry != j.Retry || prev.RetryDelay != j.RetryDelay {
-				return fmt.Errorf("healthcheck: job %q given twice with different schedules", j.Key)
-			}
-			continue
-		}
-		want[j.Key] = j
+	want, err := jobSet(jobs)
+	if err != nil {
+		return err
 	}
 
 	s.mu.Lock()
@@ -231,6 +218,36 @@ func (s *Scheduler) Set(jobs []Job) error {
 	}
 	s.wakeLocked()
 	return nil
+}
+
+// Validate reports whether Set would take jobs, without changing anything:
+// a caller that must change other things along with the jobs checks them
+// all first.
+func Validate(jobs []Job) error {
+	_, err := jobSet(jobs)
+	return err
+}
+
+// jobSet checks jobs and returns them by key, each with its timeout.
+func jobSet(jobs []Job) (map[string]Job, error) {
+	want := make(map[string]Job, len(jobs))
+	for _, j := range jobs {
+		if err := validJob(j); err != nil {
+			return nil, err
+		}
+		if j.Timeout == 0 {
+			j.Timeout = j.Interval
+		}
+		if prev, ok := want[j.Key]; ok {
+			if prev.Interval != j.Interval || prev.Timeout != j.Timeout || prev.Rise != j.Rise || prev.Fall != j.Fall ||
+				prev.Retry != j.Retry || prev.RetryDelay != j.RetryDelay {
+				return nil, fmt.Errorf("healthcheck: job %q given twice with different schedules", j.Key)
+			}
+			continue
+		}
+		want[j.Key] = j
+	}
+	return want, nil
 }
 
 func validJob(j Job) error {

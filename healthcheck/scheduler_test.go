@@ -343,8 +343,14 @@ func TestSchedulerSetRejects(t *testing.T) {
 		{"zero rise", []Job{{Key: "k", Checker: c, Interval: time.Second, Fall: 1}}, "rise 0"},
 		{"shared key, other schedule", []Job{good, {Key: "k", Checker: c, Interval: time.Second, Rise: 2, Fall: 1}}, "different schedules"},
 	}
+	if err := Validate([]Job{good, good}); err != nil {
+		t.Errorf("Validate of a good set: %v", err)
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if err := Validate(tc.jobs); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate error = %v, want one containing %q", err, tc.want)
+			}
 			s := NewScheduler(nil)
 			mustSet(t, s, Job{Key: "old", Checker: c, Interval: time.Second, Rise: 1, Fall: 1})
 			err := s.Set(tc.jobs)

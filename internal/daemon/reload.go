@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/config"
+	"github.com/lvsd/lvsd/healthcheck"
 	"github.com/lvsd/lvsd/internal/status"
 )
 
@@ -238,12 +239,12 @@ func (d *Daemon) lastReloadOK() bool {
 
 // apply carries out a reload plan. The caller holds reloadMu.
 func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
-	// Health jobs first: the scheduler validates the whole set before it
-	// changes anything, so a refusal leaves everything as it was.
+	// Everything that can refuse is checked before anything changes, so
+	// a refusal leaves everything as it was.
 	var cs checkSet
 	if p.Services {
 		cs = buildChecks(cfg)
-		if err := d.sched.Set(cs.jobs); err != nil {
+		if err := healthcheck.Validate(cs.jobs); err != nil {
 			return fmt.Errorf("updating the health checks: %w", err)
 		}
 	}
@@ -252,11 +253,18 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 	}
 
 	d.mu.Lock()
-	d.cfg = cfg
 	if p.Services {
+		// The jobs and the owners of their results change together: a
+		// result of a new job reported in between would find no owner
+		// and be dropped. Set never waits for a result's callback, which
+		// takes mu. Jobs whose key is unchanged keep their health.
+		if err := d.sched.Set(cs.jobs); err != nil {
+			d.mu.Unlock()
+			return fmt.Errorf("updating the health checks: %w", err)
+		}
 		d.checks = cs
-		// Jobs whose key is unchanged kept their health in the scheduler.
 	}
+	d.cfg = cfg
 	if d.rec != nil && p.Services {
 		d.rec.SetDesired(sizedTable(d.desiredLocked()))
 	}
