@@ -76,7 +76,7 @@ func TestVMGoTests(t *testing.T) {
 		Binaries: []string{"tcpdump", "bird", "birdc", "keepalived"},
 		Files:    files,
 		// Several minutes of tests on emulated CPUs: room for a busy runner.
-		Timeout: 8 * time.Minute,
+		Timeout: 11 * time.Minute,
 		Args:    []string{"-test.skip", "^(TestHealthChecksDriveIPVS|TestE2EDirectorPair|TestE2ENAT.*)$"},
 	}.Run(t)
 }
