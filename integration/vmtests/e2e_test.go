@@ -506,9 +506,9 @@ type e2eClientLoop struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	socket func() (int, error)
-	// onReset, when set before the first request, adds to a request's
-	// error what was seen when a connection was reset.
-	onReset func(r *e2eRequest) string
+	// onFail, when set before the first request, adds to a failed
+	// request's error what was seen when it failed ("" adds nothing).
+	onFail func(r *e2eRequest) string
 }
 
 func e2eStartClient(t *testing.T, h *lab.Host) *e2eClientLoop {
@@ -539,8 +539,10 @@ func e2eStartClient(t *testing.T, h *lab.Host) *e2eClientLoop {
 				if ctx.Err() != nil {
 					return
 				}
-				if c.onReset != nil && errors.Is(r.Err, syscall.ECONNRESET) {
-					r.Err = fmt.Errorf("%w [then %s]", r.Err, c.onReset(&r))
+				if c.onFail != nil && r.Err != nil {
+					if seen := c.onFail(&r); seen != "" {
+						r.Err = fmt.Errorf("%w [then %s]", r.Err, seen)
+					}
 				}
 				c.mu.Lock()
 				c.reqs = append(c.reqs, r)

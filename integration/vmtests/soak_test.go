@@ -105,6 +105,9 @@ type soakRun struct {
 	// the windows of those late enough for a takeover.
 	lateSeen map[string]time.Time
 	starved  []soakLate
+	// calmFrom is when the last fault stopped explaining failures (zero
+	// while one runs).
+	calmFrom time.Time
 }
 
 // soakLate is a director's advert sent late enough for a takeover.
@@ -157,7 +160,7 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("the cluster did not settle before the first fault: %s", r.last())
 	}
 	r.c = e2eStartClient(t, r.l.client)
-	r.c.onReset = r.atReset
+	r.c.onFail = r.atFailure
 	r.start = settled
 	base := r.usage()
 	var outcomes []soak.Outcome
@@ -417,6 +420,7 @@ func soakTables(s soak.Sample) string {
 func (r *soakRun) inject(f soak.Fault) (soak.Outcome, *soak.Window) {
 	r.mu.Lock()
 	r.mon.Begin(f)
+	r.calmFrom = time.Time{}
 	r.mu.Unlock()
 	begun := time.Now()
 	r.apply(f)
@@ -425,6 +429,9 @@ func (r *soakRun) inject(f soak.Fault) (soak.Outcome, *soak.Window) {
 	r.mon.Heal()
 	r.mu.Unlock()
 	settled, _ := r.waitSettled(healed)
+	r.mu.Lock()
+	r.calmFrom = settled.Add(e2eReqGrace)
+	r.mu.Unlock()
 	r.t.Logf("soak: +%v %s: healed +%v, settled +%v", begun.Sub(r.start).Round(time.Millisecond), f,
 		healed.Sub(r.start).Round(time.Millisecond), settled.Sub(r.start).Round(time.Millisecond))
 	o := soak.Outcome{Fault: f, Recovery: settled.Sub(healed)}
@@ -501,10 +508,18 @@ func (r *soakRun) hold(f soak.Fault, harm, undo func() error) {
 	}
 }
 
-// atReset tells where a reset connection's packets went: the client's
-// neighbour entry of the VIP (whose MAC it sends to), each director's
-// MAC, VRRP state and IPVS connection of the client's port.
-func (r *soakRun) atReset(q *e2eRequest) string {
+// atFailure tells where a failed request's packets went, when no fault
+// explains it (from grace after the last fault settled until the next
+// begins): the client's neighbour entry of the VIP (whose MAC it sends
+// to), each director's MAC, VRRP state and IPVS connection of the
+// client's port.
+func (r *soakRun) atFailure(q *e2eRequest) string {
+	r.mu.Lock()
+	calm := !r.calmFrom.IsZero() && q.Start.After(r.calmFrom)
+	r.mu.Unlock()
+	if !calm {
+		return ""
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var b strings.Builder
