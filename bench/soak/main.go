@@ -100,7 +100,7 @@ func section(r benchresult.Soak, load string) string {
 		fmt.Fprintf(&b, "| %s | %d | %v | %s | %s |\n", x.Director, x.Restarts, x.Over.Round(time.Second), x.Base, x.End)
 	}
 	if len(r.Starved) > 0 {
-		fmt.Fprintf(&b, "\nNot injected: %d times the guest did not run a master in time and the backup took over, each shown by the master's own late advert (`last_late_advert` in its status):\n\n", len(r.Starved))
+		fmt.Fprintf(&b, "\nNot injected: %d times the guest did not run a master in time and the backup took over, each shown by the master's own late advert (`last_late_advert` in its status), late enough for a takeover by itself or, on a guest whose kernel then also held the adverts back, with the backup's change of state seen at the same time:\n\n", len(r.Starved))
 		for _, s := range r.Starved {
 			fmt.Fprintf(&b, "- %s\n", s)
 		}

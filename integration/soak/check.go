@@ -2,6 +2,7 @@ package soak
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -173,8 +174,10 @@ func (m *Monitor) Observe(s Sample) {
 			}
 		}
 	}
-	for k, bound := range judged {
-		m.judge(k, bound, bad[k], s)
+	// In a fixed order, so that violations of one sample are reported
+	// the same way every time.
+	for _, k := range slices.Sorted(maps.Keys(judged)) {
+		m.judge(k, judged[k], bad[k], s)
 	}
 	// Keys no longer judged (a fault began) are over.
 	for k := range m.open {

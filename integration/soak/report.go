@@ -62,6 +62,29 @@ func StarvedWindow(master string, at time.Time, late, enough, grace time.Duratio
 	}, true
 }
 
+// TakeoverWindow is when a takeover that the schedule did not inject
+// explains failed requests: master sent an advert late by late, at at,
+// and its peer changed state between two samples, from and to, while that
+// stall could have kept the adverts from it (the stall, from at - late to
+// at, overlaps from - mdi to to). The master's lateness is only
+// what its own process saw: on a starved host the adverts also wait in
+// the kernel on their way, so the peer may hear nothing for a
+// Master_Down_Interval although the master was late by less. The
+// failures explained are those from grace before the stall until grace
+// after the peer's change was seen, which covers the way back.
+func TakeoverWindow(master string, at time.Time, late time.Duration, from, to time.Time, mdi, grace time.Duration) (Window, bool) {
+	stalled := at.Add(-late)
+	if late <= 0 || stalled.After(to) || at.Before(from.Add(-mdi)) {
+		return Window{}, false
+	}
+	return Window{
+		From:  stalled.Add(-grace),
+		To:    to.Add(grace),
+		Fault: fmt.Sprintf("%s's advert %v late, and its peer took over", master, late.Round(time.Millisecond)),
+		Kind:  Starved,
+	}, true
+}
+
 // Failure is a failed request of the client.
 type Failure struct {
 	Start time.Time

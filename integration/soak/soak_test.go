@@ -118,7 +118,7 @@ func TestMonitor(t *testing.T) {
 			{at: 1400 * time.Millisecond, dirs: []Director{dir("a", "BACKUP", true), dir("b", "MASTER", true)}},
 			{at: 1600 * time.Millisecond, dirs: []Director{dir("a", "BACKUP", true), dir("b", "MASTER", true)}},
 		},
-		want: []string{vipOnce, vipOnMaster("a")},
+		want: []string{vipOnMaster("a"), vipOnce},
 	}, {
 		name: "two masters outside a fault, shorter than the bound",
 		steps: []step{
@@ -207,5 +207,36 @@ func TestStarvedWindow(t *testing.T) {
 	got := Unexplained(fails, []Window{w})
 	if len(got) != 1 || !strings.HasPrefix(got[0].Detail, "1 requests failed") || got[0].Kind != Starved {
 		t.Errorf("Unexplained = %+v, want the last failure only, after the late advert", got)
+	}
+}
+
+func TestTakeoverWindow(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 23, 56, 48, 0, time.UTC)
+	ms := time.Millisecond
+	mdi, grace := 361*ms, 1500*ms
+	tests := []struct {
+		name     string
+		at       time.Time
+		late     time.Duration
+		from, to time.Time
+		want     bool
+	}{
+		// The soak's case: a's advert 127 ms late at .493, b's change
+		// seen between samples at .4 and 1.1.
+		{"stall before the change", t0.Add(493 * ms), 127 * ms, t0.Add(400 * ms), t0.Add(1100 * ms), true},
+		{"stall within mdi before the samples", t0.Add(100 * ms), 50 * ms, t0.Add(400 * ms), t0.Add(1100 * ms), true},
+		{"stall long before", t0.Add(-time.Second), 127 * ms, t0.Add(400 * ms), t0.Add(1100 * ms), false},
+		{"stall after the change was seen", t0.Add(1300 * ms), 127 * ms, t0.Add(400 * ms), t0.Add(1100 * ms), false},
+		{"not late", t0.Add(493 * ms), 0, t0.Add(400 * ms), t0.Add(1100 * ms), false},
+	}
+	for _, tc := range tests {
+		w, ok := TakeoverWindow("a", tc.at, tc.late, tc.from, tc.to, mdi, grace)
+		if ok != tc.want {
+			t.Errorf("%s: explains = %v, want %v", tc.name, ok, tc.want)
+			continue
+		}
+		if ok && (!w.From.Equal(tc.at.Add(-tc.late-grace)) || !w.To.Equal(tc.to.Add(grace)) || w.Kind != Starved) {
+			t.Errorf("%s: window %+v", tc.name, w)
+		}
 	}
 }

@@ -105,6 +105,12 @@ type soakRun struct {
 	// the windows of those late enough for a takeover.
 	lateSeen map[string]time.Time
 	starved  []soakLate
+	// lates are every late advert a director reported; changes the
+	// times a director's VRRP state changed between two samples, as its
+	// transitions counter shows (trans: the counter and when it was read).
+	lates   []soakLate
+	changes []soakChange
+	trans   map[string]soakTrans
 	// calmFrom is when the last fault stopped explaining failures (zero
 	// while one runs).
 	calmFrom time.Time
@@ -115,6 +121,18 @@ type soakLate struct {
 	director    string
 	stalled, at time.Time // the advert was due at stalled and left at at
 	w           soak.Window
+}
+
+// soakChange is a change of a director's VRRP state seen between two
+// samples.
+type soakChange struct {
+	director string
+	from, to time.Time
+}
+
+type soakTrans struct {
+	n  uint64
+	at time.Time
 }
 
 // TestSoak runs the soak for -soak.duration with the schedule of
@@ -205,6 +223,7 @@ func newSoakRun(t *testing.T) *soakRun {
 		mon:      soak.NewMonitor(soakBounds),
 		cluster:  soak.Initial(),
 		lateSeen: map[string]time.Time{},
+		trans:    map[string]soakTrans{},
 	}
 	r.l.writeFile([]byte(r.file(r.cluster)))
 	// a first, as in the e2e test: started together on emulated CPUs both
@@ -258,6 +277,7 @@ func (r *soakRun) sampleLoop(ctx context.Context) {
 			if s.Dirs[i].Up {
 				s.Dirs[i].Want, s.Dirs[i].Unhealthy = r.want(r.probe[s.Dirs[i].Name].doc)
 				r.noteLate(s.Dirs[i].Name, r.probe[s.Dirs[i].Name].doc)
+				r.noteChange(s.Dirs[i].Name, r.probe[s.Dirs[i].Name].doc, s.At)
 			}
 		}
 		r.mon.Observe(s)
@@ -281,9 +301,25 @@ func (r *soakRun) noteLate(name string, doc status.Document) {
 	l := in.LastLateAdvert
 	r.lateSeen[name] = l.At
 	late := time.Duration(l.LateMS * float64(time.Millisecond))
+	r.lates = append(r.lates, soakLate{director: name, stalled: l.At.Add(-late), at: l.At})
 	enough := vrrp.MasterDownInterval(e2ePrioA, e2eAdvert) - e2eAdvert
 	if w, ok := soak.StarvedWindow(name, l.At, late, enough, e2eReqGrace); ok {
 		r.starved = append(r.starved, soakLate{director: name, stalled: l.At.Add(-late), at: l.At, w: w})
+	}
+}
+
+// noteChange records that a director's VRRP state changed since the last
+// sample that read its status (a restarted daemon counts from zero). The
+// caller holds r.mu.
+func (r *soakRun) noteChange(name string, doc status.Document, at time.Time) {
+	in, ok := e2eInstance(doc)
+	if !ok {
+		return
+	}
+	prev, seen := r.trans[name]
+	r.trans[name] = soakTrans{n: in.Transitions, at: at}
+	if seen && in.Transitions > prev.n {
+		r.changes = append(r.changes, soakChange{director: name, from: prev.at, to: at})
 	}
 }
 
@@ -687,6 +723,28 @@ func (r *soakRun) result(outcomes []soak.Outcome, windows []soak.Window, base ma
 		if !injected {
 			windows = append(windows, l.w)
 			starved = append(starved, fmt.Sprintf("+%v %s", l.at.Sub(r.start).Round(time.Millisecond), l.w.Fault))
+		}
+	}
+	// A takeover that no fault of the schedule explains, by a peer of a
+	// director whose adverts were late at the time: the host starved
+	// the guest (soak.TakeoverWindow).
+	mdi := vrrp.MasterDownInterval(e2ePrioB, e2eAdvert)
+	for _, c := range r.changes {
+		injected := slices.ContainsFunc(windows, func(w soak.Window) bool {
+			return w.Kind.VRRP() && !c.to.Before(w.From) && !c.from.After(w.To)
+		})
+		if injected {
+			continue
+		}
+		for _, l := range r.lates {
+			if l.director == c.director {
+				continue
+			}
+			if w, ok := soak.TakeoverWindow(l.director, l.at, l.at.Sub(l.stalled), c.from, c.to, mdi, e2eReqGrace); ok {
+				windows = append(windows, w)
+				starved = append(starved, fmt.Sprintf("+%v %s", l.at.Sub(r.start).Round(time.Millisecond), w.Fault))
+				break
+			}
 		}
 	}
 	slices.SortFunc(windows, func(a, b soak.Window) int { return a.From.Compare(b.From) })
