@@ -133,7 +133,7 @@ func section(r benchresult.ScaleOut, m run) string {
 	}
 	fmt.Fprintf(&b, "New connections per director over %v (their IPVS counters): %s.\n\n", r.Window, strings.Join(spread, ", "))
 
-	fmt.Fprintf(&b, "Mapping: %d test flows sent through each director in turn (a host route on a probe host) map to the same real server on all %d in **%d of %d** cases; the directors' files list the real servers in three different orders.\n\n",
+	fmt.Fprintf(&b, "Mapping: %d test flows sent through each director in turn (a host route on a probe host) map to the same real server on all %d in **%d of %d** cases; the directors' files list the real servers in three different orders, and one lists the IPv6 service before the IPv4 one.\n\n",
 		r.Probe, r.Directors, r.Agree, r.Probe)
 
 	sd := r.ServerDeath

@@ -68,10 +68,16 @@ type soFamily struct {
 func (f soFamily) service() string { return net.JoinHostPort(f.vip, strconv.Itoa(soPort)) }
 
 // soService lists the real servers in the given order (indexes into
-// soServerAddrs): each director's file has its own order, and lvsd must
-// program them alike. The IPv6 service has the same servers.
-func soService(order []int) string {
-	return soServiceOf("echo", bgpVIP, soServerAddrs, order) + soServiceOf("echo6", "["+bgpVIP6+"]", soServerAddrs6, order)
+// soServerAddrs), and the IPv6 service, with the same servers, first when
+// v6First: each director's file has its own order, and lvsd must program
+// them alike.
+func soService(order []int, v6First bool) string {
+	v4 := soServiceOf("echo", bgpVIP, soServerAddrs, order)
+	v6 := soServiceOf("echo6", "["+bgpVIP6+"]", soServerAddrs6, order)
+	if v6First {
+		return v6 + v4
+	}
+	return v4 + v6
 }
 
 func soServiceOf(name, vip string, addrs []string, order []int) string {
@@ -206,7 +212,7 @@ type soLab struct {
 
 func newSoLab(t *testing.T) *soLab {
 	names := []string{"rs1", "rs2", "rs3", "rs4", "rs5"}
-	l := &soLab{bgpLab: newBGPLab(t, soService([]int{0, 1, 2, 3, 4}), true, names...),
+	l := &soLab{bgpLab: newBGPLab(t, soService([]int{0, 1, 2, 3, 4}, false), true, names...),
 		v4: &soFamily{name: "IPv4", vip: bgpVIP, client: bgpClient, n: *soFlows},
 		v6: &soFamily{name: "IPv6", vip: bgpVIP6, client: bgpClient6, n: *soFlows / 2}}
 	if *soFlows > soMaxFlows {
@@ -216,7 +222,7 @@ func newSoLab(t *testing.T) *soLab {
 	l.cfgs = map[string]string{}
 	for name, order := range l.orders {
 		path := filepath.Join(l.dir, name+".hcl")
-		if err := os.WriteFile(path, []byte(bgpLVSDConfig(soService(order), true)), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(bgpLVSDConfig(soService(order, name == "b"), true)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		l.cfgs[name] = path
@@ -741,7 +747,7 @@ func (l *soLab) lose(sig syscall.Signal, sloppy bool) []benchresult.ScaleOutLoss
 			l.t.Fatalf("%s did not exit after SIGTERM", victim)
 		}
 	}
-	// Back to three, every flow open, sloppy_tcp as lvsd sets it.
+	// Back to three directors, sloppy_tcp as lvsd sets it.
 	l.start(victim)
 	for _, fam := range fams {
 		l.waitHops(fam, 3, 30*time.Second)
@@ -752,8 +758,8 @@ func (l *soLab) lose(sig syscall.Signal, sloppy bool) []benchresult.ScaleOutLoss
 
 // TestScaleOut: three active-active directors behind BIRD's ECMP, with
 // the checks of the scale-out design (SPEC §9): new connections spread
-// over every director; the directors, whose files list the real servers
-// in different orders, map every test flow alike; a real server's death
+// over every director; the directors, whose files list the services and
+// the real servers in different orders, map every test flow alike; a real server's death
 // breaks only its flows and moves only them; a clean stop breaks no flow
 // and the route goes after drain_wait; a killed director's flows live on
 // at the others (sloppy_tcp; without it, as the baseline, they break);
