@@ -71,34 +71,17 @@ func benchmark(o options) error {
 	if err := benchrun.ReadResult(out, &r); err != nil {
 		return err
 	}
-	sec := section(r, run{LoadBefore: loadBefore, LoadAfter: benchresult.LoadAverage(), Wall: time.Since(start), CPUs: runtime.NumCPU(), Date: time.Now().UTC()})
-	fmt.Print(sec)
-	if o.Out == "" {
-		return nil
-	}
-	path, err := benchrun.WriteSection(root, o.Out, sec)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "coldstart: wrote the %q section of %s\n", heading, path)
-	return nil
+	sec := section(r, benchrun.Machine{LoadBefore: loadBefore, LoadAfter: benchresult.LoadAverage(), Wall: time.Since(start), CPUs: runtime.NumCPU(), Date: time.Now().UTC()})
+	return benchrun.Publish(root, o.Out, "coldstart", sec)
 }
 
 // heading is the section of BENCHMARKS.md this command owns.
 const heading = "## Cold start"
 
-// run is where and when the benchmark ran.
-type run struct {
-	LoadBefore, LoadAfter string
-	Wall                  time.Duration
-	CPUs                  int
-	Date                  time.Time
-}
-
 func secs(ms float64) string { return fmt.Sprintf("%.2f s", ms/1000) }
 
 // section renders the Cold start section of BENCHMARKS.md.
-func section(r benchresult.ColdStart, m run) string {
+func section(r benchresult.ColdStart, m benchrun.Machine) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", heading)
 	b.WriteString("What an operator waits for when a director starts: from `lvsd run`'s\n" +

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/bench/benchresult"
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 )
 
 func TestSection(t *testing.T) {
@@ -19,7 +20,7 @@ func TestSection(t *testing.T) {
 		ReloadNoopMS: []float64{10, 30}, ReloadWeightMS: []float64{300, 500}, ReloadWeightKernelMS: []float64{400, 600},
 		SettledRSSKiB: []int64{30 * 1024, 34 * 1024},
 	}}}
-	sec := section(r, run{LoadBefore: "0.10, 0.20, 0.30", LoadAfter: "1.00, 0.50, 0.40", Wall: 90 * time.Second, CPUs: 2, Date: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)})
+	sec := section(r, benchrun.Machine{LoadBefore: "0.10, 0.20, 0.30", LoadAfter: "1.00, 0.50, 0.40", Wall: 90 * time.Second, CPUs: 2, Date: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)})
 	for _, want := range []string{
 		"## Cold start\n",
 		"| 2000 | 10000 | 4.00 s | 9.00 s | 2.2× | 1.00 s + 0.60 s | 2.00 s + 3.00 s | 1.30 s / 0.01 s / 2.10 s | 50 MiB |",

@@ -124,16 +124,7 @@ func benchmark(o options) error {
 	}
 
 	sec := section(boots, machine{CPUs: runtime.NumCPU(), Date: time.Now().UTC()}, o.command())
-	fmt.Print(sec)
-	if o.Write == "" {
-		return nil
-	}
-	path, err := benchrun.WriteSection(root, o.Write, sec)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "hcvs: wrote the %q section of %s\n", heading, path)
-	return nil
+	return benchrun.Publish(root, o.Write, "hcvs", sec)
 }
 
 // runVM runs the host-side benchmark test, which boots the VM.

@@ -84,16 +84,7 @@ func benchmark(o options) error {
 	}
 
 	sec := section(runs, machine{CPUs: runtime.NumCPU(), Date: time.Now().UTC()})
-	fmt.Print(sec)
-	if o.Out == "" {
-		return nil
-	}
-	path, err := benchrun.WriteSection(root, o.Out, sec)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "ipvsprog: wrote the %q section of %s\n", heading, path)
-	return nil
+	return benchrun.Publish(root, o.Out, "ipvsprog", sec)
 }
 
 // runVM runs the host-side benchmark test, which boots the VM.

@@ -61,7 +61,7 @@ func benchmark(o options) error {
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "result.json")
-	m := run{LoadBefore: benchresult.LoadAverage(), CPUs: runtime.NumCPU()}
+	m := benchrun.Machine{LoadBefore: benchresult.LoadAverage(), CPUs: runtime.NumCPU()}
 	start := time.Now()
 	if err := benchrun.GoTest(root, o.Verbose, "TestBenchScaleOut", "-tags", "scaleoutbench", "-count=1", "-timeout=30m", "-v",
 		"-run", "^TestBenchScaleOut$", "./integration/",
@@ -74,28 +74,11 @@ func benchmark(o options) error {
 	}
 	m.LoadAfter, m.Wall, m.Date = benchresult.LoadAverage(), time.Since(start), time.Now().UTC()
 	sec := section(r, m)
-	fmt.Print(sec)
-	if o.Out == "" {
-		return nil
-	}
-	path, err := benchrun.WriteSection(root, o.Out, sec)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "scaleout: wrote the %q section of %s\n", heading, path)
-	return nil
+	return benchrun.Publish(root, o.Out, "scaleout", sec)
 }
 
 // heading is the section of BENCHMARKS.md this command owns.
 const heading = "## Scale-out"
-
-// run is where and when the benchmark ran.
-type run struct {
-	LoadBefore, LoadAfter string
-	Wall                  time.Duration
-	CPUs                  int
-	Date                  time.Time
-}
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
@@ -109,7 +92,7 @@ func pct(n, of int) string {
 }
 
 // section renders the Scale-out section of BENCHMARKS.md.
-func section(r benchresult.ScaleOut, m run) string {
+func section(r benchresult.ScaleOut, m benchrun.Machine) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", heading)
 	fmt.Fprintf(&b, "`go run ./bench/scaleout -flows %d -probe %d`, %s, %d CPUs, load average before %s, after %s (%v of wall time). "+

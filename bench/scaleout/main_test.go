@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/bench/benchresult"
+	"github.com/lvsd/lvsd/bench/internal/benchrun"
 )
 
 func TestSection(t *testing.T) {
@@ -18,7 +19,7 @@ func TestSection(t *testing.T) {
 			{How: "SIGKILL", Family: "IPv4", Sloppy: true, Carried: 110, Flows: 300, Survived: 300, RouteGone: 45 * time.Millisecond},
 		},
 		Withdraw: 900 * time.Millisecond, Interval: 500 * time.Millisecond}
-	sec := section(r, run{CPUs: 2, LoadBefore: "0.10", LoadAfter: "1.20", Wall: 3 * time.Minute, Date: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)})
+	sec := section(r, benchrun.Machine{CPUs: 2, LoadBefore: "0.10", LoadAfter: "1.20", Wall: 3 * time.Minute, Date: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)})
 	for _, want := range []string{
 		"## Scale-out\n",
 		"`go run ./bench/scaleout -flows 300 -probe 600`, 2026-12-06",

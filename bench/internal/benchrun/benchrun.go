@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lvsd/lvsd/bench/internal/benchdoc"
 )
@@ -90,4 +91,30 @@ func Median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Publish prints sec and, unless path is empty, writes it into its
+// section of that markdown file (WriteSection), telling stderr so as the
+// command name.
+func Publish(root, path, name, sec string) error {
+	fmt.Print(sec)
+	if path == "" {
+		return nil
+	}
+	wrote, err := WriteSection(root, path, sec)
+	if err != nil {
+		return err
+	}
+	heading, _, _ := strings.Cut(sec, "\n")
+	fmt.Fprintf(os.Stderr, "%s: wrote the %q section of %s\n", name, heading, wrote)
+	return nil
+}
+
+// Machine is where and when a benchmark ran: the host's CPUs and load
+// average before and after, the wall time and the date.
+type Machine struct {
+	LoadBefore, LoadAfter string
+	Wall                  time.Duration
+	CPUs                  int
+	Date                  time.Time
 }

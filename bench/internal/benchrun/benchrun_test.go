@@ -67,3 +67,22 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+func TestPublish(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "B.md"), []byte("## A\n\nold\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Publish(root, "", "x", "## A\n\nprinted only\n"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "B.md")); string(b) != "## A\n\nold\n" {
+		t.Errorf("Publish without a path wrote the file: %q", b)
+	}
+	if err := Publish(root, "B.md", "x", "## A\n\nnew\n"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "B.md")); !strings.Contains(string(b), "new") || strings.Contains(string(b), "old") {
+		t.Errorf("after Publish: %q", b)
+	}
+}
