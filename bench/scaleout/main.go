@@ -98,7 +98,7 @@ func section(r benchresult.ScaleOut, m benchrun.Machine) string {
 	fmt.Fprintf(&b, "`go run ./bench/scaleout -flows %d -probe %d`, %s, %d CPUs, load average before %s, after %s (%v of wall time). "+
 		"In the lab VM (emulated CPUs): BIRD 2 as the router, with ECMP over the directors' next hops (`merge paths`, L4 hash); "+
 		"%d `lvsd run` directors announcing one VIP by BGP (`mh` with `mh-port` and `mh-fallback`); %d DR real servers running an echo service; "+
-		"a client behind the router holding %d long-lived flows (one source port each) and opening a new connection every %v. "+
+		"a client behind the router holding %d long-lived flows (one source port each; half as many again over IPv6) and opening a new connection every %v. "+
 		"The same scenario runs in CI (TestScaleOut in TestVMGoTests) with 200 flows.\n\n",
 		r.Flows, r.Probe, m.Date.Format("2006-01-02"), m.CPUs, m.LoadBefore, m.LoadAfter, m.Wall.Round(time.Second),
 		r.Directors, r.Servers, r.Flows, r.Every)

@@ -5,6 +5,7 @@ package vmtests
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,46 +104,33 @@ status {
 `, bgpRouter, bgpDirA, bgpDirB, service, bgpDirC, bgpHoldTime, neighbor6)
 }
 
-// bgpBIRDConfig peers with both directors, accepts their routes and puts
-// them, merged into one ECMP route, in the router's kernel table.
+// bgpBIRDConfig peers with the directors, accepts their routes and puts
+// them, merged into one ECMP route, in the router's kernel table; with
+// v6 the same again over IPv6.
 func bgpBIRDConfig(v6 bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `router id %s;
-protocol device {}
-protocol kernel {
-  merge paths on;
-  ipv4 { export all; import none; };
-}
-`, bgpRouter)
-	for name, addr := range map[string]string{"a": bgpDirA, "b": bgpDirB, "c": bgpDirC} {
-		fmt.Fprintf(&b, `protocol bgp dir_%s {
-  local %s as 65000;
-  neighbor %s as 65010;
-  hold time %d;
-  connect retry time 1;
-  ipv4 { import all; export none; };
-}
-`, name, bgpRouter, addr, int(bgpHoldTime/time.Second))
-	}
-	if !v6 {
-		return b.String()
-	}
-	b.WriteString(`protocol kernel {
-  merge paths on;
-  ipv6 { export all; import none; };
-}
-`)
-	for name, addr := range bgpDir6 {
-		fmt.Fprintf(&b, `protocol bgp dir_%s6 {
-  local %s as 65000;
-  neighbor %s as 65010;
-  hold time %d;
-  connect retry time 1;
-  ipv6 { import all; export none; };
-}
-`, name, bgpRouter6, addr, int(bgpHoldTime/time.Second))
+	fmt.Fprintf(&b, "router id %s;\nprotocol device {}\n", bgpRouter)
+	bgpBIRDFamily(&b, "ipv4", "", bgpRouter, map[string]string{"a": bgpDirA, "b": bgpDirB, "c": bgpDirC})
+	if v6 {
+		bgpBIRDFamily(&b, "ipv6", "6", bgpRouter6, bgpDir6)
 	}
 	return b.String()
+}
+
+// bgpBIRDFamily writes one address family's kernel protocol and its
+// sessions with the directors (protocols dir_NAME plus suffix).
+func bgpBIRDFamily(b *strings.Builder, channel, suffix, local string, dirs map[string]string) {
+	fmt.Fprintf(b, "protocol kernel {\n  merge paths on;\n  %s { export all; import none; };\n}\n", channel)
+	for _, name := range slices.Sorted(maps.Keys(dirs)) {
+		fmt.Fprintf(b, `protocol bgp dir_%s%s {
+  local %s as 65000;
+  neighbor %s as 65010;
+  hold time %d;
+  connect retry time 1;
+  %s { import all; export none; };
+}
+`, name, suffix, local, dirs[name], int(bgpHoldTime/time.Second), channel)
+	}
 }
 
 type bgpLab struct {

@@ -713,16 +713,7 @@ func e2eFetchFrom(h *lab.Host, port int) e2eRequest {
 	d := net.Dialer{
 		Timeout:   e2eReqGrace,
 		LocalAddr: &net.TCPAddr{Port: port},
-		Control: func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-			})
-			if err == nil {
-				err = serr
-			}
-			return err
-		},
+		Control:   reuseAddr,
 	}
 	var conn net.Conn
 	r.Err = h.Do(func() error {

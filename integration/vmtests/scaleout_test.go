@@ -193,6 +193,10 @@ type soConns struct {
 	mu     sync.Mutex
 	starts []time.Time
 	errs   []error
+	// open are the starts of the connections not ended yet; ended is
+	// closed and replaced when one ends.
+	open   map[*time.Time]bool
+	ended  chan struct{}
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -374,16 +378,16 @@ func (l *soLab) openFlows() {
 
 func (l *soLab) dial(f *soFlow) error {
 	return l.client.Do(func() error {
-		d := net.Dialer{Timeout: soDialWithin, LocalAddr: &net.TCPAddr{IP: net.ParseIP(f.fam.client), Port: f.port}, Control: soReuseAddr}
+		d := net.Dialer{Timeout: soDialWithin, LocalAddr: &net.TCPAddr{IP: net.ParseIP(f.fam.client), Port: f.port}, Control: reuseAddr}
 		c, err := d.Dial("tcp", f.fam.service())
 		f.conn = c
 		return err
 	})
 }
 
-// soReuseAddr sets SO_REUSEADDR: a flow binds its port while a socket of
-// an earlier run on it may still be closing.
-func soReuseAddr(_, _ string, c syscall.RawConn) error {
+// reuseAddr sets SO_REUSEADDR (a net.Dialer's Control): a client binds
+// its fixed port while an earlier socket on it may still be closing.
+func reuseAddr(_, _ string, c syscall.RawConn) error {
 	var serr error
 	if err := c.Control(func(fd uintptr) {
 		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
@@ -452,7 +456,7 @@ func soReset(c net.Conn) {
 // startConns starts the client's new-connection loop.
 func (l *soLab) startConns() {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &soConns{cancel: cancel}
+	c := &soConns{cancel: cancel, open: map[*time.Time]bool{}, ended: make(chan struct{})}
 	l.conns = c
 	c.wg.Go(func() {
 		tick := time.NewTicker(soEvery)
@@ -463,8 +467,11 @@ func (l *soLab) startConns() {
 				return
 			case <-tick.C:
 			}
+			start := time.Now()
+			c.mu.Lock()
+			c.open[&start] = true
+			c.mu.Unlock()
 			c.wg.Go(func() {
-				start := time.Now()
 				err := l.client.Do(func() error {
 					d := net.Dialer{Timeout: soDialWithin}
 					conn, err := d.Dial("tcp", net.JoinHostPort(bgpVIP, strconv.Itoa(soPort)))
@@ -484,6 +491,9 @@ func (l *soLab) startConns() {
 				})
 				c.mu.Lock()
 				c.starts, c.errs = append(c.starts, start), append(c.errs, err)
+				delete(c.open, &start)
+				close(c.ended)
+				c.ended = make(chan struct{})
 				c.mu.Unlock()
 			})
 		}
@@ -508,9 +518,23 @@ func (c *soConns) failedSince(from time.Time) (int, time.Time) {
 	return n, last
 }
 
-// settle waits until every connection started before now has ended.
+// settle waits until every connection started before now has ended
+// (each ends within soDialWithin + soIOWithin).
 func (c *soConns) settle() {
-	time.Sleep(soDialWithin + soIOWithin)
+	now := time.Now()
+	for {
+		c.mu.Lock()
+		waiting := false
+		for s := range c.open {
+			waiting = waiting || s.Before(now)
+		}
+		ended := c.ended
+		c.mu.Unlock()
+		if !waiting {
+			return
+		}
+		<-ended
+	}
 }
 
 // ipvsConns reads a director's IPVS connections of the family's service
@@ -890,6 +914,12 @@ func TestScaleOut(t *testing.T) {
 		ks := l.lose(syscall.SIGKILL, sloppy)
 		l.res.Kills = append(l.res.Kills, ks...)
 		if !sloppy {
+			// The baseline must break flows, or this lab could not tell
+			// what sloppy_tcp does (flows that find an entry from an
+			// earlier phase would pass either way).
+			if ks[0].Survived == ks[0].Flows {
+				t.Errorf("without sloppy_tcp no %s flow broke (%d carried by the killed director): the test cannot see what sloppy_tcp does", ks[0].Family, ks[0].Carried)
+			}
 			continue
 		}
 		for _, k := range ks {

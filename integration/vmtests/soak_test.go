@@ -714,7 +714,11 @@ func (r *soakRun) result(outcomes []soak.Outcome, windows []soak.Window, base ma
 	}
 	// A late advert of a director that the schedule itself stopped is
 	// that fault's, already explained; the others were not injected.
-	var starved []string
+	type notInjected struct {
+		at   time.Time
+		what string
+	}
+	var starvedAt []notInjected
 	for _, l := range r.starved {
 		injected := slices.ContainsFunc(windows, func(w soak.Window) bool {
 			return (w.Kind == soak.StopShort || w.Kind == soak.StopLong) && strings.Contains(w.Fault, " on "+l.director+" ") &&
@@ -722,7 +726,7 @@ func (r *soakRun) result(outcomes []soak.Outcome, windows []soak.Window, base ma
 		})
 		if !injected {
 			windows = append(windows, l.w)
-			starved = append(starved, fmt.Sprintf("+%v %s", l.at.Sub(r.start).Round(time.Millisecond), l.w.Fault))
+			starvedAt = append(starvedAt, notInjected{l.at, l.w.Fault})
 		}
 	}
 	// A takeover that no fault of the schedule explains, by a peer of a
@@ -742,10 +746,15 @@ func (r *soakRun) result(outcomes []soak.Outcome, windows []soak.Window, base ma
 			}
 			if w, ok := soak.TakeoverWindow(l.director, l.at, l.at.Sub(l.stalled), c.from, c.to, mdi, e2eReqGrace); ok {
 				windows = append(windows, w)
-				starved = append(starved, fmt.Sprintf("+%v %s", l.at.Sub(r.start).Round(time.Millisecond), w.Fault))
+				starvedAt = append(starvedAt, notInjected{l.at, w.Fault})
 				break
 			}
 		}
+	}
+	slices.SortFunc(starvedAt, func(a, b notInjected) int { return a.at.Compare(b.at) })
+	var starved []string
+	for _, x := range starvedAt {
+		starved = append(starved, fmt.Sprintf("+%v %s", x.at.Sub(r.start).Round(time.Millisecond), x.what))
 	}
 	slices.SortFunc(windows, func(a, b soak.Window) int { return a.From.Compare(b.From) })
 	violations := append(r.mon.Violations(), soak.Unexplained(fails, windows)...)
