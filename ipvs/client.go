@@ -93,8 +93,9 @@ func (c *Client) Close() error {
 	return c.conn.Close()
 }
 
-// Requests returns the number of IPVS request messages sent so far (the
-// family lookup of Dial is not counted).
+// Requests returns the number of IPVS request messages sent so far: table
+// changes, dumps and settings. The family lookup of Dial and the read that
+// closes each batch of Apply are not counted.
 func (c *Client) Requests() uint64 {
 	return c.requests.Load()
 }
@@ -283,11 +284,16 @@ func (c *Client) Services() ([]Service, error) {
 }
 
 // Apply sends the operations in order, many per sendmsg, each with its own
-// sequence number and acknowledgement, so that the kernel's answer to each
-// one is known. The results have one entry per op, in order. The error
-// joins the errors of the failed ops ("adding destination 10.0.0.2:80 to
-// tcp 10.0.0.1:80: file exists"); the kernel goes on with the rest of a
-// batch after a failed request, and so does Apply.
+// sequence number, so that the kernel's answer to each one is known. The
+// kernel answers a request only when it fails (no acknowledgement is asked
+// for: at a first start that would be tens of thousands of answers to
+// read, two system calls each); a GET_INFO request closes each batch as a
+// fence, since the kernel handles a socket's requests in order: once its
+// answer is in, every request before it has been handled, and those
+// without an error succeeded. The results have one entry per op, in order.
+// The error joins the errors of the failed ops ("adding destination
+// 10.0.0.2:80 to tcp 10.0.0.1:80: file exists"); the kernel goes on with
+// the rest of a batch after a failed request, and so does Apply.
 func (c *Client) Apply(ops []Op) ([]OpResult, error) {
 	if len(ops) == 0 {
 		return nil, nil
@@ -316,7 +322,7 @@ func (c *Client) Apply(ops []Op) ([]OpResult, error) {
 				fail(next, err)
 				continue
 			}
-			m := c.request(data, netlink.Request|netlink.Acknowledge)
+			m := c.request(data, netlink.Request)
 			size += 16 + len(m.Data)
 			batch = append(batch, m)
 			index = append(index, next)
@@ -336,38 +342,43 @@ func (c *Client) Apply(ops []Op) ([]OpResult, error) {
 	return results, errors.Join(errs...)
 }
 
-// exchange sends one batch and waits for an acknowledgement of each of its
-// requests. A transport error (not a kernel answer) is returned; the
-// requests it leaves unanswered are for the caller to fail. c.mu is held.
+// exchange sends one batch of unacknowledged requests and a fence after
+// them, and fails the requests the kernel answers with an error until the
+// fence's answer comes. A transport error (not a kernel answer) is
+// returned; the caller fails the requests it leaves unsettled. c.mu is
+// held.
 func (c *Client) exchange(ops []Op, batch []netlink.Message, index []int, fail func(int, error)) error {
-	pending := make(map[uint32]int, len(batch)) // sequence -> op index
+	at := make(map[uint32]int, len(batch)) // sequence -> op index
 	for i, m := range batch {
-		pending[m.Header.Sequence] = index[i]
+		at[m.Header.Sequence] = index[i]
 	}
-	if _, err := c.conn.SendMessages(batch); err != nil {
+	fence := c.message(cmdGetInfo, nil, netlink.Request)
+	if _, err := c.conn.SendMessages(append(batch, fence)); err != nil {
 		return fmt.Errorf("sending: %w", err)
 	}
 	c.requests.Add(uint64(len(batch)))
-	for len(pending) > 0 {
+	for {
 		msgs, err := c.conn.Receive()
 		if err != nil {
 			var oe *netlink.OpError
 			if errors.As(err, &oe) && oe.Sequence != 0 {
-				if i, ok := pending[oe.Sequence]; ok {
-					delete(pending, oe.Sequence)
+				if oe.Sequence == fence.Header.Sequence {
+					return nil // all handled, though the fence itself failed
+				}
+				if i, ok := at[oe.Sequence]; ok {
+					delete(at, oe.Sequence)
 					fail(i, kernelOpError(ops[i].Kind, oe))
 				}
 				continue
 			}
-			return fmt.Errorf("receiving acknowledgements: %w", err)
+			return fmt.Errorf("receiving the kernel's answers: %w", err)
 		}
 		for _, m := range msgs {
-			if m.Header.Type == netlink.Error {
-				delete(pending, m.Header.Sequence)
+			if m.Header.Sequence == fence.Header.Sequence {
+				return nil
 			}
 		}
 	}
-	return nil
 }
 
 // Flush deletes every service of the namespace (ipvsadm -C), lvsd's or not.

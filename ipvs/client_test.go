@@ -240,11 +240,12 @@ func TestRequestEncoding(t *testing.T) {
 			c := k.client(t)
 			_, _ = c.Apply([]Op{tt.op}) // the fake's table may refuse; the request is what counts
 			reqs := k.requests()
-			if len(reqs) != 1 {
-				t.Fatalf("%d requests sent, want 1", len(reqs))
+			if len(reqs) != 2 {
+				t.Fatalf("%d requests sent, want the op's and a fence", len(reqs))
 			}
+			checkFence(t, reqs)
 			r := reqs[0]
-			if want := netlink.Request | netlink.Acknowledge; r.Header.Flags != want {
+			if want := netlink.Request; r.Header.Flags != want {
 				t.Errorf("flags = %v, want %v", r.Header.Flags, want)
 			}
 			var gm genetlink.Message
@@ -284,13 +285,13 @@ func TestApplyBatchMapsErrorsToOps(t *testing.T) {
 	if len(sends) != 1 {
 		t.Fatalf("%d sendmsg calls, want 1 batch", len(sends))
 	}
-	if len(sends[0]) != 6 {
-		t.Fatalf("batch of %d requests, want 6", len(sends[0]))
+	if len(sends[0]) != 7 {
+		t.Fatalf("batch of %d requests, want 6 and a fence", len(sends[0]))
 	}
 	seqs := map[uint32]bool{}
-	for _, m := range sends[0] {
+	for _, m := range checkFence(t, sends[0]) {
 		seqs[m.Header.Sequence] = true
-		if want := netlink.Request | netlink.Acknowledge; m.Header.Flags != want {
+		if want := netlink.Request; m.Header.Flags != want {
 			t.Errorf("request %d flags = %v, want %v", m.Header.Sequence, m.Header.Flags, want)
 		}
 	}
@@ -356,6 +357,21 @@ func TestApplyBatchMapsErrorsToOps(t *testing.T) {
 	}
 }
 
+// checkFence fails t unless batch ends with Apply's fence, a GET_INFO
+// request whose answer closes the batch, and returns the rest.
+func checkFence(t *testing.T, batch []netlink.Message) []netlink.Message {
+	t.Helper()
+	f := batch[len(batch)-1]
+	var gm genetlink.Message
+	if err := gm.UnmarshalBinary(f.Data); err != nil {
+		t.Fatal(err)
+	}
+	if gm.Header.Command != cmdGetInfo || f.Header.Flags != netlink.Request {
+		t.Errorf("the batch ends with command %d, flags %v; want the fence, GET_INFO (%d) without acknowledgement", gm.Header.Command, f.Header.Flags, cmdGetInfo)
+	}
+	return batch[:len(batch)-1]
+}
+
 func TestApplySplitsLargeBatches(t *testing.T) {
 	k := newFakeKernel()
 	c := k.client(t)
@@ -369,7 +385,7 @@ func TestApplySplitsLargeBatches(t *testing.T) {
 	}
 	var sizes []int
 	for _, s := range k.ipvsSends() {
-		sizes = append(sizes, len(s))
+		sizes = append(sizes, len(checkFence(t, s)))
 	}
 	if diff := cmp.Diff([]int{128, 128, 119}, sizes); diff != "" {
 		t.Errorf("batch sizes (-want +got):\n%s", diff)
@@ -793,8 +809,9 @@ func TestOpString(t *testing.T) {
 	}
 }
 
-// ackAll answers every request with a success acknowledgement and nothing
-// else, so that a benchmark measures the client.
+// ackAll answers, as the kernel does for requests that succeed, those that
+// ask for an acknowledgement with one and the others with nothing (a GET
+// request with an empty reply), so that a benchmark measures the client.
 type ackAll struct {
 	queue []netlink.Message
 	n     int
@@ -820,10 +837,17 @@ func (a *ackAll) serve(reqs []netlink.Message) ([]netlink.Message, error) {
 			continue
 		}
 		a.n++
-		a.queue = append(a.queue, netlink.Message{
-			Header: netlink.Header{Type: netlink.Error, Sequence: r.Header.Sequence, PID: r.Header.PID},
-			Data:   make([]byte, 20),
-		})
+		var gm genetlink.Message
+		_ = gm.UnmarshalBinary(r.Data)
+		switch {
+		case gm.Header.Command == cmdGetInfo:
+			a.queue = append(a.queue, netlink.Message{Header: netlink.Header{Type: r.Header.Type, Sequence: r.Header.Sequence, PID: r.Header.PID}, Data: r.Data[:4]})
+		case r.Header.Flags&netlink.Acknowledge != 0:
+			a.queue = append(a.queue, netlink.Message{
+				Header: netlink.Header{Type: netlink.Error, Sequence: r.Header.Sequence, PID: r.Header.PID},
+				Data:   make([]byte, 20),
+			})
+		}
 	}
 	return nil, nil
 }

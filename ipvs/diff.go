@@ -41,6 +41,9 @@ func Diff(desired, actual []Service, owned func(ServiceKey) bool) []Op {
 
 	want := make([]*Service, 0, len(desired))
 	wanted := make(map[ServiceKey]bool, len(desired))
+	// Room for the operations of a table the kernel has none of: at a
+	// first start, tens of thousands of them, grown once.
+	room := 0
 	for i := range desired {
 		k := desired[i].ServiceKey.Normalize()
 		if wanted[k] {
@@ -48,10 +51,13 @@ func Diff(desired, actual []Service, owned func(ServiceKey) bool) []Op {
 		}
 		wanted[k] = true
 		want = append(want, &desired[i])
+		if have[k] == nil {
+			room += 1 + len(desired[i].Destinations)
+		}
 	}
 	slices.SortFunc(want, func(a, b *Service) int { return a.ServiceKey.Compare(b.ServiceKey) })
 
-	var ops []Op
+	ops := make([]Op, 0, room)
 	for _, d := range want {
 		k := d.ServiceKey.Normalize()
 		svc := opService(d, k)

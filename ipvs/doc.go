@@ -9,8 +9,9 @@
 // The package has two halves. Diff is pure: it compares the desired table
 // with the kernel's and returns the fewest operations (Op) that make them
 // equal, touching only services lvsd owns. Client executes: it reads the
-// table (Services), sends many operations per sendmsg with one
-// acknowledgement each (Apply), and handles timeouts and the connection
+// table (Services), sends many operations per sendmsg, with an answer
+// only for those that fail and one read closing each batch (Apply), and
+// handles timeouts and the connection
 // synchronisation daemon. A Client is bound to one network namespace
 // (the namespace of the thread that dials) and looks the family up when it is dialled, since the
 // family's number changes when the ip_vs module is reloaded.

@@ -18,28 +18,31 @@ import (
 // This is how a health change avoids a dump: the next round diffs against
 // this table instead of reading the kernel's again.
 func advance(table []ipvs.Service, results []ipvs.OpResult) []ipvs.Service {
-	out := slices.Clone(table)
-	index := make(map[ipvs.ServiceKey]int, len(out))
+	added := 0
+	for i := range results {
+		if results[i].Op.Kind == ipvs.AddService {
+			added++
+		}
+	}
+	out := append(make([]ipvs.Service, 0, len(table)+added), table...)
+	index := make(map[ipvs.ServiceKey]int, len(out)+added)
 	for i := range out {
 		index[out[i].ServiceKey.Normalize()] = i
 	}
-	gone := map[int]bool{}
-	// Destinations of the services operations touch, by address; their
-	// slices are rebuilt at the end so that a large cold start stays linear.
-	edits := map[int]map[netip.AddrPort]ipvs.Destination{}
-	dests := func(i int) map[netip.AddrPort]ipvs.Destination {
-		m := edits[i]
-		if m == nil {
-			m = make(map[netip.AddrPort]ipvs.Destination, len(out[i].Destinations)+1)
-			for _, d := range out[i].Destinations {
-				m[d.Addr] = d
-			}
-			edits[i] = m
+	var gone []bool // by position in out
+	// The destinations of the services operations touch, by position in
+	// out; their slices are rebuilt at the end, so that a large cold start
+	// stays linear.
+	edits := make([]*destSet, len(out), len(out)+added)
+	dests := func(i int) *destSet {
+		if edits[i] == nil {
+			edits[i] = newDestSet(out[i].Destinations)
 		}
-		return m
+		return edits[i]
 	}
 
-	for _, res := range results {
+	for r := range results {
+		res := &results[r]
 		if res.Err != nil {
 			continue
 		}
@@ -52,6 +55,14 @@ func advance(table []ipvs.Service, results []ipvs.OpResult) []ipvs.Service {
 				out = append(out, ipvs.Service{ServiceKey: k})
 				i = len(out) - 1
 				index[k] = i
+				// A new service's destinations are all in the results,
+				// as a diff lists them: right after it.
+				n := 0
+				for j := r + 1; j < len(results) && results[j].Op.Kind == ipvs.AddDest &&
+					results[j].Op.Service.ServiceKey == op.Service.ServiceKey; j++ {
+					n++
+				}
+				edits = append(edits, &destSet{list: make([]ipvs.Destination, 0, n)})
 			}
 			setServiceSettings(&out[i], &op.Service)
 		case ipvs.UpdateService:
@@ -60,14 +71,20 @@ func advance(table []ipvs.Service, results []ipvs.OpResult) []ipvs.Service {
 			}
 		case ipvs.DelService:
 			if ok {
+				if gone == nil {
+					gone = make([]bool, len(table))
+				}
+				for len(gone) <= i {
+					gone = append(gone, false)
+				}
 				gone[i] = true
 				delete(index, k)
-				delete(edits, i)
+				edits[i] = nil
 			}
 		case ipvs.AddDest, ipvs.UpdateDest:
 			if ok {
-				m := dests(i)
-				d := m[op.Dest.Addr]
+				ds := dests(i)
+				d := ds.get(op.Dest.Addr)
 				d.Addr = op.Dest.Addr
 				d.Forward = op.Dest.Forward
 				d.Weight = op.Dest.Weight
@@ -76,28 +93,25 @@ func advance(table []ipvs.Service, results []ipvs.OpResult) []ipvs.Service {
 				d.TunnelType = op.Dest.TunnelType
 				d.TunnelPort = op.Dest.TunnelPort
 				d.TunnelFlags = op.Dest.TunnelFlags
-				m[op.Dest.Addr] = d
+				ds.put(d)
 			}
 		case ipvs.DelDest:
 			if ok {
-				delete(dests(i), op.Dest.Addr)
+				dests(i).remove(op.Dest.Addr)
 			}
 		}
 	}
 
 	kept := out[:0:0]
 	for i := range out {
-		if gone[i] {
+		if i < len(gone) && gone[i] {
 			continue
 		}
 		s := out[i]
-		if m, ok := edits[i]; ok {
+		if ds := edits[i]; ds != nil {
 			s.Destinations = nil
-			if len(m) > 0 {
-				s.Destinations = make([]ipvs.Destination, 0, len(m))
-				for _, d := range m {
-					s.Destinations = append(s.Destinations, d)
-				}
+			if len(ds.list) > 0 {
+				s.Destinations = ds.list
 				slices.SortFunc(s.Destinations, func(a, b ipvs.Destination) int { return a.Addr.Compare(b.Addr) })
 			}
 		}
@@ -105,6 +119,89 @@ func advance(table []ipvs.Service, results []ipvs.OpResult) []ipvs.Service {
 	}
 	slices.SortFunc(kept, func(a, b ipvs.Service) int { return a.ServiceKey.Compare(b.ServiceKey) })
 	return kept
+}
+
+// destSet is one service's destinations while advance applies
+// operations to them: a list, searched in turn while it is short (as most
+// services' are) and through an index by address once it is long.
+type destSet struct {
+	list  []ipvs.Destination
+	index map[netip.AddrPort]int // nil while the list is short
+}
+
+// destSetIndexed is the length from which a destSet keeps an index.
+const destSetIndexed = 16
+
+// newDestSet starts a set from a service's destinations, which it copies.
+func newDestSet(ds []ipvs.Destination) *destSet {
+	s := &destSet{list: append(make([]ipvs.Destination, 0, len(ds)+1), ds...)}
+	if len(s.list) >= destSetIndexed {
+		s.reindex()
+	}
+	return s
+}
+
+func (s *destSet) reindex() {
+	s.index = make(map[netip.AddrPort]int, 2*len(s.list))
+	for i := range s.list {
+		s.index[s.list[i].Addr] = i
+	}
+}
+
+func (s *destSet) find(a netip.AddrPort) int {
+	if s.index != nil {
+		if i, ok := s.index[a]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range s.list {
+		if s.list[i].Addr == a {
+			return i
+		}
+	}
+	return -1
+}
+
+// get returns the destination at a, or a zero one.
+func (s *destSet) get(a netip.AddrPort) ipvs.Destination {
+	if i := s.find(a); i >= 0 {
+		return s.list[i]
+	}
+	return ipvs.Destination{}
+}
+
+// put sets the destination at d.Addr to d.
+func (s *destSet) put(d ipvs.Destination) {
+	if i := s.find(d.Addr); i >= 0 {
+		s.list[i] = d
+		return
+	}
+	s.list = append(s.list, d)
+	switch {
+	case s.index != nil:
+		s.index[d.Addr] = len(s.list) - 1
+	case len(s.list) >= destSetIndexed:
+		s.reindex()
+	}
+}
+
+// remove deletes the destination at a, if there is one; the list's order
+// changes.
+func (s *destSet) remove(a netip.AddrPort) {
+	i := s.find(a)
+	if i < 0 {
+		return
+	}
+	last := len(s.list) - 1
+	s.list[i] = s.list[last]
+	s.list = s.list[:last]
+	if s.index != nil {
+		delete(s.index, a)
+		if i < last {
+			s.index[s.list[i].Addr] = i
+		}
+	}
 }
 
 // setServiceSettings copies what an AddService or UpdateService op sets.

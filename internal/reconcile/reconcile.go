@@ -531,6 +531,9 @@ func (r *Reconciler) apply(ops []ipvs.Op, dumped bool) error {
 func (r *Reconciler) report(ops []ipvs.Op, results []ipvs.OpResult, quiet bool) int {
 	done := map[ipvs.OpKind]int{}
 	failed, logged := 0, 0
+	// Each operation's log attributes cost allocations: a first round
+	// sends tens of thousands.
+	debug := r.log.Enabled(context.Background(), slog.LevelDebug)
 	for i := range ops {
 		var err error
 		if i < len(results) {
@@ -540,11 +543,14 @@ func (r *Reconciler) report(ops []ipvs.Op, results []ipvs.OpResult, quiet bool) 
 		}
 		if err == nil {
 			done[ops[i].Kind]++
-			r.log.Debug("IPVS operation applied", opAttrs(ops[i])...)
+			if debug {
+				r.log.Debug("IPVS operation applied", opAttrs(ops[i])...)
+			}
 			continue
 		}
 		failed++
 		switch {
+		case quiet && !debug:
 		case quiet:
 			r.log.Debug("IPVS operation failed", append(opAttrs(ops[i]), "err", err)...)
 		case logged < maxErrorLogs:
