@@ -126,6 +126,10 @@ func TestSMTPCheck(t *testing.T) {
 			name: "closes after the greeting",
 			checker: smtp("127.0.0.1:0", func(c net.Conn, _ <-chan struct{}) {
 				_, _ = io.WriteString(c, "220 ready\r\n")
+				// A FIN, and the HELO read rather than answered with a
+				// reset, which would race the FIN to the checker.
+				_ = c.(*net.TCPConn).CloseWrite()
+				_, _ = io.Copy(io.Discard, c)
 			}, ""),
 			wantMsg: "^HELO: connection closed before a complete response$",
 		},
