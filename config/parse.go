@@ -22,7 +22,7 @@ import (
 // A piece that HCL finds broken sends the whole file through HCL in one
 // go, so a syntax error is reported exactly as before, with nothing that
 // only cutting the file could cause.
-const pieceSize = 16 << 10
+const pieceSize = 4 << 10
 
 // pieceKey identifies a piece for the cache: the same text (by its
 // SHA-256) at the same line of the same file decodes to the same blocks

@@ -88,7 +88,11 @@ type Daemon struct {
 	started atomic.Bool
 
 	// Set during start-up, before any goroutine reads them.
-	phases      startPhases
+	phases startPhases
+	// startupDone ends the start-up's memory regime (memlimit.Startup)
+	// once the daemon is ready.
+	startupDone func()
+	bigStart    bool // the start-up's files were big (bigLoad)
 	socket      string
 	rec         *reconcile.Reconciler
 	sched       *healthcheck.Scheduler
@@ -220,7 +224,11 @@ func (d *Daemon) load() (cfg *config.Config, unchanged bool, err error) {
 	if diags.HasErrors() {
 		return nil, false, &ConfigError{Diagnostics: diags, Source: f.Source()}
 	}
-	freeAfterLoad(f)
+	if d.running {
+		freeAfterLoad(f)
+	} else {
+		d.bigStart = f.Size() >= bigLoad // freed once ready
+	}
 	return cfg, false, nil
 }
 
@@ -258,6 +266,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		return errors.New("lvsd daemon: Run called twice")
 	}
 	d.phases.start = time.Now()
+	d.startupDone = memlimit.Startup()
+	defer d.startupDone()
 	cfg, _, err := d.load()
 	if err != nil {
 		return err
@@ -558,6 +568,12 @@ func (d *Daemon) notifyLoop(ctx context.Context) error {
 	}
 	_ = d.sd.Send("READY=1")
 	d.log.Info("ready", d.phases.attrs(time.Now())...)
+	d.startupDone()
+	// What parsing a big file took goes back to the system now, off the
+	// start-up's path (a reload does it as soon as it has loaded).
+	if d.bigStart {
+		debug.FreeOSMemory()
+	}
 	d.updateStatusLine()
 	every := watchdogInterval(os.Getenv)
 	if every <= 0 {

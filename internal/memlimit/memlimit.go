@@ -45,6 +45,10 @@ const (
 var (
 	mu           sync.Mutex
 	bytes, rules int
+	// starting counts the start-ups under way (Startup); paced is the
+	// GOGC they found.
+	starting int
+	paced    int
 )
 
 // ForConfig sets the soft memory limit for config files of total bytes
@@ -72,6 +76,40 @@ func apply() {
 		return
 	}
 	debug.SetMemoryLimit(Limit(bytes, rules))
+}
+
+// Startup leaves garbage collection to the soft memory limit alone until
+// the returned function is called, which puts the runtime's pacing
+// back. A start-up parses its files and builds and sends its whole table
+// in one go, with little of what it allocates surviving; the usual
+// pacing (GOGC=100) collects every time the heap doubles on the way, for
+// nothing that the limit needs, on the path to the programmed table.
+// The limit still bounds the heap: the collector runs when it nears it.
+// Startup does nothing when GOGC or GOMEMLIMIT is set in the
+// environment: the operator's pacing stands.
+func Startup() (done func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if starting == 0 {
+		apply() // a limit before the first file is read
+		paced = debug.SetGCPercent(-1)
+	}
+	starting++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			// Several start-ups in one process (tests) overlap: the last
+			// to end puts the pacing back.
+			if starting--; starting == 0 {
+				debug.SetGCPercent(paced)
+			}
+		})
+	}
 }
 
 // Limit is the soft memory limit for config files of total bytes and an

@@ -45,3 +45,37 @@ func TestForConfigLeavesGOMEMLIMIT(t *testing.T) {
 		t.Errorf("limit with a table of 1000 rules = %d, want %d", got, want)
 	}
 }
+
+// gcPercent reads GOGC as the runtime has it.
+func gcPercent() int {
+	p := debug.SetGCPercent(-1)
+	debug.SetGCPercent(p)
+	return p
+}
+
+func TestStartup(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	first, second := Startup(), Startup()
+	if p := gcPercent(); p != -1 {
+		t.Fatalf("GOGC during start-ups = %d, want off (-1)", p)
+	}
+	first()
+	first() // once only
+	if p := gcPercent(); p != -1 {
+		t.Errorf("GOGC with a start-up still under way = %d, want off (-1)", p)
+	}
+	second()
+	if p := gcPercent(); p != 100 {
+		t.Errorf("GOGC after the start-ups = %d, want 100 back", p)
+	}
+
+	t.Setenv("GOGC", "50")
+	debug.SetGCPercent(50)
+	done := Startup()
+	if p := gcPercent(); p != 50 {
+		t.Errorf("GOGC=50 in the environment: GOGC during a start-up = %d, want it left at 50", p)
+	}
+	done()
+}
