@@ -17,8 +17,8 @@ import (
 // flags.
 var (
 	hcBenchOut      = flag.String("hc-bench.out", "", "run TestBenchHealthChecksVS and write its JSON result to this file")
-	hcBenchServers  = flag.Int("hc-bench.servers", 50, "real servers per checker")
-	hcBenchInterval = flag.Duration("hc-bench.interval", time.Second, "check interval")
+	hcBenchServers  = flag.Int("hc-bench.servers", 100, "real servers per checker")
+	hcBenchInterval = flag.Duration("hc-bench.interval", 2*time.Second, "check interval")
 	hcBenchTimeout  = flag.Duration("hc-bench.timeout", time.Second, "check timeout")
 	hcBenchDuration = flag.Duration("hc-bench.duration", 30*time.Second, "measurement window of each checker")
 	hcBenchWarmup   = flag.Duration("hc-bench.warmup", 5*time.Second, "time between all servers healthy and the window")
@@ -27,8 +27,8 @@ var (
 
 // TestBenchHealthChecksVS boots the VM once, with keepalived in it, and
 // runs the vmtests benchmark that measures, over the same windows, the CPU
-// time of keepalived's checker and of lvsd's health check Scheduler;
-// it writes the guest's JSON result to -hc-bench.out.
+// time of keepalived's checker and of `lvsd run`; it writes the guest's
+// JSON result to -hc-bench.out.
 func TestBenchHealthChecksVS(t *testing.T) {
 	if *hcBenchOut == "" {
 		t.Fatal("no -hc-bench.out=FILE: run it with go run ./bench/hcvs")
@@ -48,7 +48,7 @@ func TestBenchHealthChecksVS(t *testing.T) {
 			"-hcbench.warmup=" + hcBenchWarmup.String(),
 			"-hcbench.reps=" + strconv.Itoa(*hcBenchReps),
 		},
-		LVSD:     vm.LVSDNone,
+		LVSD:     vm.LVSDRequired,
 		Binaries: []string{"keepalived"},
 		MemoryMB: 1024,
 		Timeout:  per + 3*time.Minute,

@@ -73,12 +73,15 @@ type ColdStartSize struct {
 	FirstRoundMS []float64 `json:"first_round_ms"`
 	// lvsd's peak resident set size (VmHWM) at its ready line, KiB.
 	PeakRSSKiB []int64 `json:"peak_rss_kib"`
-	// Then, on the running daemon: `lvsd reload` of the unchanged file
-	// and of one weight changed (the command's wall time, and until
-	// ipvsadm shows the weight), and its resident size after (VmRSS).
+	// Then, on the running daemon: `lvsd reload` of the unchanged file,
+	// of one weight changed and of one service in a hundred changed (the
+	// command's wall time, and until the kernel has the last change), and
+	// its resident size after (VmRSS).
 	ReloadNoopMS         []float64 `json:"reload_noop_ms"`
 	ReloadWeightMS       []float64 `json:"reload_weight_ms"`
 	ReloadWeightKernelMS []float64 `json:"reload_weight_kernel_ms"`
+	ReloadShareMS        []float64 `json:"reload_share_ms"`
+	ReloadShareKernelMS  []float64 `json:"reload_share_kernel_ms"`
 	SettledRSSKiB        []int64   `json:"settled_rss_kib"`
 }
 

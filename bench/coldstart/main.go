@@ -104,7 +104,7 @@ func section(r benchresult.ColdStart, m benchrun.Machine) string {
 		"the kernel's IPVS work.\n\n", r.Kernel, r.Reps)
 	fmt.Fprintf(&b, "Results (%s, %d-core host; load average %s before, %s after; %s):\n\n",
 		m.Date.Format("2006-01-02"), m.CPUs, m.LoadBefore, m.LoadAfter, m.Wall.Round(time.Second))
-	b.WriteString("| services | rules | lvsd | ipvsadm -R | lvsd faster by | lvsd CPU (user + sys) | ipvsadm -R CPU (user + sys) | lvsd: load / IPVS setup / first round | lvsd peak RSS |\n")
+	b.WriteString("| services | rules | lvsd | ipvsadm -R | lvsd / ipvsadm -R | lvsd CPU (user + sys) | ipvsadm -R CPU (user + sys) | lvsd: load / IPVS setup / first round | lvsd peak RSS |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Sizes {
 		lv, adm := benchrun.Median(s.LVSDms), benchrun.Median(s.IPVSAdmms)
@@ -112,29 +112,32 @@ func section(r benchresult.ColdStart, m benchrun.Machine) string {
 		for _, k := range s.PeakRSSKiB {
 			rss = append(rss, float64(k))
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | %.1f× | %s + %s | %s + %s | %s / %s / %s | %.0f MiB |\n",
-			s.Services, s.Rules, secs(lv), secs(adm), adm/lv,
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %.2f | %s + %s | %s + %s | %s / %s / %s | %.0f MiB |\n",
+			s.Services, s.Rules, secs(lv), secs(adm), lv/adm,
 			secs(benchrun.Median(s.LVSDUserms)), secs(benchrun.Median(s.LVSDSysms)),
 			secs(benchrun.Median(s.IPVSAdmUserms)), secs(benchrun.Median(s.IPVSAdmSysms)),
 			secs(benchrun.Median(s.LoadMS)), secs(benchrun.Median(s.IPVSSetupMS)), secs(benchrun.Median(s.FirstRoundMS)),
 			benchrun.Median(rss)/1024)
 	}
-	b.WriteString("\nThen, on each started daemon, `lvsd reload` of the unchanged file and of\n" +
-		"the file with one real server's weight changed: the command's wall time,\n" +
-		"and for the weight until `ipvsadm -L -n -t` shows it; then the daemon's\n" +
-		"resident size (VmRSS). Medians; the shares are of lvsd's cold start\n" +
-		"above:\n\n")
-	b.WriteString("| services | reload, unchanged | share | reload, one weight | in the kernel | share | resident after |\n")
-	b.WriteString("|---|---|---|---|---|---|---|\n")
+	b.WriteString("\nThen, on each started daemon, `lvsd reload` of the unchanged file, of\n" +
+		"the file with one real server's weight changed, and of the file with one\n" +
+		"service in a hundred changed (a real server's weight): the command's wall\n" +
+		"time, and until `ipvsadm -L -n -t` shows the last changed weight (every\n" +
+		"changed weight is then checked in the kernel); then the daemon's resident\n" +
+		"size (VmRSS). Medians; the shares are of lvsd's cold start above:\n\n")
+	b.WriteString("| services | reload, unchanged | share | reload, one weight | in the kernel | share | reload, 1 % of services | in the kernel | share | resident after |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Sizes {
 		lv := benchrun.Median(s.LVSDms)
 		noop, weight, kernel := benchrun.Median(s.ReloadNoopMS), benchrun.Median(s.ReloadWeightMS), benchrun.Median(s.ReloadWeightKernelMS)
+		share, shareKernel := benchrun.Median(s.ReloadShareMS), benchrun.Median(s.ReloadShareKernelMS)
 		var rss []float64
 		for _, k := range s.SettledRSSKiB {
 			rss = append(rss, float64(k))
 		}
-		fmt.Fprintf(&b, "| %d | %.0f ms | %.1f %% | %.0f ms | %.0f ms | %.1f %% | %.0f MiB |\n",
-			s.Services, noop, 100*noop/lv, weight, kernel, 100*kernel/lv, benchrun.Median(rss)/1024)
+		fmt.Fprintf(&b, "| %d | %.0f ms | %.1f %% | %.0f ms | %.0f ms | %.1f %% | %.0f ms | %.0f ms | %.1f %% | %.0f MiB |\n",
+			s.Services, noop, 100*noop/lv, weight, kernel, 100*kernel/lv,
+			share, shareKernel, 100*shareKernel/lv, benchrun.Median(rss)/1024)
 	}
 	b.WriteString("\nEach repetition (wall time):\n\n| services | lvsd | ipvsadm -R |\n|---|---|---|\n")
 	for _, s := range r.Sizes {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // The two files describe the same director: one VRRP instance holding the
@@ -90,4 +91,17 @@ func generate(dir string, n, weight0 int) error {
 		}
 	}
 	return nil
+}
+
+// nodesHCL is a cluster file of n node blocks, each with its own
+// priority, one VRRP instance they all run and one service.
+func nodesHCL(n int) []byte {
+	var b strings.Builder
+	b.WriteString("cluster = \"nodes\"\n\n")
+	for i := range n {
+		fmt.Fprintf(&b, "node \"director-%d\" {\n  priority = %d\n}\n\n", i, 1+i%254)
+	}
+	b.WriteString("vrrp_instance \"VI_1\" {\n  interface   = \"eth0\"\n  vrid        = 51\n  virtual_ips = [\"192.0.2.1/32\"]\n}\n\n")
+	fmt.Fprintf(&b, "virtual_server \"web\" {\n  address = %q\n  method  = \"nat\"\n  real_server %q {}\n}\n", serviceAddr(0), realAddr(0, 0))
+	return []byte(b.String())
 }

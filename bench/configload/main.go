@@ -13,7 +13,9 @@
 // It needs keepalived on PATH; it builds lvsd itself. From the module's
 // root:
 //
-//	go run ./bench/configload [-n 1000,5000,20000,50000] [-runs 5] [-write BENCHMARKS.md]
+//	go run ./bench/configload [-n 1000,5000,20000,40000] [-nodes 4000] [-runs 5] [-write BENCHMARKS.md]
+//
+// -nodes also times `lvsd validate` of a file of that many node blocks.
 package main
 
 import (
@@ -33,19 +35,20 @@ import (
 
 func main() {
 	gen := flag.String("gen", "", "only write lvsd.hcl and keepalived.conf for the first -n into this directory")
-	sizes := flag.String("n", "1000,5000,20000,50000", "numbers of services, comma-separated")
+	sizes := flag.String("n", "1000,5000,20000,40000", "numbers of services, comma-separated")
+	nodes := flag.Int("nodes", 4000, "also time lvsd validate of a file of this many node blocks (0: not)")
 	runs := flag.Int("runs", 5, "runs of each command at each size")
 	reloads := flag.Int("reloads", 5, "reloads of each kind at each size")
 	write := flag.String("write", "", "put the section in this markdown file (BENCHMARKS.md)")
 	child := flag.String("reload-child", "", "internal: measure reloads of this cluster file in this process")
 	flag.Parse()
-	if err := run(*gen, *sizes, *runs, *reloads, *write, *child); err != nil {
+	if err := run(*gen, *sizes, *nodes, *runs, *reloads, *write, *child); err != nil {
 		fmt.Fprintln(os.Stderr, "configload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(gen, sizeList string, runs, reloads int, write, child string) error {
+func run(gen, sizeList string, nodes, runs, reloads int, write, child string) error {
 	if child != "" {
 		return reloadChild(child, reloads)
 	}
@@ -79,6 +82,22 @@ func run(gen, sizeList string, runs, reloads int, write, child string) error {
 		}
 	}
 	r := report{Date: time.Now().UTC(), Runs: runs, Reloads: reloads, Load: loadavg(), Commit: commit(root)}
+	if nodes > 0 {
+		file := filepath.Join(tmp, "nodes.hcl")
+		if err := os.WriteFile(file, nodesHCL(nodes), 0o644); err != nil {
+			return err
+		}
+		var got []sample
+		for range runs {
+			s, err := measure([]string{lvsd, "validate", "-c", file})
+			if err != nil {
+				return fmt.Errorf("lvsd validate of %d node blocks: %w", nodes, err)
+			}
+			got = append(got, s)
+		}
+		r.Nodes = &nodesRow{Nodes: nodes, Bytes: fileSize(file), Validate: summarise("lvsd validate", got)}
+		fmt.Fprintf(os.Stderr, "configload: %d node blocks done\n", nodes)
+	}
 	for _, n := range sizes {
 		dir := filepath.Join(tmp, strconv.Itoa(n))
 		if err := generate(dir, n, 1); err != nil {
@@ -133,18 +152,22 @@ func run(gen, sizeList string, runs, reloads int, write, child string) error {
 	return nil
 }
 
-// sample is one finished process: its CPU times and its peak resident
-// memory, as the kernel accounts them (getrusage of the reaped child).
+// sample is one finished process: its wall time from its start to its
+// exit, its CPU times and its peak resident memory, as the kernel
+// accounts them (getrusage of the reaped child).
 type sample struct {
-	User, Sys time.Duration
-	PeakKiB   int64
+	Wall, User, Sys time.Duration
+	PeakKiB         int64
 }
 
 func measure(argv []string) (sample, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	var out strings.Builder
 	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
 		return sample{}, fmt.Errorf("%w: %s", err, strings.TrimSpace(out.String()))
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
@@ -152,6 +175,7 @@ func measure(argv []string) (sample, error) {
 		return sample{}, fmt.Errorf("no resource usage for %s", argv[0])
 	}
 	return sample{
+		Wall:    wall,
 		User:    time.Duration(ru.Utime.Nano()),
 		Sys:     time.Duration(ru.Stime.Nano()),
 		PeakKiB: ru.Maxrss,

@@ -14,6 +14,14 @@ type report struct {
 	Runs, Reloads int
 	Load, Commit  string
 	Sizes         []sizeRow
+	Nodes         *nodesRow // nil when not measured
+}
+
+// nodesRow is lvsd validate of a file of many node blocks.
+type nodesRow struct {
+	Nodes    int
+	Bytes    int64
+	Validate summary
 }
 
 type sizeRow struct {
@@ -26,21 +34,22 @@ type sizeRow struct {
 // summary is one command's runs at one size: medians, and the raw CPU
 // times for the pairwise ratio.
 type summary struct {
-	Name           string
-	User, Sys, CPU float64 // seconds, medians
-	PeakMiB        float64 // median
-	cpus, peaksMiB []float64
+	Name                 string
+	Wall, User, Sys, CPU float64 // seconds, medians
+	PeakMiB              float64 // median
+	cpus, peaksMiB       []float64
 }
 
 func summarise(name string, ss []sample) summary {
-	var u, s, c, p []float64
+	var w, u, s, c, p []float64
 	for _, x := range ss {
+		w = append(w, x.Wall.Seconds())
 		u = append(u, x.User.Seconds())
 		s = append(s, x.Sys.Seconds())
 		c = append(c, (x.User + x.Sys).Seconds())
 		p = append(p, float64(x.PeakKiB)/1024)
 	}
-	return summary{Name: name, User: benchrun.Median(u), Sys: benchrun.Median(s), CPU: benchrun.Median(c), PeakMiB: benchrun.Median(p), cpus: c, peaksMiB: p}
+	return summary{Name: name, Wall: benchrun.Median(w), User: benchrun.Median(u), Sys: benchrun.Median(s), CPU: benchrun.Median(c), PeakMiB: benchrun.Median(p), cpus: c, peaksMiB: p}
 }
 
 // ratio is the median of a/b taken run by run (run i of each was made in
@@ -119,6 +128,23 @@ Results (%s, %d-core host, load before %s, lvsd %s):
 		v, p, k := s.Commands[0], s.Commands[1], s.Commands[2]
 		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f | %.2f |\n", s.Services,
 			ratio(p.cpus, k.cpus), ratio(p.peaksMiB, k.peaksMiB), ratio(v.cpus, k.cpus), ratio(v.peaksMiB, k.peaksMiB))
+	}
+	if len(r.Sizes) > 1 {
+		b.WriteString("\nGrowth from one size to the next (medians' ratios):\n\n| services | services × | lvsd plan CPU × | lvsd plan peak RSS × | keepalived -t CPU × | keepalived -t peak RSS × |\n|---|---|---|---|---|---|\n")
+		for i := 1; i < len(r.Sizes); i++ {
+			a, z := r.Sizes[i-1], r.Sizes[i]
+			fmt.Fprintf(&b, "| %d → %d | %.2f | %.2f | %.2f | %.2f | %.2f |\n", a.Services, z.Services,
+				float64(z.Services)/float64(a.Services),
+				z.Commands[1].CPU/a.Commands[1].CPU, z.Commands[1].PeakMiB/a.Commands[1].PeakMiB,
+				z.Commands[2].CPU/a.Commands[2].CPU, z.Commands[2].PeakMiB/a.Commands[2].PeakMiB)
+		}
+	}
+	if n := r.Nodes; n != nil {
+		fmt.Fprintf(&b, "\n`lvsd validate` of a file of %d node blocks (each with its own priority in\n"+
+			"one VRRP instance, and one service; %.1f MB), %d runs, medians:\n\n"+
+			"| node blocks | wall time | user | system | peak RSS |\n|---|---|---|---|---|\n"+
+			"| %d | %.2f s | %.2f s | %.2f s | %.0f MiB |\n",
+			n.Nodes, float64(n.Bytes)/1e6, r.Runs, n.Nodes, n.Validate.Wall, n.Validate.User, n.Validate.Sys, n.Validate.PeakMiB)
 	}
 	b.WriteString("\nReload, in one process (medians of the reloads):\n\n| services | start CPU | RSS after start | no-op reload CPU | one-weight reload CPU | RSS after reloads | peak RSS | Go heap in use |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Sizes {

@@ -1,7 +1,7 @@
-// Command hcvs compares the CPU cost of HTTP health checks in lvsd's
-// checker (the healthcheck package's Scheduler and HTTP checker) and in
-// keepalived's (its healthcheck child process, HTTP_GET), and renders the
-// "Health checks: lvsd and keepalived" section of BENCHMARKS.md.
+// Command hcvs compares the CPU cost of HTTP health checks in `lvsd run`
+// and in keepalived's checker (its healthcheck child process, HTTP_GET),
+// and renders the "Health checks: lvsd and keepalived" section of
+// BENCHMARKS.md.
 //
 // keepalived's checker programs IPVS and exits where the kernel has none,
 // so the work happens in the project's lab VM: the command runs the
@@ -16,7 +16,7 @@
 //
 // Run it as root from the module:
 //
-//	go run ./bench/hcvs -servers 50 -interval 1s -duration 30s -reps 3 -runs 2
+//	go run ./bench/hcvs -reps 3 -runs 2
 //
 // It prints the section; -write FILE also puts it into FILE.
 package main
@@ -38,8 +38,8 @@ import (
 
 func main() {
 	var o options
-	flag.IntVar(&o.Servers, "servers", 50, "real servers per checker (keep both well below the emulated CPUs' limit)")
-	flag.DurationVar(&o.Interval, "interval", time.Second, "check interval (keepalived's delay_loop)")
+	flag.IntVar(&o.Servers, "servers", 100, "real servers per checker (keep both well below the emulated CPUs' limit)")
+	flag.DurationVar(&o.Interval, "interval", 2*time.Second, "check interval (keepalived's delay_loop), above the timeout")
 	flag.DurationVar(&o.Timeout, "timeout", time.Second, "check timeout (keepalived's connect_timeout)")
 	flag.DurationVar(&o.Duration, "duration", 30*time.Second, "measurement window of each checker")
 	flag.DurationVar(&o.Warmup, "warmup", 5*time.Second, "time between every server healthy and the window")
@@ -65,7 +65,16 @@ type options struct {
 // command is the command line that reproduces a run with these options,
 // as the section quotes it.
 func (o options) command() string {
-	s := fmt.Sprintf("go run ./bench/hcvs -servers %d -interval %s -duration %s", o.Servers, o.Interval, o.Duration)
+	s := "go run ./bench/hcvs"
+	if o.Servers != 100 {
+		s += fmt.Sprintf(" -servers %d", o.Servers)
+	}
+	if o.Interval != 2*time.Second {
+		s += " -interval " + o.Interval.String()
+	}
+	if o.Duration != 30*time.Second {
+		s += " -duration " + o.Duration.String()
+	}
 	if o.Timeout != time.Second {
 		s += " -timeout " + o.Timeout.String()
 	}
@@ -87,6 +96,9 @@ func benchmark(o options) error {
 	}
 	if o.Servers < 1 || o.Reps < 1 || o.Runs < 1 || o.Interval <= 0 || o.Timeout <= 0 || o.Duration <= 0 || o.Warmup < 0 {
 		return fmt.Errorf("-servers, -reps, -runs, -interval, -timeout and -duration must be positive")
+	}
+	if o.Timeout >= o.Interval {
+		return fmt.Errorf("-timeout %v must be below -interval %v, as lvsd needs", o.Timeout, o.Interval)
 	}
 	root, err := benchrun.ModuleRoot()
 	if err != nil {
@@ -143,16 +155,16 @@ func runVM(root, out string, o options) error {
 }
 
 // revision names the lvsd code being measured: the commit, and whether
-// the healthcheck package differs from it (the figures are those of the
-// working tree).
+// the working tree's Go files differ from it (the figures are those of
+// the working tree).
 func revision(root string) string {
 	out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%h").Output()
 	if err != nil {
 		return "unknown"
 	}
 	rev := strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--", "healthcheck").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
-		rev += " + uncommitted healthcheck/"
+	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--", "*.go").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		rev += " + uncommitted changes"
 	}
 	return rev
 }

@@ -128,8 +128,8 @@ func section(boots []boot, m machine, command string) string {
 	var b strings.Builder
 	first := boots[0].Result
 	fmt.Fprintf(&b, "%s\n\n", heading)
-	b.WriteString("The CPU time lvsd's health checker and keepalived's spend on the same\n" +
-		"HTTP checks at the same interval, measured side by side in the lab VM\n" +
+	b.WriteString("The CPU time `lvsd run` and keepalived's checker spend on the same\n" +
+		"HTTP checks with the same settings, measured side by side in the lab VM\n" +
 		"(keepalived's checker needs a kernel with IPVS).\n\n")
 	b.WriteString("Command (root, from the module's root; it boots the lab VM once per run\n" +
 		"and prints this section, which `-write BENCHMARKS.md` puts in place):\n\n" +
@@ -144,22 +144,26 @@ func section(boots []boot, m machine, command string) string {
 	fmt.Fprintf(&b, "- **keepalived** (%s, Debian's package): `keepalived -n -C`\n"+
 		"  (the checker alone) with one virtual server in `alpha` mode and a\n"+
 		"  `real_server` with `HTTP_GET { url { path /healthz status_code 200 }\n"+
-		"  connect_timeout %s }` for each server, `delay_loop %s`, and\n"+
+		"  connect_timeout %s retry 0 }` for each server, `delay_loop %s`, and\n"+
 		"  `checker_log_all_failures` so that every failed check is logged (to a\n"+
 		"  syslogd in the guest) and counted. Measured: its healthcheck child\n"+
 		"  process (the pid of `-c`), which runs every check.\n",
 		strings.TrimPrefix(first.Keepalived, "Keepalived "), strings.TrimSuffix(seconds(first.TimeoutMS), " s"), strings.TrimSuffix(seconds(first.IntervalMS), " s"))
-	b.WriteString("- **lvsd**: a process running the `healthcheck` package's `Scheduler`\n" +
-		"  with one `NewHTTP` job per server (`Path: \"/healthz\"`, rise 2, fall 3),\n" +
-		"  as the daemon builds a `health_check \"http\"` block.\n\n")
-	fmt.Fprintf(&b, "The windows open once both checkers see every server healthy\n"+
-		"(keepalived adds a server in `alpha` mode to IPVS only after a passed\n"+
-		"check, so `ipvsadm -Ln` must list all %d; lvsd's Scheduler must report\n"+
-		"all %d jobs healthy) and %s more of warm-up; each lasts %s. The run\n"+
+	b.WriteString("- **lvsd**: `lvsd run` on the cluster file that `lvsd convert` makes of\n" +
+		"  the same keepalived.conf written for lvsd's servers and another virtual\n" +
+		"  address: a `health_check \"http\"` per real server with keepalived's\n" +
+		"  interval, timeout (for the whole check), no retry, rise and fall 1, each\n" +
+		"  server down until its first check passes. Measured: the whole `lvsd run`\n" +
+		"  process, its IPVS reconciler, status socket and metrics listener\n" +
+		"  included.\n\n")
+	fmt.Fprintf(&b, "The windows open once both checkers have every server in IPVS\n"+
+		"(`ipvsadm -Ln` lists all %d real servers of each virtual server, with a\n"+
+		"weight) and %s more of warm-up; each lasts %s. The run\n"+
 		"fails unless every server answered a check in each window, each checker\n"+
-		"still sees all of its servers healthy after it and at most %.0f %% of its\n"+
-		"checks in it failed (lvsd's Scheduler results; keepalived's log, retries\n"+
-		"included). CPU time is user + system time of the checker's process from\n"+
+		"still has all of its servers in IPVS after it and at most %.0f %% of its\n"+
+		"checks in it failed (keepalived's log of every failure; lvsd's log of\n"+
+		"every real server going down, which with no retry and fall 1 is every\n"+
+		"failure). CPU time is user + system time of the checker's process from\n"+
 		"`/proc/PID/stat` (10 ms ticks), its reaped children included; checks are\n"+
 		"the listeners' count over the same window. The guest is\n"+
 		"%s with %d virtual CPUs under qemu TCG (no KVM):\n"+
@@ -168,7 +172,7 @@ func section(boots []boot, m machine, command string) string {
 		"host takes the CPU away, so host load inflates them too. Measured over\n"+
 		"the same windows, both checkers share those conditions: their ratio is\n"+
 		"the result.\n\n",
-		first.Servers, first.Servers, seconds(first.WarmupS*1000), seconds(first.WindowS*1000), 100*maxFailed, first.Kernel, first.CPUs)
+		first.Servers, seconds(first.WarmupS*1000), seconds(first.WindowS*1000), 100*maxFailed, first.Kernel, first.CPUs)
 	fmt.Fprintf(&b, "Results (%s, %d-core host):\n\n", m.Date.Format("2006-01-02"), m.CPUs)
 	b.WriteString("| run | checker | checks/s | of expected | CPU per check | user + system | share of one core |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
@@ -181,9 +185,9 @@ func section(boots []boot, m machine, command string) string {
 		}
 		ratios = append(ratios, ratio(figuresOf(bt.Result, keepalived).CPUPerCheckUS, figuresOf(bt.Result, lvsd).CPUPerCheckUS))
 	}
-	b.WriteString("\n| run | lvsd code | host load before | CPU per check, keepalived / lvsd |\n|---|---|---|---|\n")
+	b.WriteString("\n| run | lvsd code | host load before | CPU per check, keepalived / lvsd | user CPU per check, lvsd / keepalived |\n|---|---|---|---|---|\n")
 	for i, bt := range boots {
-		fmt.Fprintf(&b, "| %d | %s | %s | %.2f |\n", i+1, bt.Rev, bt.LoadBefore, ratios[i])
+		fmt.Fprintf(&b, "| %d | %s | %s | %.2f | %.2f |\n", i+1, bt.Rev, bt.LoadBefore, ratios[i], userRatio(bt.Result))
 	}
 	b.WriteString(observations(boots, ratios))
 	b.WriteString("\nEach window (CPU per check, then failed checks; the guest's busy share\n" +
@@ -210,6 +214,12 @@ func pairs(ws []window) [][2]window {
 		}
 	}
 	return out
+}
+
+// userRatio is lvsd's user CPU time per check over keepalived's, the
+// checkers' own code with the kernel's work left out.
+func userRatio(r result) float64 {
+	return ratio(figuresOf(r, lvsd).UserPerCheck, figuresOf(r, keepalived).UserPerCheck)
 }
 
 // perCheck is a window's CPU time per check in µs; 0 without checks.
@@ -251,6 +261,11 @@ func observations(boots []boot, ratios []float64) string {
 		"TCP work (handshake, delivery, teardown) inside the checker's system\n"+
 		"calls, a floor no checker goes below; the rest is the checker's own code.\n",
 		pctRange(kaSys), pctRange(lvSys))
+	var users []float64
+	for _, bt := range boots {
+		users = append(users, userRatio(bt.Result))
+	}
+	fmt.Fprintf(&b, "User time alone, the checkers' own code: lvsd spent %s× keepalived's per check.\n", fmtRange(users))
 	var per []float64
 	for _, bt := range boots {
 		for _, p := range pairs(bt.Result.Runs) {
@@ -270,6 +285,15 @@ func inverse(lo, hi float64) string {
 		return a
 	}
 	return a + " to " + z
+}
+
+// fmtRange renders the smallest and largest of xs, or one figure.
+func fmtRange(xs []float64) string {
+	lo, hi := fmt.Sprintf("%.2f", slices.Min(xs)), fmt.Sprintf("%.2f", slices.Max(xs))
+	if lo == hi {
+		return lo
+	}
+	return lo + " to " + hi
 }
 
 func pctRange(xs []float64) string {

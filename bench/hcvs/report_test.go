@@ -99,18 +99,20 @@ func TestSection(t *testing.T) {
 		options{Servers: 300, Interval: time.Second, Timeout: time.Second, Duration: 30 * time.Second, Warmup: 5 * time.Second, Reps: 1, Runs: 1}.command())
 	for _, want := range []string{
 		"## Health checks: lvsd and keepalived\n",
-		"    go run ./bench/hcvs -servers 300 -interval 1s -duration 30s\n",
+		"    go run ./bench/hcvs -servers 300 -interval 1s\n",
 		"Method. Both checkers run at the same time, each on its own set of 300\nreal servers",
 		"every 1 s with a 1 s timeout",
 		"(v2.2.7 (01/16,2022), Debian's package)",
-		"connect_timeout 1 }` for each server, `delay_loop 1`",
+		"connect_timeout 1 retry 0 }` for each server, `delay_loop 1`",
+		"`lvsd run` on the cluster file that `lvsd convert` makes",
 		"and 5 s more of warm-up; each lasts 30 s.",
 		"at most 5 % of its\nchecks",
 		"The guest is\n6.1.0-56-cloud-amd64 with 2 virtual CPUs",
 		"Results (2026-11-21, 2-core host):",
 		"| 1 | keepalived | 300 | 100.0 % | 1000 µs | 100 + 900 µs | 30.0 % |\n",
 		"| 1 | lvsd | 200 | 66.7 % | 2000 µs | 500 + 1500 µs | 40.0 % |\n",
-		"| 1 | a42bf27 | 1.10, 1.20, 1.30 | 0.50 |\n",
+		"| 1 | a42bf27 | 1.10, 1.20, 1.30 | 0.50 | 5.00 |\n",
+		"User time alone, the checkers' own code: lvsd spent 5.00× keepalived's per check.",
 		"lvsd spent 2.00× the CPU time per check that keepalived spent\n(keepalived / lvsd = 0.50).",
 		"System time was 90 % of keepalived's\nCPU time and 75 % of lvsd's",
 		"| 1 | 1 | 1000 µs | 2000 µs | 0.50 | 0 / 2 | 40.0 % |\n",
@@ -146,8 +148,12 @@ func TestObservationsDirection(t *testing.T) {
 }
 
 func TestCommand(t *testing.T) {
-	o := options{Servers: 500, Interval: 2 * time.Second, Timeout: time.Second, Duration: time.Minute, Warmup: 5 * time.Second, Reps: 2, Runs: 3}
-	if diff := cmp.Diff("go run ./bench/hcvs -servers 500 -interval 2s -duration 1m0s -reps 2 -runs 3", o.command()); diff != "" {
+	o := options{Servers: 500, Interval: 3 * time.Second, Timeout: time.Second, Duration: time.Minute, Warmup: 5 * time.Second, Reps: 2, Runs: 3}
+	if diff := cmp.Diff("go run ./bench/hcvs -servers 500 -interval 3s -duration 1m0s -reps 2 -runs 3", o.command()); diff != "" {
+		t.Errorf("command (-want +got):\n%s", diff)
+	}
+	o = options{Servers: 100, Interval: 2 * time.Second, Timeout: time.Second, Duration: 30 * time.Second, Warmup: 5 * time.Second, Reps: 1, Runs: 1}
+	if diff := cmp.Diff("go run ./bench/hcvs", o.command()); diff != "" {
 		t.Errorf("command (-want +got):\n%s", diff)
 	}
 }

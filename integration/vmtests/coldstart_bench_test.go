@@ -7,10 +7,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +23,7 @@ import (
 	"github.com/lvsd/lvsd/bench/benchresult"
 	"github.com/lvsd/lvsd/integration/lab"
 	"github.com/lvsd/lvsd/integration/vm"
+	"github.com/lvsd/lvsd/ipvs"
 )
 
 // The host-side TestBenchColdStart (go run ./bench/coldstart) sets these.
@@ -47,10 +50,11 @@ func TestColdStartBench(t *testing.T) {
 		t.Fatal("no lvsd binary in the guest ($LVSD_BIN is empty)")
 	}
 	res := benchresult.ColdStart{Reps: *coldReps, Kernel: strings.TrimSpace(run(t, "uname", "-r"))}
+	coldTouchMemory(t)
 	for _, f := range strings.Split(*coldSizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			t.Fatalf("-coldbench.sizes: %q is not a number of services", f)
+		if err != nil || n < 100 {
+			t.Fatalf("-coldbench.sizes: %q is not a number of services from 100 up", f)
 		}
 		res.Sizes = append(res.Sizes, coldStartSize(t, bin, n))
 	}
@@ -62,7 +66,7 @@ func TestColdStartBench(t *testing.T) {
 func coldStartSize(t *testing.T, bin string, n int) benchresult.ColdStartSize {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "lvsd.hcl")
-	if err := os.WriteFile(file, coldStartConfig(n, 0), 0o644); err != nil {
+	if err := os.WriteFile(file, coldStartConfig(n, 0, 0), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "plan", "-c", file).Output()
@@ -108,11 +112,13 @@ func coldStartSize(t *testing.T, bin string, n int) benchresult.ColdStartSize {
 		r.IPVSSetupMS = append(r.IPVSSetupMS, p.phase(t, "ipvs_setup"))
 		r.FirstRoundMS = append(r.FirstRoundMS, p.phase(t, "first_round"))
 		r.PeakRSSKiB = append(r.PeakRSSKiB, p.hwm)
-		noop, weight, inKernel, rss := coldReloads(t, d, bin, file, n, p)
-		r.ReloadNoopMS = append(r.ReloadNoopMS, ms(noop))
-		r.ReloadWeightMS = append(r.ReloadWeightMS, ms(weight))
-		r.ReloadWeightKernelMS = append(r.ReloadWeightKernelMS, ms(inKernel))
-		r.SettledRSSKiB = append(r.SettledRSSKiB, rss)
+		rl := coldReloads(t, d, c, bin, file, n, p)
+		r.ReloadNoopMS = append(r.ReloadNoopMS, ms(rl.noop))
+		r.ReloadWeightMS = append(r.ReloadWeightMS, ms(rl.weight))
+		r.ReloadWeightKernelMS = append(r.ReloadWeightKernelMS, ms(rl.weightInKernel))
+		r.ReloadShareMS = append(r.ReloadShareMS, ms(rl.share))
+		r.ReloadShareKernelMS = append(r.ReloadShareKernelMS, ms(rl.shareInKernel))
+		r.SettledRSSKiB = append(r.SettledRSSKiB, rl.rssKiB)
 		p.stop(t)
 		// The table's rate estimators would load the turns after it.
 		if err := c.Flush(); err != nil {
@@ -144,34 +150,86 @@ func coldStartSize(t *testing.T, bin string, n int) benchresult.ColdStartSize {
 	return r
 }
 
+// coldTouchMemory writes to most of the guest's free memory once, then
+// hands it back. qemu gives a guest page host memory only when the guest
+// first touches it, a cost a real machine does not have, and which would
+// otherwise fall on whichever program ran first in the boot.
+func coldTouchMemory(t *testing.T) {
+	t.Helper()
+	meminfo, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var availKiB int64
+	for _, l := range strings.Split(string(meminfo), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemAvailable:"); ok {
+			availKiB, _ = strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+		}
+	}
+	n := (availKiB - 256<<10) << 10 // leave 256 MiB
+	if n <= 0 {
+		t.Fatalf("MemAvailable %d KiB: too little memory to run the benchmark", availKiB)
+	}
+	func() {
+		b := make([]byte, n)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+	}()
+	debug.FreeOSMemory()
+	t.Logf("touched %d MiB of the guest's memory", n>>20)
+}
+
 // coldStartConfig is a cluster file of n TCP NAT services of four real
 // servers each, unchecked (so up at once), without VRRP or metrics.
 //
-// weight0, when above 0, is the weight of the first real server of the
-// first service: a one-weight change for the reload figures.
-func coldStartConfig(n, weight0 int) []byte {
+// With step above 0, the first real server of every step-th service from
+// service first (first, first + step, …) has weight 2: with step = n one
+// weight changed, with step = 100 one service in a hundred, for the
+// reload figures.
+func coldStartConfig(n, step, first int) []byte {
 	var b strings.Builder
 	b.WriteString("cluster = \"cold\"\n\nnode \"d\" {\n  priority = 100\n}\n\nstatus {\n  metrics_listen = \"\"\n}\n\n")
 	for i := range n {
-		fmt.Fprintf(&b, "virtual_server \"vs%d\" {\n  address = \"10.%d.%d.%d:80\"\n  method  = \"nat\"\n", i, i>>16&255, i>>8&255, i&255)
+		fmt.Fprintf(&b, "virtual_server \"vs%d\" {\n  address = %q\n  method  = \"nat\"\n", i, coldVIP(i))
 		for j := range 4 {
-			k := i*4 + j
-			if k == 0 && weight0 > 0 {
-				fmt.Fprintf(&b, "  real_server \"172.16.0.0:8080\" { weight = %d }\n", weight0)
+			if j == 0 && step > 0 && i%step == first {
+				fmt.Fprintf(&b, "  real_server %q { weight = 2 }\n", coldReal(i, j))
 				continue
 			}
-			fmt.Fprintf(&b, "  real_server \"172.%d.%d.%d:8080\" {}\n", 16+k>>16&15, k>>8&255, k&255)
+			fmt.Fprintf(&b, "  real_server %q {}\n", coldReal(i, j))
 		}
 		b.WriteString("}\n")
 	}
 	return []byte(b.String())
 }
 
+// coldVIP is service i's address in coldStartConfig.
+func coldVIP(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 80)
+}
+
+// coldReal is real server j of service i in coldStartConfig.
+func coldReal(i, j int) netip.AddrPort {
+	k := i*4 + j
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, byte(16 + k>>16&15), byte(k >> 8), byte(k)}), 8080)
+}
+
+// coldReload is what coldReloads measured on one daemon.
+type coldReload struct {
+	noop                   time.Duration // lvsd reload of the unchanged file
+	weight, weightInKernel time.Duration // one weight: the command, the kernel
+	share, shareInKernel   time.Duration // 1 % of the services changed
+	rssKiB                 int64         // VmRSS after them
+}
+
 // coldReloads times, on p's running daemon, `lvsd reload` of the
-// unchanged file and of the file with one weight changed (the command's
-// wall time, and until ipvsadm shows the weight), then reads the daemon's
-// resident size. It leaves the file as it found it.
-func coldReloads(t *testing.T, d *lab.Host, bin, file string, n int, p *coldLVSD) (noop, weight, inKernel time.Duration, rssKiB int64) {
+// unchanged file, of the file with one weight changed and of the file
+// with one service in a hundred changed (the command's wall time, and
+// until the kernel has the last changed service's weight), then reads the
+// daemon's resident size. Every changed weight is checked in the kernel.
+// It leaves the file as it found it.
+func coldReloads(t *testing.T, d *lab.Host, c *ipvs.Client, bin, file string, n int, p *coldLVSD) coldReload {
 	t.Helper()
 	reload := func() time.Duration {
 		start := time.Now()
@@ -180,32 +238,71 @@ func coldReloads(t *testing.T, d *lab.Host, bin, file string, n int, p *coldLVSD
 		}
 		return time.Since(start)
 	}
-	noop = reload()
-	if err := os.WriteFile(file, coldStartConfig(n, 2), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	defer func() {
-		if err := os.WriteFile(file, coldStartConfig(n, 0), 0o644); err != nil {
+		if err := os.WriteFile(file, coldStartConfig(n, 0, 0), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}()
-	start := time.Now()
-	weight = reload()
-	changed := regexp.MustCompile(`172\.16\.0\.0:8080\s+Masq\s+2\s`)
-	for {
-		if out := d.MustExec(t, "ipvsadm", "-L", "-n", "-t", "10.0.0.0:80"); changed.MatchString(out) {
-			inKernel = time.Since(start)
-			break
+	// change reloads the file with every step-th service's first weight
+	// from service first at 2 and waits until the last of them is in the
+	// kernel.
+	change := func(step, first int) (cmd, inKernel time.Duration) {
+		if err := os.WriteFile(file, coldStartConfig(n, step, first), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		if time.Since(start) > time.Minute {
-			t.Fatalf("the weight change is not in the kernel a minute after the reload")
+		last := (n-1-first)/step*step + first
+		changed := regexp.MustCompile(regexp.QuoteMeta(coldReal(last, 0).String()) + `\s+Masq\s+2\s`)
+		start := time.Now()
+		cmd = reload()
+		for {
+			if out := d.MustExec(t, "ipvsadm", "-L", "-n", "-t", coldVIP(last).String()); changed.MatchString(out) {
+				inKernel = time.Since(start)
+				break
+			}
+			if time.Since(start) > time.Minute {
+				t.Fatalf("the weight of %v is not in the kernel a minute after the reload", coldReal(last, 0))
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
+		coldWeights(t, c, n, step, first)
+		return cmd, inKernel
 	}
-	rssKiB = procStatusKiB(t, p.cmd.Process.Pid, "VmRSS")
-	t.Logf("%d services: reload unchanged %v, one weight %v (in the kernel after %v), resident %d KiB",
-		n, noop.Round(time.Millisecond), weight.Round(time.Millisecond), inKernel.Round(time.Millisecond), rssKiB)
-	return noop, weight, inKernel, rssKiB
+	var r coldReload
+	r.noop = reload()
+	r.weight, r.weightInKernel = change(n, 0)
+	// Services 50, 150, …: none is service 0, so each is a change.
+	r.share, r.shareInKernel = change(100, 50)
+	r.rssKiB = procStatusKiB(t, p.cmd.Process.Pid, "VmRSS")
+	t.Logf("%d services: reload unchanged %v, one weight %v (in the kernel after %v), 1 %% %v (%v), resident %d KiB",
+		n, r.noop.Round(time.Millisecond), r.weight.Round(time.Millisecond), r.weightInKernel.Round(time.Millisecond),
+		r.share.Round(time.Millisecond), r.shareInKernel.Round(time.Millisecond), r.rssKiB)
+	return r
+}
+
+// coldWeights fails t unless the kernel's table has coldStartConfig(n,
+// step, first)'s weights.
+func coldWeights(t *testing.T, c *ipvs.Client, n, step, first int) {
+	t.Helper()
+	svcs, err := c.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svcs) != n {
+		t.Fatalf("%d services in the kernel, want %d", len(svcs), n)
+	}
+	for _, s := range svcs {
+		a := s.Addr.Addr().As4()
+		i := int(a[1])<<16 | int(a[2])<<8 | int(a[3])
+		for _, dst := range s.Destinations {
+			want := 1
+			if dst.Addr == coldReal(i, 0) && i%step == first {
+				want = 2
+			}
+			if dst.Weight != want {
+				t.Fatalf("after the reload, %v of %v has weight %d in the kernel, want %d", dst.Addr, s.Addr, dst.Weight, want)
+			}
+		}
+	}
 }
 
 // coldLVSD is one lvsd run up to its ready line.

@@ -5,7 +5,6 @@ package vmtests
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,7 +24,6 @@ import (
 	"time"
 
 	"github.com/lvsd/lvsd/bench/benchresult"
-	"github.com/lvsd/lvsd/healthcheck"
 	"github.com/lvsd/lvsd/integration/vm"
 )
 
@@ -40,9 +38,9 @@ var (
 	hcbReps     = flag.Int("hcbench.reps", 1, "measurement windows, one after the other")
 )
 
-// hcbRoleEnv, when set, turns the test binary into one of the benchmark's
-// helper processes: "listeners" or "lvsd". Each runs in a process of its
-// own so that /proc/PID/stat counts exactly one side's CPU time.
+// hcbRoleEnv, when set, turns the test binary into the benchmark's
+// listener process ("listeners"), in a process of its own so that
+// /proc/PID/stat counts no checker's CPU time.
 const hcbRoleEnv = "LVSD_HCBENCH_ROLE"
 
 // hcbSpecEnv carries "N interval timeout" to the helper processes: N
@@ -52,8 +50,9 @@ const hcbSpecEnv = "LVSD_HCBENCH_SPEC"
 // hcbPort is every real server's port; the addresses differ.
 const hcbPort = 8080
 
-// hcbVIP is the virtual server keepalived programs; nothing connects to it.
-const hcbVIP = "192.0.2.10"
+// hcbVIPs are the virtual servers keepalived and lvsd program, one each;
+// nothing connects to them.
+var hcbVIPs = [2]string{"192.0.2.10", "192.0.2.11"}
 
 // hcbResponse is every listener's answer: a small complete health page
 // that closes the connection, which both checkers read to the end.
@@ -68,8 +67,6 @@ func init() {
 	switch role {
 	case "listeners":
 		err = hcbListenerMain(os.Stdin, os.Stdout)
-	case "lvsd":
-		err = hcbLVSDMain(os.Stdin, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
@@ -81,16 +78,18 @@ func init() {
 }
 
 // TestHealthCheckCPUBench measures, in one boot, the CPU time keepalived's
-// healthcheck process and lvsd's health check Scheduler spend checking
-// real servers by HTTP GET at the same interval. Both run at the same
-// time, each on its own set of N servers: the machine is emulated on a
-// shared host, whose load the guest's clock charges to whatever process
-// runs, and only a common window gives both checkers the same conditions.
-// The servers are listeners on loopback addresses in a third process,
-// which counts the checks each set answers. Each checker must see every
-// server of its set healthy (keepalived with alpha adds a server to IPVS
-// only after a passed check) before the window opens and still after it
-// closes, or the figures mean nothing.
+// healthcheck process and `lvsd run` spend checking real servers by HTTP
+// GET with the same settings. Both run at the same time, each on its own
+// set of N servers: the machine is emulated on a shared host, whose load
+// the guest's clock charges to whatever process runs, and only a common
+// window gives both the same conditions. lvsd's cluster file is what
+// `lvsd convert` makes of a keepalived.conf written like keepalived's own,
+// so that both checkers have the same interval, timeout, retries and
+// start (a server is down until its first check passes). The servers are
+// listeners on loopback addresses in a third process, which counts the
+// checks each set answers. Each checker must have every server of its set
+// in IPVS before the window opens and still after it closes, or the
+// figures mean nothing.
 func TestHealthCheckCPUBench(t *testing.T) {
 	if *hcbServers <= 0 {
 		t.Fatal("no -hcbench.servers=N: run it with go run ./bench/hcvs")
@@ -98,6 +97,10 @@ func TestHealthCheckCPUBench(t *testing.T) {
 	vm.RequireGuest(t)
 	if _, err := exec.LookPath("keepalived"); err != nil {
 		t.Fatalf("keepalived is not in the guest: %v", err)
+	}
+	bin := os.Getenv("LVSD_BIN")
+	if bin == "" {
+		t.Fatal("no lvsd binary in the guest ($LVSD_BIN is empty)")
 	}
 	run(t, "modprobe", "ip_vs")
 	n := *hcbServers
@@ -127,27 +130,25 @@ func TestHealthCheckCPUBench(t *testing.T) {
 	// keepalived checks the first set, lvsd the second.
 	ka := hcbStartKeepalived(t, addrs[:n], syslog)
 	defer ka.stop()
-	lv := hcbStart(t, "lvsd", spec)
-	defer lv.close(t)
-	if line := lv.ask(t, ""); line != "ready" {
-		t.Fatalf("lvsd checker process: %q, want ready", line)
-	}
+	lv := hcbStartLVSD(t, bin, addrs[n:])
+	defer lv.stop()
 	start := time.Now()
 	deadline := start.Add(90*time.Second + 4*(*hcbInterval))
 	for {
 		ka.checkRunning()
-		kaHealthy := hcbIPVSServers(t)
-		lvHealthy := hcbParseLVSDStatus(t, lv.ask(t, "status")).Healthy
-		if ka.child() != 0 && kaHealthy == n && lvHealthy == n {
+		lv.checkRunning()
+		kaUp, lvUp := hcbIPVSServers(t, hcbVIPs[0]), hcbIPVSServers(t, hcbVIPs[1])
+		if ka.child() != 0 && kaUp == n && lvUp == n {
 			break
 		}
 		if time.Now().After(deadline) {
-			ka.fail("after %v, %d of %d real servers in ipvsadm -Ln, %d of %d lvsd jobs healthy (keepalived's checker pid %d)",
-				time.Since(start).Round(time.Second), kaHealthy, n, lvHealthy, n, ka.child())
+			lv.stop()
+			ka.fail("after %v, %d of %d real servers of keepalived's and %d of %d of lvsd's in ipvsadm -Ln (keepalived's checker pid %d; lvsd's log ends:\n%s)",
+				time.Since(start).Round(time.Second), kaUp, n, lvUp, n, ka.child(), lv.tail())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Logf("both checkers see every server healthy after %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("both checkers have every server in IPVS after %v", time.Since(start).Round(time.Millisecond))
 	// Failures are counted in keepalived's log: it must be there.
 	if log, err := os.ReadFile(syslog); err != nil || !bytes.Contains(log, []byte("Adding service")) {
 		ka.fail("its log is not in %s (%v): failures would go uncounted", syslog, err)
@@ -155,29 +156,37 @@ func TestHealthCheckCPUBench(t *testing.T) {
 	time.Sleep(*hcbWarmup)
 
 	for i := 0; i < *hcbReps; i++ {
-		log0, err := hcbSize(syslog)
+		kaLog0, err := hcbSize(syslog)
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := hcbParseLVSDStatus(t, lv.ask(t, "status"))
+		lvLog0, err := hcbSize(lv.log)
+		if err != nil {
+			t.Fatal(err)
+		}
 		kr, lr, err := hcbMeasure(lis, ka.child(), ka.cmd.Process.Pid, lv.cmd.Process.Pid)
 		if err != nil {
 			ka.fail("%v", err)
 		}
-		after := hcbParseLVSDStatus(t, lv.ask(t, "status"))
 
 		kr.Checker = "keepalived"
-		// With checker_log_all_failures, keepalived logs every failed
-		// check, retries included.
-		failures, kaFirst, err := hcbKeepalivedFailures(syslog, log0)
+		// With checker_log_all_failures and no retry, keepalived logs
+		// every failed check.
+		failures, kaFirst, err := hcbKeepalivedFailures(syslog, kaLog0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		kr.Failed = int64(failures)
-		kr.Healthy = hcbIPVSServers(t)
+		kr.Healthy = hcbIPVSServers(t, hcbVIPs[0])
 		lr.Checker = "lvsd"
-		lr.Failed = after.Failed - before.Failed
-		lr.Healthy = after.Healthy
+		// With no retry and fall 1, each failed check takes its server
+		// down, which lvsd logs.
+		failures, lvFirst, err := hcbLVSDFailures(lv.log, lvLog0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr.Failed = int64(failures)
+		lr.Healthy = hcbIPVSServers(t, hcbVIPs[1])
 		hcbLog(t, kr)
 		hcbLog(t, lr)
 		// A timeout now and then is the emulated machine stalling (the
@@ -189,8 +198,8 @@ func TestHealthCheckCPUBench(t *testing.T) {
 				i+1, kr.Covered, n, kr.Healthy, kr.Failed, kr.Checks, kaFirst)
 		}
 		if lr.Healthy != n || lr.Covered != n || hcbTooManyFailed(lr) {
-			t.Fatalf("lvsd: window %d: %d of %d servers checked, %d jobs healthy after it, %d failed checks of %d (first: %s)",
-				i+1, lr.Covered, n, lr.Healthy, lr.Failed, lr.Checks, after.Sample)
+			t.Fatalf("lvsd: window %d: %d of %d servers checked, %d in ipvsadm -Ln after it, %d failed checks of %d (first: %s)",
+				i+1, lr.Covered, n, lr.Healthy, lr.Failed, lr.Checks, lvFirst)
 		}
 		for _, r := range []benchresult.HealthRun{kr, lr} {
 			if r.Failed > 0 {
@@ -200,13 +209,103 @@ func TestHealthCheckCPUBench(t *testing.T) {
 		res.Runs = append(res.Runs, kr, lr)
 	}
 	ka.stop()
-	lv.close(t)
+	lv.stop()
 	lis.close(t)
 
 	// Printed, not logged: the host reads the line off the console.
 	if err := benchresult.Print(os.Stdout, benchresult.HealthMarker, res); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// hcbLVSD is a running `lvsd run` on a cluster file converted from a
+// keepalived.conf.
+type hcbLVSD struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	exited   chan error
+	log      string
+	stopOnce sync.Once
+}
+
+// hcbStartLVSD writes a keepalived.conf for addrs as hcbStartKeepalived
+// does, converts it with `lvsd convert` and starts `lvsd run` on the
+// result; its log goes to a file.
+func hcbStartLVSD(t *testing.T, bin string, addrs []netip.Addr) *hcbLVSD {
+	t.Helper()
+	dir := t.TempDir()
+	conf, hcl := filepath.Join(dir, "keepalived.conf"), filepath.Join(dir, "lvsd.hcl")
+	if err := os.WriteFile(conf, []byte(hcbKeepalivedConf(hcbVIPs[1], addrs, *hcbInterval, *hcbTimeout)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "convert", "-o", hcl, "--names", "hcbench", conf).CombinedOutput(); err != nil {
+		t.Fatalf("lvsd convert: %v\n%s", err, out)
+	}
+	l := &hcbLVSD{t: t, exited: make(chan error, 1), log: filepath.Join(dir, "lvsd.log")}
+	out, err := os.Create(l.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	l.cmd = exec.Command(bin, "run", "-c", hcl, "--node", "hcbench", "--socket", filepath.Join(dir, "lvsd.sock"))
+	l.cmd.Stdout, l.cmd.Stderr = out, out
+	l.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := l.cmd.Start(); err != nil {
+		t.Fatalf("starting lvsd: %v", err)
+	}
+	go func() { l.exited <- l.cmd.Wait() }()
+	t.Cleanup(l.stop)
+	return l
+}
+
+// checkRunning fails the test if lvsd has exited.
+func (l *hcbLVSD) checkRunning() {
+	l.t.Helper()
+	select {
+	case err := <-l.exited:
+		l.exited <- err
+		l.t.Fatalf("lvsd exited: %v; its log ends:\n%s", err, l.tail())
+	default:
+	}
+}
+
+// stop ends lvsd with SIGTERM, which takes its service out of IPVS.
+func (l *hcbLVSD) stop() {
+	l.stopOnce.Do(func() {
+		_ = l.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-l.exited:
+			l.exited <- err
+		case <-time.After(30 * time.Second):
+			_ = l.cmd.Process.Kill()
+		}
+	})
+}
+
+func (l *hcbLVSD) tail() string {
+	b, _ := os.ReadFile(l.log)
+	return hcbTail(string(b), 20)
+}
+
+// hcbLVSDFailures counts the real servers lvsd logged going down from
+// offset on, and returns the first such line.
+func hcbLVSDFailures(path string, offset int64) (n int, first string, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, "", fmt.Errorf("reading lvsd's log: %w", err)
+	}
+	if offset > int64(len(b)) {
+		return 0, "", fmt.Errorf("lvsd's log %s shrank", path)
+	}
+	for _, line := range strings.Split(string(b[offset:]), "\n") {
+		if strings.Contains(line, "real server health change") && strings.Contains(line, " healthy=false") {
+			if n == 0 {
+				first = line
+			}
+			n++
+		}
+	}
+	return n, first, nil
 }
 
 // hcbKeepalived is a running keepalived checker (-C alone).
@@ -227,7 +326,7 @@ func hcbStartKeepalived(t *testing.T, addrs []netip.Addr, syslog string) *hcbKee
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(conf, []byte(hcbKeepalivedConf(addrs, *hcbInterval, *hcbTimeout)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(hcbKeepalivedConf(hcbVIPs[0], addrs, *hcbInterval, *hcbTimeout)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := os.Create(filepath.Join(dir, "keepalived.out"))
@@ -365,21 +464,21 @@ func hcbMeasure(lis *hcbProc, kaPID, kaParent, lvPID int) (ka, lv benchresult.He
 	return ka, lv, nil
 }
 
-// hcbKeepalivedConf is one virtual server with every address as a real
-// server checked by HTTP_GET. alpha starts each real server failed, so it
-// enters IPVS only once a check passed: ipvsadm -Ln then proves the checks
-// succeed.
-func hcbKeepalivedConf(addrs []netip.Addr, interval, timeout time.Duration) string {
+// hcbKeepalivedConf is one virtual server vip with every address as a
+// real server checked by HTTP_GET, without retries. alpha starts each real
+// server failed, so it enters IPVS only once a check passed: ipvsadm -Ln
+// then proves the checks succeed.
+func hcbKeepalivedConf(vip string, addrs []netip.Addr, interval, timeout time.Duration) string {
 	var b strings.Builder
 	b.WriteString("global_defs {\n    router_id hcbench\n    checker_log_all_failures true\n}\n\n")
-	fmt.Fprintf(&b, "virtual_server %s %d {\n", hcbVIP, hcbPort)
+	fmt.Fprintf(&b, "virtual_server %s %d {\n", vip, hcbPort)
 	fmt.Fprintf(&b, "    delay_loop %s\n", strconv.FormatFloat(interval.Seconds(), 'f', -1, 64))
 	b.WriteString("    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    alpha\n")
 	for _, a := range addrs {
 		fmt.Fprintf(&b, "    real_server %s %d {\n", a, hcbPort)
 		b.WriteString("        weight 1\n        HTTP_GET {\n            url {\n                path /healthz\n                status_code 200\n            }\n")
 		fmt.Fprintf(&b, "            connect_timeout %s\n", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64))
-		b.WriteString("        }\n    }\n")
+		b.WriteString("            retry 0\n        }\n    }\n")
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -461,13 +560,19 @@ func hcbSize(path string) (int64, error) {
 	return st.Size(), nil
 }
 
-// hcbIPVSServers counts the real servers ipvsadm -Ln lists.
-func hcbIPVSServers(t *testing.T) int {
+// hcbIPVSServers counts the real servers of service vip:hcbPort with a
+// weight above 0 in ipvsadm -Ln.
+func hcbIPVSServers(t *testing.T, vip string) int {
 	t.Helper()
+	out, err := exec.Command("ipvsadm", "-Ln", "-t", net.JoinHostPort(vip, strconv.Itoa(hcbPort))).Output()
+	if err != nil {
+		return 0 // not there yet
+	}
 	n := 0
-	for _, line := range strings.Split(run(t, "ipvsadm", "-Ln"), "\n") {
+	for _, line := range strings.Split(string(out), "\n") {
+		// -> ADDR:PORT Forward Weight ActiveConn InActConn
 		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "->" && f[1] != "RemoteAddress:Port" {
+		if len(f) >= 4 && f[0] == "->" && f[1] != "RemoteAddress:Port" && f[3] != "0" {
 			n++
 		}
 	}
@@ -809,109 +914,4 @@ func hcbAnswer(c net.Conn, buf []byte) bool {
 	}
 	_, err := io.WriteString(c, hcbResponse)
 	return err == nil
-}
-
-// hcbLVSDStatus is the lvsd checker process's answer to "status".
-type hcbLVSDStatus struct {
-	Checks, Failed int64
-	Healthy        int
-	Sample         string
-}
-
-func hcbParseLVSDStatus(t *testing.T, line string) hcbLVSDStatus {
-	t.Helper()
-	var s hcbLVSDStatus
-	head, sample, _ := strings.Cut(line, " | ")
-	if _, err := fmt.Sscanf(head, "checks %d failed %d healthy %d", &s.Checks, &s.Failed, &s.Healthy); err != nil {
-		t.Fatalf("lvsd checker process answered %q: %v", line, err)
-	}
-	s.Sample = sample
-	return s
-}
-
-// hcbLVSDMain is the lvsd checker process: a Scheduler with one HTTP job
-// per server, built as the daemon builds a `health_check "http"` block
-// with its default rise and fall. "status" on its input is answered with
-// the checks so far, the failed ones, the healthy jobs and the first
-// failure's message.
-func hcbLVSDMain(stdin io.Reader, stdout io.Writer) error {
-	n, interval, timeout, err := hcbSpec()
-	if err != nil {
-		return err
-	}
-	// The second set of servers; keepalived checks the first.
-	all, err := hcbAddrs(2 * n)
-	if err != nil {
-		return err
-	}
-	addrs := all[n:]
-	lim := syscall.Rlimit{Cur: uint64(n) + 4096, Max: uint64(n) + 4096}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raising RLIMIT_NOFILE: %w", err)
-	}
-	var checks, failed atomic.Int64
-	var mu sync.Mutex
-	sample := ""
-	onResult := func(key string, r healthcheck.Result, _ healthcheck.Health, _ bool) {
-		checks.Add(1)
-		if !r.OK {
-			failed.Add(1)
-			mu.Lock()
-			if sample == "" {
-				sample = key + ": " + r.Message
-			}
-			mu.Unlock()
-		}
-	}
-	const rise, fall = 2, 3
-	jobs := make([]healthcheck.Job, 0, n)
-	for _, a := range addrs {
-		c := healthcheck.NewHTTP(healthcheck.HTTPParams{
-			Target:  netip.AddrPortFrom(a, hcbPort),
-			Path:    "/healthz",
-			Timeout: timeout,
-		})
-		jobs = append(jobs, healthcheck.Job{
-			Key:      healthcheck.KeyOf(c, interval, timeout, rise, fall),
-			Checker:  c,
-			Interval: interval,
-			Timeout:  timeout,
-			Rise:     rise,
-			Fall:     fall,
-		})
-	}
-	s := healthcheck.NewScheduler(onResult)
-	if err := s.Set(jobs); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx) }()
-	if _, err := fmt.Fprintln(stdout, "ready"); err != nil {
-		return err
-	}
-	sc := bufio.NewScanner(stdin)
-	for sc.Scan() {
-		if sc.Text() != "status" {
-			return fmt.Errorf("unknown command %q", sc.Text())
-		}
-		healthy := 0
-		for _, st := range s.Snapshot() {
-			if st.Health.Healthy {
-				healthy++
-			}
-		}
-		mu.Lock()
-		first := sample
-		mu.Unlock()
-		if _, err := fmt.Fprintf(stdout, "checks %d failed %d healthy %d | %s\n", checks.Load(), failed.Load(), healthy, first); err != nil {
-			return err
-		}
-	}
-	cancel()
-	if err := <-ran; err != nil {
-		return err
-	}
-	return sc.Err()
 }
