@@ -85,6 +85,13 @@ type netLoop struct {
 	deadlines timeHeap[*probe]
 	events    []unix.EpollEvent
 	scratch   []byte
+	// now is the time of the loop's last look at the clock: when the
+	// events being handled were fetched, or when the probes being started
+	// were. A check's duration ends there. One reading serves them all,
+	// which matters where reading the clock is dear (an emulated HPET).
+	now time.Time
+	// until is the deadline last set on epfile.
+	until time.Time
 	// done collects the probes that finished since takeDone.
 	done []*probe
 
@@ -137,6 +144,7 @@ func newNetLoop() (*netLoop, error) {
 
 // close aborts every probe and releases the loop.
 func (l *netLoop) close() {
+	l.now = time.Now()
 	l.abortAll("canceled")
 	l.done = l.done[:0]
 	l.wakeMu.Lock()
@@ -160,6 +168,7 @@ func (l *netLoop) wake() {
 // start begins p's check: a non-blocking connect. A check that fails at
 // once (no file descriptor left, no route) is finished on the spot.
 func (l *netLoop) start(p *probe, now time.Time) {
+	l.now = now
 	p.start, p.state, p.sent, p.hidx = now, connecting, 0, -1
 	p.deadline = p.limit
 	if p.budget > 0 {
@@ -171,7 +180,7 @@ func (l *netLoop) start(p *probe, now time.Time) {
 	if p.c.addr.Addr().Is6() {
 		family = unix.AF_INET6
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := rawSocket(family)
 	if err != nil {
 		p.fd = -1
 		l.finish(p, false, describeErrno(err))
@@ -179,14 +188,14 @@ func (l *netLoop) start(p *probe, now time.Time) {
 	}
 	p.fd = fd
 	// Closed with a reset rather than a FIN; see abortClose.
-	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	rawLingerZero(fd)
 	if p.c.source.IsValid() {
 		if err := bindSource(fd, p.c.source); err != nil {
 			l.finish(p, false, "bind to "+p.c.source.String()+": "+describeErrno(err))
 			return
 		}
 	}
-	err = unix.Connect(fd, sockaddr(p.c.addr))
+	err = rawConnect(fd, p.c.addr)
 	if err != nil && err != unix.EINPROGRESS {
 		l.finish(p, false, describeErrno(err))
 		return
@@ -195,7 +204,7 @@ func (l *netLoop) start(p *probe, now time.Time) {
 	// once each time data arrives, and never has to change the interest
 	// set between the two.
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := rawEpollAdd(l.epfd, fd, &ev); err != nil {
 		l.finish(p, false, describeErrno(err))
 		return
 	}
@@ -217,7 +226,7 @@ func bindSource(fd int, source netip.Addr) error {
 	return unix.Bind(fd, sockaddr(netip.AddrPortFrom(source, 0)))
 }
 
-// sockaddr builds a fresh address for connect, which writes into it.
+// sockaddr builds a fresh address for bind.
 func sockaddr(ap netip.AddrPort) unix.Sockaddr {
 	if a := ap.Addr(); a.Is4() {
 		return &unix.SockaddrInet4{Addr: a.As4(), Port: int(ap.Port())}
@@ -258,15 +267,19 @@ func (l *netLoop) inFlight() []*probe {
 // monitor, which then polls every 20 µs for a while: at a few hundred
 // checks a second that cost more CPU than the checks.
 func (l *netLoop) poll(until time.Time) error {
-	if err := l.epfile.SetReadDeadline(until); err != nil {
-		return fmt.Errorf("epoll fd: %w", err)
+	if !until.Equal(l.until) {
+		if err := l.epfile.SetReadDeadline(until); err != nil {
+			return fmt.Errorf("epoll fd: %w", err)
+		}
+		l.until = until
 	}
 	var n int
 	var werr error
 	err := l.raw.Read(func(uintptr) bool {
-		n, werr = unix.EpollWait(l.epfd, l.events, 0)
+		n, werr = rawEpollPoll(l.epfd, l.events)
 		return n != 0 || werr != nil && werr != unix.EINTR
 	})
+	l.now = time.Now()
 	for {
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("waiting on epoll: %w", err)
@@ -280,11 +293,10 @@ func (l *netLoop) poll(until time.Time) error {
 		}
 		// A full batch: there may be more. Edge-triggered, the runtime
 		// hears of epfd again only once it has been emptied.
-		n, werr = unix.EpollWait(l.epfd, l.events, 0)
+		n, werr = rawEpollPoll(l.epfd, l.events)
 		err = nil
 	}
-	now := time.Now()
-	for len(l.deadlines) > 0 && !now.Before(l.deadlines[0].deadline) {
+	for len(l.deadlines) > 0 && !l.now.Before(l.deadlines[0].deadline) {
 		p := l.deadlines[0]
 		l.finish(p, false, p.timeoutMsg())
 	}
@@ -316,6 +328,7 @@ func (l *netLoop) takeDone() []*probe {
 // abort fails p with msg if it is still in flight.
 func (l *netLoop) abort(p *probe, msg string) {
 	if p.state != finished {
+		l.now = time.Now()
 		l.finish(p, false, msg)
 	}
 }
@@ -355,7 +368,7 @@ func (l *netLoop) handle(p *probe, events uint32) {
 		fallthrough
 	case sending:
 		for p.sent < len(p.c.request) {
-			n, err := unix.Write(p.fd, p.c.request[p.sent:])
+			n, err := rawWrite(p.fd, p.c.request[p.sent:])
 			switch {
 			case err == unix.EINTR:
 				continue
@@ -383,7 +396,7 @@ func (l *netLoop) handle(p *probe, events uint32) {
 // the socket is empty, unless the response is complete first.
 func (l *netLoop) read(p *probe) {
 	for {
-		n, err := unix.Read(p.fd, l.scratch)
+		n, err := rawRead(p.fd, l.scratch)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -446,7 +459,7 @@ func (p *probe) timeoutMsg() string {
 func (l *netLoop) finish(p *probe, ok bool, msg string) {
 	if p.fd >= 0 {
 		// Closing the socket also takes it out of the epoll set.
-		unix.Close(p.fd)
+		rawClose(p.fd)
 		if p.fd < len(l.byFD) && l.byFD[p.fd] == p {
 			l.byFD[p.fd] = nil
 			l.nlive--
@@ -461,7 +474,7 @@ func (l *netLoop) finish(p *probe, ok bool, msg string) {
 		p.buf = nil
 	}
 	p.state = finished
-	p.res = Result{OK: ok, Message: msg, At: p.start, Duration: time.Since(p.start)}
+	p.res = Result{OK: ok, Message: msg, At: p.start, Duration: l.now.Sub(p.start)}
 	l.done = append(l.done, p)
 }
 

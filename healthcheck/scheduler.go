@@ -415,8 +415,10 @@ func (s *Scheduler) dispatch(ctx context.Context, wg *sync.WaitGroup, l *netLoop
 	}
 	s.mu.Unlock()
 
+	// One reading of the clock for the batch: its checks start within
+	// the few system calls each takes.
 	for _, e := range due {
-		l.start(&e.probe, time.Now())
+		l.start(&e.probe, now)
 	}
 	if len(due) > 0 {
 		// Checks that failed at once (no descriptor left) are reported
@@ -526,7 +528,7 @@ func (s *Scheduler) finishProbes(ctx context.Context, done []*probe) {
 		h, changed := e.health.observe(p.res, e.job.Rise, e.job.Fall)
 		e.health, e.last = h, p.res
 		if s.onResult == nil {
-			s.requeueLocked(ctx, e, true)
+			s.requeueLocked(ctx, e, true, time.Now())
 			continue
 		}
 		s.reports = append(s.reports, loopResult{e: e, r: p.res, h: h, changed: changed})
@@ -554,8 +556,9 @@ func (s *Scheduler) reporter(ctx context.Context, wake <-chan struct{}, done cha
 			s.onResult(r.e.key, r.r, r.h, r.changed)
 		}
 		s.mu.Lock()
+		now := time.Now()
 		for _, r := range batch {
-			s.requeueLocked(ctx, r.e, false)
+			s.requeueLocked(ctx, r.e, false, now)
 		}
 		s.mu.Unlock()
 		clear(batch)
@@ -597,7 +600,7 @@ func (s *Scheduler) runCheck(runCtx, checkCtx context.Context, e *entry, checker
 	}
 
 	s.mu.Lock()
-	s.requeueLocked(runCtx, e, false)
+	s.requeueLocked(runCtx, e, false, time.Now())
 	s.mu.Unlock()
 }
 
@@ -627,13 +630,12 @@ func (s *Scheduler) retryLocked(e *entry, r Result) bool {
 // requeueLocked queues e's next check. Called from outside the loop, it
 // wakes the loop if it would otherwise look too late; the loop itself
 // looks at the queue before it waits again.
-func (s *Scheduler) requeueLocked(ctx context.Context, e *entry, fromLoop bool) {
+func (s *Scheduler) requeueLocked(ctx context.Context, e *entry, fromLoop bool, now time.Time) {
 	if e.removed || ctx.Err() != nil {
 		return
 	}
 	// e.due still holds the slot this check was started for: Set moves
 	// only queued entries.
-	now := time.Now()
 	e.due = e.due.Add(e.job.Interval)
 	if e.due.Before(now) {
 		e.due = now
