@@ -51,6 +51,7 @@ func TestBenchHealthChecksVS(t *testing.T) {
 		LVSD:     vm.LVSDRequired,
 		Binaries: []string{"keepalived"},
 		MemoryMB: 1024,
+		TSC:      true,
 		Timeout:  per + 3*time.Minute,
 	}.Run(t)
 	if t.Failed() {

@@ -91,15 +91,17 @@ const HealthMarker = "HCBENCH "
 // Health is the health check CPU benchmark's result: keepalived's checker
 // and lvsd's Scheduler measured over the same windows.
 type Health struct {
-	Servers    int         `json:"servers"`
-	IntervalMS float64     `json:"interval_ms"`
-	TimeoutMS  float64     `json:"timeout_ms"`
-	WindowS    float64     `json:"window_s"`
-	WarmupS    float64     `json:"warmup_s"`
-	Kernel     string      `json:"kernel"`
-	CPUs       int         `json:"cpus"`
-	Keepalived string      `json:"keepalived"`
-	Runs       []HealthRun `json:"runs"`
+	Servers    int     `json:"servers"`
+	IntervalMS float64 `json:"interval_ms"`
+	TimeoutMS  float64 `json:"timeout_ms"`
+	WindowS    float64 `json:"window_s"`
+	WarmupS    float64 `json:"warmup_s"`
+	Kernel     string  `json:"kernel"`
+	CPUs       int     `json:"cpus"`
+	Keepalived string  `json:"keepalived"`
+	// Clocksource is the guest kernel's clock source while it ran.
+	Clocksource string      `json:"clocksource"`
+	Runs        []HealthRun `json:"runs"`
 }
 
 // HealthRun is one checker's figures over one window; Health.Runs lists

@@ -166,13 +166,14 @@ func section(boots []boot, m machine, command string) string {
 		"failure). CPU time is user + system time of the checker's process from\n"+
 		"`/proc/PID/stat` (10 ms ticks), its reaped children included; checks are\n"+
 		"the listeners' count over the same window. The guest is\n"+
-		"%s with %d virtual CPUs under qemu TCG (no KVM):\n"+
+		"%s with %d virtual CPUs under qemu TCG (no KVM), reading its\n"+
+		"clock from the %s:\n"+
 		"absolute figures are those of an emulated CPU, many times a real one's,\n"+
 		"and the guest's clock charges whatever process runs for the time the\n"+
 		"host takes the CPU away, so host load inflates them too. Measured over\n"+
 		"the same windows, both checkers share those conditions: their ratio is\n"+
 		"the result.\n\n",
-		first.Servers, seconds(first.WarmupS*1000), seconds(first.WindowS*1000), 100*maxFailed, first.Kernel, first.CPUs)
+		first.Servers, seconds(first.WarmupS*1000), seconds(first.WindowS*1000), 100*maxFailed, first.Kernel, first.CPUs, clockWords(first.Clocksource))
 	fmt.Fprintf(&b, "Results (%s, %d-core host):\n\n", m.Date.Format("2006-01-02"), m.CPUs)
 	b.WriteString("| run | checker | checks/s | of expected | CPU per check | user + system | share of one core |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
@@ -214,6 +215,21 @@ func pairs(ws []window) [][2]window {
 		}
 	}
 	return out
+}
+
+// clockWords names the guest's clock source in the method's words.
+func clockWords(cs string) string {
+	switch cs {
+	case "tsc":
+		return "CPU's time-stamp counter (`clocksource=tsc`), as a director\n" +
+			"on real hardware does, not the emulated HPET qemu's machine gives by\n" +
+			"default, where each reading is an exit to the emulator and a program\n" +
+			"that reads the clock often (the Go runtime does on each scheduling\n" +
+			"pass) pays for the emulator's clock"
+	case "":
+		return "clock source it picked"
+	}
+	return "`" + cs + "` clock source"
 }
 
 // userRatio is lvsd's user CPU time per check over keepalived's, the

@@ -16,7 +16,7 @@ import (
 func sample() result {
 	return result{
 		Servers: 300, IntervalMS: 1000, TimeoutMS: 1000, WindowS: 30, WarmupS: 5,
-		Kernel: "6.1.0-56-cloud-amd64", CPUs: 2, Keepalived: "Keepalived v2.2.7 (01/16,2022)",
+		Kernel: "6.1.0-56-cloud-amd64", CPUs: 2, Keepalived: "Keepalived v2.2.7 (01/16,2022)", Clocksource: "tsc",
 		Runs: []window{
 			{Checker: keepalived, WallS: 30, UserMS: 900, SysMS: 8100, Checks: 9000, Covered: 300, Healthy: 300, Failed: 0, GuestBusy: 0.4, ListenerMS: 900},
 			{Checker: lvsd, WallS: 30, UserMS: 3000, SysMS: 9000, Checks: 6000, Covered: 300, Healthy: 300, Failed: 2, GuestBusy: 0.5, ListenerMS: 900},
@@ -107,7 +107,7 @@ func TestSection(t *testing.T) {
 		"`lvsd run` on the cluster file that `lvsd convert` makes",
 		"and 5 s more of warm-up; each lasts 30 s.",
 		"at most 5 % of its\nchecks",
-		"The guest is\n6.1.0-56-cloud-amd64 with 2 virtual CPUs",
+		"The guest is\n6.1.0-56-cloud-amd64 with 2 virtual CPUs under qemu TCG (no KVM), reading its\nclock from the CPU's time-stamp counter (`clocksource=tsc`)",
 		"Results (2026-11-21, 2-core host):",
 		"| 1 | keepalived | 300 | 100.0 % | 1000 µs | 100 + 900 µs | 30.0 % |\n",
 		"| 1 | lvsd | 200 | 66.7 % | 2000 µs | 500 + 1500 µs | 40.0 % |\n",

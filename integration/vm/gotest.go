@@ -61,12 +61,13 @@ type GoTests struct {
 	Args []string
 	// LVSD says whether to build ./cmd/lvsd into the guest.
 	LVSD LVSDMode
-	// Binaries, Files, Env, Timeout and MemoryMB are as in Config.
+	// Binaries, Files, Env, Timeout, MemoryMB and TSC are as in Config.
 	Binaries []string
 	Files    map[string]string
 	Env      map[string]string
 	Timeout  time.Duration
 	MemoryMB int
+	TSC      bool
 	// Setup is shell run in the guest before the test binary.
 	Setup string
 }
@@ -157,6 +158,7 @@ func (g GoTests) Run(t testing.TB) *Result {
 		Script:   script,
 		Timeout:  g.Timeout,
 		MemoryMB: g.MemoryMB,
+		TSC:      g.TSC,
 	})
 	if err != nil {
 		t.Fatalf("vm: running tests of %s: %v", g.Package, err)

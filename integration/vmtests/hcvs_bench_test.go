@@ -127,6 +127,11 @@ func TestHealthCheckCPUBench(t *testing.T) {
 		CPUs:       runtime.NumCPU(),
 		Keepalived: hcbKeepalivedVersion(),
 	}
+	cs, err := os.ReadFile("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Clocksource = strings.TrimSpace(string(cs))
 	// keepalived checks the first set, lvsd the second.
 	ka := hcbStartKeepalived(t, addrs[:n], syslog)
 	defer ka.stop()
@@ -225,6 +230,7 @@ type hcbLVSD struct {
 	cmd      *exec.Cmd
 	exited   chan error
 	log      string
+	socket   string
 	stopOnce sync.Once
 }
 
@@ -241,13 +247,13 @@ func hcbStartLVSD(t *testing.T, bin string, addrs []netip.Addr) *hcbLVSD {
 	if out, err := exec.Command(bin, "convert", "-o", hcl, "--names", "hcbench", conf).CombinedOutput(); err != nil {
 		t.Fatalf("lvsd convert: %v\n%s", err, out)
 	}
-	l := &hcbLVSD{t: t, exited: make(chan error, 1), log: filepath.Join(dir, "lvsd.log")}
+	l := &hcbLVSD{t: t, exited: make(chan error, 1), log: filepath.Join(dir, "lvsd.log"), socket: filepath.Join(dir, "lvsd.sock")}
 	out, err := os.Create(l.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	l.cmd = exec.Command(bin, "run", "-c", hcl, "--node", "hcbench", "--socket", filepath.Join(dir, "lvsd.sock"))
+	l.cmd = exec.Command(bin, "run", "-c", hcl, "--node", "hcbench", "--socket", l.socket)
 	l.cmd.Stdout, l.cmd.Stderr = out, out
 	l.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := l.cmd.Start(); err != nil {
