@@ -93,6 +93,7 @@ type Daemon struct {
 	// once the daemon is ready.
 	startupDone func()
 	bigStart    bool // the start-up's files were big (bigLoad)
+	bigReload   bool // the reload's files were big; reloadMu guards it
 	socket      string
 	rec         *reconcile.Reconciler
 	sched       *healthcheck.Scheduler
@@ -225,7 +226,7 @@ func (d *Daemon) load() (cfg *config.Config, unchanged bool, err error) {
 		return nil, false, &ConfigError{Diagnostics: diags, Source: f.Source()}
 	}
 	if d.running {
-		freeAfterLoad(f)
+		d.bigReload = f.Size() >= bigLoad // freed once the reload is done
 	} else {
 		d.bigStart = f.Size() >= bigLoad // freed once ready
 	}
@@ -238,12 +239,6 @@ func (d *Daemon) load() (cfg *config.Config, unchanged bool, err error) {
 // only over minutes, while a director's live heap is a fraction of that
 // peak: without this, the peak of the last load stays the process's size.
 const bigLoad = 1 << 20
-
-func freeAfterLoad(f *config.File) {
-	if f.Size() >= bigLoad {
-		debug.FreeOSMemory()
-	}
-}
 
 // socketPath is the control socket: --socket, else status.socket, else the
 // default.

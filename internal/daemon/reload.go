@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -164,6 +165,7 @@ func (d *Daemon) Reload(ctx context.Context) (applied bool, diagnostics string, 
 		return false, "", errNotRunning
 	}
 	cfg, unchanged, err := d.load()
+	defer d.freeAfterReload()
 	if err == nil && unchanged && d.lastReloadOK() {
 		// The files are those running: there is nothing to plan.
 		d.mu.Lock()
@@ -228,6 +230,16 @@ func (d *Daemon) Reload(ctx context.Context) (applied bool, diagnostics string, 
 	}
 	d.updateStatusLine()
 	return true, "", nil
+}
+
+// freeAfterReload hands back to the system, once the reload is done and off
+// its path, the memory that parsing big files took (bigLoad). The caller
+// holds reloadMu.
+func (d *Daemon) freeAfterReload() {
+	if d.bigReload {
+		d.bigReload = false
+		go debug.FreeOSMemory()
+	}
 }
 
 // lastReloadOK reports whether the last reload, if any, was applied.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,7 +47,12 @@ type Metrics struct {
 	reg     *prometheus.Registry
 	handler http.Handler
 
-	checks    *prometheus.HistogramVec
+	checks *prometheus.HistogramVec
+	// checkObs caches each (service, server)'s histogram of checks: a
+	// check's observation then costs neither the server's address as a
+	// string nor the hashing of both labels.
+	checkMu   sync.RWMutex
+	checkObs  map[checkKey]prometheus.Observer
 	reconcile prometheus.Histogram
 	ops       *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
@@ -55,7 +61,8 @@ type Metrics struct {
 // NewMetrics returns metrics that read the daemon's counters from src.
 func NewMetrics(src Source) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		reg:      prometheus.NewRegistry(),
+		checkObs: make(map[checkKey]prometheus.Observer),
 		checks: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "lvsd_healthcheck_duration_seconds",
 			Help:    "Duration of health checks, passed or failed.",
@@ -96,10 +103,26 @@ func NewMetrics(src Source) *Metrics {
 	return m
 }
 
+// checkKey names the series of one real server's checks.
+type checkKey struct {
+	service string
+	server  netip.AddrPort
+}
+
 // ObserveCheck records how long one health check of server (a real
 // server's address) in service (a virtual server's name) took.
 func (m *Metrics) ObserveCheck(service string, server netip.AddrPort, d time.Duration) {
-	m.checks.WithLabelValues(service, server.String()).Observe(d.Seconds())
+	k := checkKey{service, server}
+	m.checkMu.RLock()
+	o := m.checkObs[k]
+	m.checkMu.RUnlock()
+	if o == nil {
+		o = m.checks.WithLabelValues(service, server.String())
+		m.checkMu.Lock()
+		m.checkObs[k] = o
+		m.checkMu.Unlock()
+	}
+	o.Observe(d.Seconds())
 }
 
 // ObserveReconcile records how long one IPVS reconcile (dump, diff and
