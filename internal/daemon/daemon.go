@@ -11,6 +11,8 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -659,7 +661,7 @@ func (d *Daemon) setLink(ifname string, up bool) {
 // leaves out the kernel's table, so it never waits for the reconciler and
 // a VRRP transition may call it.
 func (d *Daemon) updateStatusLine() {
-	line := summary(buildDocument(d.docInput()))
+	line := summaryOf(d.docInput())
 	d.mu.Lock()
 	same := line == d.lastStatus
 	d.lastStatus = line
@@ -667,6 +669,47 @@ func (d *Daemon) updateStatusLine() {
 	if !same {
 		_ = d.sd.Send("STATUS=" + line)
 	}
+}
+
+// summaryOf is summary(buildDocument(in)), without the rest of the
+// document: an update of the line follows every reload and health change.
+func summaryOf(in docInput) string {
+	if in.cfg == nil {
+		return "running"
+	}
+	var b strings.Builder
+	sep := func() {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+	}
+	for _, vi := range in.cfg.VRRPInstances {
+		if st, ok := in.instances[vi.Name]; ok {
+			sep()
+			b.WriteString(st.Name + " " + st.State.String())
+		}
+	}
+	health := healthOf(in.checks, statesOf(in.states))
+	for i := range in.cfg.VirtualServers {
+		vs := &in.cfg.VirtualServers[i]
+		up := 0
+		for _, rs := range vs.RealServers {
+			if rs.Check == nil || health(vs.Name, rs.Address) {
+				up++
+			}
+		}
+		sep()
+		b.WriteString(vs.Name)
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(up))
+		b.WriteByte('/')
+		b.WriteString(strconv.Itoa(len(vs.RealServers)))
+		b.WriteString(" healthy")
+	}
+	if b.Len() == 0 {
+		return "running"
+	}
+	return b.String()
 }
 
 // summary is the STATUS= line: every instance's state and every service's

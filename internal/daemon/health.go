@@ -199,7 +199,7 @@ func (d *Daemon) quorumCommandsLocked() []healthCommand {
 	for i := range d.cfg.VirtualServers {
 		vs := &d.cfg.VirtualServers[i]
 		seen[vs.Name] = true
-		_, st := plan.Service(vs, health)
+		st := plan.State(vs, health)
 		was, known := d.quorum[vs.Name]
 		d.quorum[vs.Name] = st.QuorumMet
 		if !known || was == st.QuorumMet {

@@ -117,7 +117,7 @@ func buildDocument(in docInput) status.Document {
 	health := healthOf(in.checks, statesOf(in.states))
 	for i := range cfg.VirtualServers {
 		vs := &cfg.VirtualServers[i]
-		_, state := plan.Service(vs, health)
+		state := plan.State(vs, health)
 		out := status.VirtualServer{
 			Name:              vs.Name,
 			Address:           vs.Address.String(),

@@ -91,7 +91,7 @@ func TestBuildDocument(t *testing.T) {
 		AdvertsSent:   10, AdvertsReceived: 4,
 		Dropped: map[vrrp.DropReason]uint64{vrrp.DropTTL: 1, vrrp.DropChecksum: 0},
 	}
-	got := buildDocument(docInput{
+	in := docInput{
 		cfg: cfg, loadedAt: loaded, reloadErr: &errText,
 		instances: map[string]vrrpd.InstanceStatus{"VI_1": inst},
 		checks:    cs, states: states, kernel: &snap,
@@ -100,7 +100,8 @@ func TestBuildDocument(t *testing.T) {
 			"eth0": {vrrp.DropVRID: 3},
 			"eth9": {vrrp.DropChecksum: 1},
 		},
-	})
+	}
+	got := buildDocument(in)
 	zeros := func(counts map[string]uint64) map[string]uint64 {
 		out := make(map[string]uint64)
 		for _, r := range vrrp.DropReasons() {
@@ -157,11 +158,18 @@ func TestBuildDocument(t *testing.T) {
 	if got, want := summary(got), "VI_1 MASTER; web 1/2 healthy; mail 1/2 healthy"; got != want {
 		t.Errorf("summary = %q, want %q", got, want)
 	}
+	if got, want := summaryOf(in), summary(got); got != want {
+		t.Errorf("summaryOf = %q, want summary of the document, %q", got, want)
+	}
 }
 
 func TestBuildDocumentWithoutIPVSOrInstances(t *testing.T) {
 	cfg := mustConfig(t, docConfig, "director-a")
-	got := buildDocument(docInput{cfg: cfg, checks: buildChecks(cfg)})
+	in := docInput{cfg: cfg, checks: buildChecks(cfg)}
+	got := buildDocument(in)
+	if got, want := summaryOf(in), summary(got); got != want {
+		t.Errorf("summaryOf = %q, want summary of the document, %q", got, want)
+	}
 	if n := len(got.VRRPInstances); n != 0 {
 		t.Errorf("%d instances in the document while none runs", n)
 	}

@@ -60,6 +60,20 @@ func Service(vs *config.VirtualServer, health Health) (ipvs.Service, ServiceStat
 	return WeightedService(vs, health, nil)
 }
 
+// State is the ServiceState of vs that Service would report, without the
+// service's table: a reload and the status line need only this.
+func State(vs *config.VirtualServer, health Health) ServiceState {
+	var st ServiceState
+	for _, rs := range vs.RealServers {
+		if rs.Check == nil || health(vs.Name, rs.Address) {
+			st.Healthy++
+		}
+	}
+	st.QuorumMet = st.Healthy >= vs.Quorum
+	st.SorryActive = !st.QuorumMet && vs.SorryServer.IsValid()
+	return st
+}
+
 // WeightedService is Service with the weights the checks ask for: a
 // healthy real server whose check asks for a weight gets it instead of
 // its configured one, so a change of it is one edit of the destination.

@@ -87,6 +87,9 @@ func TestServiceHealth(t *testing.T) {
 			if diff := cmp.Diff(tt.state, st); diff != "" {
 				t.Errorf("state (-want +got):\n%s", diff)
 			}
+			if diff := cmp.Diff(tt.state, State(tt.vs, tt.health)); diff != "" {
+				t.Errorf("State (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
