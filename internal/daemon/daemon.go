@@ -671,8 +671,10 @@ func (d *Daemon) updateStatusLine() {
 	}
 }
 
-// summaryOf is summary(buildDocument(in)), without the rest of the
-// document: an update of the line follows every reload and health change.
+// summaryOf is the STATUS= line: every instance's state and every
+// service's healthy count, e.g. "VI_1 MASTER; web 2/3 healthy", from the
+// document's input without building the document (an update of the line
+// follows every reload and health change).
 func summaryOf(in docInput) string {
 	if in.cfg == nil {
 		return "running"
@@ -708,35 +710,6 @@ func summaryOf(in docInput) string {
 	}
 	if b.Len() == 0 {
 		return "running"
-	}
-	return b.String()
-}
-
-// summary is the STATUS= line: every instance's state and every service's
-// healthy count, e.g. "VI_1 MASTER; web 2/3 healthy".
-func summary(doc status.Document) string {
-	var parts []string
-	for _, in := range doc.VRRPInstances {
-		parts = append(parts, in.Name+" "+in.State)
-	}
-	for _, vs := range doc.VirtualServers {
-		up := 0
-		for _, rs := range vs.RealServers {
-			if rs.Healthy {
-				up++
-			}
-		}
-		parts = append(parts, fmt.Sprintf("%s %d/%d healthy", vs.Name, up, len(vs.RealServers)))
-	}
-	if len(parts) == 0 {
-		return "running"
-	}
-	var b bytes.Buffer
-	for i, p := range parts {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(p)
 	}
 	return b.String()
 }

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"bytes"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -183,4 +185,33 @@ func TestBuildDocumentWithoutIPVSOrInstances(t *testing.T) {
 	if empty := buildDocument(docInput{}); empty.VRRPInstances == nil || empty.VirtualServers == nil {
 		t.Error("lists of an empty document are null, want []")
 	}
+}
+
+// summary is the STATUS= line as the status document shows it, which
+// summaryOf must agree with.
+func summary(doc status.Document) string {
+	var parts []string
+	for _, in := range doc.VRRPInstances {
+		parts = append(parts, in.Name+" "+in.State)
+	}
+	for _, vs := range doc.VirtualServers {
+		up := 0
+		for _, rs := range vs.RealServers {
+			if rs.Healthy {
+				up++
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %d/%d healthy", vs.Name, up, len(vs.RealServers)))
+	}
+	if len(parts) == 0 {
+		return "running"
+	}
+	var b bytes.Buffer
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p)
+	}
+	return b.String()
 }
