@@ -52,7 +52,8 @@ func section(runs []benchRun, m machine) string {
 	fmt.Fprintf(&b, "- **lvsd**: a new reconciler (`internal/reconcile`) is given the table;\n"+
 		"  the time runs from `SetDesired` to the end of its first round: the dump\n"+
 		"  of the empty table, the diff and %d netlink requests, sent many per\n"+
-		"  `sendmsg` with one acknowledgement each (the `ipvs` client's batching).\n", first.LVSDRequests)
+		"  `sendmsg`, the kernel answering only those that fail and one read\n"+
+		"  closing each batch (the `ipvs` client's batching).\n", first.LVSDRequests)
 	b.WriteString("- **ipvsadm -R**: `ipvsadm -R < rules`, the rules being `ipvs.WriteSave`\n" +
 		"  of the same table (what `lvsd plan` prints); the time of the process.\n\n" +
 		"After each, `ipvsadm -S -n` must print exactly the rules, and the table\n" +
