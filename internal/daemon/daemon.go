@@ -567,7 +567,7 @@ func (d *Daemon) notifyLoop(ctx context.Context) error {
 	d.log.Info("ready", d.phases.attrs(time.Now())...)
 	d.startupDone()
 	// What parsing a big file took goes back to the system now, off the
-	// start-up's path (a reload does it as soon as it has loaded).
+	// start-up's path (a reload does it once it is done).
 	if d.bigStart {
 		debug.FreeOSMemory()
 	}
@@ -694,16 +694,10 @@ func summaryOf(in docInput) string {
 	health := healthOf(in.checks, statesOf(in.states))
 	for i := range in.cfg.VirtualServers {
 		vs := &in.cfg.VirtualServers[i]
-		up := 0
-		for _, rs := range vs.RealServers {
-			if rs.Check == nil || health(vs.Name, rs.Address) {
-				up++
-			}
-		}
 		sep()
 		b.WriteString(vs.Name)
 		b.WriteByte(' ')
-		b.WriteString(strconv.Itoa(up))
+		b.WriteString(strconv.Itoa(plan.State(vs, health).Healthy))
 		b.WriteByte('/')
 		b.WriteString(strconv.Itoa(len(vs.RealServers)))
 		b.WriteString(" healthy")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -712,4 +713,22 @@ func TestStartPhases(t *testing.T) {
 	if got, want := fmt.Sprint(p.attrs(t0.Add(40*time.Millisecond))), "[took 40ms load 20ms]"; got != want {
 		t.Errorf("attrs without IPVS = %s, want %s", got, want)
 	}
+}
+
+// TestStartupRegimeEnds checks that the collector, left to the soft memory
+// limit alone during the start-up, gets its pacing back once the daemon is
+// ready: a start that forgot would run with GOGC off for good.
+func TestStartupRegimeEnds(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	src := strings.Replace(runConfig, "PORT", "9", 1)
+	h := startDaemon(t, src, newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0"))
+	eventually(t, 2*time.Second, "READY=1", func() bool { return h.sd.has("READY=1") })
+	eventually(t, 2*time.Second, "GOGC back at 100", func() bool {
+		p := debug.SetGCPercent(-1)
+		debug.SetGCPercent(p)
+		return p == 100
+	})
 }
