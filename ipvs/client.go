@@ -241,11 +241,25 @@ func (c *Client) Info() (Info, error) {
 	return info, nil
 }
 
-// Services reads the whole table: one dump of the services, then one dump
-// of destinations per service. Services come in ServiceKey.Compare order,
-// destinations in address order; statistics are the 64-bit ones when the
-// kernel has them.
+// Services reads the whole table: ListServices, then Destinations of each
+// service. Services come in ServiceKey.Compare order, destinations in
+// address order; statistics are the 64-bit ones when the kernel has them.
 func (c *Client) Services() ([]Service, error) {
+	svcs, err := c.ListServices()
+	if err != nil {
+		return nil, err
+	}
+	for i := range svcs {
+		if svcs[i].Destinations, err = c.Destinations(svcs[i].ServiceKey); err != nil {
+			return nil, err
+		}
+	}
+	return svcs, nil
+}
+
+// ListServices reads the services without their destinations, in one
+// dump, in ServiceKey.Compare order.
+func (c *Client) ListServices() ([]Service, error) {
 	msgs, err := c.do(cmdGetService, nil, netlink.Request|netlink.Dump)
 	if err != nil {
 		return nil, fmt.Errorf("listing IPVS services: %w", err)
@@ -259,28 +273,32 @@ func (c *Client) Services() ([]Service, error) {
 		svcs = append(svcs, s)
 	}
 	slices.SortFunc(svcs, func(a, b Service) int { return a.ServiceKey.Compare(b.ServiceKey) })
-
-	for i := range svcs {
-		s := &svcs[i]
-		attrs, start := beginNested(nil, attrService)
-		attrs = endNested(appendServiceKey(attrs, s.ServiceKey), start)
-		msgs, err := c.do(cmdGetDest, attrs, netlink.Request|netlink.Dump)
-		if err != nil {
-			return nil, fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, err)
-		}
-		if len(msgs) > 0 {
-			s.Destinations = make([]Destination, 0, len(msgs))
-		}
-		for _, m := range msgs {
-			d, err := decodeDest(m.Data, s.Family())
-			if err != nil {
-				return nil, fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, err)
-			}
-			s.Destinations = append(s.Destinations, d)
-		}
-		slices.SortFunc(s.Destinations, func(a, b Destination) int { return a.Addr.Compare(b.Addr) })
-	}
 	return svcs, nil
+}
+
+// Destinations reads the destinations of one service, in one dump, in
+// address order. A service the kernel does not have has none: the kernel
+// answers its dump with nothing rather than an error.
+func (c *Client) Destinations(k ServiceKey) ([]Destination, error) {
+	attrs, start := beginNested(nil, attrService)
+	attrs = endNested(appendServiceKey(attrs, k), start)
+	msgs, err := c.do(cmdGetDest, attrs, netlink.Request|netlink.Dump)
+	if err != nil {
+		return nil, fmt.Errorf("listing destinations of %s: %w", k, err)
+	}
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	ds := make([]Destination, 0, len(msgs))
+	for _, m := range msgs {
+		d, err := decodeDest(m.Data, k.Family())
+		if err != nil {
+			return nil, fmt.Errorf("listing destinations of %s: %w", k, err)
+		}
+		ds = append(ds, d)
+	}
+	slices.SortFunc(ds, func(a, b Destination) int { return a.Addr.Compare(b.Addr) })
+	return ds, nil
 }
 
 // Apply sends the operations in order, many per sendmsg, each with its own

@@ -209,6 +209,28 @@ func TestKernelProgramAndReadBack(t *testing.T) {
 	if ops := Diff(desired, got, all); len(ops) != 0 {
 		t.Errorf("steady state Diff = %v, want nothing", ops)
 	}
+
+	// A service at a time: the list, each service's destinations, and
+	// nothing (no error) for a service the kernel does not have.
+	list, err := c.ListServices()
+	if err != nil {
+		t.Fatalf("ListServices: %v", err)
+	}
+	for i := range list {
+		if list[i].Destinations != nil {
+			t.Errorf("ListServices: %s has destinations", list[i].ServiceKey)
+		}
+		if list[i].Destinations, err = c.Destinations(list[i].ServiceKey); err != nil {
+			t.Fatalf("Destinations(%s): %v", list[i].ServiceKey, err)
+		}
+	}
+	if diff := cmp.Diff(settings(got), settings(list), cmpNetip); diff != "" {
+		t.Errorf("table read a service at a time (-Services +ListServices and Destinations):\n%s", diff)
+	}
+	missing := ServiceKey{Protocol: TCP, Addr: netip.MustParseAddrPort("192.0.2.250:81")}
+	if ds, err := c.Destinations(missing); ds != nil || err != nil {
+		t.Errorf("Destinations of a missing service = %v, %v; want none, no error", ds, err)
+	}
 }
 
 func TestKernelWeightUpdateIsOneRequest(t *testing.T) {

@@ -454,6 +454,32 @@ func TestServicesDecodesDumps(t *testing.T) {
 	if got := c.Requests(); got != 5 {
 		t.Errorf("Requests() = %d, want 1 service dump + 4 destination dumps", got)
 	}
+
+	// The same table a service at a time.
+	list, err := c.ListServices()
+	if err != nil {
+		t.Fatalf("ListServices: %v", err)
+	}
+	for i := range want {
+		ds, err := c.Destinations(want[i].ServiceKey)
+		if err != nil {
+			t.Fatalf("Destinations(%s): %v", want[i].ServiceKey, err)
+		}
+		if diff := cmp.Diff(want[i].Destinations, ds, cmpNetip); diff != "" {
+			t.Errorf("Destinations(%s) (-want +got):\n%s", want[i].ServiceKey, diff)
+		}
+		want[i].Destinations = nil
+	}
+	if diff := cmp.Diff(want, list, cmpNetip); diff != "" {
+		t.Errorf("ListServices (-want +got):\n%s", diff)
+	}
+	missing := ServiceKey{Protocol: TCP, Addr: mustAddrPort("192.0.2.9:80")}
+	if ds, err := c.Destinations(missing); ds != nil || err != nil {
+		t.Errorf("Destinations of a missing service = %v, %v; want none, no error", ds, err)
+	}
+	if got := c.Requests(); got != 5+1+4+1 {
+		t.Errorf("Requests() = %d, want 11", got)
+	}
 }
 
 func TestServicesPrefersStats64(t *testing.T) {

@@ -274,9 +274,11 @@ func (k *fakeKernel) command(req netlink.Message, cmd uint8, top map[uint16][]by
 			k.dump(req, nil)
 			return 0
 		}
+		// ip_vs_genl_dump_dests: a service that is not there has no
+		// destinations, not an error.
 		_, s, errno := k.findService(svcAttrs)
 		var msgs []netlink.Message
-		if errno == 0 {
+		if errno == 0 && s != nil {
 			for i := len(s.dests) - 1; i >= 0; i-- {
 				msgs = append(msgs, k.reply(req, netlink.Multi, cmdNewDest, k.encodeDest(s.dests[i])))
 			}

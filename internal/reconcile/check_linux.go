@@ -32,7 +32,7 @@ func (e *requirementError) Unwrap() error { return e.err }
 // only when the config has virtual servers: a VRRP-only config runs on a
 // kernel without IPVS.
 func Check(k Kernel) error {
-	if _, err := k.Services(); err != nil {
+	if _, err := k.ListServices(); err != nil {
 		return Explain(err)
 	}
 	return nil

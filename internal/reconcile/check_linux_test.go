@@ -15,7 +15,7 @@ type dumpFails struct {
 	err error
 }
 
-func (k dumpFails) Services() ([]ipvs.Service, error) { return nil, k.err }
+func (k dumpFails) ListServices() ([]ipvs.Service, error) { return nil, k.err }
 
 func TestCheck(t *testing.T) {
 	other := errors.New("receiving: connection reset")

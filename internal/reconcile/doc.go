@@ -7,9 +7,12 @@
 // and its Run loop makes the kernel follow:
 //
 //   - at once when Run starts, then every reconcile interval, it reads the
-//     whole table in one dump, diffs and applies only the differences, so a
-//     table flushed by hand (ipvsadm -C) or edited by hand (ipvsadm -e)
-//     comes back within one interval;
+//     whole table (the services, then each one's destinations), diffs and
+//     applies only the differences, so a table flushed by hand (ipvsadm -C)
+//     or edited by hand (ipvsadm -e) comes back within one interval. A
+//     change that arrives during the read goes through between two
+//     services rather than after the read, which on a table of thousands
+//     of services takes seconds;
 //   - on every SetDesired (a health change or a reload) it diffs against
 //     the table it last read, advanced by the operations the kernel has
 //     acknowledged since, and applies the differences without dumping

@@ -37,7 +37,7 @@ func (r *Reconciler) ActiveConns(ctx context.Context, keys map[ipvs.ServiceKey]b
 		return 0, fmt.Errorf("reading IPVS connections: %w", ctx.Err())
 	}
 	defer func() { <-r.sem }()
-	actual, err := r.k.Services()
+	actual, err := readTable(r.k, nil)
 	if err != nil {
 		return 0, fmt.Errorf("reading IPVS connections: %w", err)
 	}

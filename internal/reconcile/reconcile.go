@@ -19,7 +19,11 @@ import (
 // Kernel is what the reconciler needs of the kernel's IPVS; *ipvs.Client
 // satisfies it. Its methods are called from one goroutine at a time.
 type Kernel interface {
-	Services() ([]ipvs.Service, error)
+	// ListServices and Destinations read the table a service at a
+	// time (readTable), so that a long read can let changes through
+	// between two services.
+	ListServices() ([]ipvs.Service, error)
+	Destinations(ipvs.ServiceKey) ([]ipvs.Destination, error)
 	Apply([]ipvs.Op) ([]ipvs.OpResult, error)
 	SetTimeouts(ipvs.Timeouts) error
 	SyncDaemons() ([]ipvs.SyncDaemon, error)
@@ -401,26 +405,20 @@ func (r *Reconciler) take(full, fresh bool) input {
 	return in
 }
 
-// round is one pass of the loop on one input: the sync daemons when their
-// role or settings changed (every fresh round looks at them too), then
-// the table; fresh rounds dump it. r.sem is held.
+// round is one pass of the loop: the sync daemons when their role or
+// settings changed (every fresh round looks at them too), then the table;
+// fresh rounds, and those without a trusted remembered table, read it
+// from the kernel. r.sem is held.
 func (r *Reconciler) round(fresh bool) {
-	in := r.take(fresh || !r.actualValid, fresh)
-	r.converge(in)
-	r.applyTimeouts()
-
 	start := time.Now()
 	var err error
-	if in.full {
-		err = r.passFull(in)
-	} else if err = r.passChanged(in); err != nil {
-		// The remembered table was wrong: read the kernel's and redo,
-		// with the inputs of now (a full pass covers the changed
-		// services too).
+	if fresh || !r.actualValid {
+		err = r.passFull(fresh)
+	} else if err = r.passChanged(r.takeChanged(false)); err != nil {
+		// The remembered table was wrong: read the kernel's and redo
+		// (a full pass covers the changed services too).
 		r.log.Info("IPVS kernel refused a change to the remembered table; re-reading it", "err", err)
-		in = r.take(true, false)
-		r.converge(in)
-		err = r.passFull(in)
+		err = r.passFull(false)
 	}
 	if err != nil {
 		r.log.Warn("IPVS reconcile incomplete; retrying on the next round", "err", err)
@@ -428,6 +426,16 @@ func (r *Reconciler) round(fresh bool) {
 	if r.metrics != nil {
 		r.metrics.ObserveReconcile(time.Since(start))
 	}
+}
+
+// takeChanged takes the changes since the last round and brings the sync
+// daemons and the timeouts where they are asked to be: what every pass
+// does before it touches the table.
+func (r *Reconciler) takeChanged(fresh bool) input {
+	in := r.take(false, fresh)
+	r.converge(in)
+	r.applyTimeouts()
+	return in
 }
 
 // converge brings the sync daemons to the input's role when it asks for
@@ -463,21 +471,92 @@ func (r *Reconciler) applyTimeouts() {
 	r.mu.Unlock()
 }
 
-// passFull dumps the kernel's table, diffs the input's whole desired table
-// against it and applies the differences. It returns an error when the
-// table could not be read or an operation failed; r.sem is held.
-func (r *Reconciler) passFull(in input) error {
-	actual, err := r.k.Services()
+// passFull reads the kernel's table, diffs the whole desired table, as it
+// is once the table is read, against it and applies the differences. It
+// returns an error when the table could not be read or an operation
+// failed; r.sem is held.
+//
+// Reading a table of thousands of services takes long (a dump of their
+// destinations each), and the changes that arrive meanwhile (a health
+// change, a reload) must not wait for it. When the remembered table is
+// trusted, they go through between two services of the read, as rounds
+// of their own do (passChanged), and the services they touched are taken
+// from the remembered table rather than from the read, which may have
+// seen them before the change. Should such a change fail, the remembered
+// table is not trusted any more, and the read starts over without them.
+func (r *Reconciler) passFull(fresh bool) error {
+	interleave := r.actualValid
+	touched := make(map[ipvs.ServiceKey]bool)
+	through := func(in input) {
+		if !interleave {
+			return // the diff of the whole table covers them
+		}
+		maps.Copy(touched, in.keys)
+		if err := r.passChanged(in); err != nil {
+			interleave = false
+		}
+	}
+	// Changes already waiting go first.
+	through(r.takeChanged(fresh))
+	actual, err := readTable(r.k, func(k ipvs.ServiceKey) bool {
+		if interleave && r.changed() {
+			through(r.takeChanged(false))
+		}
+		return interleave && touched[k.Normalize()]
+	})
 	if err != nil {
 		r.actualValid = false
 		return fmt.Errorf("reading the IPVS table: %w", err)
 	}
+	if len(touched) > 0 {
+		if !interleave {
+			r.log.Info("IPVS kernel refused a change made during a table read; reading it again")
+			return r.passFull(false)
+		}
+		actual = r.merge(actual, touched)
+	}
+	in := r.take(true, false)
+	r.converge(in)
+	r.applyTimeouts()
 	r.mu.Lock()
 	r.setActual(actual)
 	r.actualValid = true
 	r.snapshot = Snapshot{Services: actual, ReadAt: time.Now()}
 	r.mu.Unlock()
 	return r.apply(ipvs.Diff(in.services, actual, func(k ipvs.ServiceKey) bool { return in.gone[k] }), true)
+}
+
+// merge replaces the services of touched in the table read by those of
+// the remembered table, which the changes made during the read kept
+// current; r.sem is held.
+func (r *Reconciler) merge(read []ipvs.Service, touched map[ipvs.ServiceKey]bool) []ipvs.Service {
+	out := slices.DeleteFunc(read, func(s ipvs.Service) bool { return touched[s.ServiceKey.Normalize()] })
+	for k := range touched {
+		if i, ok := r.actualIndex[k]; ok {
+			out = append(out, r.actual[i])
+		}
+	}
+	slices.SortFunc(out, func(a, b ipvs.Service) int { return a.ServiceKey.Compare(b.ServiceKey) })
+	return out
+}
+
+// readTable reads the kernel's whole table, a service at a time. Before
+// each service's destinations it calls skip, when set: a service for which
+// skip is true is left without its destinations.
+func readTable(k Kernel, skip func(ipvs.ServiceKey) bool) ([]ipvs.Service, error) {
+	svcs, err := k.ListServices()
+	if err != nil {
+		return nil, err
+	}
+	for i := range svcs {
+		if skip != nil && skip(svcs[i].ServiceKey) {
+			continue
+		}
+		if svcs[i].Destinations, err = k.Destinations(svcs[i].ServiceKey); err != nil {
+			return nil, err
+		}
+	}
+	return svcs, nil
 }
 
 // passChanged diffs the input's changed services, and only them, against
@@ -603,7 +682,7 @@ func (r *Reconciler) Cleanup(ctx context.Context) error {
 	}
 	defer func() { <-r.sem }()
 
-	actual, err := r.k.Services()
+	actual, err := readTable(r.k, nil)
 	if err != nil {
 		return fmt.Errorf("cleaning up IPVS: %w", err)
 	}

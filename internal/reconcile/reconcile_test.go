@@ -685,3 +685,91 @@ func TestNewStartsNothing(t *testing.T) {
 		t.Errorf("%d kernel requests before Run", requests)
 	}
 }
+
+// intervalRead lets the interval's round run, with during called before
+// each service's destinations are read.
+func (h *harness) intervalRead(during func(ipvs.ServiceKey)) {
+	h.k.Lock()
+	h.k.OnDestinations = during
+	h.k.Unlock()
+	time.Sleep(interval)
+	synctest.Wait()
+	h.k.Lock()
+	h.k.OnDestinations = nil
+	h.k.Unlock()
+}
+
+// TestChangeDuringTableReadGoesThrough: a health change that arrives while
+// the interval's round reads the table reaches the kernel before the read
+// ends, and the service it changed, read before the change, is not
+// changed a second time from that stale read.
+func TestChangeDuringTableReadGoesThrough(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startHarness(t, Settings{}, desired(config.Quiescent, plan.AllHealthy))
+		k := h.k
+		defer h.stop()
+
+		// The read goes dns, web, fwmark; the change comes while web is
+		// read, and goes through before fwmark is.
+		after := desired(config.Quiescent, down("198.51.100.3:80"))
+		batchesAt := map[ipvs.ServiceKey]int{}
+		h.intervalRead(func(key ipvs.ServiceKey) {
+			_, _, batches := k.Stats()
+			batchesAt[key] = batches
+			if key == webKey {
+				h.r.SetDesired(after)
+			}
+		})
+
+		if want := map[ipvs.ServiceKey]int{dnsKey: 1, webKey: 1, markKey: 2}; !cmp.Equal(want, batchesAt) {
+			t.Errorf("Apply calls before each service was read = %v, want %v", batchesAt, want)
+		}
+		h.wantTable(after)
+		if _, dumps, batches := k.Stats(); dumps != 2 || batches != 2 {
+			t.Errorf("dumps, batches = %d, %d; want 2, 2 (the change once, nothing after the read)", dumps, batches)
+		}
+		if diff := cmp.Diff([]string{"update_destination tcp 192.0.2.10:80 198.51.100.3:80 w0"}, opNames(k.LastBatch())); diff != "" {
+			t.Errorf("ops (-want +got):\n%s", diff)
+		}
+
+		// The table remembered after the read is right: the next change
+		// is one request.
+		requests, _, _ := k.Stats()
+		back := desired(config.Quiescent, plan.AllHealthy)
+		h.set(back)
+		if requests2, _, _ := k.Stats(); requests2-requests != 1 {
+			t.Errorf("the next change cost %d requests, want 1", requests2-requests)
+		}
+		h.wantTable(back)
+		if got := h.log.lines(slog.LevelInfo); len(got) != 0 {
+			t.Errorf("log: %q", got)
+		}
+	})
+}
+
+// TestChangeDuringTableReadRefused: when the kernel refuses a change made
+// during a table read (the table was flushed by hand meanwhile), the read
+// starts over and the round still ends with the desired table.
+func TestChangeDuringTableReadRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startHarness(t, Settings{}, desired(config.Quiescent, plan.AllHealthy))
+		k := h.k
+		defer h.stop()
+
+		after := desired(config.Quiescent, down("198.51.100.3:80"))
+		h.intervalRead(func(key ipvs.ServiceKey) {
+			if key == dnsKey {
+				k.Flush() // ipvsadm -C
+				h.r.SetDesired(after)
+			}
+		})
+
+		h.wantTable(after)
+		if _, dumps, _ := k.Stats(); dumps != 3 {
+			t.Errorf("%d dumps, want 3 (start, the interval's, the read again)", dumps)
+		}
+		if got := h.log.lines(slog.LevelWarn); len(got) != 0 {
+			t.Errorf("warnings: %q", got)
+		}
+	})
+}

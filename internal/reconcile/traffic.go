@@ -18,7 +18,7 @@ func (r *Reconciler) InPackets(ctx context.Context, keys map[ipvs.ServiceKey]boo
 		return 0, fmt.Errorf("reading IPVS counters: %w", ctx.Err())
 	}
 	defer func() { <-r.sem }()
-	actual, err := r.k.Services()
+	actual, err := readTable(r.k, nil)
 	if err != nil {
 		return 0, fmt.Errorf("reading IPVS counters: %w", err)
 	}

@@ -40,17 +40,23 @@ type Kernel struct {
 	// Refuse, when set, makes the kernel answer an operation with the
 	// error it returns.
 	Refuse func(ipvs.Op) error
-	// DumpErr, when set, fails Services.
+	// DumpErr, when set, fails the dumps: Services, ListServices and
+	// Destinations.
 	DumpErr error
 	// StartErr, when set, is StartSyncDaemon's answer.
 	StartErr error
 	// Hold, when set, makes Apply wait until it is closed (a slow kernel);
-	// HoldDump does the same to Services.
+	// HoldDump does the same to Services and ListServices.
 	Hold, HoldDump chan struct{}
+	// OnDestinations, when set, is called with the key at the start of
+	// every Destinations call, without the lock held: a test's view of a
+	// table read under way.
+	OnDestinations func(ipvs.ServiceKey)
 
 	// Requests counts the requests the real client would send: a dump
-	// costs one plus one per service, an Apply one per operation, any
-	// other call one. Dumps counts the dumps that succeeded.
+	// costs one plus one per service (ListServices one, Destinations one),
+	// an Apply one per operation, any other call one. Dumps counts the
+	// ListServices calls that succeeded (Services makes one).
 	Requests, Dumps int
 	// Batches holds every Apply's operations.
 	Batches [][]ipvs.Op
@@ -88,8 +94,23 @@ func (k *Kernel) wait(ch *chan struct{}) {
 	}
 }
 
-// Services dumps the table.
+// Services dumps the table as the client does: ListServices, then
+// Destinations of each service.
 func (k *Kernel) Services() ([]ipvs.Service, error) {
+	svcs, err := k.ListServices()
+	if err != nil {
+		return nil, err
+	}
+	for i := range svcs {
+		if svcs[i].Destinations, err = k.Destinations(svcs[i].ServiceKey); err != nil {
+			return nil, err
+		}
+	}
+	return svcs, nil
+}
+
+// ListServices dumps the services without their destinations.
+func (k *Kernel) ListServices() ([]ipvs.Service, error) {
 	defer k.enter()()
 	k.wait(&k.HoldDump)
 	k.Lock()
@@ -99,17 +120,46 @@ func (k *Kernel) Services() ([]ipvs.Service, error) {
 		return nil, k.DumpErr
 	}
 	k.Dumps++
-	k.Requests += len(k.Table)
-	out := Clone(k.Table)
+	out := slices.Clone(k.Table)
 	for i := range out {
-		for j := range out[i].Destinations {
-			d := &out[i].Destinations[j]
-			if n, ok := k.Active[d.Addr]; ok {
-				d.ActiveConns = n
-			}
-		}
+		out[i].Destinations = nil
 	}
 	return out, nil
+}
+
+// Destinations dumps the destinations of the service key; a service the
+// table does not have has none, as the kernel answers.
+func (k *Kernel) Destinations(key ipvs.ServiceKey) ([]ipvs.Destination, error) {
+	defer k.enter()()
+	k.Lock()
+	hook := k.OnDestinations
+	k.Unlock()
+	if hook != nil {
+		hook(key)
+	}
+	k.Lock()
+	defer k.Unlock()
+	k.Requests++
+	if k.DumpErr != nil {
+		return nil, k.DumpErr
+	}
+	i, found := slices.BinarySearchFunc(k.Table, key.Normalize(), func(s ipvs.Service, key ipvs.ServiceKey) int { return s.ServiceKey.Compare(key) })
+	if !found || len(k.Table[i].Destinations) == 0 {
+		return nil, nil
+	}
+	ds := slices.Clone(k.Table[i].Destinations)
+	k.setActive(ds)
+	return ds, nil
+}
+
+// setActive puts the active connection counts of k.Active in ds; k is
+// locked.
+func (k *Kernel) setActive(ds []ipvs.Destination) {
+	for j := range ds {
+		if n, ok := k.Active[ds[j].Addr]; ok {
+			ds[j].ActiveConns = n
+		}
+	}
 }
 
 // Apply executes ops in order, each as the kernel answers it, and joins
