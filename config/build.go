@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,13 +48,45 @@ const (
 
 // builder turns decoded blocks into domain values and runs the semantic
 // checks. It is run once by Parse, which keeps its diagnostics, and again by
-// Resolve, so each resolved Config shares no memory with another.
+// Resolve for a File resolved a second time. A Loader's builds reuse the
+// virtual servers built from blocks that did not change (builtServer).
 type builder struct {
 	diags Diagnostics
 	// The top-level track_script and track_file blocks, by name, for
 	// the instances' references.
 	scripts map[string]*TrackScript
 	files   map[string]*TrackFile
+	// memo: keep each virtual server built in its block, and take it
+	// from there when the block has one (builtServer).
+	memo bool
+}
+
+// builtServer is a virtual server built from its block, with what the
+// build reported. A Loader keeps the decoded blocks of the pieces that did
+// not change from one load to the next (parse.go), and a virtual server
+// without a group depends on its block alone: a reload builds again only
+// the virtual servers of the pieces that changed. Nothing changes a built
+// virtual server's slices and pointers afterwards, so the Configs of
+// successive loads may share them.
+type builtServer struct {
+	vs    VirtualServer
+	diags Diagnostics
+}
+
+// virtualServerOnce is virtualServer, taking what an earlier build of the
+// same block made when the block has no group.
+func (b *builder) virtualServerOnce(vb *block, groups map[string]*serverGroup) (VirtualServer, *serverGroup) {
+	if !b.memo || vb.attr("group") != nil {
+		return b.virtualServer(vb, groups)
+	}
+	if r := vb.built; r != nil {
+		b.diags = append(b.diags, r.diags...)
+		return r.vs, nil
+	}
+	n := len(b.diags)
+	vs, grp := b.virtualServer(vb, groups)
+	vb.built = &builtServer{vs: vs, diags: slices.Clone(b.diags[n:])}
+	return vs, grp
 }
 
 func (b *builder) errorf(rng hcl.Range, format string, args ...any) {
@@ -177,7 +210,9 @@ func (b *builder) build(root *block) *Config {
 		mark  uint32
 		ipv6  bool
 	}
-	services := map[serviceKey]string{}
+	vbs := root.blocks["virtual_server"]
+	services := make(map[serviceKey]string, len(vbs))
+	cfg.VirtualServers = make([]VirtualServer, 0, len(vbs))
 	groups := b.groups(root)
 	memberOf := map[string]string{} // member name -> group
 	for _, vb := range root.blocks["virtual_server"] {
@@ -186,7 +221,7 @@ func (b *builder) build(root *block) *Config {
 			continue
 		}
 		vsLine[vb.label] = vb.labelRng.Start.Line
-		vs, grp := b.virtualServer(vb, groups)
+		vs, grp := b.virtualServerOnce(vb, groups)
 		expanded := []VirtualServer{vs}
 		if grp != nil {
 			expanded = members(&vs, grp)

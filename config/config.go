@@ -29,6 +29,7 @@ type File struct {
 	mu      *sync.Mutex
 	name    string
 	sources []source // the main file first
+	parsed  int      // bytes parsed, not taken from a Loader's cache
 	root    *block   // nil after a syntax error
 	nodes   []string
 	// cfg is the Config built by the checks of Parse; the first Resolve
@@ -55,6 +56,10 @@ func (f *File) Size() int {
 	}
 	return n
 }
+
+// Parsed is the size in bytes of what the load parsed: all of Size for a
+// first load, the pieces that changed for a Loader's reload.
+func (f *File) Parsed() int { return f.parsed }
 
 // NodeNames returns the declared nodes in file order.
 func (f *File) NodeNames() []string {

@@ -59,6 +59,9 @@ type block struct {
 	// nothing the decoder accepts is ignored.
 	used   attrSet
 	blocks map[string][]*block // nil when the block has none
+	// built is the virtual server built from a virtual_server block,
+	// once built (builtServer).
+	built *builtServer
 }
 
 // attrSet is a set of a block's attributes: bit i is spec.Attrs[i]. A

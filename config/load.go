@@ -43,8 +43,9 @@ type source struct {
 
 // Loader reads cluster files with the files they include. It keeps the
 // decoded pieces of the last load (parse.go), so that a reload parses
-// again only the pieces of the files that changed; and the last File, so
-// that a reload of files that did not change at all costs their reading.
+// again only the pieces of the files that changed and builds again only
+// their virtual servers (builtServer); and the last File, so that a
+// reload of files that did not change at all costs their reading.
 // A Loader is safe for concurrent use.
 type Loader struct {
 	// mu serialises loads and the builds of their Files: the decoded
@@ -137,7 +138,8 @@ func (l *Loader) parse(filename string, src []byte) *File {
 	f := &File{mu: &l.mu, name: filename, sources: []source{{filename, src}}}
 	used := map[pieceKey]*parsed{}
 	l.beforeParse(f)
-	root, diags := parseSource(filename, src, schema, l.pieces, used)
+	root, diags, n := parseSource(filename, src, schema, l.pieces, used)
+	f.parsed = n
 	if root == nil {
 		f.diags = sortDiags(diags, f.sources)
 		return f
@@ -149,7 +151,7 @@ func (l *Loader) parse(filename string, src []byte) *File {
 	}
 	d := &decoder{}
 	d.checkRequired(schema, root, hcl.Range{Filename: filename})
-	b := &builder{}
+	b := &builder{memo: true}
 	cfg := b.build(root)
 	for _, n := range cfg.Nodes {
 		f.nodes = append(f.nodes, n.Name)
@@ -177,7 +179,8 @@ func (l *Loader) includes(f *File, root *block, used map[pieceKey]*parsed) (*blo
 		}
 		f.sources = append(f.sources, source{ref.name, src})
 		l.beforeParse(f)
-		inc, ds := parseSource(ref.name, src, includeSpec, l.pieces, used)
+		inc, ds, n := parseSource(ref.name, src, includeSpec, l.pieces, used)
+		f.parsed += n
 		diags = append(diags, ds...)
 		if inc != nil {
 			all = append(all, &parsed{root: inc})

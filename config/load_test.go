@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -309,5 +310,89 @@ func TestBeforeParse(t *testing.T) {
 	want := []int{m, m + a, m + a + len(files["vrrp.hcl"])}
 	if diff := cmp.Diff(want, totals); diff != "" {
 		t.Errorf("totals (-want +got):\n%s", diff)
+	}
+}
+
+// TestReloadBuildsOnlyChanged checks that a reload builds again only the
+// virtual servers of the pieces that changed, reusing what the last load
+// built for the others, and that the result is what a fresh load gives.
+func TestReloadBuildsOnlyChanged(t *testing.T) {
+	src := bigConfig(300)
+	l := NewLoader()
+	f1, diags := l.Parse("big.hcl", src)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cfg1, _ := f1.Resolve("a")
+
+	next := bytes.Replace(src, []byte(`"vs-150" {
+  address   = "10.0.0.150:80"
+  scheduler = "wlc"`), []byte(`"vs-150" {
+  address   = "10.0.0.150:80"
+  scheduler = "rr"`), 1)
+	if bytes.Equal(next, src) {
+		t.Fatal("vs-150 is not in the file")
+	}
+	f2, diags := l.Parse("big.hcl", next)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cfg2, _ := f2.Resolve("a")
+	if f1.Parsed() != len(src) || f2.Parsed() == 0 || f2.Parsed() > 2*pieceSize {
+		t.Errorf("bytes parsed: first load %d of %d, reload %d; want all, then one piece", f1.Parsed(), len(src), f2.Parsed())
+	}
+
+	fresh, _ := Parse("big.hcl", next)
+	want, _ := fresh.Resolve("a")
+	if diff := cmp.Diff(want, cfg2, netipOpts); diff != "" {
+		t.Fatalf("config after the reload (-fresh load +reload):\n%s", diff)
+	}
+	if got := cfg2.VirtualServers[150].Scheduler; got != "rr" {
+		t.Errorf("vs-150's scheduler after the reload = %q, want rr", got)
+	}
+	// A virtual server was built again exactly when its block was
+	// decoded again; the others share their real servers with the last
+	// load's Config.
+	vb1, vb2 := f1.root.blocks["virtual_server"], f2.root.blocks["virtual_server"]
+	rebuilt := 0
+	for i := range cfg2.VirtualServers {
+		shared := &cfg1.VirtualServers[i].RealServers[0] == &cfg2.VirtualServers[i].RealServers[0]
+		if reused := vb1[i] == vb2[i]; shared != reused {
+			t.Errorf("%s: built again %v, its block decoded again %v", cfg2.VirtualServers[i].Name, !shared, !reused)
+		}
+		if !shared {
+			rebuilt++
+		}
+	}
+	if rebuilt == 0 || rebuilt > 300/4 {
+		t.Errorf("%d of 300 virtual servers built again, want those of one piece", rebuilt)
+	}
+}
+
+// TestReloadGroupChangeReachesMembers checks that a virtual server with a
+// group is built again when only its group changed, in another piece.
+func TestReloadGroupChangeReachesMembers(t *testing.T) {
+	group := func(addrs string) []byte {
+		return slices.Concat([]byte("cluster = \"c\"\nvirtual_server_group \"g\" {\n  addresses = "+addrs+"\n}\n"),
+			bigConfig(60)[len("cluster = \"big\"\n"):],
+			[]byte("virtual_server \"web\" {\n  group = \"g\"\n  real_server \"192.0.2.50:80\" {}\n}\n"))
+	}
+	l := NewLoader()
+	if _, diags := l.Parse("g.hcl", group(`["192.0.2.1:80"]`)); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	f, diags := l.Parse("g.hcl", group(`["192.0.2.1:80", "192.0.2.2:80"]`))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cfg, _ := f.Resolve("a")
+	var members []string
+	for _, vs := range cfg.VirtualServers {
+		if strings.HasPrefix(vs.Name, "web") {
+			members = append(members, vs.Address.String())
+		}
+	}
+	if want := []string{"192.0.2.1:80", "192.0.2.2:80"}; !slices.Equal(members, want) {
+		t.Errorf("members after the group changed = %v, want %v", members, want)
 	}
 }

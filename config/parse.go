@@ -41,13 +41,14 @@ type parsed struct {
 	syntax bool // HCL found a syntax error: root is nil
 }
 
-// parseFile parses src, checked by the limits first, and decodes its top
+// parseSource parses src, checked by the limits first, and decodes its top
 // level with spec. cache holds the pieces of earlier loads; the pieces of
-// this one are added to used.
-func parseSource(filename string, src []byte, spec *blockSpec, cache, used map[pieceKey]*parsed) (*block, Diagnostics) {
+// this one are added to used. n is the bytes parsed, those of the pieces
+// not in cache.
+func parseSource(filename string, src []byte, spec *blockSpec, cache, used map[pieceKey]*parsed) (root *block, diags Diagnostics, n int) {
 	d, cuts := scanFile(filename, src, pieceSize)
 	if d != nil {
-		return nil, Diagnostics{d}
+		return nil, Diagnostics{d}, 0
 	}
 	bounds := append(append(make([]int, 0, len(cuts)+2), 0), cuts...)
 	bounds = append(bounds, len(src))
@@ -66,6 +67,7 @@ func parseSource(filename string, src []byte, spec *blockSpec, cache, used map[p
 			pieces[i] = p
 		} else {
 			todo = append(todo, i)
+			n += bounds[i+1] - bounds[i]
 		}
 	}
 	parseAll(todo, func(i int) {
@@ -77,12 +79,13 @@ func parseSource(filename string, src []byte, spec *blockSpec, cache, used map[p
 	if !ok {
 		// Cutting the file can neither hide nor add a syntax error:
 		// parse it whole, as HCL alone would.
-		return parseWhole(filename, src, spec)
+		root, diags = parseWhole(filename, src, spec)
+		return root, diags, len(src)
 	}
 	for i, k := range keys {
 		used[k] = pieces[i]
 	}
-	return root, diags
+	return root, diags, n
 }
 
 // parseAll calls parse(i) for each of todo, on up to GOMAXPROCS

@@ -228,15 +228,16 @@ func (d *Daemon) load() (cfg *config.Config, unchanged bool, err error) {
 		return nil, false, &ConfigError{Diagnostics: diags, Source: f.Source()}
 	}
 	if d.running {
-		d.bigReload = f.Size() >= bigLoad // freed once the reload is done
+		// A reload parses only the pieces that changed.
+		d.bigReload = f.Parsed() >= bigLoad // freed once the reload is done
 	} else {
 		d.bigStart = f.Size() >= bigLoad // freed once ready
 	}
 	return cfg, false, nil
 }
 
-// bigLoad is the size of config files past which a load hands the memory
-// that parsing them took back to the system at once. Parsing allocates
+// bigLoad is the size of config files parsed past which a load hands the
+// memory that parsing them took back to the system at once. Parsing allocates
 // many times the files' size, and the Go runtime returns unused memory
 // only over minutes, while a director's live heap is a fraction of that
 // peak: without this, the peak of the last load stays the process's size.

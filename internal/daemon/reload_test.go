@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -420,4 +421,48 @@ func TestReloadIncludedFiles(t *testing.T) {
 		t.Errorf("the status still reports the rejected reload: %q", *doc.Config.LastReloadError)
 	}
 	h.stop()
+}
+
+// TestReloadFreesMemoryOnlyAfterBigParse checks that a reload hands memory
+// back to the system after it parsed much (bigLoad), and not when little
+// of a big file changed: a collection of the whole heap after every reload
+// of a big file would cost more than the reload.
+func TestReloadFreesMemoryOnlyAfterBigParse(t *testing.T) {
+	verifyNoLeaks(t)
+	var frees atomic.Int32
+	saved := freeInBackground
+	freeInBackground = func() { frees.Add(1) }
+	t.Cleanup(func() { freeInBackground = saved })
+
+	// Enough services, each with a long comment, to pass bigLoad.
+	file := func(weight int) string {
+		var b strings.Builder
+		b.WriteString("cluster = \"unit\"\nstatus {\n  metrics_listen = \"\"\n}\n")
+		pad := strings.Repeat("x", 1000)
+		for i := 0; b.Len() < bigLoad+bigLoad/4; i++ {
+			fmt.Fprintf(&b, "# %s\nvirtual_server \"vs%d\" {\n  address = \"10.0.%d.%d:80\"\n  method  = \"nat\"\n  real_server \"172.16.%d.%d:8080\" { weight = %d }\n}\n",
+				pad, i, i>>8, i&255, i>>8, i&255, weight)
+		}
+		return b.String()
+	}
+	sys := newFakeSystem(nil, "10.0.0.1", "eth0")
+	h := startDaemon(t, file(1), sys)
+	eventually(t, 10*time.Second, "READY", func() bool { return h.sd.has("READY=1") })
+	reload := func(src string) {
+		t.Helper()
+		h.write(src)
+		if applied, diags, err := h.d.Reload(context.Background()); !applied || err != nil {
+			t.Fatalf("reload: applied %v, diagnostics %q, err %v", applied, diags, err)
+		}
+	}
+
+	one := strings.Replace(file(1), "weight = 1 }", "weight = 2 }", 1)
+	reload(one)
+	if n := frees.Load(); n != 0 {
+		t.Errorf("a reload of one changed service handed memory back %d times, want 0", n)
+	}
+	reload(file(3))
+	if n := frees.Load(); n != 1 {
+		t.Errorf("a reload of a big file changed throughout handed memory back %d times, want 1", n)
+	}
 }
