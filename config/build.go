@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,16 +60,15 @@ type builder struct {
 	memo bool
 }
 
-// builtServer is a virtual server built from its block, with what the
-// build reported. A Loader keeps the decoded blocks of the pieces that did
+// builtServer is a virtual server built from its block without a
+// diagnostic. A Loader keeps the decoded blocks of the pieces that did
 // not change from one load to the next (parse.go), and a virtual server
 // without a group depends on its block alone: a reload builds again only
 // the virtual servers of the pieces that changed. Nothing changes a built
 // virtual server's slices and pointers afterwards, so the Configs of
 // successive loads may share them.
 type builtServer struct {
-	vs    VirtualServer
-	diags Diagnostics
+	vs VirtualServer
 }
 
 // virtualServerOnce is virtualServer, taking what an earlier build of the
@@ -80,12 +78,15 @@ func (b *builder) virtualServerOnce(vb *block, groups map[string]*serverGroup) (
 		return b.virtualServer(vb, groups)
 	}
 	if r := vb.built; r != nil {
-		b.diags = append(b.diags, r.diags...)
 		return r.vs, nil
 	}
 	n := len(b.diags)
 	vs, grp := b.virtualServer(vb, groups)
-	vb.built = &builtServer{vs: vs, diags: slices.Clone(b.diags[n:])}
+	if len(b.diags) == n {
+		// Kept only without diagnostics, which have positions: a
+		// piece's blocks move (parsed.move), a built server does not.
+		vb.built = &builtServer{vs: vs}
+	}
 	return vs, grp
 }
 
@@ -201,7 +202,6 @@ func (b *builder) build(root *block) *Config {
 		cfg.SyncGroups = append(cfg.SyncGroups, g)
 	}
 
-	vsLine := map[string]int{}
 	// The kernel knows a service by protocol and address, or by firewall
 	// mark and family: two blocks with one key would fight over it.
 	type serviceKey struct {
@@ -211,23 +211,26 @@ func (b *builder) build(root *block) *Config {
 		ipv6  bool
 	}
 	vbs := root.blocks["virtual_server"]
+	vsLine := make(map[string]int, len(vbs))
 	services := make(map[serviceKey]string, len(vbs))
 	cfg.VirtualServers = make([]VirtualServer, 0, len(vbs))
 	groups := b.groups(root)
 	memberOf := map[string]string{} // member name -> group
-	for _, vb := range root.blocks["virtual_server"] {
+	for _, vb := range vbs {
 		if line, dup := vsLine[vb.label]; dup {
 			b.errorf(vb.labelRng, "duplicate virtual_server %q (the first is at line %d)", vb.label, line)
 			continue
 		}
 		vsLine[vb.label] = vb.labelRng.Start.Line
 		vs, grp := b.virtualServerOnce(vb, groups)
-		expanded := []VirtualServer{vs}
+		first := len(cfg.VirtualServers)
 		if grp != nil {
-			expanded = members(&vs, grp)
+			cfg.VirtualServers = append(cfg.VirtualServers, members(&vs, grp)...)
+		} else {
+			cfg.VirtualServers = append(cfg.VirtualServers, vs)
 		}
-		for i := range expanded {
-			m := &expanded[i]
+		for i := first; i < len(cfg.VirtualServers); i++ {
+			m := &cfg.VirtualServers[i]
 			var k serviceKey
 			var rng hcl.Range
 			switch {
@@ -251,9 +254,8 @@ func (b *builder) build(root *block) *Config {
 				}
 			}
 		}
-		cfg.VirtualServers = append(cfg.VirtualServers, expanded...)
 	}
-	for _, vb := range root.blocks["virtual_server"] {
+	for _, vb := range vbs {
 		if g, clash := memberOf[vb.label]; clash {
 			b.errorf(vb.labelRng, "%s", memberClash(vb.label, g))
 		}

@@ -113,6 +113,40 @@ func (b *block) get(name string) *value {
 // (and then defaulted).
 func (b *block) ok(name string) bool { return !b.bad.has(b.index(name)) }
 
+// move shifts every position in the block and its children by dl lines
+// and db bytes (parsed.move).
+func (b *block) move(dl, db int) {
+	shift := func(r *hcl.Range) {
+		if r.Start.Line > 0 {
+			r.Start.Line += dl
+			r.Start.Byte += db
+			r.End.Line += dl
+			r.End.Byte += db
+		}
+	}
+	shift(&b.typeRng)
+	shift(&b.labelRng)
+	for _, v := range b.attrs {
+		if v == nil {
+			continue
+		}
+		shift(&v.nameRng)
+		shift(&v.rng)
+		for i := range v.list {
+			shift(&v.list[i].rng)
+		}
+		for i := range v.entries {
+			shift(&v.entries[i].keyRng)
+			shift(&v.entries[i].rng)
+		}
+	}
+	for _, children := range b.blocks {
+		for _, c := range children {
+			c.move(dl, db)
+		}
+	}
+}
+
 func (b *block) addChild(name string, child *block) {
 	if b.blocks == nil {
 		b.blocks = map[string][]*block{}

@@ -146,11 +146,12 @@ type nestScanner struct {
 	// noCommentEnd is set once a search for */ failed: every later /*
 	// is unterminated too, and HCL scans it as / and *.
 	noCommentEnd bool
-	// pieceSize, when set, asks for cuts: offsets, at least pieceSize
-	// bytes apart, where a top-level item ends with a newline.
+	// pieceSize, when set, asks for cuts: offsets where a top-level item
+	// ends with a newline, about pieceSize bytes apart (cutAfter).
 	pieceSize int
 	cuts      []int
 	lastCut   int
+	itemStart int // where the top-level item under way starts
 }
 
 func newNestScanner(src []byte, limit int) *nestScanner {
@@ -230,13 +231,42 @@ func (s *nestScanner) newline(next int) {
 	switch {
 	case len(s.nests) == 0 && len(s.modes) == 0:
 		s.reset()
-		if s.pieceSize > 0 && next-s.lastCut >= s.pieceSize && s.src[next-1] == '\n' {
-			s.cuts = append(s.cuts, next)
-			s.lastCut = next
+		if s.pieceSize > 0 && s.src[next-1] == '\n' {
+			if cutAfter(s.src[s.itemStart:next], next-s.lastCut, s.pieceSize) {
+				s.cuts = append(s.cuts, next)
+				s.lastCut = next
+			}
+			s.itemStart = next
 		}
 	case len(s.nests) > 0 && s.nests[len(s.nests)-1].kind == nestBody:
 		s.reset()
 	}
+}
+
+// cutAfter decides whether a piece ends after a top-level item, the piece
+// being sofar bytes long with it. The choice is made by the item's own
+// text: an item of n bytes ends a piece with a chance of n in pieceSize,
+// so pieces are about pieceSize bytes long, and a piece shorter than a
+// quarter of that is not ended. An edit of one item thus changes the cuts
+// around it alone: the pieces after it are cut where they were, and a
+// Loader finds them unchanged (ahead of the edit, they only moved). A
+// piece four times pieceSize is ended whatever its last item.
+func cutAfter(item []byte, sofar, pieceSize int) bool {
+	switch {
+	case sofar < pieceSize/4:
+		return false
+	case sofar >= 4*pieceSize:
+		return true
+	}
+	// FNV-1a.
+	h := uint64(14695981039346656037)
+	for _, c := range item {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	// The high half, scaled to [0, pieceSize): FNV's low bits depend on
+	// the low bits of the input alone.
+	return (h>>32)*uint64(pieceSize)>>32 < uint64(len(item))
 }
 
 func (s *nestScanner) pushMode(m lexMode) bool {

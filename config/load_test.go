@@ -338,8 +338,8 @@ func TestReloadBuildsOnlyChanged(t *testing.T) {
 		t.Fatal(diags)
 	}
 	cfg2, _ := f2.Resolve("a")
-	if f1.Parsed() != len(src) || f2.Parsed() == 0 || f2.Parsed() > 2*pieceSize {
-		t.Errorf("bytes parsed: first load %d of %d, reload %d; want all, then one piece", f1.Parsed(), len(src), f2.Parsed())
+	if f1.Parsed() != len(src) || f2.Parsed() == 0 || f2.Parsed() > 4*pieceSize {
+		t.Errorf("bytes parsed: first load %d of %d, reload %d; want all, then the pieces around the change", f1.Parsed(), len(src), f2.Parsed())
 	}
 
 	fresh, _ := Parse("big.hcl", next)
@@ -394,5 +394,56 @@ func TestReloadGroupChangeReachesMembers(t *testing.T) {
 	}
 	if want := []string{"192.0.2.1:80", "192.0.2.2:80"}; !slices.Equal(members, want) {
 		t.Errorf("members after the group changed = %v, want %v", members, want)
+	}
+}
+
+// TestReloadMovedPieces checks that pieces moved by an edit above them are
+// taken from the cache and report their mistakes where they now are, as a
+// fresh load does: after lines are inserted at the top, and after the
+// text of many services is repeated further down.
+func TestReloadMovedPieces(t *testing.T) {
+	src := bigConfig(300)
+	l := NewLoader()
+	if _, diags := l.Parse("big.hcl", src); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	// Three lines more at the top: every piece below moves.
+	moved := bytes.Replace(src, []byte("# generated\n"), []byte("# generated\n\n# by hand\n\n"), 1)
+	f, diags := l.Parse("big.hcl", moved)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if f.Parsed() > 4*pieceSize {
+		t.Errorf("after three lines inserted at the top, %d of %d bytes parsed again", f.Parsed(), len(moved))
+	}
+	got, _ := f.Resolve("a")
+	fresh, _ := Parse("big.hcl", moved)
+	want, _ := fresh.Resolve("a")
+	if diff := cmp.Diff(want, got, netipOpts); diff != "" {
+		t.Errorf("config after the move (-fresh load +reload):\n%s", diff)
+	}
+
+	for _, tc := range []struct{ name, old, new string }{
+		// The first vs-100 is in a moved piece.
+		{"duplicate of a moved service", `virtual_server "vs-280"`, `virtual_server "vs-100"`},
+		// The services from vs-100 on, repeated: the repeated pieces
+		// are the same text as cached ones.
+		{"repeated text", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := bytes.Replace(moved, []byte(tc.old), []byte(tc.new), 1)
+			if tc.old == "" {
+				at := bytes.Index(moved, []byte(`virtual_server "vs-100"`))
+				text = slices.Concat(moved, moved[at:])
+			}
+			_, diags := l.Parse("big.hcl", text)
+			_, want := Parse("big.hcl", text)
+			if !want.HasErrors() {
+				t.Fatal("no mistake in the file")
+			}
+			if diff := cmp.Diff(want.Error(), diags.Error()); diff != "" {
+				t.Errorf("diagnostics (-fresh load +reload):\n%s", diff)
+			}
+		})
 	}
 }

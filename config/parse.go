@@ -12,25 +12,27 @@ import (
 
 // A large cluster file is parsed in pieces. The nesting scanner, which
 // reads every byte before HCL does (limits.go), also notes where a
-// top-level item ends; the file is cut there into pieces of about
-// pieceSize bytes, and each piece is parsed by HCL on its own, from its
-// own line, and decoded at once, on as many cores as there are. So the
-// syntax tree of only a few pieces is alive at a time, HCL's token list
-// never grows past a piece's, and a piece that did not change since the
-// last load is not parsed again (Loader).
+// top-level item ends; the file is cut at some of those ends, chosen by
+// the items' own text (cutAfter), into pieces of about pieceSize bytes,
+// and each piece is parsed by HCL on its own, from its own line, and
+// decoded at once, on as many cores as there are. So the syntax tree of
+// only a few pieces is alive at a time, HCL's token list never grows past
+// a piece's, and a piece that did not change since the last load is not
+// parsed again (Loader), even when an edit above it moved it.
 //
 // A piece that HCL finds broken sends the whole file through HCL in one
 // go, so a syntax error is reported exactly as before, with nothing that
 // only cutting the file could cause.
-const pieceSize = 4 << 10
+const pieceSize = 2 << 10
 
 // pieceKey identifies a piece for the cache: the same text (by its
-// SHA-256) at the same line of the same file decodes to the same blocks
-// at the same positions.
+// SHA-256) in the same file decodes to the same blocks, wherever it is;
+// only their positions differ (parsed.move). nth tells apart pieces of
+// the same text in one file.
 type pieceKey struct {
 	file string
-	line int
 	sum  [sha256.Size]byte
+	nth  int
 }
 
 // parsed is one piece (or one whole file) decoded: the top-level items
@@ -38,7 +40,8 @@ type pieceKey struct {
 type parsed struct {
 	root   *block
 	diags  Diagnostics
-	syntax bool // HCL found a syntax error: root is nil
+	syntax bool    // HCL found a syntax error: root is nil
+	start  hcl.Pos // where the piece starts in its file, which its ranges follow
 }
 
 // parseSource parses src, checked by the limits first, and decodes its top
@@ -53,10 +56,15 @@ func parseSource(filename string, src []byte, spec *blockSpec, cache, used map[p
 	bounds := append(append(make([]int, 0, len(cuts)+2), 0), cuts...)
 	bounds = append(bounds, len(src))
 	keys := make([]pieceKey, len(bounds)-1)
+	starts := make([]hcl.Pos, len(keys))
+	seen := make(map[[sha256.Size]byte]int, len(keys))
 	line := 1
 	for i := range keys {
 		a, b := bounds[i], bounds[i+1]
-		keys[i] = pieceKey{file: filename, line: line, sum: sha256.Sum256(src[a:b])}
+		sum := sha256.Sum256(src[a:b])
+		keys[i] = pieceKey{file: filename, sum: sum, nth: seen[sum]}
+		seen[sum]++
+		starts[i] = hcl.Pos{Line: line, Column: 1, Byte: a}
 		line += bytes.Count(src[a:b], []byte{'\n'})
 	}
 
@@ -64,6 +72,7 @@ func parseSource(filename string, src []byte, spec *blockSpec, cache, used map[p
 	var todo []int
 	for i, k := range keys {
 		if p := cache[k]; p != nil {
+			p.move(starts[i])
 			pieces[i] = p
 		} else {
 			todo = append(todo, i)
@@ -71,8 +80,7 @@ func parseSource(filename string, src []byte, spec *blockSpec, cache, used map[p
 		}
 	}
 	parseAll(todo, func(i int) {
-		start := hcl.Pos{Line: keys[i].line, Column: 1, Byte: bounds[i]}
-		pieces[i] = parsePiece(filename, src[bounds[i]:bounds[i+1]], start, spec)
+		pieces[i] = parsePiece(filename, src[bounds[i]:bounds[i+1]], starts[i], spec)
 	})
 
 	root, diags, ok := merge(pieces, spec)
@@ -117,9 +125,31 @@ func parseAll(todo []int, parse func(int)) {
 func parsePiece(filename string, src []byte, start hcl.Pos, spec *blockSpec) *parsed {
 	hf, hd := hclsyntax.ParseConfig(src, filename, start)
 	if hd.HasErrors() {
-		return &parsed{syntax: true, diags: fromHCL(hd)}
+		return &parsed{syntax: true, diags: fromHCL(hd), start: start}
 	}
-	return decodeTop(filename, hf, spec)
+	p := decodeTop(filename, hf, spec)
+	p.start = start
+	return p
+}
+
+// move brings the positions of a cached piece to where it now starts: an
+// edit above it moved it by whole lines. The caller holds the Loader's
+// lock, as every reader of the blocks does.
+func (p *parsed) move(to hcl.Pos) {
+	dl, db := to.Line-p.start.Line, to.Byte-p.start.Byte
+	if dl == 0 && db == 0 {
+		return
+	}
+	p.start = to
+	for _, d := range p.diags {
+		if d.Line > 0 {
+			d.Line += dl
+			d.EndLine += dl
+		}
+	}
+	if p.root != nil {
+		p.root.move(dl, db)
+	}
 }
 
 // parseWhole parses and decodes src in one piece.
