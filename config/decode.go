@@ -116,34 +116,40 @@ func (b *block) ok(name string) bool { return !b.bad.has(b.index(name)) }
 // move shifts every position in the block and its children by dl lines
 // and db bytes (parsed.move).
 func (b *block) move(dl, db int) {
-	shift := func(r *hcl.Range) {
-		if r.Start.Line > 0 {
-			r.Start.Line += dl
-			r.Start.Byte += db
-			r.End.Line += dl
-			r.End.Byte += db
-		}
-	}
-	shift(&b.typeRng)
-	shift(&b.labelRng)
+	shiftRange(&b.typeRng, dl, db)
+	shiftRange(&b.labelRng, dl, db)
 	for _, v := range b.attrs {
-		if v == nil {
-			continue
-		}
-		shift(&v.nameRng)
-		shift(&v.rng)
-		for i := range v.list {
-			shift(&v.list[i].rng)
-		}
-		for i := range v.entries {
-			shift(&v.entries[i].keyRng)
-			shift(&v.entries[i].rng)
+		if v != nil {
+			v.move(dl, db)
 		}
 	}
 	for _, children := range b.blocks {
 		for _, c := range children {
 			c.move(dl, db)
 		}
+	}
+}
+
+// move shifts every position in the value by dl lines and db bytes.
+func (v *value) move(dl, db int) {
+	shiftRange(&v.nameRng, dl, db)
+	shiftRange(&v.rng, dl, db)
+	for i := range v.list {
+		shiftRange(&v.list[i].rng, dl, db)
+	}
+	for i := range v.entries {
+		shiftRange(&v.entries[i].keyRng, dl, db)
+		shiftRange(&v.entries[i].rng, dl, db)
+	}
+}
+
+// shiftRange shifts a set range by dl lines and db bytes.
+func shiftRange(r *hcl.Range, dl, db int) {
+	if r.Start.Line > 0 {
+		r.Start.Line += dl
+		r.Start.Byte += db
+		r.End.Line += dl
+		r.End.Byte += db
 	}
 }
 

@@ -250,7 +250,8 @@ func (s *nestScanner) newline(next int) {
 // quarter of that is not ended. An edit of one item thus changes the cuts
 // around it alone: the pieces after it are cut where they were, and a
 // Loader finds them unchanged (ahead of the edit, they only moved). A
-// piece four times pieceSize is ended whatever its last item.
+// piece four times pieceSize is ended whatever its last item. The chance
+// is drawn from the item's first bytes, which name a block and its label.
 func cutAfter(item []byte, sofar, pieceSize int) bool {
 	switch {
 	case sofar < pieceSize/4:
@@ -260,7 +261,7 @@ func cutAfter(item []byte, sofar, pieceSize int) bool {
 	}
 	// FNV-1a.
 	h := uint64(14695981039346656037)
-	for _, c := range item {
+	for _, c := range item[:min(len(item), 64)] {
 		h ^= uint64(c)
 		h *= 1099511628211
 	}

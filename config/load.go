@@ -136,7 +136,7 @@ func (l *Loader) sameSources(main []byte) bool {
 
 func (l *Loader) parse(filename string, src []byte) *File {
 	f := &File{mu: &l.mu, name: filename, sources: []source{{filename, src}}}
-	used := map[pieceKey]*parsed{}
+	used := make(map[pieceKey]*parsed, len(l.pieces))
 	l.beforeParse(f)
 	root, diags, n := parseSource(filename, src, schema, l.pieces, used)
 	f.parsed = n
@@ -170,7 +170,7 @@ func (l *Loader) parse(filename string, src []byte) *File {
 // returns a top level with their blocks after the main file's.
 func (l *Loader) includes(f *File, root *block, used map[pieceKey]*parsed) (*block, Diagnostics) {
 	names, diags := includedFiles(f.name, root)
-	all := []*parsed{{root: root}}
+	all := []*parsed{itemsOf(root, nil, hcl.Pos{})}
 	for _, ref := range names {
 		src, err := readFile(ref.name)
 		if err != nil {
@@ -183,10 +183,11 @@ func (l *Loader) includes(f *File, root *block, used map[pieceKey]*parsed) (*blo
 		f.parsed += n
 		diags = append(diags, ds...)
 		if inc != nil {
-			all = append(all, &parsed{root: inc})
+			all = append(all, itemsOf(inc, nil, hcl.Pos{}))
 		}
 	}
 	merged, ds, _ := merge(all, schema)
+	merged.used |= root.used // include, read above
 	return merged, append(diags, ds...)
 }
 
