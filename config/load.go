@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,14 +77,14 @@ func NewLoader() *Loader {
 // since the Loader's last good load, it returns that load's File and
 // unchanged is true.
 func (l *Loader) Load(filename string) (f *File, unchanged bool, diags Diagnostics) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last != nil && l.last.name == filename && l.sameSources() {
+		return l.last, true, nil
+	}
 	src, diags := ReadFile(filename)
 	if diags.HasErrors() {
 		return nil, false, diags
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.last != nil && l.last.name == filename && l.sameSources(src) {
-		return l.last, true, nil
 	}
 	f = l.parse(filename, src)
 	return f, false, f.diags
@@ -110,11 +109,11 @@ func (l *Loader) Parse(filename string, src []byte) (*File, Diagnostics) {
 	return f, f.diags
 }
 
-// sameSources reports whether main, and every file the last load's
-// includes name now, are byte for byte those of the last load.
-func (l *Loader) sameSources(main []byte) bool {
+// sameSources reports whether the main file, and every file the last
+// load's includes name now, are byte for byte those of the last load.
+func (l *Loader) sameSources() bool {
 	last := l.last
-	if !bytes.Equal(main, last.sources[0].src) {
+	if !sameFile(last.name, last.sources[0].src) {
 		return false
 	}
 	names, diags := includedFiles(last.name, last.root)
@@ -123,11 +122,7 @@ func (l *Loader) sameSources(main []byte) bool {
 	}
 	for i, inc := range names {
 		old := last.sources[i+1]
-		if inc.name != old.name {
-			return false
-		}
-		src, err := readFile(inc.name)
-		if err != nil || !bytes.Equal(src, old.src) {
+		if inc.name != old.name || !sameFile(inc.name, old.src) {
 			return false
 		}
 	}

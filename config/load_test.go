@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -445,5 +446,29 @@ func TestReloadMovedPieces(t *testing.T) {
 				t.Errorf("diagnostics (-fresh load +reload):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestUnchangedLoadAllocatesLittle checks that a Load of files that did
+// not change compares them without reading them whole: on a large
+// configuration, a reload that allocates the files' size makes the
+// collector pass over everything the daemon keeps.
+func TestUnchangedLoadAllocatesLittle(t *testing.T) {
+	src := bigConfig(3000) // about 1 MB
+	dir := writeFiles(t, map[string]string{"lvsd.hcl": string(src)})
+	main := filepath.Join(dir, "lvsd.hcl")
+	l := NewLoader()
+	if _, _, diags := l.Load(main); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, unchanged, diags := l.Load(main)
+	runtime.ReadMemStats(&after)
+	if diags.HasErrors() || !unchanged {
+		t.Fatalf("second load: unchanged %v, %v", unchanged, diags)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(len(src))/8 {
+		t.Errorf("a load of an unchanged %d-byte file allocated %d bytes", len(src), got)
 	}
 }

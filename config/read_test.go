@@ -65,3 +65,35 @@ func TestReadFileCapsGrowingFile(t *testing.T) {
 		t.Errorf("ReadFile(/proc/self/status) = %q, %v", src, diags)
 	}
 }
+
+func TestSameFile(t *testing.T) {
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 5000) // several chunks
+	name := filepath.Join(dir, "f")
+	if err := os.WriteFile(name, big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lastDiffers := bytes.Clone(big)
+	lastDiffers[len(big)-1] = 'x'
+	for _, tc := range []struct {
+		name string
+		want []byte
+		same bool
+	}{
+		{"same", big, true},
+		{"last byte differs", lastDiffers, false},
+		{"shorter", big[:len(big)-1], false},
+		{"longer", append(bytes.Clone(big), '\n'), false},
+		{"empty", nil, false},
+	} {
+		if got := sameFile(name, tc.want); got != tc.same {
+			t.Errorf("%s: sameFile = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+	if sameFile(filepath.Join(dir, "missing"), nil) {
+		t.Error("a missing file is the same as an empty one")
+	}
+	if sameFile(dir, nil) {
+		t.Error("a directory is the same as an empty file")
+	}
+}

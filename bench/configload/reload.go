@@ -49,8 +49,8 @@ func reloadChild(file string, reloads int) error {
 			res.ServicesSeen = len(cfg.VirtualServers)
 		}
 		took := cpu() - before
-		if f.Size() >= 1<<20 {
-			debug.FreeOSMemory() // as the daemon does after a big load
+		if !unchanged && f.Parsed() >= 1<<20 {
+			debug.FreeOSMemory() // as the daemon does after a big parse
 		}
 		return took, unchanged, nil
 	}
