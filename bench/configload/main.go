@@ -41,7 +41,15 @@ func main() {
 	reloads := flag.Int("reloads", 5, "reloads of each kind at each size")
 	write := flag.String("write", "", "put the section in this markdown file (BENCHMARKS.md)")
 	child := flag.String("reload-child", "", "internal: measure reloads of this cluster file in this process")
+	hclOnly := flag.String("hcl-child", "", "internal: parse this cluster file with HCL's syntax parser alone")
 	flag.Parse()
+	if *hclOnly != "" {
+		if err := hclChild(*hclOnly); err != nil {
+			fmt.Fprintln(os.Stderr, "configload:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*gen, *sizes, *nodes, *runs, *reloads, *write, *child); err != nil {
 		fmt.Fprintln(os.Stderr, "configload:", err)
 		os.Exit(1)
@@ -111,12 +119,13 @@ func run(gen, sizeList string, nodes, runs, reloads int, write, child string) er
 			{"lvsd validate", []string{lvsd, "validate", "-c", hcl}},
 			{"lvsd plan", []string{lvsd, "plan", "-c", hcl, "--node", "director-a"}},
 			{"keepalived -t", []string{"keepalived", "-t", "-f", kconf}},
+			{"HCL syntax alone", []string{self, "-hcl-child", hcl}},
 		}
 		got := make([][]sample, len(cmds))
 		for i := range runs {
-			order := []int{0, 1, 2}
+			order := []int{0, 1, 2, 3}
 			if i%2 == 1 {
-				order = []int{2, 0, 1}
+				order = []int{2, 3, 0, 1}
 			}
 			for _, c := range order {
 				s, err := measure(cmds[c].argv)
