@@ -496,8 +496,12 @@ func (r *Reconciler) passFull(fresh bool) error {
 			interleave = false
 		}
 	}
-	// Changes already waiting go first.
+	// Changes already waiting go first. Should they fail, the read is a
+	// plain one from the start.
 	through(r.takeChanged(fresh))
+	if !interleave {
+		clear(touched)
+	}
 	actual, err := readTable(r.k, func(k ipvs.ServiceKey) bool {
 		if interleave && r.changed() {
 			through(r.takeChanged(false))
