@@ -38,8 +38,8 @@ virtual_server "web" {
   announce    = "bgp"
   health_check "exec" {
     command  = ["test", "-e", "FLAG"]
-    interval = "100ms"
-    timeout  = "90ms" # a race build starts a process in tens of ms
+    interval = "300ms"
+    timeout  = "250ms" # a race build starts the supervisor in about 100 ms
     rise     = 1
     fall     = 1
   }

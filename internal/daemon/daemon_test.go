@@ -105,8 +105,8 @@ virtual_server "web" {
   real_server "127.0.0.2:80" { # exec
     health_check "exec" {
       command  = ["true"]
-      interval = "200ms"
-      timeout  = "150ms"
+      interval = "300ms"
+      timeout  = "250ms"
       rise     = 1
     }
   }

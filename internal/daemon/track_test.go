@@ -139,8 +139,8 @@ virtual_server "web" {
     notify_down = %s
     health_check "exec" {
       command  = ["test", "-e", %q]
-      interval = "200ms"
-      timeout  = "190ms"
+      interval = "300ms"
+      timeout  = "250ms"
       rise     = 1
       fall     = 1
     }
