@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 100000x ./config/
 	$(GO) test -run '^$$' -fuzz '^FuzzNesting$$' -fuzztime 100000x ./config/
 	$(GO) test -run '^$$' -fuzz '^FuzzReloadMatchesFresh$$' -fuzztime 3000x ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzPlainMatchesHCL$$' -fuzztime 200000x ./config/
 	$(GO) test -run '^$$' -fuzz '^FuzzReload$$' -fuzztime 20000x ./internal/daemon/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 300000x ./ipvs/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime 300000x ./healthcheck/

@@ -213,6 +213,9 @@ func parseAll(n int, parse func(int)) {
 }
 
 func parsePiece(filename string, src []byte, start hcl.Pos, spec *blockSpec) *parsed {
+	if root, ok := readPlain(filename, src, start, spec); ok {
+		return itemsOf(root, nil, start)
+	}
 	root, diags, ok := parseAt(filename, src, start, spec)
 	if !ok {
 		return &parsed{syntax: true, diags: diags, start: start}
