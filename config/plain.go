@@ -261,7 +261,7 @@ func (r *plainReader) number(as *attrSpec) (int64, bool) {
 		return 0, false
 	}
 	switch at(r.src, j) {
-	case ' ', '\t', '\n', '#', '/', ',', ']':
+	case ' ', '\t', '\n', '#', '/', ',', ']', '}':
 	default:
 		if j < len(r.src) {
 			return 0, false
@@ -356,8 +356,23 @@ func (r *plainReader) block(parent *block, bs *blockSpec, typeRng hcl.Range) boo
 		return false
 	}
 	child.init(bs)
-	if !r.endOfLine(false) || !r.body(bs, child, false) {
-		return false
+	r.spaces()
+	switch c := r.peek(); {
+	case c == '}':
+		// An empty block on one line.
+	case isIdentStart(c):
+		// A block on one line holds one attribute and nothing else.
+		if !r.item(bs, child) || len(child.blocks) > 0 {
+			return false
+		}
+		r.spaces()
+		if r.peek() != '}' {
+			return false
+		}
+	default:
+		if !r.endOfLine(false) || !r.body(bs, child, false) {
+			return false
+		}
 	}
 	r.skip(1) // the closing brace
 	for _, as := range bs.Attrs {

@@ -66,6 +66,9 @@ const plainForms = "cluster = \"c\" # the name\n" +
 	"  }\n" +
 	"  real_server \"172.16.0.1:8080\" {\n" +
 	"  }\n" +
+	"  real_server \"172.16.0.4:8080\" {}\n" +
+	"  real_server \"172.16.0.5:8080\" { weight = 2 }\n" +
+	"  real_server \"172.16.0.6:8080\" {weight=3}\n" +
 	"}\n" +
 	"virtual_server \"vs-1\" {\n" +
 	"  address = \"10.0.0.1:80\"\n" +
@@ -124,7 +127,10 @@ func TestPlainLeavesTheRestToHCL(t *testing.T) {
 		{"bare label", `node "a" {`, `node a {`},
 		{"bad label", `health_check "http"`, `health_check "htp"`},
 		{"empty label", `node "a" {`, `node " " {`},
-		{"one-line block", "real_server \"172.16.0.1:8080\" {\n  }", `real_server "172.16.0.1:8080" {}`},
+		{"one-line block of two attributes", "{ weight = 2 }", "{ weight = 2, upper_threshold = 1 }"},
+		{"one-line block of a block", `health_check "http" {`, `health_check "http" { real_server "x" {} }`},
+		{"one-line block with a comment", "{ weight = 2 }", "{ weight = 2 # two }"},
+		{"one-line block left open", "{weight=3}", "{weight=3"},
 		{"two items on a line", "cluster = \"c\" # the name\n", "cluster = \"c\" node \"b\" {\n}\n"},
 		{"missing required", "  interface   = \"eth0\"\n", ""},
 		{"second block of a single kind", "    interval      = \"5s\"\n  }\n", "    interval      = \"5s\"\n  }\n  health_check \"tcp\" {\n  }\n"},
