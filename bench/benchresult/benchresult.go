@@ -83,6 +83,14 @@ type ColdStartSize struct {
 	ReloadShareMS        []float64 `json:"reload_share_ms"`
 	ReloadShareKernelMS  []float64 `json:"reload_share_kernel_ms"`
 	SettledRSSKiB        []int64   `json:"settled_rss_kib"`
+	// The same reloads asked by SIGHUP, as `systemctl reload` does: from
+	// the signal to the daemon's "config reloaded" line (unchanged), and
+	// to the changed weight in the kernel (one weight).
+	SignalNoopMS         []float64 `json:"signal_noop_ms"`
+	SignalWeightKernelMS []float64 `json:"signal_weight_kernel_ms"`
+	// lvsd's own process start, for the command's share of the reloads:
+	// the wall time of `lvsd version`.
+	CommandStartMS []float64 `json:"command_start_ms"`
 }
 
 // HealthMarker starts the line of the health check CPU benchmark's result.

@@ -122,9 +122,10 @@ func section(r benchresult.ColdStart, m benchrun.Machine) string {
 	b.WriteString("\nThen, on each started daemon, `lvsd reload` of the unchanged file, of\n" +
 		"the file with one real server's weight changed, and of the file with one\n" +
 		"service in a hundred changed (a real server's weight): the command's wall\n" +
-		"time, and until `ipvsadm -L -n -t` shows the last changed weight (every\n" +
-		"changed weight is then checked in the kernel); then the daemon's resident\n" +
-		"size (VmRSS). Medians; the shares are of lvsd's cold start above:\n\n")
+		"time, and until the kernel has the last changed weight (read over\n" +
+		"netlink every millisecond; every changed weight is then checked in the\n" +
+		"kernel); then the daemon's resident size (VmRSS). Medians; the shares\n" +
+		"are of lvsd's cold start above:\n\n")
 	b.WriteString("| services | reload, unchanged | share | reload, one weight | in the kernel | share | reload, 1 % of services | in the kernel | share | resident after |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Sizes {
@@ -138,6 +139,20 @@ func section(r benchresult.ColdStart, m benchrun.Machine) string {
 		fmt.Fprintf(&b, "| %d | %.0f ms | %.1f %% | %.0f ms | %.0f ms | %.1f %% | %.0f ms | %.0f ms | %.1f %% | %.0f MiB |\n",
 			s.Services, noop, 100*noop/lv, weight, kernel, 100*kernel/lv,
 			share, shareKernel, 100*shareKernel/lv, benchrun.Median(rss)/1024)
+	}
+	b.WriteString("\nThe same reloads asked the way `systemctl reload lvsd` asks (the unit's\n" +
+		"`ExecReload` sends SIGHUP): from the signal to the daemon's `config\n" +
+		"reloaded` line for the unchanged file, and to the changed weight in the\n" +
+		"kernel for one weight; and the `lvsd` command's own start, the wall time\n" +
+		"of `lvsd version` in the same boot, which every `lvsd reload` above\n" +
+		"includes:\n\n")
+	b.WriteString("| services | SIGHUP, unchanged | share | SIGHUP, one weight in the kernel | share | `lvsd version` | share |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, s := range r.Sizes {
+		lv := benchrun.Median(s.LVSDms)
+		noop, kernel, start := benchrun.Median(s.SignalNoopMS), benchrun.Median(s.SignalWeightKernelMS), benchrun.Median(s.CommandStartMS)
+		fmt.Fprintf(&b, "| %d | %.0f ms | %.1f %% | %.0f ms | %.1f %% | %.0f ms | %.1f %% |\n",
+			s.Services, noop, 100*noop/lv, kernel, 100*kernel/lv, start, 100*start/lv)
 	}
 	b.WriteString("\nEach repetition (wall time):\n\n| services | lvsd | ipvsadm -R |\n|---|---|---|\n")
 	for _, s := range r.Sizes {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -119,6 +118,11 @@ func coldStartSize(t *testing.T, bin string, n int) benchresult.ColdStartSize {
 		r.ReloadShareMS = append(r.ReloadShareMS, ms(rl.share))
 		r.ReloadShareKernelMS = append(r.ReloadShareKernelMS, ms(rl.shareInKernel))
 		r.SettledRSSKiB = append(r.SettledRSSKiB, rl.rssKiB)
+		r.SignalNoopMS = append(r.SignalNoopMS, ms(rl.signalNoop))
+		r.SignalWeightKernelMS = append(r.SignalWeightKernelMS, ms(rl.signalWeightInKernel))
+		for _, d := range rl.commandStart {
+			r.CommandStartMS = append(r.CommandStartMS, ms(d))
+		}
 		p.stop(t)
 		// The table's rate estimators would load the turns after it.
 		if err := c.Flush(); err != nil {
@@ -188,13 +192,19 @@ func coldTouchMemory(t *testing.T) {
 // weight changed, with step = 100 one service in a hundred, for the
 // reload figures.
 func coldStartConfig(n, step, first int) []byte {
+	return coldStartConfigWeight(n, step, first, 2)
+}
+
+// coldStartConfigWeight is coldStartConfig with the changed weights at
+// weight.
+func coldStartConfigWeight(n, step, first, weight int) []byte {
 	var b strings.Builder
 	b.WriteString("cluster = \"cold\"\n\nnode \"d\" {\n  priority = 100\n}\n\nstatus {\n  metrics_listen = \"\"\n}\n\n")
 	for i := range n {
 		fmt.Fprintf(&b, "virtual_server \"vs%d\" {\n  address = %q\n  method  = \"nat\"\n", i, coldVIP(i))
 		for j := range 4 {
 			if j == 0 && step > 0 && i%step == first {
-				fmt.Fprintf(&b, "  real_server %q { weight = 2 }\n", coldReal(i, j))
+				fmt.Fprintf(&b, "  real_server %q { weight = %d }\n", coldReal(i, j), weight)
 				continue
 			}
 			fmt.Fprintf(&b, "  real_server %q {}\n", coldReal(i, j))
@@ -221,6 +231,10 @@ type coldReload struct {
 	weight, weightInKernel time.Duration // one weight: the command, the kernel
 	share, shareInKernel   time.Duration // 1 % of the services changed
 	rssKiB                 int64         // VmRSS after them
+	// By SIGHUP: unchanged, to the daemon's line; one weight, to the
+	// kernel.
+	signalNoop, signalWeightInKernel time.Duration
+	commandStart                     []time.Duration // lvsd version
 }
 
 // coldReloads times, on p's running daemon, `lvsd reload` of the
@@ -238,50 +252,82 @@ func coldReloads(t *testing.T, d *lab.Host, c *ipvs.Client, bin, file string, n 
 		}
 		return time.Since(start)
 	}
+	// signal reloads by SIGHUP and waits for the daemon's line.
+	signal := func() time.Duration {
+		for len(p.reloaded) > 0 {
+			<-p.reloaded
+		}
+		start := time.Now()
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-p.reloaded:
+		case <-time.After(time.Minute):
+			t.Fatal("no \"config reloaded\" line a minute after SIGHUP")
+		}
+		return time.Since(start)
+	}
 	defer func() {
 		if err := os.WriteFile(file, coldStartConfig(n, 0, 0), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}()
-	// change reloads the file with every step-th service's first weight
-	// from service first at 2 and waits until the last of them is in the
-	// kernel.
-	change := func(step, first int) (cmd, inKernel time.Duration) {
-		if err := os.WriteFile(file, coldStartConfig(n, step, first), 0o644); err != nil {
+	// change writes the file with every step-th service's first weight
+	// from service first at weight, reloads it with ask and waits until
+	// the last of them is in the kernel, read over netlink every
+	// millisecond (an ipvsadm process per look would take tens of
+	// milliseconds under emulation).
+	change := func(step, first, weight int, ask func() time.Duration) (cmd, inKernel time.Duration) {
+		if err := os.WriteFile(file, coldStartConfigWeight(n, step, first, weight), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		last := (n-1-first)/step*step + first
-		changed := regexp.MustCompile(regexp.QuoteMeta(coldReal(last, 0).String()) + `\s+Masq\s+2\s`)
+		key := ipvs.ServiceKey{Protocol: ipvs.TCP, Addr: coldVIP(last)}
 		start := time.Now()
-		cmd = reload()
+		cmd = ask()
 		for {
-			if out := d.MustExec(t, "ipvsadm", "-L", "-n", "-t", coldVIP(last).String()); changed.MatchString(out) {
+			dsts, err := c.Destinations(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i := slices.IndexFunc(dsts, func(dst ipvs.Destination) bool { return dst.Addr == coldReal(last, 0) }); i >= 0 && dsts[i].Weight == weight {
 				inKernel = time.Since(start)
 				break
 			}
 			if time.Since(start) > time.Minute {
 				t.Fatalf("the weight of %v is not in the kernel a minute after the reload", coldReal(last, 0))
 			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(time.Millisecond)
 		}
-		coldWeights(t, c, n, step, first)
+		coldWeights(t, c, n, step, first, weight)
 		return cmd, inKernel
 	}
 	var r coldReload
 	r.noop = reload()
-	r.weight, r.weightInKernel = change(n, 0)
+	r.weight, r.weightInKernel = change(n, 0, 2, reload)
 	// Services 50, 150, …: none is service 0, so each is a change.
-	r.share, r.shareInKernel = change(100, 50)
+	r.share, r.shareInKernel = change(100, 50, 2, reload)
+	r.signalNoop = signal()
+	_, r.signalWeightInKernel = change(n, 0, 3, signal)
 	r.rssKiB = procStatusKiB(t, p.cmd.Process.Pid, "VmRSS")
-	t.Logf("%d services: reload unchanged %v, one weight %v (in the kernel after %v), 1 %% %v (%v), resident %d KiB",
+	for range 3 {
+		start := time.Now()
+		if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil {
+			t.Fatalf("lvsd version: %v: %s", err, out)
+		}
+		r.commandStart = append(r.commandStart, time.Since(start))
+	}
+	t.Logf("%d services: reload unchanged %v, one weight %v (in the kernel after %v), 1 %% %v (%v), resident %d KiB; by SIGHUP unchanged %v, one weight in the kernel after %v; lvsd version %v",
 		n, r.noop.Round(time.Millisecond), r.weight.Round(time.Millisecond), r.weightInKernel.Round(time.Millisecond),
-		r.share.Round(time.Millisecond), r.shareInKernel.Round(time.Millisecond), r.rssKiB)
+		r.share.Round(time.Millisecond), r.shareInKernel.Round(time.Millisecond), r.rssKiB,
+		r.signalNoop.Round(time.Millisecond), r.signalWeightInKernel.Round(time.Millisecond), r.commandStart)
 	return r
 }
 
 // coldWeights fails t unless the kernel's table has coldStartConfig(n,
 // step, first)'s weights.
-func coldWeights(t *testing.T, c *ipvs.Client, n, step, first int) {
+func coldWeights(t *testing.T, c *ipvs.Client, n, step, first, weight int) {
 	t.Helper()
 	svcs, err := c.Services()
 	if err != nil {
@@ -296,7 +342,7 @@ func coldWeights(t *testing.T, c *ipvs.Client, n, step, first int) {
 		for _, dst := range s.Destinations {
 			want := 1
 			if dst.Addr == coldReal(i, 0) && i%step == first {
-				want = 2
+				want = weight
 			}
 			if dst.Weight != want {
 				t.Fatalf("after the reload, %v of %v has weight %d in the kernel, want %d", dst.Addr, s.Addr, dst.Weight, want)
@@ -314,12 +360,13 @@ type coldLVSD struct {
 	line      string
 	socket    string
 	done      chan error
+	reloaded  chan struct{} // a "config reloaded" line
 }
 
 // startLVSD starts lvsd run in d's namespace and waits for its ready line.
 func startLVSD(t *testing.T, d *lab.Host, bin, file, socket string) *coldLVSD {
 	t.Helper()
-	p := &coldLVSD{done: make(chan error, 1), socket: socket}
+	p := &coldLVSD{done: make(chan error, 1), socket: socket, reloaded: make(chan struct{}, 16)}
 	p.cmd = exec.Command(bin, "run", "-c", file, "--node", "d", "--socket", socket)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -341,6 +388,12 @@ func startLVSD(t *testing.T, d *lab.Host, bin, file, socket string) *coldLVSD {
 			log.WriteString(line + "\n")
 			if strings.Contains(line, " msg=ready ") {
 				ready <- line
+			}
+			if strings.Contains(line, ` msg="config reloaded" `) {
+				select {
+				case p.reloaded <- struct{}{}:
+				default:
+				}
 			}
 		}
 		p.done <- p.cmd.Wait()
