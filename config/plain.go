@@ -137,7 +137,8 @@ func (r *plainReader) body(spec *blockSpec, b *block, top bool) bool {
 	}
 }
 
-// item reads an attribute or a block, up to the end of its line.
+// item reads an attribute or a block into b; the caller reads what ends
+// its line.
 func (r *plainReader) item(spec *blockSpec, b *block) bool {
 	start := r.pos()
 	j := r.i
