@@ -137,27 +137,34 @@ func (r *plainReader) body(spec *blockSpec, b *block, top bool) bool {
 	}
 }
 
-// item reads an attribute or a block into b; the caller reads what ends
-// its line.
-func (r *plainReader) item(spec *blockSpec, b *block) bool {
-	start := r.pos()
+// word reads an identifier, or nothing if none starts here. Looking it up
+// as string(word) does not allocate: the conversion does not escape.
+func (r *plainReader) word() []byte {
 	j := r.i
 	for j < len(r.src) && isIdentCont(r.src[j]) {
 		j++
 	}
-	name := r.src[r.i:j]
+	w := r.src[r.i:j]
 	r.skip(j - r.i)
+	return w
+}
+
+// item reads an attribute or a block into b; the caller reads what ends
+// its line.
+func (r *plainReader) item(spec *blockSpec, b *block) bool {
+	start := r.pos()
+	name := r.word()
 	nameRng := r.rangeFrom(start)
 	r.spaces()
 	if r.peek() != '=' {
-		return r.block(b, blockNamed(spec, name), nameRng)
+		return r.block(b, spec.block(string(name)), nameRng)
 	}
 	r.skip(1)
 	if r.peek() == '=' {
 		return false
 	}
 	r.spaces()
-	i := attrNamed(spec, name)
+	i := b.index(string(name))
 	if i < 0 || i < len(b.attrs) && b.attrs[i] != nil {
 		return false
 	}
@@ -198,18 +205,13 @@ func (r *plainReader) value(as *attrSpec, b *block) (*value, bool) {
 		}
 		v.num = n
 	case kBool:
-		j := r.i
-		for j < len(r.src) && isIdentCont(r.src[j]) {
-			j++
-		}
-		switch string(r.src[r.i:j]) {
+		switch string(r.word()) {
 		case "true":
 			v.b = true
 		case "false":
 		default:
 			return nil, false
 		}
-		r.skip(j - r.i)
 	case kStringList, kIntList:
 		if !r.list(as, v) {
 			return nil, false
@@ -383,24 +385,4 @@ func (r *plainReader) block(parent *block, bs *blockSpec, typeRng hcl.Range) boo
 	}
 	parent.addChild(bs.Name, child)
 	return true
-}
-
-// attrNamed is the index of the attribute name in spec, or -1.
-func attrNamed(spec *blockSpec, name []byte) int {
-	for i, a := range spec.Attrs {
-		if a.Name == string(name) {
-			return i
-		}
-	}
-	return -1
-}
-
-// blockNamed is the kind of block name in spec, or nil.
-func blockNamed(spec *blockSpec, name []byte) *blockSpec {
-	for _, b := range spec.Blocks {
-		if b.Name == string(name) {
-			return b
-		}
-	}
-	return nil
 }
