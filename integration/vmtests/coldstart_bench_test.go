@@ -65,7 +65,7 @@ func TestColdStartBench(t *testing.T) {
 func coldStartSize(t *testing.T, bin string, n int) benchresult.ColdStartSize {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "lvsd.hcl")
-	if err := os.WriteFile(file, coldStartConfig(n, 0, 0), 0o644); err != nil {
+	if err := os.WriteFile(file, coldStartConfig(n, 0, 0, 0), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "plan", "-c", file).Output()
@@ -188,16 +188,10 @@ func coldTouchMemory(t *testing.T) {
 // servers each, unchecked (so up at once), without VRRP or metrics.
 //
 // With step above 0, the first real server of every step-th service from
-// service first (first, first + step, …) has weight 2: with step = n one
+// service first (first, first + step, …) has weight weight: with step = n one
 // weight changed, with step = 100 one service in a hundred, for the
 // reload figures.
-func coldStartConfig(n, step, first int) []byte {
-	return coldStartConfigWeight(n, step, first, 2)
-}
-
-// coldStartConfigWeight is coldStartConfig with the changed weights at
-// weight.
-func coldStartConfigWeight(n, step, first, weight int) []byte {
+func coldStartConfig(n, step, first, weight int) []byte {
 	var b strings.Builder
 	b.WriteString("cluster = \"cold\"\n\nnode \"d\" {\n  priority = 100\n}\n\nstatus {\n  metrics_listen = \"\"\n}\n\n")
 	for i := range n {
@@ -269,7 +263,7 @@ func coldReloads(t *testing.T, d *lab.Host, c *ipvs.Client, bin, file string, n 
 		return time.Since(start)
 	}
 	defer func() {
-		if err := os.WriteFile(file, coldStartConfig(n, 0, 0), 0o644); err != nil {
+		if err := os.WriteFile(file, coldStartConfig(n, 0, 0, 0), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}()
@@ -279,7 +273,7 @@ func coldReloads(t *testing.T, d *lab.Host, c *ipvs.Client, bin, file string, n 
 	// millisecond (an ipvsadm process per look would take tens of
 	// milliseconds under emulation).
 	change := func(step, first, weight int, ask func() time.Duration) (cmd, inKernel time.Duration) {
-		if err := os.WriteFile(file, coldStartConfigWeight(n, step, first, weight), 0o644); err != nil {
+		if err := os.WriteFile(file, coldStartConfig(n, step, first, weight), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		last := (n-1-first)/step*step + first
@@ -326,7 +320,7 @@ func coldReloads(t *testing.T, d *lab.Host, c *ipvs.Client, bin, file string, n 
 }
 
 // coldWeights fails t unless the kernel's table has coldStartConfig(n,
-// step, first)'s weights.
+// step, first, weight)'s weights.
 func coldWeights(t *testing.T, c *ipvs.Client, n, step, first, weight int) {
 	t.Helper()
 	svcs, err := c.Services()

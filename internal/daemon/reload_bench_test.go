@@ -52,10 +52,18 @@ func BenchmarkReloadOneWeight(b *testing.B) {
 	go func() { done <- d.Run(ctx) }()
 	defer func() {
 		cancel()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			b.Error("Run did not return after the benchmark")
+		}
 	}()
 	for !sd.has("READY=1") {
-		time.Sleep(time.Millisecond)
+		select {
+		case err := <-done:
+			b.Fatalf("Run returned before READY: %v", err)
+		case <-time.After(time.Millisecond):
+		}
 	}
 	i := 0
 	for b.Loop() {
