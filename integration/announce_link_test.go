@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -191,70 +192,22 @@ func TestLinkSenderOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Wait until the observer has everything (or give up after 3 s).
-	var frames [][]byte
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if frames = obs.from(mac); len(frames) >= 3*repeat {
+	// Wait until the observer has every announcement (or give up after 3 s).
+	// The frames from m also hold the probes and whatever else its stack
+	// sends (MLD reports, duplicate address detection), so the wait counts
+	// announcements, not frames.
+	var tl announcements
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		tl = tally(obs.from(mac), mac, vip4, vip6)
+		if tl.requests >= repeat && tl.replies >= repeat && tl.nas >= repeat || time.Now().After(deadline) {
 			break
 		}
 	}
-
-	var requests, replies, nas int
-	for _, b := range frames {
-		var f ethernet.Frame
-		if err := f.UnmarshalBinary(b); err != nil {
-			t.Errorf("undecodable frame %x: %v", b, err)
-			continue
-		}
-		switch f.EtherType {
-		case ethernet.EtherTypeARP:
-			var p arp.Packet
-			if err := p.UnmarshalBinary(f.Payload); err != nil {
-				t.Errorf("undecodable ARP %x: %v", f.Payload, err)
-				continue
-			}
-			if f.Destination.String() != "ff:ff:ff:ff:ff:ff" || p.SenderHardwareAddr.String() != mac.String() ||
-				p.SenderIP != vip4 || p.TargetIP != vip4 {
-				t.Errorf("ARP %v to %s: sender %s %s target %s, want broadcast, sender %s, sender = target = %s",
-					p.Operation, f.Destination, p.SenderHardwareAddr, p.SenderIP, p.TargetIP, mac, vip4)
-			}
-			switch p.Operation {
-			case arp.OperationRequest:
-				requests++
-			case arp.OperationReply:
-				replies++
-			}
-		case ethernet.EtherTypeIPv6:
-			ip6 := f.Payload
-			if len(ip6) < 40 || ip6[6] != 58 {
-				continue // not ICMPv6: not ours to check
-			}
-			icmp := ip6[40 : 40+binary.BigEndian.Uint16(ip6[4:6])]
-			msg, err := ndp.ParseMessage(icmp)
-			if err != nil {
-				continue // other ICMPv6 (a router solicitation, MLD)
-			}
-			na, ok := msg.(*ndp.NeighborAdvertisement)
-			if !ok {
-				continue
-			}
-			nas++
-			src := netip.AddrFrom16([16]byte(ip6[8:24]))
-			dst := netip.AddrFrom16([16]byte(ip6[24:40]))
-			var tlla string
-			for _, o := range na.Options {
-				if l, ok := o.(*ndp.LinkLayerAddress); ok && l.Direction == ndp.Target {
-					tlla = l.Addr.String()
-				}
-			}
-			if dst != allNodes || ip6[7] != 255 || !na.Override || na.Solicited || na.TargetAddress != vip6 || tlla != mac.String() {
-				t.Errorf("NA %s -> %s hop limit %d override %v solicited %v target %s TLLA %q; want -> ff02::1, 255, override, not solicited, %s, %s",
-					src, dst, ip6[7], na.Override, na.Solicited, na.TargetAddress, tlla, vip6, mac)
-			}
-		}
+	for _, p := range tl.problems {
+		t.Error(p)
 	}
-	if requests != repeat || replies != repeat || nas != repeat {
-		t.Errorf("observer saw %d ARP requests, %d ARP replies, %d NAs from %s; want %d of each", requests, replies, nas, mac, repeat)
+	if tl.requests != repeat || tl.replies != repeat || tl.nas != repeat {
+		t.Errorf("observer saw %d ARP requests, %d ARP replies, %d NAs from %s; want %d of each", tl.requests, tl.replies, tl.nas, mac, repeat)
 	}
 
 	// The client's neighbour table now points at the new master.
@@ -282,4 +235,69 @@ func TestLinkSenderErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not an Ethernet interface") {
 		t.Errorf("Announce on lo = %v, want a not-Ethernet error", err)
 	}
+}
+
+// announcements counts the gratuitous ARPs and unsolicited neighbour
+// advertisements among frames, and describes any that is not as it should be.
+type announcements struct {
+	requests, replies, nas int
+	problems               []string
+}
+
+func tally(frames [][]byte, mac net.HardwareAddr, vip4, vip6 netip.Addr) announcements {
+	var a announcements
+	for _, b := range frames {
+		var f ethernet.Frame
+		if err := f.UnmarshalBinary(b); err != nil {
+			a.problems = append(a.problems, fmt.Sprintf("undecodable frame %x: %v", b, err))
+			continue
+		}
+		switch f.EtherType {
+		case ethernet.EtherTypeARP:
+			var p arp.Packet
+			if err := p.UnmarshalBinary(f.Payload); err != nil {
+				a.problems = append(a.problems, fmt.Sprintf("undecodable ARP %x: %v", f.Payload, err))
+				continue
+			}
+			if f.Destination.String() != "ff:ff:ff:ff:ff:ff" || p.SenderHardwareAddr.String() != mac.String() ||
+				p.SenderIP != vip4 || p.TargetIP != vip4 {
+				a.problems = append(a.problems, fmt.Sprintf("ARP %v to %s: sender %s %s target %s, want broadcast, sender %s, sender = target = %s",
+					p.Operation, f.Destination, p.SenderHardwareAddr, p.SenderIP, p.TargetIP, mac, vip4))
+			}
+			switch p.Operation {
+			case arp.OperationRequest:
+				a.requests++
+			case arp.OperationReply:
+				a.replies++
+			}
+		case ethernet.EtherTypeIPv6:
+			ip6 := f.Payload
+			if len(ip6) < 40 || ip6[6] != 58 {
+				continue // not ICMPv6: not ours to check
+			}
+			icmp := ip6[40 : 40+binary.BigEndian.Uint16(ip6[4:6])]
+			msg, err := ndp.ParseMessage(icmp)
+			if err != nil {
+				continue // other ICMPv6 (a router solicitation, MLD)
+			}
+			na, ok := msg.(*ndp.NeighborAdvertisement)
+			if !ok {
+				continue
+			}
+			a.nas++
+			src := netip.AddrFrom16([16]byte(ip6[8:24]))
+			dst := netip.AddrFrom16([16]byte(ip6[24:40]))
+			var tlla string
+			for _, o := range na.Options {
+				if l, ok := o.(*ndp.LinkLayerAddress); ok && l.Direction == ndp.Target {
+					tlla = l.Addr.String()
+				}
+			}
+			if dst != allNodes || ip6[7] != 255 || !na.Override || na.Solicited || na.TargetAddress != vip6 || tlla != mac.String() {
+				a.problems = append(a.problems, fmt.Sprintf("NA %s -> %s hop limit %d override %v solicited %v target %s TLLA %q; want -> ff02::1, 255, override, not solicited, %s, %s",
+					src, dst, ip6[7], na.Override, na.Solicited, na.TargetAddress, tlla, vip6, mac))
+			}
+		}
+	}
+	return a
 }
