@@ -471,17 +471,7 @@ virtual_server "web" {
 // without it.
 func TestRunVRRPOnlyWithoutIPVS(t *testing.T) {
 	verifyNoLeaks(t)
-	src := `cluster = "unit"
-vrrp_instance "VI_1" {
-  interface       = "eth0"
-  vrid            = 51
-  advert_interval = "20ms"
-  virtual_ips     = ["192.0.2.100/32"]
-}
-status {
-  metrics_listen = ""
-}
-`
+	src := oneInstanceSrc
 	// Notify commands run without a shell: the test asks for one
 	// explicitly to append to a file.
 	log := filepath.Join(t.TempDir(), "notify.log")

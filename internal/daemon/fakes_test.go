@@ -247,6 +247,8 @@ type fakeSystem struct {
 	routeIfaces map[netip.Addr]string
 	redirects   [][]replyRoute
 	redirectErr error
+	// refuseListen fails Listen on interfaces that exist.
+	refuseListen map[string]error
 }
 
 func newFakeSystem(seg *fakeSegment, addr string, ifaces ...string) *fakeSystem {
@@ -281,6 +283,9 @@ func (s *fakeSystem) Listen(ifname string, ipv6 bool, _ ...vrrp.Option) (vrrpd.T
 	defer s.mu.Unlock()
 	if _, ok := s.ifaces[ifname]; !ok {
 		return nil, fmt.Errorf("no interface %s", ifname)
+	}
+	if err := s.refuseListen[ifname]; err != nil {
+		return nil, err
 	}
 	t := s.seg.attach(s.addr)
 	s.transports = append(s.transports, t)

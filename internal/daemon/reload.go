@@ -266,7 +266,16 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 			return fmt.Errorf("updating the health checks: %w", err)
 		}
 	}
+	if err := d.checkInterfaces(cfg, p); err != nil {
+		return err
+	}
 	if err := d.track.set(cfg); err != nil {
+		return err
+	}
+	// The instances that restart or start go first: starting one can
+	// still fail (a socket the system refuses), and then the stopped ones
+	// are put back before anything else has changed.
+	if err := d.restartInstances(old, cfg, p); err != nil {
 		return err
 	}
 
@@ -304,15 +313,9 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		d.rec.Reconfigure(reconcileSettings(cfg.IPVS))
 	}
 
-	// VRRP: stop what goes away or restarts, together, then start the new.
+	// VRRP: the instances that keep running take their changes in place.
 	d.mu.Lock()
-	var stopping, retrack []*instance
-	for _, name := range slices.Concat(p.Stop, p.Restart) {
-		if in := d.instances[name]; in != nil {
-			stopping = append(stopping, in)
-			delete(d.instances, name)
-		}
-	}
+	var retrack []*instance
 	for _, pc := range p.Priority {
 		if in := d.instances[pc.Name]; in != nil {
 			in.cfg.Priority = pc.Priority
@@ -352,29 +355,6 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 			}
 		}
 	}
-	stopInstances(stopping)
-
-	var list []config.VRRPInstance
-	for _, vi := range cfg.VRRPInstances {
-		if slices.Contains(p.Restart, vi.Name) || slices.Contains(p.Start, vi.Name) {
-			list = append(list, vi)
-		}
-	}
-	if len(list) > 0 {
-		if d.vips == nil {
-			// A daemon without instances gains its first one.
-			if err := d.openVIPs(list); err != nil {
-				return err
-			}
-		} else if err := d.adoptVIPs(list); err != nil {
-			return err
-		}
-		insts, err := d.buildInstances(cfg, list)
-		if err != nil {
-			return err
-		}
-		d.startInstances(insts)
-	}
 
 	// The instance the sync daemon follows may have changed.
 	if d.rec != nil && cfg.IPVS.SyncDaemon != nil {
@@ -397,5 +377,93 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 	d.loadedAt = time.Now()
 	d.reloadErr = nil
 	d.mu.Unlock()
+	return nil
+}
+
+// checkInterfaces refuses a plan that would start an instance on an
+// interface this director does not have, before anything changes: the
+// instance could not open its socket, and a restarted one would have
+// been stopped for nothing.
+func (d *Daemon) checkInterfaces(cfg *config.Config, p reloadPlan) error {
+	for _, vi := range cfg.VRRPInstances {
+		if !slices.Contains(p.Restart, vi.Name) && !slices.Contains(p.Start, vi.Name) {
+			continue
+		}
+		exists, _, err := d.sys.Link(vi.Interface)
+		if err != nil {
+			return fmt.Errorf("vrrp_instance %s: reading interface %s: %w", vi.Name, vi.Interface, err)
+		}
+		if !exists {
+			return fmt.Errorf("vrrp_instance %s: this director has no interface %s", vi.Name, vi.Interface)
+		}
+	}
+	return nil
+}
+
+// restartInstances stops the instances the plan removes or restarts,
+// together, then starts the restarted and new ones. When the new ones
+// cannot start, it starts the stopped ones again with their previous
+// configuration, so a failed reload does not leave the director without
+// them, and returns the error. The caller holds reloadMu.
+func (d *Daemon) restartInstances(old, cfg *config.Config, p reloadPlan) error {
+	d.mu.Lock()
+	var stopping []*instance
+	for _, name := range slices.Concat(p.Stop, p.Restart) {
+		if in := d.instances[name]; in != nil {
+			stopping = append(stopping, in)
+			delete(d.instances, name)
+		}
+	}
+	d.mu.Unlock()
+	stopInstances(stopping)
+
+	var list []config.VRRPInstance
+	for _, vi := range cfg.VRRPInstances {
+		if slices.Contains(p.Restart, vi.Name) || slices.Contains(p.Start, vi.Name) {
+			list = append(list, vi)
+		}
+	}
+	err := d.startNew(cfg, list)
+	if err == nil {
+		return nil
+	}
+	// Back to the previous tracking, which the put-back instances follow.
+	if terr := d.track.set(old); terr != nil {
+		d.log.Warn("setting the previous tracking again", "err", terr)
+	}
+	if len(stopping) == 0 {
+		return err
+	}
+	var back []config.VRRPInstance
+	for _, in := range stopping {
+		back = append(back, in.cfg)
+	}
+	if berr := d.startNew(old, back); berr != nil {
+		d.log.Error("starting the stopped instances again with the previous config", "err", berr)
+		return fmt.Errorf("%w; the stopped instances could not start again: %v", err, berr)
+	}
+	d.log.Warn("the instances the reload stopped run again with the previous config", "err", err)
+	return err
+}
+
+// startNew builds and runs instances of cfg, holding their VIPs in the
+// ledger first; nothing runs when it fails.
+func (d *Daemon) startNew(cfg *config.Config, list []config.VRRPInstance) error {
+	if len(list) == 0 {
+		return nil
+	}
+	if d.vips == nil {
+		// A daemon without instances gains its first one.
+		if err := d.openVIPs(list); err != nil {
+			return err
+		}
+	} else if err := d.adoptVIPs(list); err != nil {
+		return err
+	}
+	insts, err := d.buildInstances(cfg, list)
+	if err != nil {
+		return err
+	}
+	d.startInstances(insts)
 	return nil
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -465,4 +466,90 @@ func TestReloadFreesMemoryOnlyAfterBigParse(t *testing.T) {
 	if n := frees.Load(); n != 1 {
 		t.Errorf("a reload of a big file changed throughout handed memory back %d times, want 1", n)
 	}
+}
+
+// oneInstanceSrc is one instance, alone on its segment, so MASTER.
+const oneInstanceSrc = `cluster = "unit"
+vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  advert_interval = "20ms"
+  virtual_ips     = ["192.0.2.100/32"]
+}
+status {
+  metrics_listen = ""
+}
+`
+
+// TestReloadRefusesMissingInterface reloads an instance onto an interface
+// the director does not have: the reload is refused before anything
+// changes, and the instance keeps running as it was.
+func TestReloadRefusesMissingInterface(t *testing.T) {
+	verifyNoLeaks(t)
+	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0")
+	h := startDaemon(t, oneInstanceSrc, sys)
+	eventually(t, 2*time.Second, "MASTER", func() bool { return h.instance().State == status.StateMaster })
+	before := h.instance()
+
+	h.write(strings.Replace(oneInstanceSrc, `"eth0"`, `"eth9"`, 1))
+	applied, report, err := h.d.Reload(context.Background())
+	if applied || err == nil || !strings.Contains(report, "vrrp_instance VI_1: this director has no interface eth9") {
+		t.Fatalf("reload onto eth9: applied %v, report %q, err %v; want refused, naming the interface", applied, report, err)
+	}
+	after := h.instance()
+	if after.State != status.StateMaster || after.Interface != "eth0" || after.Transitions != before.Transitions || after.Since != before.Since {
+		t.Errorf("after the refused reload: %s on %s, %d transitions since %v; want MASTER on eth0, %d since %v",
+			after.State, after.Interface, after.Transitions, after.Since, before.Transitions, before.Since)
+	}
+	sys.mu.Lock()
+	sockets := len(sys.transports)
+	sys.mu.Unlock()
+	if sockets != 1 {
+		t.Errorf("%d sockets opened, want 1 (nothing restarted)", sockets)
+	}
+	h.stop()
+}
+
+// TestReloadPutsBackStoppedInstances moves an instance to an interface
+// whose socket the system refuses: the reload fails, the stopped instance
+// runs again with its previous configuration and becomes MASTER again, the
+// status keeps the previous config, and the same file applies once the
+// socket opens.
+func TestReloadPutsBackStoppedInstances(t *testing.T) {
+	verifyNoLeaks(t)
+	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0", "eth1")
+	h := startDaemon(t, oneInstanceSrc, sys)
+	eventually(t, 2*time.Second, "MASTER", func() bool { return h.instance().State == status.StateMaster })
+	before := h.instance()
+	loadedAt := h.d.Status().Config.LoadedAt
+
+	refused := errors.New("socket refused")
+	sys.mu.Lock()
+	sys.refuseListen = map[string]error{"eth1": refused}
+	sys.mu.Unlock()
+	moved := strings.Replace(oneInstanceSrc, `"eth0"`, `"eth1"`, 1)
+	h.write(moved)
+	applied, report, err := h.d.Reload(context.Background())
+	if applied || !errors.Is(err, refused) || !strings.Contains(report, "socket refused") {
+		t.Fatalf("reload with the socket refused: applied %v, report %q, err %v; want failed with the socket's error", applied, report, err)
+	}
+	eventually(t, 2*time.Second, "the put-back instance MASTER", func() bool {
+		in := h.instance()
+		return in.State == status.StateMaster && in.Interface == "eth0" && in.Since.After(before.Since)
+	})
+	if got := h.d.Status().Config.LoadedAt; !got.Equal(loadedAt) {
+		t.Errorf("the failed reload changed loaded_at: %v, was %v", got, loadedAt)
+	}
+
+	sys.mu.Lock()
+	sys.refuseListen = nil
+	sys.mu.Unlock()
+	if applied, report, err := h.d.Reload(context.Background()); !applied || err != nil {
+		t.Fatalf("the same file once the socket opens: applied %v, report %q, err %v", applied, report, err)
+	}
+	eventually(t, 2*time.Second, "MASTER on eth1", func() bool {
+		in := h.instance()
+		return in.State == status.StateMaster && in.Interface == "eth1"
+	})
+	h.stop()
 }
