@@ -135,6 +135,10 @@ type Daemon struct {
 	// syncHeld: a relaying stop has taken the sync daemon over; VRRP
 	// transitions no longer set its role.
 	syncHeld bool
+	// syncFollows is the instance whose transitions set the sync
+	// daemon's role ("" for none): the config's, set ahead of a reload's
+	// instance restarts so that they follow the new config's choice.
+	syncFollows string
 
 	// The VIPs held on lo for relayed connections (holdVIPs), guarded by
 	// reloadMu; heldSet is false until the first holdVIPs.
@@ -341,6 +345,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	d.mu.Lock()
 	d.cfg = cfg
+	d.syncFollows = syncFollowed(cfg)
 	d.checks = cs
 	d.loadedAt = time.Now()
 	if d.rec != nil {

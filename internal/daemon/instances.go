@@ -244,8 +244,7 @@ func (n *notifier) Notify(name string, to vrrp.State, priority uint8) {
 		// relaying stop has set: the stop owns the sync daemon from
 		// then on.
 		d.mu.Lock()
-		if d.cfg != nil && d.cfg.IPVS.SyncDaemon != nil && d.cfg.IPVS.SyncDaemon.VRRPInstance == name &&
-			d.rec != nil && !d.syncHeld {
+		if d.syncFollows == name && d.rec != nil && !d.syncHeld {
 			d.rec.SetSyncRole(syncRole(to))
 		}
 		d.mu.Unlock()

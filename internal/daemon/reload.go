@@ -47,8 +47,10 @@ type reloadPlan struct {
 // UpdatePriority changes in place) and the other nodes' priorities (which
 // this node does not use). A member of a sync group restarts with its whole
 // group, because a group is tied together before its members run; so does
-// an instance whose group membership changed.
-func planReload(old, new *config.Config) reloadPlan {
+// an instance whose group membership changed. stopped names the instances
+// of old that are not running (a failed reload could not start them
+// again): they restart like a changed one.
+func planReload(old, new *config.Config, stopped []string) reloadPlan {
 	var p reloadPlan
 	oldByName := make(map[string]config.VRRPInstance)
 	for _, vi := range old.VRRPInstances {
@@ -63,7 +65,7 @@ func planReload(old, new *config.Config) reloadPlan {
 		switch {
 		case !ok:
 			p.Start = append(p.Start, vi.Name)
-		case !sameElection(was, vi) || !slices.Equal(oldGroups[vi.Name], newGroups[vi.Name]):
+		case !sameElection(was, vi) || !slices.Equal(oldGroups[vi.Name], newGroups[vi.Name]) || slices.Contains(stopped, vi.Name):
 			restart[vi.Name] = true
 		}
 	}
@@ -212,7 +214,15 @@ func (d *Daemon) Reload(ctx context.Context) (applied bool, diagnostics string, 
 		return false, report, errors.New(report)
 	}
 
-	p := planReload(old, cfg)
+	d.mu.Lock()
+	var stopped []string
+	for _, vi := range old.VRRPInstances {
+		if d.instances[vi.Name] == nil {
+			stopped = append(stopped, vi.Name)
+		}
+	}
+	d.mu.Unlock()
+	p := planReload(old, cfg, stopped)
 	if err := d.apply(old, cfg, p); err != nil {
 		report := err.Error()
 		d.mu.Lock()
@@ -269,13 +279,14 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 	if err := d.checkInterfaces(cfg, p); err != nil {
 		return err
 	}
+	tracked := d.track.saved()
 	if err := d.track.set(cfg); err != nil {
 		return err
 	}
 	// The instances that restart or start go first: starting one can
 	// still fail (a socket the system refuses), and then the stopped ones
 	// are put back before anything else has changed.
-	if err := d.restartInstances(old, cfg, p); err != nil {
+	if err := d.restartInstances(old, cfg, p, tracked); err != nil {
 		return err
 	}
 
@@ -284,7 +295,8 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		// The jobs and the owners of their results change together: a
 		// result of a new job reported in between would find no owner
 		// and be dropped. Set never waits for a result's callback, which
-		// takes mu. Jobs whose key is unchanged keep their health.
+		// takes mu. Jobs whose key is unchanged keep their health. Set
+		// refuses only what Validate refused above.
 		if err := d.sched.Set(cs.jobs); err != nil {
 			d.mu.Unlock()
 			return fmt.Errorf("updating the health checks: %w", err)
@@ -329,6 +341,7 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		}
 		vi := cfg.VRRPInstances[slices.IndexFunc(cfg.VRRPInstances, func(vi config.VRRPInstance) bool { return vi.Name == name })]
 		in.cfg.Handover = vi.Handover
+		in.cfg.Notify = vi.Notify
 		in.notifier.setCommands(vi.Notify)
 		if !sameTracking(in.cfg, vi) {
 			in.cfg.TrackInterfaces, in.cfg.TrackScripts, in.cfg.TrackFiles = vi.TrackInterfaces, vi.TrackScripts, vi.TrackFiles
@@ -356,15 +369,13 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 		}
 	}
 
-	// The instance the sync daemon follows may have changed.
-	if d.rec != nil && cfg.IPVS.SyncDaemon != nil {
-		d.mu.Lock()
-		in := d.instances[cfg.IPVS.SyncDaemon.VRRPInstance]
-		d.mu.Unlock()
-		if in != nil {
-			d.rec.SetSyncRole(syncRole(in.in.Status().State))
-		}
+	// The instance the sync daemon follows may have changed. Under mu,
+	// as Notify sets it, and not once a relaying stop holds it.
+	d.mu.Lock()
+	if in := d.instances[d.syncFollows]; in != nil && d.rec != nil && !d.syncHeld {
+		d.rec.SetSyncRole(syncRole(in.in.Status().State))
 	}
+	d.mu.Unlock()
 
 	// A failure here is logged and the rest of the reload stands; the
 	// VIPs that could not be held miss a stopping peer's relayed
@@ -405,8 +416,9 @@ func (d *Daemon) checkInterfaces(cfg *config.Config, p reloadPlan) error {
 // cannot start, it starts the stopped ones again with their previous
 // configuration, so a failed reload does not leave the director without
 // them, and returns the error. The caller holds reloadMu.
-func (d *Daemon) restartInstances(old, cfg *config.Config, p reloadPlan) error {
+func (d *Daemon) restartInstances(old, cfg *config.Config, p reloadPlan, tracked map[string]*scriptJob) error {
 	d.mu.Lock()
+	d.syncFollows = syncFollowed(cfg)
 	var stopping []*instance
 	for _, name := range slices.Concat(p.Stop, p.Restart) {
 		if in := d.instances[name]; in != nil {
@@ -427,16 +439,22 @@ func (d *Daemon) restartInstances(old, cfg *config.Config, p reloadPlan) error {
 	if err == nil {
 		return nil
 	}
-	// Back to the previous tracking, which the put-back instances follow.
-	if terr := d.track.set(old); terr != nil {
+	// Back to the previous tracking, with the scripts' states, and the
+	// previous sync daemon's instance, which the put-back ones follow.
+	if terr := d.track.undo(old, tracked); terr != nil {
 		d.log.Warn("setting the previous tracking again", "err", terr)
 	}
+	d.mu.Lock()
+	d.syncFollows = syncFollowed(old)
+	d.mu.Unlock()
 	if len(stopping) == 0 {
 		return err
 	}
 	var back []config.VRRPInstance
-	for _, in := range stopping {
-		back = append(back, in.cfg)
+	for _, vi := range old.VRRPInstances {
+		if slices.ContainsFunc(stopping, func(in *instance) bool { return in.cfg.Name == vi.Name }) {
+			back = append(back, vi)
+		}
 	}
 	if berr := d.startNew(old, back); berr != nil {
 		d.log.Error("starting the stopped instances again with the previous config", "err", berr)
@@ -466,4 +484,13 @@ func (d *Daemon) startNew(cfg *config.Config, list []config.VRRPInstance) error 
 	}
 	d.startInstances(insts)
 	return nil
+}
+
+// syncFollowed is the instance whose state sets the sync daemon's role,
+// "" when cfg runs no sync daemon.
+func syncFollowed(cfg *config.Config) string {
+	if sd := cfg.IPVS.SyncDaemon; sd != nil {
+		return sd.VRRPInstance
+	}
+	return ""
 }

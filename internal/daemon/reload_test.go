@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -85,6 +86,7 @@ vrrp_sync_group "G1" {
 	tests := []struct {
 		name     string
 		old, new string
+		stopped  []string
 		want     reloadPlan
 	}{
 		{
@@ -180,6 +182,16 @@ vrrp_sync_group "G1" {
 			want: reloadPlan{Priority: []priorityChange{{Name: "VI_2", Priority: 201}}},
 		},
 		{
+			name: "an instance that is not running starts again",
+			old:  baseConfig, new: baseConfig, stopped: []string{"VI_2"},
+			want: reloadPlan{Restart: []string{"VI_2"}},
+		},
+		{
+			name: "a sync group member that is not running: the whole group",
+			old:  baseConfig + group, new: baseConfig + group, stopped: []string{"VI_1"},
+			want: reloadPlan{Restart: []string{"VI_1", "VI_2"}},
+		},
+		{
 			name: "ipvs settings",
 			old:  baseConfig,
 			new:  baseConfig + "\nipvs {\n  reconcile_interval = \"30s\"\n}\n",
@@ -196,7 +208,7 @@ vrrp_sync_group "G1" {
 		t.Run(tt.name, func(t *testing.T) {
 			old := mustConfig(t, tt.old, "a")
 			new := mustConfig(t, tt.new, "a")
-			got := planReload(old, new)
+			got := planReload(old, new, tt.stopped)
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("planReload (-want +got):\n%s", diff)
 			}
@@ -551,5 +563,119 @@ func TestReloadPutsBackStoppedInstances(t *testing.T) {
 		in := h.instance()
 		return in.State == status.StateMaster && in.Interface == "eth1"
 	})
+	h.stop()
+}
+
+// TestReloadFailureChangesNothingElse fails a reload that restarts an
+// instance and also changes a virtual server and a track script: the
+// virtual server keeps its real servers, the script keeps its state (its
+// fall count of 1000 still covers a failing run, where a script started
+// afresh would take its first result at once), and the put-back instance
+// runs the notify commands of the running config, which an earlier reload
+// changed in place.
+func TestReloadFailureChangesNothingElse(t *testing.T) {
+	verifyNoLeaks(t)
+	dir := t.TempDir()
+	flag, runs := filepath.Join(dir, "flag"), filepath.Join(dir, "runs")
+	oldMark, newMark := filepath.Join(dir, "old-master"), filepath.Join(dir, "new-master")
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf(`cluster = "unit"
+track_script "chk" {
+  command  = ["/bin/sh", "-c", "echo >> %s; test -e %s"]
+  interval = "200ms"
+  weight   = -30
+  fall     = 1000
+}
+vrrp_instance "VI_1" {
+  interface       = "eth0"
+  vrid            = 51
+  advert_interval = "20ms"
+  virtual_ips     = ["192.0.2.100/32"]
+  track_script "chk" {}
+  notify {
+    master = ["touch", %q]
+  }
+}
+virtual_server "web" {
+  address = "192.0.2.100:80"
+  real_server "192.0.2.11:80" {}
+}
+status {
+  metrics_listen = ""
+}
+`, runs, flag, oldMark)
+	countRuns := func() int {
+		b, _ := os.ReadFile(runs)
+		return strings.Count(string(b), "\n")
+	}
+	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0", "eth1")
+	h := startDaemon(t, src, sys)
+	eventually(t, 3*time.Second, "MASTER with the script's first result, a pass", func() bool {
+		if h.instance().State != status.StateMaster {
+			return false // and the tracker may not be there yet
+		}
+		h.d.track.mu.Lock()
+		ok, known := h.d.track.ok["chk"]
+		h.d.track.mu.Unlock()
+		return known && ok
+	})
+	eventually(t, 2*time.Second, "the first master command", func() bool {
+		_, err := os.Stat(oldMark)
+		return err == nil
+	})
+
+	// The notify commands change in place.
+	running := strings.Replace(src, oldMark, newMark, 1)
+	h.write(running)
+	if applied, report, err := h.d.Reload(context.Background()); !applied || err != nil {
+		t.Fatalf("notify reload: applied %v, report %q, err %v", applied, report, err)
+	}
+	before := h.instance()
+	if err := os.Remove(oldMark); err != nil {
+		t.Fatal(err)
+	}
+	dests := sys.kernel.dests()
+
+	// The script fails from now on; the reload that fails moves the
+	// instance, adds a real server and changes the script.
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	sys.mu.Lock()
+	sys.refuseListen = map[string]error{"eth1": errors.New("socket refused")}
+	sys.mu.Unlock()
+	h.write(edit(t, running, `"eth0"`, `"eth1"`,
+		`real_server "192.0.2.11:80" {}`, "real_server \"192.0.2.11:80\" {}\n  real_server \"192.0.2.12:80\" {}",
+		`"200ms"`, `"300ms"`))
+	if applied, report, err := h.d.Reload(context.Background()); applied || err == nil {
+		t.Fatalf("the failing reload: applied %v, report %q, err %v; want failed", applied, report, err)
+	}
+	eventually(t, 2*time.Second, "the put-back instance MASTER", func() bool {
+		in := h.instance()
+		return in.State == status.StateMaster && in.Since.After(before.Since)
+	})
+	eventually(t, 2*time.Second, "the put-back master's command", func() bool {
+		_, err := os.Stat(newMark)
+		return err == nil
+	})
+	if _, err := os.Stat(oldMark); err == nil {
+		t.Error("the put-back instance ran the master command of the config before the in-place reload")
+	}
+
+	// Three failing runs after the reload: the kept state still counts
+	// them towards its fall of 1000.
+	after := countRuns()
+	eventually(t, 3*time.Second, "three failing runs", func() bool { return countRuns() >= after+3 })
+	if p := h.instance().EffectivePriority; p != 100 {
+		t.Errorf("effective priority %d after failing runs, want 100: the script lost its state", p)
+	}
+	if got := sys.kernel.dests(); !slices.Equal(got, dests) {
+		t.Errorf("the kernel's real servers after the failed reload: %v, want %v", got, dests)
+	}
+	if vs := h.d.Status().VirtualServers; len(vs) != 1 || len(vs[0].RealServers) != 1 {
+		t.Errorf("status virtual servers after the failed reload: %+v, want web with one real server", vs)
+	}
 	h.stop()
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -107,6 +108,27 @@ func (t *tracker) set(cfg *config.Config) error {
 	default:
 	}
 	return nil
+}
+
+// saved returns the tracked scripts with their states, for undo.
+func (t *tracker) saved() map[string]*scriptJob {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.scripts)
+}
+
+// undo makes cfg's scripts and files the tracked ones again, each script
+// with the state it had in saved: a reload that failed after set does not
+// cost a script its rise and fall count.
+func (t *tracker) undo(cfg *config.Config, saved map[string]*scriptJob) error {
+	t.mu.Lock()
+	for key, j := range saved {
+		if t.scripts[key] == nil {
+			t.scripts[key] = j
+		}
+	}
+	t.mu.Unlock()
+	return t.set(cfg)
 }
 
 // known reports whether a script of that name is tracked; under mu.
