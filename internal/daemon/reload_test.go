@@ -524,9 +524,10 @@ func TestReloadRefusesMissingInterface(t *testing.T) {
 
 // TestReloadPutsBackStoppedInstances moves an instance to an interface
 // whose socket the system refuses: the reload fails, the stopped instance
-// runs again with its previous configuration and becomes MASTER again, the
-// status keeps the previous config, and the same file applies once the
-// socket opens.
+// runs again with its previous configuration and becomes MASTER again, and
+// the status keeps the previous config. When the put-back fails too, a
+// reload of the running file starts the instance; the moved file applies
+// once the socket opens.
 func TestReloadPutsBackStoppedInstances(t *testing.T) {
 	verifyNoLeaks(t)
 	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0", "eth1")
@@ -553,11 +554,36 @@ func TestReloadPutsBackStoppedInstances(t *testing.T) {
 		t.Errorf("the failed reload changed loaded_at: %v, was %v", got, loadedAt)
 	}
 
+	// With eth0 refused too, the instance cannot be put back: the
+	// report says so, and a reload of the running file starts it.
+	sys.mu.Lock()
+	sys.refuseListen["eth0"] = refused
+	sys.mu.Unlock()
+	applied, report, err = h.d.Reload(context.Background())
+	if applied || !strings.Contains(report, "the stopped instances could not start again") {
+		t.Fatalf("reload with both sockets refused: applied %v, report %q, err %v; want failed, saying the instance is not back", applied, report, err)
+	}
+	if n := len(h.d.Status().VRRPInstances); n != 0 {
+		t.Fatalf("%d instances run after a failed put-back, want 0", n)
+	}
+	sys.mu.Lock()
+	delete(sys.refuseListen, "eth0")
+	sys.mu.Unlock()
+	h.write(oneInstanceSrc)
+	if applied, report, err := h.d.Reload(context.Background()); !applied || err != nil {
+		t.Fatalf("reload of the running file: applied %v, report %q, err %v", applied, report, err)
+	}
+	eventually(t, 2*time.Second, "MASTER on eth0 again", func() bool {
+		in := h.instance()
+		return in.State == status.StateMaster && in.Interface == "eth0"
+	})
+
 	sys.mu.Lock()
 	sys.refuseListen = nil
 	sys.mu.Unlock()
+	h.write(moved)
 	if applied, report, err := h.d.Reload(context.Background()); !applied || err != nil {
-		t.Fatalf("the same file once the socket opens: applied %v, report %q, err %v", applied, report, err)
+		t.Fatalf("the moved file once the socket opens: applied %v, report %q, err %v", applied, report, err)
 	}
 	eventually(t, 2*time.Second, "MASTER on eth1", func() bool {
 		in := h.instance()
