@@ -317,14 +317,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		d.phases.ipvs = time.Since(dialed)
 	}
 
-	for _, vi := range cfg.VRRPInstances {
-		exists, _, err := d.sys.Link(vi.Interface)
-		if err != nil {
-			return fmt.Errorf("vrrp_instance %s: reading interface %s: %w", vi.Name, vi.Interface, err)
-		}
-		if !exists {
-			return fmt.Errorf("vrrp_instance %s: interface %s does not exist: create it or fix interface in %s", vi.Name, vi.Interface, cfg.File)
-		}
+	if err := d.checkInterfaces(cfg, cfg.VRRPInstances); err != nil {
+		return err
 	}
 	if len(cfg.VRRPInstances) > 0 {
 		if err := d.openVIPs(cfg.VRRPInstances); err != nil {

@@ -292,6 +292,21 @@ func (s *fakeSystem) Listen(ifname string, ipv6 bool, _ ...vrrp.Option) (vrrpd.T
 	return t, nil
 }
 
+// refuse makes Listen on ifname fail with err from now on; nil lets it
+// succeed again.
+func (s *fakeSystem) refuse(ifname string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuseListen == nil {
+		s.refuseListen = make(map[string]error)
+	}
+	if err == nil {
+		delete(s.refuseListen, ifname)
+	} else {
+		s.refuseListen[ifname] = err
+	}
+}
+
 func (s *fakeSystem) VIPs() (vrrpd.VIPs, func(), error) { return s.vips, func() {}, nil }
 
 func (s *fakeSystem) Announcer() vrrpd.Announcer { return s.ann }

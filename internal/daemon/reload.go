@@ -276,7 +276,8 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 			return fmt.Errorf("updating the health checks: %w", err)
 		}
 	}
-	if err := d.checkInterfaces(cfg, p); err != nil {
+	starting := p.starting(cfg)
+	if err := d.checkInterfaces(cfg, starting); err != nil {
 		return err
 	}
 	tracked := d.track.saved()
@@ -286,7 +287,7 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 	// The instances that restart or start go first: starting one can
 	// still fail (a socket the system refuses), and then the stopped ones
 	// are put back before anything else has changed.
-	if err := d.restartInstances(old, cfg, p, tracked); err != nil {
+	if err := d.restartInstances(old, cfg, p, starting, tracked); err != nil {
 		return err
 	}
 
@@ -391,32 +392,40 @@ func (d *Daemon) apply(old, cfg *config.Config, p reloadPlan) error {
 	return nil
 }
 
-// checkInterfaces refuses a plan that would start an instance on an
-// interface this director does not have, before anything changes: the
-// instance could not open its socket, and a restarted one would have
-// been stopped for nothing.
-func (d *Daemon) checkInterfaces(cfg *config.Config, p reloadPlan) error {
+// starting lists the instances of cfg that the plan restarts or starts.
+func (p reloadPlan) starting(cfg *config.Config) []config.VRRPInstance {
+	var list []config.VRRPInstance
 	for _, vi := range cfg.VRRPInstances {
-		if !slices.Contains(p.Restart, vi.Name) && !slices.Contains(p.Start, vi.Name) {
-			continue
+		if slices.Contains(p.Restart, vi.Name) || slices.Contains(p.Start, vi.Name) {
+			list = append(list, vi)
 		}
+	}
+	return list
+}
+
+// checkInterfaces refuses instances on an interface this director does
+// not have, at start and before a reload changes anything: such an
+// instance could not open its socket, and a restarted one would have been
+// stopped for nothing.
+func (d *Daemon) checkInterfaces(cfg *config.Config, list []config.VRRPInstance) error {
+	for _, vi := range list {
 		exists, _, err := d.sys.Link(vi.Interface)
 		if err != nil {
 			return fmt.Errorf("vrrp_instance %s: reading interface %s: %w", vi.Name, vi.Interface, err)
 		}
 		if !exists {
-			return fmt.Errorf("vrrp_instance %s: this director has no interface %s", vi.Name, vi.Interface)
+			return fmt.Errorf("vrrp_instance %s: interface %s does not exist: create it or fix interface in %s", vi.Name, vi.Interface, cfg.File)
 		}
 	}
 	return nil
 }
 
 // restartInstances stops the instances the plan removes or restarts,
-// together, then starts the restarted and new ones. When the new ones
+// together, then starts list, the restarted and new ones. When the new ones
 // cannot start, it starts the stopped ones again with their previous
 // configuration, so a failed reload does not leave the director without
 // them, and returns the error. The caller holds reloadMu.
-func (d *Daemon) restartInstances(old, cfg *config.Config, p reloadPlan, tracked map[string]*scriptJob) error {
+func (d *Daemon) restartInstances(old, cfg *config.Config, p reloadPlan, list []config.VRRPInstance, tracked map[string]*scriptJob) error {
 	d.mu.Lock()
 	d.syncFollows = syncFollowed(cfg)
 	var stopping []*instance
@@ -429,12 +438,6 @@ func (d *Daemon) restartInstances(old, cfg *config.Config, p reloadPlan, tracked
 	d.mu.Unlock()
 	stopInstances(stopping)
 
-	var list []config.VRRPInstance
-	for _, vi := range cfg.VRRPInstances {
-		if slices.Contains(p.Restart, vi.Name) || slices.Contains(p.Start, vi.Name) {
-			list = append(list, vi)
-		}
-	}
 	err := d.startNew(cfg, list)
 	if err == nil {
 		return nil

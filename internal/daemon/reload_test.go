@@ -505,7 +505,7 @@ func TestReloadRefusesMissingInterface(t *testing.T) {
 
 	h.write(strings.Replace(oneInstanceSrc, `"eth0"`, `"eth9"`, 1))
 	applied, report, err := h.d.Reload(context.Background())
-	if applied || err == nil || !strings.Contains(report, "vrrp_instance VI_1: this director has no interface eth9") {
+	if applied || err == nil || !strings.Contains(report, "vrrp_instance VI_1: interface eth9 does not exist: create it or fix interface in "+h.file) {
 		t.Fatalf("reload onto eth9: applied %v, report %q, err %v; want refused, naming the interface", applied, report, err)
 	}
 	after := h.instance()
@@ -537,9 +537,7 @@ func TestReloadPutsBackStoppedInstances(t *testing.T) {
 	loadedAt := h.d.Status().Config.LoadedAt
 
 	refused := errors.New("socket refused")
-	sys.mu.Lock()
-	sys.refuseListen = map[string]error{"eth1": refused}
-	sys.mu.Unlock()
+	sys.refuse("eth1", refused)
 	moved := strings.Replace(oneInstanceSrc, `"eth0"`, `"eth1"`, 1)
 	h.write(moved)
 	applied, report, err := h.d.Reload(context.Background())
@@ -556,9 +554,7 @@ func TestReloadPutsBackStoppedInstances(t *testing.T) {
 
 	// With eth0 refused too, the instance cannot be put back: the
 	// report says so, and a reload of the running file starts it.
-	sys.mu.Lock()
-	sys.refuseListen["eth0"] = refused
-	sys.mu.Unlock()
+	sys.refuse("eth0", refused)
 	applied, report, err = h.d.Reload(context.Background())
 	if applied || !strings.Contains(report, "the stopped instances could not start again") {
 		t.Fatalf("reload with both sockets refused: applied %v, report %q, err %v; want failed, saying the instance is not back", applied, report, err)
@@ -566,9 +562,7 @@ func TestReloadPutsBackStoppedInstances(t *testing.T) {
 	if n := len(h.d.Status().VRRPInstances); n != 0 {
 		t.Fatalf("%d instances run after a failed put-back, want 0", n)
 	}
-	sys.mu.Lock()
-	delete(sys.refuseListen, "eth0")
-	sys.mu.Unlock()
+	sys.refuse("eth0", nil)
 	h.write(oneInstanceSrc)
 	if applied, report, err := h.d.Reload(context.Background()); !applied || err != nil {
 		t.Fatalf("reload of the running file: applied %v, report %q, err %v", applied, report, err)
@@ -578,9 +572,7 @@ func TestReloadPutsBackStoppedInstances(t *testing.T) {
 		return in.State == status.StateMaster && in.Interface == "eth0"
 	})
 
-	sys.mu.Lock()
-	sys.refuseListen = nil
-	sys.mu.Unlock()
+	sys.refuse("eth1", nil)
 	h.write(moved)
 	if applied, report, err := h.d.Reload(context.Background()); !applied || err != nil {
 		t.Fatalf("the moved file once the socket opens: applied %v, report %q, err %v", applied, report, err)
@@ -669,9 +661,7 @@ status {
 	if err := os.Remove(flag); err != nil {
 		t.Fatal(err)
 	}
-	sys.mu.Lock()
-	sys.refuseListen = map[string]error{"eth1": errors.New("socket refused")}
-	sys.mu.Unlock()
+	sys.refuse("eth1", errors.New("socket refused"))
 	h.write(edit(t, running, `"eth0"`, `"eth1"`,
 		`real_server "192.0.2.11:80" {}`, "real_server \"192.0.2.11:80\" {}\n  real_server \"192.0.2.12:80\" {}",
 		`"200ms"`, `"300ms"`))
