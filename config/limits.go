@@ -322,7 +322,14 @@ func (s *nestScanner) code(i int) int {
 	src := s.src
 	c := src[i]
 	switch c {
-	case ' ', '\t', '\r':
+	case ' ', '\t':
+		return i + 1
+	case '\r':
+		// HCL reads "\r\n" as a newline but a lone '\r' as an invalid
+		// character, which a label is not followed by.
+		if at(src, i+1) != '\n' {
+			s.prev = prevOther
+		}
 		return i + 1
 	case '\n':
 		s.newline(i + 1)
@@ -359,7 +366,7 @@ func (s *nestScanner) code(i int) int {
 		}
 		s.prev = prevOther
 		s.deeper(i, 1)
-		return i + 1
+		return s.comparison(i)
 	case '{':
 		s.braces++
 		kind := nestObject
@@ -411,7 +418,11 @@ func (s *nestScanner) code(i int) int {
 			return i + 2
 		}
 		return i + 1
-	case '+', '-', '*', '%', '!', '?', '>', '&', '|':
+	case '!', '>':
+		s.prev = prevOther
+		s.deeper(i, 1)
+		return s.comparison(i)
+	case '+', '-', '*', '%', '?', '&', '|':
 		s.prev = prevOther
 		s.deeper(i, 1)
 		return i + 1
@@ -432,6 +443,16 @@ func (s *nestScanner) code(i int) int {
 		return i
 	}
 	s.prev = prevOther
+	return i + 1
+}
+
+// comparison skips the operator at i, which is '!', '<' or '>', and the
+// '=' after it, as HCL's scanner reads "!=", "<=" and ">=" as one token:
+// in "!=>" the '>' is an operator of its own, not part of "=>".
+func (s *nestScanner) comparison(i int) int {
+	if at(s.src, i+1) == '=' {
+		return i + 2
+	}
 	return i + 1
 }
 

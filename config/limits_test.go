@@ -266,6 +266,7 @@ func FuzzNesting(f *testing.F) {
 		"x = \"\\\\\" /* [[ */ y = [[ # \"\n",
 		"x = <<-EOT\n  ${<<EOT\nEOT\n}\n  EOT\n",
 		"x = \"${1~}\" { ~} }",
+		"x = a !=> b <=> c >=> d",
 	} {
 		f.Add([]byte(s))
 	}
