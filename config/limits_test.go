@@ -267,6 +267,10 @@ func FuzzNesting(f *testing.F) {
 		"x = <<-EOT\n  ${<<EOT\nEOT\n}\n  EOT\n",
 		"x = \"${1~}\" { ~} }",
 		"x = a !=> b <=> c >=> d",
+		"x = <<-EOT\r\n  ${\"$${\\\"\"}%%{\r\n  EOT\r\n[[\n",
+		"a b \"c\" /* x */ {\n -\n x = <<E\n$x\n%\nE\n}\n# c\r\n// d\n[[",
+		"x = \"${ # c \"\n}\" ~} 1.e-5 .5 1e+ a-b-1 => ... :: \t\x00\x0c\r [",
+		"x = <<E\n${<<E\n${(}\nE\n)~}\nE\n\"\\${[[}\"\n",
 	} {
 		f.Add([]byte(s))
 	}
