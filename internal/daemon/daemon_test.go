@@ -171,6 +171,15 @@ func (h *runHarness) write(src string) {
 	}
 }
 
+// reload writes src and reloads it; the reload must apply.
+func (h *runHarness) reload(src, what string) {
+	h.t.Helper()
+	h.write(src)
+	if applied, report, err := h.d.Reload(context.Background()); !applied || err != nil {
+		h.t.Fatalf("%s: applied %v, report %q, err %v", what, applied, report, err)
+	}
+}
+
 func (h *runHarness) instance() status.Instance {
 	doc := h.d.Status()
 	if len(doc.VRRPInstances) != 1 {
@@ -288,10 +297,7 @@ func TestRunHealthVRRPReloadStop(t *testing.T) {
 	// A real server removed: only IPVS changes; the error clears.
 	removed := strings.Replace(strings.Replace(src, "vrid            = 51", "vrid = 51\n  priorities = { \"a\" = 200 }", 1),
 		"real_server \"127.0.0.2:80\" { # exec", "real_server \"127.0.0.4:80\" { # exec", 1)
-	h.write(removed)
-	if applied, diags, err := h.d.Reload(context.Background()); !applied || err != nil {
-		t.Fatalf("reload removing a server: applied %v, diagnostics %q, err %v", applied, diags, err)
-	}
+	h.reload(removed, "reload removing a server")
 	eventually(t, time.Second, "127.0.0.2 leaves IPVS", func() bool {
 		return !slices.Contains(sys.kernel.dests(), "127.0.0.2:80 w1")
 	})
@@ -313,10 +319,7 @@ func TestRunHealthVRRPReloadStop(t *testing.T) {
 	if n != 1 {
 		t.Errorf("sysctls applied %d times after reloads that kept ipvs {}, want 1", n)
 	}
-	h.write(strings.Replace(removed, `reconcile_interval = "1s"`, `reconcile_interval = "2s"`, 1))
-	if applied, diags, err := h.d.Reload(context.Background()); !applied || err != nil {
-		t.Fatalf("reload changing ipvs {}: applied %v, diagnostics %q, err %v", applied, diags, err)
-	}
+	h.reload(strings.Replace(removed, `reconcile_interval = "1s"`, `reconcile_interval = "2s"`, 1), "reload changing ipvs {}")
 	sys.mu.Lock()
 	n = sys.sysctls
 	sys.mu.Unlock()

@@ -461,20 +461,13 @@ func TestReloadFreesMemoryOnlyAfterBigParse(t *testing.T) {
 	sys := newFakeSystem(nil, "10.0.0.1", "eth0")
 	h := startDaemon(t, file(1), sys)
 	eventually(t, 10*time.Second, "READY", func() bool { return h.sd.has("READY=1") })
-	reload := func(src string) {
-		t.Helper()
-		h.write(src)
-		if applied, diags, err := h.d.Reload(context.Background()); !applied || err != nil {
-			t.Fatalf("reload: applied %v, diagnostics %q, err %v", applied, diags, err)
-		}
-	}
 
 	one := strings.Replace(file(1), "weight = 1 }", "weight = 2 }", 1)
-	reload(one)
+	h.reload(one, "reload of one weight")
 	if n := frees.Load(); n != 0 {
 		t.Errorf("a reload of one changed service handed memory back %d times, want 0", n)
 	}
-	reload(file(3))
+	h.reload(file(3), "reload of a file changed throughout")
 	if n := frees.Load(); n != 1 {
 		t.Errorf("a reload of a big file changed throughout handed memory back %d times, want 1", n)
 	}
@@ -563,20 +556,14 @@ func TestReloadPutsBackStoppedInstances(t *testing.T) {
 		t.Fatalf("%d instances run after a failed put-back, want 0", n)
 	}
 	sys.refuse("eth0", nil)
-	h.write(oneInstanceSrc)
-	if applied, report, err := h.d.Reload(context.Background()); !applied || err != nil {
-		t.Fatalf("reload of the running file: applied %v, report %q, err %v", applied, report, err)
-	}
+	h.reload(oneInstanceSrc, "reload of the running file")
 	eventually(t, 2*time.Second, "MASTER on eth0 again", func() bool {
 		in := h.instance()
 		return in.State == status.StateMaster && in.Interface == "eth0"
 	})
 
 	sys.refuse("eth1", nil)
-	h.write(moved)
-	if applied, report, err := h.d.Reload(context.Background()); !applied || err != nil {
-		t.Fatalf("the moved file once the socket opens: applied %v, report %q, err %v", applied, report, err)
-	}
+	h.reload(moved, "the moved file once the socket opens")
 	eventually(t, 2*time.Second, "MASTER on eth1", func() bool {
 		in := h.instance()
 		return in.State == status.StateMaster && in.Interface == "eth1"
@@ -646,10 +633,7 @@ status {
 
 	// The notify commands change in place.
 	running := strings.Replace(src, oldMark, newMark, 1)
-	h.write(running)
-	if applied, report, err := h.d.Reload(context.Background()); !applied || err != nil {
-		t.Fatalf("notify reload: applied %v, report %q, err %v", applied, report, err)
-	}
+	h.reload(running, "notify reload")
 	before := h.instance()
 	if err := os.Remove(oldMark); err != nil {
 		t.Fatal(err)

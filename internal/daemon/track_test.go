@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,10 +101,7 @@ status {
 	eventually(t, 3*time.Second, "effective priority 65 with the file at 5", func() bool { return h.instance().EffectivePriority == 65 })
 
 	transitions := h.instance().Transitions
-	h.write(config(-50))
-	if applied, diags, err := h.d.Reload(context.Background()); !applied || err != nil {
-		t.Fatalf("reload: %v %v %s", applied, err, diags)
-	}
+	h.reload(config(-50), "reload")
 	eventually(t, 2*time.Second, "effective priority 45 after the reload", func() bool { return h.instance().EffectivePriority == 45 })
 	if in := h.instance(); in.Transitions != transitions || in.Priority != 100 || in.State != status.StateMaster {
 		t.Errorf("after the reload: %d transitions (was %d), priority %d, %s; want no transition, 100, MASTER", in.Transitions, transitions, in.Priority, in.State)
