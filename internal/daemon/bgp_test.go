@@ -118,7 +118,7 @@ func TestRunBGPAnnounceWithdrawDrain(t *testing.T) {
 	if err := os.WriteFile(flag, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "announced", func() bool { _, ok := sp.Routes()[vip]; return ok })
+	eventually(t, 10*time.Second, "announced", func() bool { _, ok := sp.Routes()[vip]; return ok })
 	sp.mu.Lock()
 	first := sp.tables[0]
 	sp.mu.Unlock()

@@ -215,7 +215,7 @@ func TestRunHealthVRRPReloadStop(t *testing.T) {
 	// Checked servers start unhealthy and join once they pass;
 	// READY follows the first reconcile.
 	eventually(t, 2*time.Second, "READY=1", func() bool { return h.sd.has("READY=1") })
-	eventually(t, 2*time.Second, "the exec-checked server rises", func() bool {
+	eventually(t, 10*time.Second, "the exec-checked server rises", func() bool {
 		return slices.Contains(sys.kernel.dests(), "127.0.0.2:80 w1")
 	})
 	time.Sleep(100 * time.Millisecond) // five check intervals of the refused server

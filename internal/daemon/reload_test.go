@@ -617,7 +617,7 @@ status {
 	}
 	sys := newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0", "eth1")
 	h := startDaemon(t, src, sys)
-	eventually(t, 3*time.Second, "MASTER with the script's first result, a pass", func() bool {
+	eventually(t, 10*time.Second, "MASTER with the script's first result, a pass", func() bool {
 		if h.instance().State != status.StateMaster {
 			return false // and the tracker may not be there yet
 		}

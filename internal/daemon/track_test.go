@@ -149,7 +149,7 @@ status {
 	h := startDaemon(t, src, newFakeSystem(&fakeSegment{}, "192.0.2.1", "eth0"))
 	read := func() string { b, _ := os.ReadFile(log); return string(b) }
 	// The two commands of one change run concurrently.
-	eventually(t, 3*time.Second, "up and quorum_up", func() bool {
+	eventually(t, 10*time.Second, "up and quorum_up", func() bool {
 		s := read()
 		return s == "up\nquorum_up\n" || s == "quorum_up\nup\n"
 	})
